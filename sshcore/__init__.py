@@ -1,0 +1,58 @@
+"""sshcore: an asyncio SSHv2 client and server whose every algorithm is a plugin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("sshcore")
+
+__version__ = "0.1.0"
+
+# The asyncio adapter is imported lazily so that the sans-I/O kernel modules can be used
+# (and tested) without loading asyncio.
+_LAZY = {
+    "connect": "sshcore.aio.api",
+    "listen": "sshcore.aio.api",
+    "SSHClientConnection": "sshcore.aio.connection",
+    "SSHServerConnection": "sshcore.aio.connection",
+    "SSHServer": "sshcore.aio.server",
+    "SSHClient": "sshcore.aio.client",
+    "SSHClientSession": "sshcore.aio.session",
+    "SSHServerSession": "sshcore.aio.session",
+    "SSHCompletedProcess": "sshcore.aio.process",
+    "SSHClientProcess": "sshcore.aio.process",
+    "SSHServerProcess": "sshcore.aio.process",
+    "read_private_key": "sshcore.keys",
+    "read_public_key": "sshcore.keys",
+    "import_private_key": "sshcore.keys",
+    "import_public_key": "sshcore.keys",
+    "generate_private_key": "sshcore.keys",
+}
+
+from .errors import (ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402
+                     DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError,
+                     KeyImportError, PermissionDeniedError, ProcessError, ProtocolError,
+                     SSHError)
+
+__all__ = [
+    "hookimpl", "__version__", "ChannelOpenError", "ConfigurationError", "DisconnectError",
+    "DisconnectReason", "HostKeyNotVerifiableError", "KeyExchangeError", "KeyImportError",
+    "PermissionDeniedError", "ProcessError", "ProtocolError", "SSHError", *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sshcore' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .aio.api import connect, listen  # noqa: F401

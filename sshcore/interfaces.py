@@ -1,0 +1,329 @@
+"""Algorithm descriptors (what a plugin contributes) and the Protocols their state objects follow.
+
+Every descriptor is a frozen dataclass: wire ``name``, default ``priority`` (higher is
+preferred), ``enabled_by_default`` and a factory.  The kernel never imports a crypto
+library; everything that touches key material is created through these factories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["client", "server"]
+
+
+# --------------------------------------------------------------------------- ciphers
+
+
+class StreamCipher(Protocol):
+    """A cipher used with a separate MAC: encrypt/decrypt whole blocks, keeping state."""
+
+    def encrypt(self, data: bytes) -> bytes: ...
+
+    def decrypt(self, data: bytes) -> bytes: ...
+
+
+class AEADCipher(Protocol):
+    """A cipher that frames and authenticates whole packets itself (GCM, ChaCha20-Poly1305).
+
+    ``packet`` is ``uint32 packet_length || padding_length || payload || padding`` in clear.
+    """
+
+    def encrypt_packet(self, seq: int, packet: bytes) -> bytes:
+        """Return the wire bytes: (maybe encrypted) length, ciphertext and tag."""
+        ...
+
+    def decrypt_length(self, seq: int, header: bytes) -> int:
+        """Return packet_length from the first 4 wire bytes without authenticating."""
+        ...
+
+    def decrypt_packet(self, seq: int, header: bytes, body: bytes) -> bytes | None:
+        """Authenticate and decrypt; ``body`` is ciphertext plus tag.
+
+        Returns ``padding_length || payload || padding``, or ``None`` when the tag is wrong.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CipherAlgorithm:
+    name: str
+    key_size: int
+    iv_size: int
+    block_size: int
+    #: ``factory(key=..., iv=..., encrypt=...)`` returns a StreamCipher, or an AEADCipher
+    #: when ``aead`` is true (then no MAC is negotiated for this direction).
+    factory: Callable[..., Any]
+    aead: bool = False
+    tag_size: int = 0
+    priority: int = 0
+    enabled_by_default: bool = True
+
+
+# --------------------------------------------------------------------------- MACs
+
+
+class Mac(Protocol):
+    def sign(self, seq: int, data: bytes) -> bytes: ...
+
+    def verify(self, seq: int, data: bytes, mac: bytes) -> bool:
+        """Constant-time comparison of the expected and received MAC."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MacAlgorithm:
+    name: str
+    key_size: int
+    digest_size: int
+    #: ``factory(key=...)`` returns a :class:`Mac`.
+    factory: Callable[..., Mac]
+    etm: bool = False
+    priority: int = 0
+    enabled_by_default: bool = True
+
+
+# --------------------------------------------------------------------------- compression
+
+
+class Compressor(Protocol):
+    def compress(self, data: bytes) -> bytes: ...
+
+
+class Decompressor(Protocol):
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        """Raise ValueError when the output would exceed ``max_length``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CompressionAlgorithm:
+    name: str
+    compressor: Callable[[], Compressor]
+    decompressor: Callable[[], Decompressor]
+    #: zlib@openssh.com: start only after user authentication succeeds.
+    delayed: bool = False
+    priority: int = 0
+    enabled_by_default: bool = True
+
+
+# --------------------------------------------------------------------------- key exchange
+
+
+@dataclass(frozen=True, slots=True)
+class KexContext:
+    """What the kernel gives a key exchange: the transcript so far and the host key."""
+
+    role: Role
+    client_version: bytes
+    server_version: bytes
+    client_kexinit: bytes
+    server_kexinit: bytes
+    #: Server only: the negotiated host key's public blob, and a signer for the exchange hash.
+    host_key_blob: bytes = b""
+    sign: Callable[[bytes], bytes] | None = None
+    random: Callable[[int], bytes] = field(default=lambda n: __import__("secrets").token_bytes(n))
+    #: Free-form options (e.g. group-exchange sizes) the application set for kex.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class KexResult:
+    #: The shared secret K already encoded as it enters the hash (mpint or string).
+    shared_secret: bytes
+    exchange_hash: bytes
+    #: Client only: the server's host key blob and its signature over the exchange hash.
+    host_key_blob: bytes = b""
+    signature: bytes = b""
+
+
+@dataclass(slots=True)
+class KexStep:
+    """Result of feeding a kex one message: payloads to send, maybe the final result."""
+
+    send: list[bytes] = field(default_factory=list)
+    result: KexResult | None = None
+
+
+class KeyExchange(Protocol):
+    """A single key exchange run, sans-I/O.  Messages are full payloads (type byte first)."""
+
+    def start(self) -> KexStep: ...
+
+    def receive(self, payload: bytes) -> KexStep:
+        """Raise :class:`sshcore.errors.KeyExchangeError` on a bad or unexpected message."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class KexAlgorithm:
+    name: str
+    #: hashlib name used for the exchange hash and key derivation (RFC 4253 section 7.2).
+    hash_name: str
+    #: ``factory(ctx: KexContext)`` returns a :class:`KeyExchange`.
+    factory: Callable[[KexContext], KeyExchange]
+    priority: int = 0
+    enabled_by_default: bool = True
+
+
+# --------------------------------------------------------------------------- public keys
+
+
+class PublicKey(Protocol):
+    #: key type as in the public blob, e.g. "ssh-ed25519", "ssh-rsa"
+    key_type: str
+    #: the SSH public key blob (RFC 4253 section 6.6)
+    public_blob: bytes
+    comment: str
+
+    def verify(self, data: bytes, signature: bytes, algorithm: str | None = None) -> bool:
+        """Check an SSH signature blob (``string alg || string sig``) over ``data``."""
+        ...
+
+    def sig_algorithms(self) -> Sequence[str]:
+        """Signature algorithms this key can make, preferred first."""
+        ...
+
+
+class PrivateKey(PublicKey, Protocol):
+    def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
+        """Return an SSH signature blob made with ``algorithm`` (default: the key's first)."""
+        ...
+
+    def public_key(self) -> PublicKey: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureAlgorithm:
+    """A host-key / public-key signature algorithm (``ssh-ed25519``, ``rsa-sha2-256``, ...)."""
+
+    name: str
+    #: The key type it applies to ("ssh-rsa" for rsa-sha2-256).
+    key_type: str
+    #: ``decode(blob)`` returns a :class:`PublicKey` from an SSH public key blob.
+    decode: Callable[[bytes], PublicKey]
+    priority: int = 0
+    enabled_by_default: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class KeyType:
+    """A key type that can be generated (``ssh-keygen -t``)."""
+
+    name: str
+    #: ``generate(**options)`` returns a :class:`PrivateKey`.
+    generate: Callable[..., PrivateKey]
+    priority: int = 0
+
+
+# --------------------------------------------------------------------------- userauth
+# Auth methods are sans-I/O objects too.  A client method produces the method-specific
+# part of SSH_MSG_USERAUTH_REQUEST; a server method judges it.  Whatever needs the
+# application (a password, a decision) becomes a request the kernel turns into an event.
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAuthContext:
+    username: str
+    service: str
+    session_id: bytes
+    #: Signature algorithms the server accepts (RFC 8308 server-sig-algs), or None.
+    server_sig_algs: Sequence[str] | None
+    #: Signature algorithms enabled locally, preferred first.
+    sig_algs: Sequence[str]
+    #: Anything the application supplied up front (``password``, ``client_keys``, ...).
+    credentials: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAuthContext:
+    session_id: bytes
+    #: Signature algorithms accepted for user authentication.
+    sig_algs: Sequence[str]
+    #: ``decode_public_key(blob, alg)`` returns a PublicKey or None if the algorithm is
+    #: unknown/disabled or the blob malformed.
+    decode_public_key: Callable[[bytes, str], PublicKey | None]
+
+
+@dataclass(slots=True)
+class AuthSend:
+    """Client: send USERAUTH_REQUEST with this method-specific body.  Server: send payloads."""
+
+    body: bytes = b""
+    payloads: list[bytes] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class AuthAsk:
+    """Ask the application; ``kind`` names the question, ``info`` carries its details.
+
+    The kernel emits it as an event and feeds the answer to ``resume()``.
+    """
+
+    kind: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AuthDone:
+    """This attempt is over: client: nothing more to try with this method.
+
+    Server: ``success`` or failure (``partial`` per RFC 4252 section 5.1).
+    """
+
+    success: bool = False
+    partial: bool = False
+
+
+AuthAction = AuthSend | AuthAsk | AuthDone
+
+
+class ClientAuth(Protocol):
+    """One method's client side for one connection.
+
+    ``next_attempt()`` starts a new request (or says the method is exhausted);
+    ``receive()`` handles method-specific messages (60-79); ``resume()`` takes the
+    application's answer to an :class:`AuthAsk`.
+    """
+
+    def next_attempt(self) -> AuthAction: ...
+
+    def receive(self, payload: bytes) -> AuthAction: ...
+
+    def resume(self, answer: Any) -> AuthAction: ...
+
+
+class ServerAuth(Protocol):
+    def request(self, username: str, body: bytes) -> AuthAction:
+        """Judge a USERAUTH_REQUEST's method-specific ``body``."""
+        ...
+
+    def receive(self, payload: bytes) -> AuthAction: ...
+
+    def resume(self, answer: Any) -> AuthAction: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthMethod:
+    name: str
+    #: ``client(ctx: ClientAuthContext)`` -> ClientAuth, or None if the method has no client.
+    client: Callable[[ClientAuthContext], ClientAuth] | None = None
+    #: ``server(ctx: ServerAuthContext)`` -> ServerAuth, or None if no server side.
+    server: Callable[[ServerAuthContext], ServerAuth] | None = None
+    priority: int = 0
+    enabled_by_default: bool = True
+
+
+# --------------------------------------------------------------------------- key files
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFormat:
+    """A key file format that can be written (``ssh-keygen -m``)."""
+
+    name: str
+    #: ``export(key, passphrase=None, comment=None)`` returns the file's bytes.
+    export_private: Callable[..., bytes] | None = None
+    export_public: Callable[..., bytes] | None = None
