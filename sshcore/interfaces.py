@@ -296,7 +296,7 @@ class ClientAuth(Protocol):
 
 
 class ServerAuth(Protocol):
-    def request(self, username: str, body: bytes) -> AuthAction:
+    def request(self, username: str, service: str, body: bytes) -> AuthAction:
         """Judge a USERAUTH_REQUEST's method-specific ``body``."""
         ...
 

@@ -142,6 +142,9 @@ def build_registry(plugins: Iterable[Any] | None = None, *, autoload: bool | Non
         autoload = plugins is None and not os.environ.get(DISABLE_AUTOLOAD_ENV)
     if autoload:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    from . import _builtin
+
+    pm.register(_builtin, name="sshcore-builtin")
     for plugin in plugins or ():
         pm.register(plugin)
     pm.check_pending()

@@ -1,0 +1,1 @@
+"""Password and public-key user authentication for sshcore."""

@@ -1,0 +1,98 @@
+"""The "publickey" method (RFC 4252 section 7), client and server side."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sshcore._wire import SSHReader, boolean, byte, string
+from sshcore.errors import RemoteProtocolError
+from sshcore.interfaces import (AuthAction, AuthAsk, AuthDone, AuthSend, ClientAuthContext,
+                                ServerAuthContext)
+
+USERAUTH_PK_OK = 60
+USERAUTH_REQUEST = 50
+
+
+def signed_data(session_id: bytes, username: str, service: str, alg: str, blob: bytes) -> bytes:
+    return b"".join((string(session_id), byte(USERAUTH_REQUEST), string(username), string(service),
+                     string("publickey"), boolean(True), string(alg), string(blob)))
+
+
+class PublicKeyClient:
+    """Offers each client key in turn: a query first, then the signature after PK_OK."""
+
+    def __init__(self, ctx: ClientAuthContext) -> None:
+        self.ctx = ctx
+        self._keys: Iterator[Any] = iter(ctx.credentials.get("client_keys") or ())
+        self._key: Any = None
+        self._alg = ""
+
+    def _pick_alg(self, key: Any) -> str | None:
+        local = set(self.ctx.sig_algs)
+        server = self.ctx.server_sig_algs
+        candidates = [a for a in key.sig_algorithms() if a in local]
+        if server is not None:
+            preferred = [a for a in candidates if a in server]
+            if preferred:
+                return preferred[0]
+        return candidates[0] if candidates else None
+
+    def next_attempt(self) -> AuthAction:
+        for key in self._keys:
+            alg = self._pick_alg(key)
+            if alg is None:
+                continue
+            self._key, self._alg = key, alg
+            return AuthSend(boolean(False) + string(alg) + string(key.public_blob))
+        return AuthDone()
+
+    def receive(self, payload: bytes) -> AuthAction:
+        if payload[0] != USERAUTH_PK_OK or self._key is None:
+            raise RemoteProtocolError(f"unexpected message {payload[0]} during publickey auth")
+        r = SSHReader(payload, 1)
+        alg, blob = r.text("ascii"), r.string()
+        r.finish()
+        if alg != self._alg or blob != self._key.public_blob:
+            raise RemoteProtocolError("USERAUTH_PK_OK for a key we did not offer")
+        ctx = self.ctx
+        sig = self._key.sign(signed_data(ctx.session_id, ctx.username, ctx.service, alg, blob), alg)
+        return AuthSend(boolean(True) + string(alg) + string(blob) + string(sig))
+
+    def resume(self, answer: Any) -> AuthAction:  # pragma: no cover - never asks
+        return AuthDone()
+
+
+class PublicKeyServer:
+    """Asks the application whether the key may log in (``kind="publickey"``, info has
+    ``key`` and ``algorithm``), then answers the query or checks the signature."""
+
+    def __init__(self, ctx: ServerAuthContext) -> None:
+        self.ctx = ctx
+        self._state: tuple[str, str, str, bytes, Any, bytes | None] | None = None
+
+    def request(self, username: str, service: str, body: bytes) -> AuthAction:
+        r = SSHReader(body)
+        has_sig = r.boolean()
+        alg = r.text("ascii")
+        blob = r.string()
+        sig = r.string() if has_sig else None
+        r.finish()
+        key = self.ctx.decode_public_key(blob, alg)
+        if key is None:
+            return AuthDone()
+        self._state = (username, service, alg, blob, key, sig)
+        return AuthAsk("publickey", {"key": key, "algorithm": alg, "signed": has_sig})
+
+    def resume(self, answer: Any) -> AuthAction:
+        assert self._state is not None
+        username, service, alg, blob, key, sig = self._state
+        if answer is not True:
+            return AuthDone()
+        if sig is None:
+            return AuthSend(payloads=[byte(USERAUTH_PK_OK) + string(alg) + string(blob)])
+        data = signed_data(self.ctx.session_id, username, service, alg, blob)
+        return AuthDone(success=bool(key.verify(data, sig, alg)))
+
+    def receive(self, payload: bytes) -> AuthAction:
+        raise RemoteProtocolError(f"unexpected message {payload[0]} during publickey auth")

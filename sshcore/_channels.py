@@ -1,0 +1,382 @@
+"""RFC 4254 connection protocol, sans-I/O: channels, windows, requests.
+
+Theory of operation (one channel)::
+
+    OPENING --OPEN_CONFIRMATION--> OPEN --send/recv EOF--> (half-closed, per direction)
+    OPEN --CLOSE sent--> CLOSE_SENT --CLOSE received--> gone
+    OPEN --CLOSE received--> CLOSE is sent back at once --> gone
+
+Outgoing data is queued per channel and sent as the peer's window and maximum packet
+size allow; ``pending(channel)`` tells the driver how much waits, for back-pressure.
+EOF and CLOSE we are asked to send go out after the queued data.  Incoming data beyond
+the window we granted is a protocol error; the window is re-opened as the application
+reports data consumed (``consume()``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from ._wire import SSHReader, boolean, byte, string, uint32
+from .errors import LocalProtocolError, RemoteProtocolError
+from .messages import MessageType
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+_MAX_CHANNELS = 1024
+
+
+class Channel:
+    __slots__ = ("local_id", "remote_id", "channel_type", "state", "local_window",
+                 "local_max_packet", "window_initial", "consumed", "remote_window",
+                 "remote_max_packet", "queue", "queued", "eof_sent", "eof_pending",
+                 "close_pending", "close_sent", "close_received", "eof_received",
+                 "requests_out", "requests_in")
+
+    def __init__(self, local_id: int, channel_type: str, window: int, max_packet: int) -> None:
+        self.local_id = local_id
+        self.remote_id = -1
+        self.channel_type = channel_type
+        self.state = "opening"
+        self.local_window = window
+        self.window_initial = window
+        self.local_max_packet = max_packet
+        self.consumed = 0
+        self.remote_window = 0
+        self.remote_max_packet = 0
+        self.queue: deque[tuple[int | None, bytes]] = deque()
+        self.queued = 0
+        self.eof_sent = self.eof_pending = False
+        self.close_pending = self.close_sent = False
+        self.close_received = self.eof_received = False
+        self.requests_out = 0   # requests we sent with want_reply, awaiting replies
+        self.requests_in = 0    # requests we received with want_reply, awaiting our reply
+
+
+class ChannelLayer:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.channels: dict[int, Channel] = {}
+        self._next_id = 0
+        self.global_out = 0   # global requests awaiting replies (FIFO)
+        self.global_in = 0
+
+    # ------------------------------------------------------------------ helpers
+
+    def _alloc(self, channel_type: str, window: int | None, max_packet: int | None) -> Channel:
+        if len(self.channels) >= _MAX_CHANNELS:
+            raise LocalProtocolError("too many open channels")
+        while self._next_id in self.channels:
+            self._next_id = (self._next_id + 1) & 0xFFFFFFFF
+        cfg = self.conn.config
+        ch = Channel(self._next_id, channel_type, window or cfg.window_size,
+                     max_packet or cfg.max_packet_size)
+        self._next_id = (self._next_id + 1) & 0xFFFFFFFF
+        self.channels[ch.local_id] = ch
+        return ch
+
+    def _get(self, payload: bytes) -> tuple[Channel, SSHReader]:
+        r = SSHReader(payload, 1)
+        local = r.uint32()
+        ch = self.channels.get(local)
+        if ch is None or ch.state == "opening_remote":
+            raise RemoteProtocolError(f"message {payload[0]} for unknown channel {local}")
+        return ch, r
+
+    def _chan(self, local_id: int) -> Channel:
+        ch = self.channels.get(local_id)
+        if ch is None:
+            raise LocalProtocolError(f"no channel {local_id}")
+        return ch
+
+    # ------------------------------------------------------------------ commands
+
+    def open(self, channel_type: str, data: bytes = b"", window: int | None = None,
+             max_packet: int | None = None) -> int:
+        ch = self._alloc(channel_type, window, max_packet)
+        self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN), string(channel_type),
+                                         uint32(ch.local_id), uint32(ch.local_window),
+                                         uint32(ch.local_max_packet), data)))
+        return ch.local_id
+
+    def accept(self, local_id: int, data: bytes = b"") -> None:
+        ch = self._chan(local_id)
+        if ch.state != "opening_remote":
+            raise LocalProtocolError("channel is not waiting to be accepted")
+        ch.state = "open"
+        self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_CONFIRMATION),
+                                         uint32(ch.remote_id), uint32(ch.local_id),
+                                         uint32(ch.local_window), uint32(ch.local_max_packet), data)))
+
+    def reject(self, local_id: int, code: int, reason: str = "") -> None:
+        ch = self._chan(local_id)
+        if ch.state != "opening_remote":
+            raise LocalProtocolError("channel is not waiting to be accepted")
+        del self.channels[local_id]
+        self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(ch.remote_id),
+                                         uint32(code), string(reason), string(""))))
+
+    def send_data(self, local_id: int, data: bytes, datatype: int | None = None) -> None:
+        ch = self._chan(local_id)
+        if ch.eof_pending or ch.eof_sent or ch.close_pending or ch.close_sent:
+            raise LocalProtocolError("cannot send data after EOF or close")
+        if not data:
+            return
+        ch.queue.append((datatype, bytes(data)))
+        ch.queued += len(data)
+        if ch.state == "open":
+            self._flush(ch)
+
+    def pending(self, local_id: int) -> int:
+        ch = self.channels.get(local_id)
+        return ch.queued if ch is not None else 0
+
+    def send_eof(self, local_id: int) -> None:
+        ch = self._chan(local_id)
+        if ch.eof_pending or ch.eof_sent or ch.close_pending or ch.close_sent:
+            return
+        ch.eof_pending = True
+        if ch.state == "open":
+            self._flush(ch)
+
+    def close(self, local_id: int) -> None:
+        ch = self.channels.get(local_id)
+        if ch is None or ch.close_pending or ch.close_sent:
+            return
+        ch.close_pending = True
+        if ch.state == "open":
+            self._flush(ch)
+
+    def abort(self, local_id: int) -> None:
+        """Close now, dropping queued data."""
+        ch = self.channels.get(local_id)
+        if ch is None:
+            return
+        ch.queue.clear()
+        ch.queued = 0
+        self.close(local_id)
+
+    def send_request(self, local_id: int, request: str, want_reply: bool, data: bytes = b"") -> None:
+        ch = self._chan(local_id)
+        if ch.close_sent or ch.close_pending:
+            raise LocalProtocolError("channel is closing")
+        if want_reply:
+            ch.requests_out += 1
+        self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_REQUEST), uint32(ch.remote_id),
+                                         string(request), boolean(want_reply), data)))
+
+    def reply_request(self, local_id: int, success: bool) -> None:
+        ch = self.channels.get(local_id)
+        if ch is None or ch.close_sent:
+            return
+        if ch.requests_in <= 0:
+            raise LocalProtocolError("no channel request is waiting for a reply")
+        ch.requests_in -= 1
+        mtype = MessageType.CHANNEL_SUCCESS if success else MessageType.CHANNEL_FAILURE
+        self.conn.send_payload(byte(mtype) + uint32(ch.remote_id))
+
+    def consume(self, local_id: int, nbytes: int) -> None:
+        """The application took ``nbytes`` of received data: re-open the window."""
+        ch = self.channels.get(local_id)
+        if ch is None or ch.close_sent or ch.close_received:
+            return
+        ch.consumed += nbytes
+        if ch.consumed >= ch.window_initial // 2:
+            adj, ch.consumed = ch.consumed, 0
+            ch.local_window += adj
+            self.conn.send_payload(byte(MessageType.CHANNEL_WINDOW_ADJUST) + uint32(ch.remote_id)
+                                   + uint32(adj))
+
+    def global_request(self, request: str, want_reply: bool, data: bytes = b"") -> None:
+        if want_reply:
+            self.global_out += 1
+        self.conn.send_payload(byte(MessageType.GLOBAL_REQUEST) + string(request)
+                               + boolean(want_reply) + data)
+
+    def reply_global(self, success: bool, data: bytes = b"") -> None:
+        if self.global_in <= 0:
+            raise LocalProtocolError("no global request is waiting for a reply")
+        self.global_in -= 1
+        if success:
+            self.conn.send_payload(byte(MessageType.REQUEST_SUCCESS) + data)
+        else:
+            self.conn.send_payload(byte(MessageType.REQUEST_FAILURE))
+
+    def _flush(self, ch: Channel) -> None:
+        send = self.conn.send_payload
+        rid = ch.remote_id
+        while ch.queue and ch.remote_window > 0:
+            datatype, data = ch.queue[0]
+            n = min(len(data), ch.remote_window, ch.remote_max_packet)
+            chunk = data[:n]
+            if n == len(data):
+                ch.queue.popleft()
+            else:
+                ch.queue[0] = (datatype, data[n:])
+            ch.queued -= n
+            ch.remote_window -= n
+            if datatype is None:
+                send(b"".join((b"\x5e", uint32(rid), uint32(n), chunk)))
+            else:
+                send(b"".join((b"\x5f", uint32(rid), uint32(datatype), uint32(n), chunk)))
+        if ch.queue:
+            return
+        if ch.eof_pending and not ch.eof_sent:
+            ch.eof_sent = True
+            send(byte(MessageType.CHANNEL_EOF) + uint32(rid))
+        if ch.close_pending and not ch.close_sent:
+            ch.close_sent = True
+            send(byte(MessageType.CHANNEL_CLOSE) + uint32(rid))
+            self._maybe_free(ch)
+
+    def _maybe_free(self, ch: Channel) -> None:
+        if ch.close_sent and ch.close_received:
+            self.channels.pop(ch.local_id, None)
+            self.conn._events.append(ev.ChannelClosed(ch.local_id))
+
+    # ------------------------------------------------------------------ incoming
+
+    def dispatch(self, mtype: int, payload: bytes) -> None:
+        handler = _DISPATCH.get(mtype)
+        if handler is None:
+            raise RemoteProtocolError(f"unexpected connection message {mtype}")
+        handler(self, payload)
+
+    def _on_open(self, payload: bytes) -> None:
+        r = SSHReader(payload, 1)
+        ctype = r.text("ascii")
+        remote_id, window, max_packet = r.uint32(), r.uint32(), r.uint32()
+        data = r.rest()
+        if len(self.channels) >= _MAX_CHANNELS:
+            self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(remote_id),
+                                             uint32(4), string("too many channels"), string(""))))
+            return
+        ch = self._alloc(ctype, None, None)
+        ch.state = "opening_remote"
+        ch.remote_id, ch.remote_window, ch.remote_max_packet = remote_id, window, max(max_packet, 1)
+        self.conn._events.append(ev.ChannelOpenRequested(ch.local_id, ctype, data))
+
+    def _on_open_confirmation(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        if ch.state != "opening":
+            raise RemoteProtocolError("unexpected CHANNEL_OPEN_CONFIRMATION")
+        ch.remote_id, ch.remote_window, ch.remote_max_packet = r.uint32(), r.uint32(), max(r.uint32(), 1)
+        ch.state = "open"
+        self.conn._events.append(ev.ChannelOpened(ch.local_id, r.rest()))
+        self._flush(ch)
+
+    def _on_open_failure(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        if ch.state != "opening":
+            raise RemoteProtocolError("unexpected CHANNEL_OPEN_FAILURE")
+        code = r.uint32()
+        reason = r.string().decode("utf-8", "replace")
+        del self.channels[ch.local_id]
+        self.conn._events.append(ev.ChannelOpenFailed(ch.local_id, code, reason))
+
+    def _on_window_adjust(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        n = r.uint32()
+        ch.remote_window = min(ch.remote_window + n, 0xFFFFFFFF)
+        if ch.state == "open":
+            self._flush(ch)
+            self.conn._events.append(ev.ChannelWindowOpened(ch.local_id))
+
+    def _receive(self, ch: Channel, data: bytes, datatype: int | None) -> None:
+        if ch.state != "open" or ch.eof_received or ch.close_received:
+            raise RemoteProtocolError("channel data after EOF or close, or before open")
+        n = len(data)
+        if n > ch.local_window:
+            raise RemoteProtocolError("peer sent more data than the channel window allows")
+        if n > ch.local_max_packet:
+            raise RemoteProtocolError("channel data exceeds the maximum packet size")
+        ch.local_window -= n
+        if ch.close_sent:
+            return
+        self.conn._events.append(ev.ChannelData(ch.local_id, data, datatype))
+
+    def _on_data(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        data = r.string()
+        r.finish()
+        self._receive(ch, data, None)
+
+    def _on_extended_data(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        datatype = r.uint32()
+        data = r.string()
+        r.finish()
+        self._receive(ch, data, datatype)
+
+    def _on_eof(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        if ch.eof_received or ch.close_received:
+            raise RemoteProtocolError("duplicate CHANNEL_EOF")
+        ch.eof_received = True
+        self.conn._events.append(ev.ChannelEOF(ch.local_id))
+
+    def _on_close(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        if ch.close_received:
+            raise RemoteProtocolError("duplicate CHANNEL_CLOSE")
+        ch.close_received = True
+        if not ch.close_sent:
+            ch.queue.clear()
+            ch.queued = 0
+            ch.close_pending = True
+            if ch.state == "open":
+                self._flush(ch)
+        self._maybe_free(ch)
+
+    def _on_request(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        request = r.text("ascii")
+        want_reply = r.boolean()
+        if want_reply:
+            ch.requests_in += 1
+        self.conn._events.append(ev.ChannelRequestReceived(ch.local_id, request, want_reply, r.rest()))
+
+    def _on_request_reply(self, payload: bytes) -> None:
+        ch, r = self._get(payload)
+        r.finish()
+        if ch.requests_out <= 0:
+            raise RemoteProtocolError("channel request reply without a request")
+        ch.requests_out -= 1
+        self.conn._events.append(ev.ChannelRequestReplied(ch.local_id,
+                                                          payload[0] == MessageType.CHANNEL_SUCCESS))
+
+    def _on_global_request(self, payload: bytes) -> None:
+        r = SSHReader(payload, 1)
+        request = r.text("ascii")
+        want_reply = r.boolean()
+        if want_reply:
+            self.global_in += 1
+        self.conn._events.append(ev.GlobalRequestReceived(request, want_reply, r.rest()))
+
+    def _on_global_reply(self, payload: bytes) -> None:
+        if self.global_out <= 0:
+            raise RemoteProtocolError("global request reply without a request")
+        self.global_out -= 1
+        self.conn._events.append(ev.GlobalRequestReplied(payload[0] == MessageType.REQUEST_SUCCESS,
+                                                         payload[1:]))
+
+
+_DISPATCH = {
+    MessageType.GLOBAL_REQUEST: ChannelLayer._on_global_request,
+    MessageType.REQUEST_SUCCESS: ChannelLayer._on_global_reply,
+    MessageType.REQUEST_FAILURE: ChannelLayer._on_global_reply,
+    MessageType.CHANNEL_OPEN: ChannelLayer._on_open,
+    MessageType.CHANNEL_OPEN_CONFIRMATION: ChannelLayer._on_open_confirmation,
+    MessageType.CHANNEL_OPEN_FAILURE: ChannelLayer._on_open_failure,
+    MessageType.CHANNEL_WINDOW_ADJUST: ChannelLayer._on_window_adjust,
+    MessageType.CHANNEL_DATA: ChannelLayer._on_data,
+    MessageType.CHANNEL_EXTENDED_DATA: ChannelLayer._on_extended_data,
+    MessageType.CHANNEL_EOF: ChannelLayer._on_eof,
+    MessageType.CHANNEL_CLOSE: ChannelLayer._on_close,
+    MessageType.CHANNEL_REQUEST: ChannelLayer._on_request,
+    MessageType.CHANNEL_SUCCESS: ChannelLayer._on_request_reply,
+    MessageType.CHANNEL_FAILURE: ChannelLayer._on_request_reply,
+}

@@ -1,0 +1,641 @@
+"""RFC 4253 transport layer, sans-I/O: version exchange, packets, key exchange, services.
+
+Theory of operation
+-------------------
+The transport moves through these phases::
+
+    VERSION --peer version line--> KEX(initial) --both NEWKEYS--> OPEN --> CLOSED
+                                      ^                             |
+                                      +------ KEXINIT (rekey) ------+
+
+While a key exchange runs, only transport messages travel: in our direction the upper
+layers' payloads wait in ``_held`` until our NEWKEYS is sent; from the peer, anything
+above 49 between its KEXINIT and its NEWKEYS is a protocol error.  Under strict kex
+(the Terrapin countermeasure) every message during the *initial* exchange that is not
+KEXINIT, a kex-method message or NEWKEYS ends the connection, and both sequence
+numbers restart at zero with each NEWKEYS.
+
+Which message is legal when (everything else is a protocol error)::
+
+    message                 legal when
+    ----------------------  -------------------------------------------------------
+    DISCONNECT              always
+    IGNORE/DEBUG/UNIMPL     always, except during a strict initial kex
+    KEXINIT                 first packet; later once per rekey
+    30..49 (kex method)     while our kex object runs
+    NEWKEYS                 after the kex produced its result
+    SERVICE_REQUEST         server, after the initial kex, once
+    SERVICE_ACCEPT          client, after it sent SERVICE_REQUEST
+    EXT_INFO                client: first packet after the first NEWKEYS or right after
+                            USERAUTH_SUCCESS
+    50..79 (userauth)       after the service was accepted (see _userauth)
+    80..127 (connection)    after user authentication succeeded (see _channels)
+    other numbers           answered with UNIMPLEMENTED (RFC 4253 section 11.4)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any
+
+from . import events as ev
+from ._framing import PacketReader, PacketWriter
+from ._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, Negotiated,
+                       derive_key, guess_was_right, negotiate)
+from ._wire import SSHReader, byte, string, uint32
+from .config import ConnectionConfig
+from .errors import (DisconnectError, DisconnectReason, HostKeyNotVerifiableError,
+                     KeyExchangeError, LocalProtocolError, ProtocolError,
+                     ProtocolVersionError, RemoteProtocolError, SSHError,
+                     ServiceNotAvailableError)
+from .interfaces import KexContext, KexResult, KexStep
+from .messages import KEX_FIRST, KEX_LAST, MessageType
+
+logger = logging.getLogger("sshcore.transport")
+
+MAX_VERSION_LINE = 255
+MAX_PREFACE_BYTES = 64 * 1024
+_TRANSPORT_SEND_OK = frozenset(range(1, 5)) | {20, 21} | frozenset(range(KEX_FIRST, KEX_LAST + 1))
+_ASSIGNED = (frozenset(range(1, 8)) | {20, 21} | frozenset(range(30, 50)) | frozenset(range(50, 54))
+             | frozenset(range(60, 80)) | frozenset(range(80, 101)))
+
+
+class _KexRun:
+    """Bookkeeping for one key exchange in progress."""
+
+    __slots__ = ("our_init", "our_kexinit", "peer_init", "peer_kexinit", "alg", "kex",
+                 "result", "hash_name", "newkeys_sent", "newkeys_received",
+                 "ignore_next", "awaiting_host_key", "host_key", "first")
+
+    def __init__(self, first: bool) -> None:
+        self.our_init: KexInit | None = None
+        self.our_kexinit = b""
+        self.peer_init: KexInit | None = None
+        self.peer_kexinit = b""
+        self.alg: Negotiated | None = None
+        self.kex: Any = None
+        self.result: KexResult | None = None
+        self.hash_name = ""
+        self.newkeys_sent = False
+        self.newkeys_received = False
+        self.ignore_next = False
+        self.awaiting_host_key = False
+        self.host_key: Any = None
+        self.first = first
+
+
+class Transport:
+    """The transport half of :class:`sshcore.connection.Connection`."""
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+        self.role = config.role
+        self.is_client = config.role == "client"
+        self.registry = config.registry
+        self._out = bytearray()
+        self._events: deque[ev.Event] = deque()
+        self._writer = PacketWriter(random=config.random)
+        self._reader = PacketReader()
+        self._preface = bytearray()
+        self.local_version = config.version
+        self.peer_version: str | None = None
+        self.session_id: bytes | None = None
+        self.closed = False
+        self.error: Exception | None = None
+        self._kex: _KexRun | None = None
+        self._held: deque[bytes] = deque()
+        self.strict_kex = False
+        self.peer_ext_info = False
+        self._ext_info_ok = False
+        self.server_sig_algs: list[str] | None = None
+        self.host_key: Any = None  # client: the verified server host key (first kex)
+        self.host_key_blob = b""
+        self.negotiated: Negotiated | None = None
+        self.service_requested = False
+        self.service_accepted = False
+        self._now = 0.0
+        self._last_kex_time = 0.0
+        self._bytes_at_kex = 0
+        self.statistics_kex_count = 0
+        # Precompute algorithm lists once (and validate them: unknown names fail here).
+        self._kex_names = config.algs("kex")
+        self._cipher_names = config.algs("cipher")
+        self._mac_names = config.algs("mac")
+        self._comp_names = config.algs("compression")
+        if self.is_client:
+            self._host_key_names = config.algs("signature")
+        else:
+            enabled = config.registry.expand("signature", config.server_host_key_algs)
+            offered: list[str] = []
+            for name in enabled:
+                for key in config.server_host_keys:
+                    if name in key.sig_algorithms() and name not in offered:
+                        offered.append(name)
+            if not offered:
+                raise LocalProtocolError("server has no host key usable with the enabled "
+                                         f"host key algorithms {enabled}")
+            self._host_key_names = offered
+        self._out += (self.local_version + "\r\n").encode("ascii")
+
+    # ------------------------------------------------------------------ driver API
+
+    def data_to_send(self) -> bytes:
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def next_event(self) -> ev.Event | None:
+        return self._events.popleft() if self._events else None
+
+    def events(self) -> list[ev.Event]:
+        out = list(self._events)
+        self._events.clear()
+        return out
+
+    def receive_data(self, data: bytes, now: float = 0.0) -> None:
+        """Feed bytes from the peer; empty ``data`` means the peer closed the stream."""
+        self._now = now
+        if self.closed:
+            return
+        try:
+            if not data:
+                raise RemoteProtocolError("connection closed by peer",
+                                          reason=DisconnectReason.CONNECTION_LOST)
+            if self.peer_version is None:
+                self._preface += data
+                if not self._parse_version():
+                    return
+                data = bytes(self._preface)
+                self._preface.clear()
+            self._reader.feed(data)
+            self._process_packets()
+        except ProtocolError as exc:
+            self._fail(exc)
+            raise
+        except SSHError:
+            raise
+        except (ValueError, IndexError, KeyError, TypeError) as exc:
+            # A plugin choked on the peer's data; treat it as the peer's fault.
+            err = RemoteProtocolError(f"malformed data from peer: {exc.__class__.__name__}: {exc}")
+            self._fail(err)
+            raise err from exc
+
+    def _fail(self, exc: ProtocolError) -> None:
+        if self.closed:
+            return
+        if not isinstance(exc, DisconnectError) and exc.reason != DisconnectReason.CONNECTION_LOST:
+            self._send_disconnect(exc.reason, str(exc))
+        self._terminate(exc)
+
+    def _terminate(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.error = exc
+        self._events.append(ev.ConnectionTerminated(exc))
+
+    def disconnect(self, reason: int = DisconnectReason.BY_APPLICATION,
+                   description: str = "disconnected by application") -> None:
+        if self.closed:
+            return
+        self._send_disconnect(reason, description)
+        self._terminate(None)
+
+    def _send_disconnect(self, reason: int, description: str) -> None:
+        self._send_now(b"".join((byte(MessageType.DISCONNECT), uint32(int(reason)),
+                                 string(description[:256]), string(b""))))
+
+    # ------------------------------------------------------------------ timers
+
+    def get_timer(self) -> float | None:
+        if self.closed or self.config.rekey_seconds is None or self.session_id is None:
+            return None
+        return self._last_kex_time + self.config.rekey_seconds
+
+    def handle_timer(self, now: float) -> None:
+        self._now = now
+        if self.closed:
+            return
+        if (self.session_id is not None and self.config.rekey_seconds is not None
+                and now >= self._last_kex_time + self.config.rekey_seconds and self._kex is None):
+            self.start_rekey()
+
+    # ------------------------------------------------------------------ sending
+
+    def _send_now(self, payload: bytes) -> None:
+        self._out += self._writer.pack(payload)
+
+    def send_payload(self, payload: bytes) -> None:
+        """Send an upper-layer message, holding it back while a key exchange runs."""
+        if self.closed:
+            raise LocalProtocolError("connection is closed")
+        kex = self._kex
+        if kex is not None and kex.our_init is not None and not kex.newkeys_sent:
+            self._held.append(payload)
+            return
+        self._out += self._writer.pack(payload)
+        if (self._writer.bytes_sent - self._bytes_at_kex >= self.config.rekey_bytes
+                and self._kex is None):
+            self.start_rekey()
+
+    # ------------------------------------------------------------------ version exchange
+
+    def _parse_version(self) -> bool:
+        buf = self._preface
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                if len(buf) > MAX_VERSION_LINE and buf.startswith(b"SSH-"):
+                    raise ProtocolVersionError("version line too long")
+                if len(buf) > MAX_PREFACE_BYTES:
+                    raise ProtocolVersionError("no SSH version line from peer")
+                return False
+            line = bytes(buf[:nl]).rstrip(b"\r")
+            del buf[:nl + 1]
+            if line.startswith(b"SSH-"):
+                break
+            if not self.is_client:
+                raise ProtocolVersionError("client sent data before its version line")
+            if len(buf) > MAX_PREFACE_BYTES:
+                raise ProtocolVersionError("no SSH version line from peer")
+        if len(line) > MAX_VERSION_LINE:
+            raise ProtocolVersionError("version line too long")
+        try:
+            text = line.decode("ascii")
+        except UnicodeDecodeError:
+            raise ProtocolVersionError("version line is not ASCII") from None
+        if not (text.startswith("SSH-2.0-") or text.startswith("SSH-1.99-")):
+            raise ProtocolVersionError(f"unsupported protocol version: {text[:64]!r}")
+        self.peer_version = text
+        self._events.append(ev.VersionReceived(text))
+        self._start_kex(first=True)
+        return True
+
+    # ------------------------------------------------------------------ packet dispatch
+
+    def _process_packets(self) -> None:
+        reader = self._reader
+        while not self.closed:
+            kex = self._kex
+            if kex is not None and kex.awaiting_host_key:
+                return
+            payload = reader.next_payload()
+            if payload is None:
+                return
+            self._dispatch(payload)
+
+    def _dispatch(self, payload: bytes) -> None:
+        mtype = payload[0]
+        kex = self._kex
+        first_kex = self.session_id is None
+        if first_kex and self._reader.packets_received > 0xFFFFFFFF:
+            raise RemoteProtocolError("sequence number wrapped during the initial key exchange")
+        ext_ok, self._ext_info_ok = self._ext_info_ok, False
+        if mtype == MessageType.DISCONNECT:
+            self._on_disconnect(payload)
+            return
+        if mtype in (MessageType.IGNORE, MessageType.DEBUG, MessageType.UNIMPLEMENTED):
+            if first_kex and self.strict_kex:
+                raise RemoteProtocolError(f"message {mtype} during strict initial key exchange")
+            if mtype == MessageType.DEBUG:
+                r = SSHReader(payload, 1)
+                r.boolean()
+                logger.debug("peer debug message: %r", r.text()[:200])
+            return
+        if mtype == MessageType.KEXINIT:
+            self._on_kexinit(payload)
+            return
+        if KEX_FIRST <= mtype <= KEX_LAST:
+            self._on_kex_message(payload)
+            return
+        if mtype == MessageType.NEWKEYS:
+            self._on_newkeys(payload)
+            return
+        # Anything else: not during the initial kex, nor between the peer's KEXINIT and NEWKEYS.
+        if first_kex or (kex is not None and kex.peer_init is not None and not kex.newkeys_received):
+            raise RemoteProtocolError(f"unexpected message {mtype} during key exchange")
+        if mtype == MessageType.EXT_INFO:
+            if not (self.is_client and ext_ok):
+                raise RemoteProtocolError("unexpected EXT_INFO message")
+            self._on_ext_info(payload)
+            return
+        if mtype == MessageType.SERVICE_REQUEST:
+            self._on_service_request(payload)
+            return
+        if mtype == MessageType.SERVICE_ACCEPT:
+            self._on_service_accept(payload)
+            return
+        if mtype not in _ASSIGNED:
+            self._send_now(byte(MessageType.UNIMPLEMENTED) + uint32((self._reader.seq - 1) & 0xFFFFFFFF))
+            return
+        self.upper_dispatch(mtype, payload)
+
+    def upper_dispatch(self, mtype: int, payload: bytes) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _on_disconnect(self, payload: bytes) -> None:
+        r = SSHReader(payload, 1)
+        code = r.uint32()
+        text = r.string().decode("utf-8", "replace")
+        err = DisconnectError(code, text)
+        self._terminate(err)
+        raise err
+
+    # ------------------------------------------------------------------ key exchange
+
+    def _start_kex(self, first: bool) -> None:
+        kex = _KexRun(first)
+        self._kex = kex
+        self._send_kexinit(kex)
+
+    def start_rekey(self) -> None:
+        """Begin a new key exchange (no-op if one runs or the first has not finished)."""
+        if self.closed or self._kex is not None or self.session_id is None:
+            return
+        self._start_kex(first=False)
+
+    def _send_kexinit(self, kex: _KexRun) -> None:
+        kex_names = list(self._kex_names)
+        if kex.first:
+            kex_names.append(STRICT_CLIENT if self.is_client else STRICT_SERVER)
+            if self.is_client:
+                kex_names.append(EXT_INFO_CLIENT)
+        ciphers, macs, comps = self._cipher_names, self._mac_names, self._comp_names
+        init = KexInit(kex_names, list(self._host_key_names), ciphers, ciphers, macs, macs,
+                       comps, comps, [], [], False)
+        kex.our_init = init
+        kex.our_kexinit = init.encode(self.config.random(16))
+        self._send_now(kex.our_kexinit)
+
+    def _on_kexinit(self, payload: bytes) -> None:
+        kex = self._kex
+        if self.session_id is None and self._reader.packets_received != 1:
+            # Strict kex makes KEXINIT mandatory as the very first packet; without strict
+            # kex we tolerate earlier IGNOREs, but note the Terrapin risk.
+            if self.strict_kex or (kex is not None and kex.first and self._peer_offers_strict(payload)):
+                raise RemoteProtocolError("KEXINIT was not the first packet under strict kex")
+        if kex is None:
+            self._start_kex(first=False)
+            kex = self._kex
+            assert kex is not None
+        elif kex.peer_init is not None:
+            raise RemoteProtocolError("unexpected second KEXINIT during key exchange")
+        peer = KexInit.decode(payload)
+        kex.peer_init = peer
+        kex.peer_kexinit = payload
+        if kex.first:
+            marker = STRICT_SERVER if self.is_client else STRICT_CLIENT
+            self.strict_kex = marker in peer.kex
+            if self.is_client is False:
+                self.peer_ext_info = EXT_INFO_CLIENT in peer.kex
+            if self.config.require_strict_kex and not self.strict_kex:
+                raise KeyExchangeError("peer does not support strict key exchange")
+        assert kex.our_init is not None
+        client, server = (kex.our_init, peer) if self.is_client else (peer, kex.our_init)
+        aead = {c.name for c in self.registry.all("cipher") if c.aead}
+        alg = negotiate(client, server, aead)
+        kex.alg = alg
+        if peer.first_kex_follows:
+            kex.ignore_next = not guess_was_right(client, server)
+        desc = self.registry.get("kex", alg.kex)
+        kex.hash_name = desc.hash_name
+        ctx = self._kex_context(kex, alg)
+        kex.kex = desc.factory(ctx)
+        self._apply_kex_step(kex, kex.kex.start())
+
+    @staticmethod
+    def _peer_offers_strict(payload: bytes) -> bool:
+        try:
+            names = KexInit.decode(payload).kex
+        except ProtocolError:
+            return False
+        return STRICT_CLIENT in names or STRICT_SERVER in names
+
+    def _kex_context(self, kex: _KexRun, alg: Negotiated) -> KexContext:
+        assert self.peer_version is not None
+        if self.is_client:
+            return KexContext("client", self.local_version.encode(), self.peer_version.encode(),
+                              kex.our_kexinit, kex.peer_kexinit, random=self.config.random,
+                              options=self.config.kex_options)
+        key = next(k for k in self.config.server_host_keys if alg.host_key in k.sig_algorithms())
+        host_alg = alg.host_key
+
+        def sign(data: bytes) -> bytes:
+            return key.sign(data, host_alg)
+
+        return KexContext("server", self.peer_version.encode(), self.local_version.encode(),
+                          kex.peer_kexinit, kex.our_kexinit, host_key_blob=key.public_blob,
+                          sign=sign, random=self.config.random, options=self.config.kex_options)
+
+    def _on_kex_message(self, payload: bytes) -> None:
+        kex = self._kex
+        if kex is None or kex.kex is None or kex.result is not None:
+            raise RemoteProtocolError(f"unexpected key exchange message {payload[0]}")
+        if kex.ignore_next:
+            kex.ignore_next = False
+            return
+        try:
+            step = kex.kex.receive(payload)
+        except ProtocolError:
+            raise
+        except (ValueError, IndexError, TypeError) as exc:
+            raise KeyExchangeError(f"key exchange failed: {exc}") from exc
+        self._apply_kex_step(kex, step)
+
+    def _apply_kex_step(self, kex: _KexRun, step: KexStep) -> None:
+        for msg in step.send:
+            self._send_now(msg)
+        if step.result is None:
+            return
+        kex.result = step.result
+        if self.session_id is None:
+            self.session_id = step.result.exchange_hash
+        if self.is_client:
+            self._check_host_key(kex, step.result)
+            if kex.awaiting_host_key:
+                return
+        self._send_newkeys(kex)
+
+    def _check_host_key(self, kex: _KexRun, result: KexResult) -> None:
+        assert kex.alg is not None
+        alg = kex.alg.host_key
+        desc = self.registry.get("signature", alg)
+        try:
+            key = desc.decode(result.host_key_blob)
+        except SSHError:
+            raise KeyExchangeError("server host key could not be decoded") from None
+        except (ValueError, IndexError, TypeError):
+            raise KeyExchangeError("server host key could not be decoded") from None
+        if not key.verify(result.exchange_hash, result.signature, alg):
+            raise KeyExchangeError(f"server host key signature ({alg}) did not verify")
+        if kex.first:
+            kex.host_key = key
+            kex.awaiting_host_key = True
+            self._events.append(ev.HostKeyReceived(key, alg))
+        elif result.host_key_blob != self.host_key_blob:
+            raise HostKeyNotVerifiableError("server host key changed during rekey")
+
+    def accept_host_key(self) -> None:
+        kex = self._kex
+        if kex is None or not kex.awaiting_host_key:
+            raise LocalProtocolError("no host key is waiting for a decision")
+        kex.awaiting_host_key = False
+        self.host_key = kex.host_key
+        assert kex.result is not None
+        self.host_key_blob = kex.result.host_key_blob
+        self._send_newkeys(kex)
+        self._process_packets()
+
+    def reject_host_key(self, reason: str = "host key not trusted") -> None:
+        kex = self._kex
+        if kex is None or not kex.awaiting_host_key:
+            raise LocalProtocolError("no host key is waiting for a decision")
+        err = HostKeyNotVerifiableError(reason)
+        self._fail(err)
+
+    def _send_newkeys(self, kex: _KexRun) -> None:
+        self._send_now(byte(MessageType.NEWKEYS))
+        kex.newkeys_sent = True
+        self._install_keys(kex, outgoing=True)
+        if kex.first and not self.is_client and self.peer_ext_info:
+            self._send_now(self.ext_info_payload())
+        if kex.newkeys_received:
+            self._finish_kex(kex)
+        while self._held and not self.closed:
+            self._out += self._writer.pack(self._held.popleft())
+
+    def ext_info_payload(self) -> bytes:
+        sig_algs = ",".join(self.config.user_sig_algs())
+        return b"".join((byte(MessageType.EXT_INFO), uint32(1), string("server-sig-algs"),
+                         string(sig_algs)))
+
+    def _on_newkeys(self, payload: bytes) -> None:
+        kex = self._kex
+        if kex is None or kex.result is None or kex.newkeys_received:
+            raise RemoteProtocolError("unexpected NEWKEYS")
+        if len(payload) != 1:
+            raise RemoteProtocolError("malformed NEWKEYS")
+        kex.newkeys_received = True
+        self._install_keys(kex, outgoing=False)
+        if kex.first and self.is_client:
+            self._ext_info_ok = True
+        if kex.newkeys_sent:
+            self._finish_kex(kex)
+
+    def _finish_kex(self, kex: _KexRun) -> None:
+        assert kex.alg is not None
+        self._kex = None
+        self.negotiated = kex.alg
+        self._last_kex_time = self._now
+        self._bytes_at_kex = self._writer.bytes_sent
+        self.statistics_kex_count += 1
+        self._events.append(ev.KexCompleted(kex.alg.as_dict(), kex.first, self.strict_kex))
+        if kex.first:
+            self.on_first_kex_done()
+
+    def on_first_kex_done(self) -> None:  # overridden by the connection
+        pass
+
+    def _install_keys(self, kex: _KexRun, outgoing: bool) -> None:
+        assert kex.alg is not None and kex.result is not None and self.session_id is not None
+        alg = kex.alg
+        k, h, sid = kex.result.shared_secret, kex.result.exchange_hash, self.session_id
+        # Which direction are we installing? client->server letters are A, C, E.
+        cs = outgoing == self.is_client
+        enc_name = alg.enc_cs if cs else alg.enc_sc
+        mac_name = alg.mac_cs if cs else alg.mac_sc
+        comp_name = alg.comp_cs if cs else alg.comp_sc
+        iv_l, key_l, mac_l = (b"A", b"C", b"E") if cs else (b"B", b"D", b"F")
+        hn = kex.hash_name
+        cdesc = self.registry.get("cipher", enc_name)
+        iv = derive_key(hn, k, h, iv_l, sid, cdesc.iv_size)
+        key = derive_key(hn, k, h, key_l, sid, cdesc.key_size)
+        cipher = cdesc.factory(key=key, iv=iv, encrypt=outgoing)
+        mac = None
+        mac_size = cdesc.tag_size if cdesc.aead else 0
+        etm = False
+        if not cdesc.aead:
+            mdesc = self.registry.get("mac", mac_name)
+            mac = mdesc.factory(key=derive_key(hn, k, h, mac_l, sid, mdesc.key_size))
+            mac_size, etm = mdesc.digest_size, mdesc.etm
+        comp = self.registry.get("compression", comp_name)
+        if outgoing:
+            self._writer.set_keys(cipher, cdesc.aead, cdesc.block_size, mac, etm,
+                                  comp.compressor(), comp.delayed and not self.authenticated)
+            if self.strict_kex:
+                self._writer.seq = 0
+        else:
+            self._reader.set_keys(cipher, cdesc.aead, cdesc.block_size, mac, mac_size, etm,
+                                  comp.decompressor(), comp.delayed and not self.authenticated)
+            if self.strict_kex:
+                self._reader.seq = 0
+
+    authenticated = False
+
+    def start_delayed_compression(self) -> None:
+        self._writer.start_delayed_compression()
+        self._reader.start_delayed_compression()
+
+    # ------------------------------------------------------------------ services, ext-info
+
+    def request_service(self, name: str) -> None:
+        self.service_requested = True
+        self.send_payload(byte(MessageType.SERVICE_REQUEST) + string(name))
+
+    def _on_service_request(self, payload: bytes) -> None:
+        if self.is_client or self.service_accepted:
+            raise RemoteProtocolError("unexpected SERVICE_REQUEST")
+        r = SSHReader(payload, 1)
+        name = r.text("ascii")
+        r.finish()
+        if name != "ssh-userauth":
+            raise ServiceNotAvailableError(f"service {name!r} is not available")
+        self.service_accepted = True
+        self.send_payload(byte(MessageType.SERVICE_ACCEPT) + string(name))
+        self.on_service_accepted()
+
+    def _on_service_accept(self, payload: bytes) -> None:
+        if not self.is_client or not self.service_requested or self.service_accepted:
+            raise RemoteProtocolError("unexpected SERVICE_ACCEPT")
+        r = SSHReader(payload, 1)
+        name = r.text("ascii") if r.remaining else "ssh-userauth"
+        if name != "ssh-userauth":
+            raise RemoteProtocolError(f"server accepted unexpected service {name!r}")
+        self.service_accepted = True
+        self.on_service_accepted()
+
+    def on_service_accepted(self) -> None:  # overridden by the connection
+        pass
+
+    def _on_ext_info(self, payload: bytes) -> None:
+        r = SSHReader(payload, 1)
+        count = r.uint32()
+        if count > 1000:
+            raise RemoteProtocolError("too many extensions in EXT_INFO")
+        exts: dict[str, bytes] = {}
+        for _ in range(count):
+            name = r.text("ascii")
+            exts[name] = r.string()
+        r.finish()
+        if "server-sig-algs" in exts:
+            self.server_sig_algs = [n for n in exts["server-sig-algs"].decode("ascii", "replace").split(",") if n]
+        self._events.append(ev.ExtInfoReceived(exts))
+
+    def allow_ext_info(self) -> None:
+        """Client: an EXT_INFO may follow (after USERAUTH_SUCCESS, RFC 8308 section 2.4)."""
+        self._ext_info_ok = True
+
+    # ------------------------------------------------------------------ misc
+
+    def send_ignore(self, data: bytes = b"") -> None:
+        self.send_payload(byte(MessageType.IGNORE) + string(data))
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "bytes_sent": self._writer.bytes_sent, "bytes_received": self._reader.bytes_received,
+            "packets_sent": self._writer.packets_sent,
+            "packets_received": self._reader.packets_received,
+            "key_exchanges": self.statistics_kex_count,
+        }
+

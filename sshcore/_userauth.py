@@ -1,0 +1,250 @@
+"""RFC 4252 user authentication protocol, sans-I/O, client and server.
+
+The kernel runs the protocol (method lists, partial success, banners, attempt limits);
+the methods themselves are plugins (:class:`sshcore.interfaces.AuthMethod`).
+
+Client theory of operation::
+
+    WAIT_SERVICE --SERVICE_ACCEPT--> send "none" --FAILURE(list)--> TRYING(method)
+    TRYING: method.next_attempt() -> AuthSend: send request, wait reply
+                                  -> AuthAsk: emit AuthInputRequested, wait provide_auth_input()
+                                  -> AuthDone: method exhausted, try the next allowed method
+    FAILURE: update the allowed list, ask the same method again;  60..79: method.receive()
+    SUCCESS: DONE (connection protocol starts);  no method left: AuthExhausted
+
+Server theory of operation::
+
+    WAIT_SERVICE --SERVICE_REQUEST(ssh-userauth)--> WAIT_REQUEST
+    WAIT_REQUEST --USERAUTH_REQUEST--> method.request() -> AuthAsk: emit AuthRequested,
+        wait answer_auth(); AuthSend: send payloads (e.g. PK_OK), back to WAIT_REQUEST;
+        AuthDone: SUCCESS (DONE) or FAILURE(allowed, partial)
+    More than max_auth_tries failures, or the login timeout: disconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from . import events as ev
+from ._wire import SSHReader, boolean, byte, name_list, string
+from .errors import (DisconnectReason, LocalProtocolError, NoMoreAuthMethodsError,
+                     RemoteProtocolError, ServiceNotAvailableError)
+from .interfaces import AuthAsk, AuthDone, AuthSend, ClientAuthContext, ServerAuthContext
+from .messages import MessageType
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+logger = logging.getLogger("sshcore.userauth")
+SERVICE = "ssh-connection"
+
+
+class ClientUserauth:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.username = conn.config.username
+        self.order = [m for m in conn.config.auth_method_names()
+                      if conn.registry.get("auth", m).client is not None]
+        self.allowed: list[str] | None = None
+        self.methods: dict[str, Any] = {}
+        self.exhausted: set[str] = set()
+        self.current: str | None = None
+        self.waiting_input = False
+        self.waiting_reply = False
+        self.done = False
+
+    def start(self) -> None:
+        self._send_request("none", b"")
+
+    def _send_request(self, method: str, body: bytes) -> None:
+        self.current = method
+        self.waiting_reply = True
+        self.conn.send_payload(b"".join((byte(MessageType.USERAUTH_REQUEST), string(self.username),
+                                         string(SERVICE), string(method), body)))
+
+    def _context(self) -> ClientAuthContext:
+        conn = self.conn
+        assert conn.session_id is not None
+        return ClientAuthContext(self.username, SERVICE, conn.session_id, conn.server_sig_algs,
+                                 conn.config.user_sig_algs(), conn.config.credentials)
+
+    def _try_next(self) -> None:
+        while True:
+            method = self.current
+            if method is None or method == "none" or method in self.exhausted or (
+                    self.allowed is not None and method not in self.allowed):
+                method = next((m for m in self.order if m not in self.exhausted
+                               and (self.allowed is None or m in self.allowed)), None)
+                if method is None:
+                    self.current = None
+                    self.conn._events.append(ev.AuthExhausted(tuple(self.allowed or ())))
+                    return
+                self.current = method
+            obj = self.methods.get(method)
+            if obj is None:
+                factory = self.conn.registry.get("auth", method).client
+                obj = self.methods[method] = factory(self._context())
+            if self._act(method, obj.next_attempt()):
+                return
+
+    def _act(self, method: str, action: Any) -> bool:
+        """Carry out a method's action; False means try the next method."""
+        if isinstance(action, AuthSend):
+            self._send_request(method, action.body)
+            return True
+        if isinstance(action, AuthAsk):
+            self.waiting_input = True
+            self.conn._events.append(ev.AuthInputRequested(method, action.kind, dict(action.info)))
+            return True
+        self.exhausted.add(method)
+        return False
+
+    def provide_input(self, answer: Any) -> None:
+        if not self.waiting_input or self.current is None:
+            raise LocalProtocolError("no authentication input was requested")
+        self.waiting_input = False
+        method = self.current
+        if not self._act(method, self.methods[method].resume(answer)):
+            self._try_next()
+
+    def dispatch(self, mtype: int, payload: bytes) -> None:
+        if self.done:
+            if mtype == MessageType.USERAUTH_BANNER:
+                return
+            raise RemoteProtocolError(f"unexpected userauth message {mtype} after authentication")
+        if mtype == MessageType.USERAUTH_BANNER:
+            r = SSHReader(payload, 1)
+            msg, lang = r.text(), r.text("ascii")
+            self.conn._events.append(ev.AuthBannerReceived(msg, lang))
+            return
+        if not self.waiting_reply:
+            raise RemoteProtocolError(f"unexpected userauth message {mtype}")
+        if mtype == MessageType.USERAUTH_SUCCESS:
+            if len(payload) != 1:
+                raise RemoteProtocolError("malformed USERAUTH_SUCCESS")
+            self.done = True
+            self.waiting_reply = False
+            self.conn.on_auth_success(self.username)
+            return
+        if mtype == MessageType.USERAUTH_FAILURE:
+            r = SSHReader(payload, 1)
+            allowed = r.name_list()
+            partial = r.boolean()
+            r.finish()
+            self.waiting_reply = False
+            self.allowed = allowed
+            if partial:
+                logger.debug("partial success with %s; continue with %s", self.current, allowed)
+            self._try_next()
+            return
+        if 60 <= mtype <= 79 and self.current in self.methods:
+            self.waiting_reply = False
+            method = self.current
+            assert method is not None
+            if not self._act(method, self.methods[method].receive(payload)):
+                self._try_next()
+            return
+        raise RemoteProtocolError(f"unexpected userauth message {mtype}")
+
+
+class ServerUserauth:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        cfg = conn.config
+        self.allowed = [m for m in cfg.auth_method_names()
+                        if m != "none" and conn.registry.get("auth", m).server is not None]
+        self.failures = 0
+        self.current: tuple[str, str, Any] | None = None  # (username, method, ServerAuth)
+        self.waiting_answer = False
+        self.done = False
+        self.deadline: float | None = None
+        self.partial_done: set[str] = set()
+
+    def _context(self) -> ServerAuthContext:
+        conn = self.conn
+        assert conn.session_id is not None
+        return ServerAuthContext(conn.session_id, conn.config.user_sig_algs(), conn.decode_user_key)
+
+    def send_banner(self, text: str) -> None:
+        self.conn.send_payload(byte(MessageType.USERAUTH_BANNER) + string(text) + string(""))
+
+    def dispatch(self, mtype: int, payload: bytes) -> None:
+        if mtype == MessageType.USERAUTH_REQUEST:
+            if self.done:
+                return  # RFC 4252 section 5.1: silently ignore after success
+            if self.waiting_answer:
+                raise RemoteProtocolError("new USERAUTH_REQUEST while the previous one is pending")
+            r = SSHReader(payload, 1)
+            username = r.text()
+            service = r.text("ascii")
+            method = r.text("ascii")
+            body = r.rest()
+            if service != SERVICE:
+                raise ServiceNotAvailableError(f"service {service!r} is not available")
+            self._request(username, service, method, body)
+            return
+        if 60 <= mtype <= 79 and self.current is not None and not self.waiting_answer and not self.done:
+            username, method, obj = self.current
+            self._act(username, method, obj.receive(payload))
+            return
+        raise RemoteProtocolError(f"unexpected userauth message {mtype} from client")
+
+    def _request(self, username: str, service: str, method: str, body: bytes) -> None:
+        if method == "none":
+            self.current = (username, "none", None)
+            self._ask(username, "none", AuthAsk("none", {"username": username}))
+            return
+        if method not in self.allowed:
+            self._failure(counted=True)
+            return
+        factory = self.conn.registry.get("auth", method).server
+        obj = factory(self._context())
+        self.current = (username, method, obj)
+        self._act(username, method, obj.request(username, service, body))
+
+    def _ask(self, username: str, method: str, action: AuthAsk) -> None:
+        self.waiting_answer = True
+        info = dict(action.info)
+        info.setdefault("username", username)
+        self.conn._events.append(ev.AuthRequested(username, method, action.kind, info))
+
+    def _act(self, username: str, method: str, action: Any) -> None:
+        if isinstance(action, AuthAsk):
+            self._ask(username, method, action)
+        elif isinstance(action, AuthSend):
+            for p in action.payloads:
+                self.conn.send_payload(p)
+        elif action.success:
+            self.current = None
+            self.done = True
+            self.conn.send_payload(byte(MessageType.USERAUTH_SUCCESS))
+            self.conn.on_auth_success(username)
+        else:
+            self.current = None
+            self._failure(counted=True, partial=action.partial)
+
+    def answer(self, answer: Any) -> None:
+        if not self.waiting_answer or self.current is None:
+            raise LocalProtocolError("no authentication decision was requested")
+        self.waiting_answer = False
+        username, method, obj = self.current
+        if method == "none":
+            # "none" asks whether this user may log in without authentication; a refusal
+            # is not counted as a failed attempt (as in OpenSSH).
+            if answer:
+                self._act(username, method, AuthDone(success=True))
+            else:
+                self.current = None
+                self._failure(counted=False)
+            return
+        self._act(username, method, obj.resume(answer))
+
+    def _failure(self, counted: bool, partial: bool = False) -> None:
+        if counted:
+            self.failures += 1
+        if self.failures > self.conn.config.max_auth_tries:
+            raise NoMoreAuthMethodsError("too many authentication failures",
+                                         reason=DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE)
+        self.conn.send_payload(b"".join((byte(MessageType.USERAUTH_FAILURE),
+                                         name_list(self.allowed), boolean(partial))))

@@ -1,0 +1,154 @@
+"""Public entry points: :func:`connect` and :func:`listen`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import ConnectionConfig
+from ..errors import ConnectionLostError, SSHError
+from ..keys import read_private_key
+from ..registry import Registry, default_registry
+from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
+from .server import SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer, host_key_paths
+
+_DEFAULT_KNOWN_HOSTS = object()
+AlgList = str | Sequence[str] | None
+
+
+class _ConnectContext:
+    """Awaitable *and* async context manager, so both spellings work."""
+
+    def __init__(self, coro: Any) -> None:
+        self._coro = coro
+        self._conn: SSHClientConnection | None = None
+
+    def __await__(self) -> Any:
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> SSHClientConnection:
+        self._conn = await self._coro
+        return self._conn
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self._conn is not None:
+            await self._conn.aclose()
+
+
+def connect(host: str, port: int = 22, *, username: str | None = None,
+            password: str | Callable[[str], Any] | None = None,
+            client_keys: Any = None, passphrase: str | None = None,
+            known_hosts: Any = _DEFAULT_KNOWN_HOSTS, client_factory: Callable[[], SSHClient] | None = None,
+            kex_algs: AlgList = None, encryption_algs: AlgList = None, mac_algs: AlgList = None,
+            compression_algs: AlgList = None, server_host_key_algs: AlgList = None,
+            signature_algs: AlgList = None, preferred_auth: AlgList = None,
+            registry: Registry | None = None, connect_timeout: float | None = 30.0,
+            require_strict_kex: bool = False, rekey_bytes: int | None = None,
+            rekey_seconds: float | None = None, sock: Any = None) -> _ConnectContext:
+    """Open an authenticated SSH client connection.
+
+    ``known_hosts``: a path, list of paths, :class:`~sshcore.keys.KnownHosts`, a callable
+    ``(host, port, key) -> bool`` (maybe async), or ``None`` to skip host key checking.
+    The default is ``~/.ssh/known_hosts``.
+    """
+
+    async def run() -> SSHClientConnection:
+        reg = registry or default_registry()
+        keys = load_client_keys(client_keys, passphrase, reg)
+        kh = known_hosts
+        if kh is _DEFAULT_KNOWN_HOSTS:
+            kh = [os.path.expanduser("~/.ssh/known_hosts")]
+        credentials: dict[str, Any] = {"client_keys": keys}
+        if isinstance(password, str):
+            credentials["password"] = password
+        elif callable(password):
+            credentials["password_prompt"] = True
+        cfg = ConnectionConfig(
+            "client", registry=reg, kex_algs=kex_algs, encryption_algs=encryption_algs,
+            mac_algs=mac_algs, compression_algs=compression_algs,
+            server_host_key_algs=server_host_key_algs, signature_algs=signature_algs,
+            username=username or default_username(), auth_methods=preferred_auth,
+            credentials=credentials, require_strict_kex=require_strict_kex)
+        if rekey_bytes is not None:
+            cfg.rekey_bytes = rekey_bytes
+        if rekey_seconds is not None:
+            cfg.rekey_seconds = rekey_seconds
+        cfg.registry.expand("kex", kex_algs)  # validate early: unknown names fail here
+        loop = asyncio.get_running_loop()
+
+        def factory() -> SSHClientConnection:
+            return SSHClientConnection(cfg, host, port, known_hosts=kh,
+                                       client=client_factory() if client_factory else None,
+                                       password=password)
+
+        async def establish() -> SSHClientConnection:
+            if sock is not None:
+                _, conn = await loop.create_connection(factory, sock=sock)
+            else:
+                _, conn = await loop.create_connection(factory, host, port)
+            await conn._ready
+            return conn
+
+        try:
+            if connect_timeout is None:
+                return await establish()
+            async with asyncio.timeout(connect_timeout):
+                return await establish()
+        except TimeoutError:
+            raise ConnectionLostError(f"{host}:{port}: connection timed out") from None
+        except OSError as exc:
+            raise ConnectionLostError(f"{host}:{port}: {exc.strerror or exc}") from None
+
+    return _ConnectContext(run())
+
+
+async def listen(host: str = "", port: int = 22, *,
+                 server_host_keys: Any, server_factory: Callable[[], SSHServer] | None = None,
+                 authorized_client_keys: Any = None, passwords: Mapping[str, str] | None = None,
+                 process_factory: Callable[..., Any] | None = None,
+                 session_encoding: str | None = None,
+                 kex_algs: AlgList = None, encryption_algs: AlgList = None,
+                 mac_algs: AlgList = None, compression_algs: AlgList = None,
+                 server_host_key_algs: AlgList = None, signature_algs: AlgList = None,
+                 auth_methods: AlgList = None, registry: Registry | None = None,
+                 passphrase: str | None = None, login_timeout: float | None = 120.0,
+                 max_auth_tries: int = 6, banner: str | None = None,
+                 require_strict_kex: bool = False, reuse_address: bool = True) -> SSHAcceptor:
+    """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
+
+    Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
+    factory is given, by ``authorized_client_keys`` (a file path, ``%u`` expanded) and
+    ``passwords`` (a ``{user: password}`` mapping).  Exec and shell requests run as real
+    subprocesses unless ``process_factory`` is given.
+    """
+    reg = registry or default_registry()
+    keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
+            for k in host_key_paths(server_host_keys)]
+    if not keys:
+        raise SSHError("listen() needs at least one server host key")
+    connections: set[SSHServerConnection] = set()
+
+    def make_config() -> ConnectionConfig:
+        return ConnectionConfig(
+            "server", registry=reg, kex_algs=kex_algs, encryption_algs=encryption_algs,
+            mac_algs=mac_algs, compression_algs=compression_algs,
+            server_host_key_algs=server_host_key_algs, signature_algs=signature_algs,
+            server_host_keys=keys, auth_methods=auth_methods, max_auth_tries=max_auth_tries,
+            login_timeout=login_timeout, banner=banner, require_strict_kex=require_strict_kex)
+
+    make_config()  # validate the options once, before accepting anyone
+
+    def factory() -> SSHServerConnection:
+        server = server_factory() if server_factory else _OptionsServer(
+            authorized_client_keys, passwords, reg)
+        conn = SSHServerConnection(make_config(), server, process_factory, session_encoding)
+        connections.add(conn)
+        conn._closed_cb = connections.discard  # type: ignore[attr-defined]
+        return conn
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(factory, host or None, port, reuse_address=reuse_address)
+    return SSHAcceptor(server, connections)

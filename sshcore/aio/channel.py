@@ -1,0 +1,422 @@
+"""Channel objects (asyncio side) and the callback-style session classes of the seed API."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import events as ev
+from .._wire import SSHReader, boolean, byte, string, uint32
+from ..errors import ChannelOpenError, ConnectionLostError, SSHError
+from ..messages import EXTENDED_DATA_STDERR
+
+if TYPE_CHECKING:
+    from .connection import SSHConnection
+
+#: Writers wait in drain() while more than this much data is queued in the kernel.
+HIGH_WATER = 1024 * 1024
+
+
+class SSHClientSession:
+    """Callback interface for a client session (override what you need)."""
+
+    def connection_made(self, chan: SSHClientChannel) -> None:
+        pass
+
+    def session_started(self) -> None:
+        pass
+
+    def data_received(self, data: bytes | str, datatype: int | None) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False
+
+    def exit_status_received(self, status: int) -> None:
+        pass
+
+    def exit_signal_received(self, signal: str, core_dumped: bool, msg: str, lang: str) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+
+class SSHServerSession:
+    """Callback interface for a server session (override what you need)."""
+
+    def connection_made(self, chan: SSHServerChannel) -> None:
+        pass
+
+    def pty_requested(self, term_type: str, term_size: tuple[int, int, int, int],
+                      term_modes: Mapping[int, int]) -> bool:
+        return False
+
+    def env_requested(self, name: str, value: str) -> bool:
+        return False
+
+    def shell_requested(self) -> bool:
+        return False
+
+    def exec_requested(self, command: str) -> bool:
+        return False
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        return False
+
+    def session_started(self) -> None:
+        pass
+
+    def data_received(self, data: bytes | str, datatype: int | None) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False
+
+    def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
+        pass
+
+    def signal_received(self, signal: str) -> None:
+        pass
+
+    def break_received(self, msec: int) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+
+def encode_term_modes(modes: Mapping[int, int] | None) -> bytes:
+    out = b"".join(byte(op) + uint32(val) for op, val in (modes or {}).items() if 0 < op < 160)
+    return out + b"\x00"
+
+
+def decode_term_modes(data: bytes) -> dict[int, int]:
+    modes: dict[int, int] = {}
+    r = SSHReader(data)
+    while r.remaining:
+        op = r.byte()
+        if op == 0 or op >= 160:
+            break
+        modes[op] = r.uint32()
+    return modes
+
+
+class SSHChannel:
+    """One channel bound to a connection; routes kernel events to a session object."""
+
+    window_size: int | None = None
+    max_packet_size: int | None = None
+    auto_consume = True
+
+    def __init__(self, session: Any = None, *, encoding: str | None = None,
+                 errors: str = "strict") -> None:
+        self._session = session
+        self._encoding = encoding
+        self._errors = errors
+        self._conn: SSHConnection | None = None
+        self._id = -1
+        self._request_waiters: deque[asyncio.Future[bool]] = deque()
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._closed_fut: asyncio.Future[None] | None = None
+        self._closed = False
+        self._eof_sent = False
+        self._decoders: dict[int | None, Any] = {}
+
+    def _bind(self, conn: SSHConnection, local_id: int) -> None:
+        self._conn = conn
+        self._id = local_id
+        self._closed_fut = conn._loop.create_future()
+
+    def _opened(self) -> None:
+        if self._session is not None:
+            self._session.connection_made(self)
+
+    # -------------------------------------------------------------- writing
+
+    def _encode(self, data: bytes | str) -> bytes:
+        if isinstance(data, str):
+            if self._encoding is None:
+                raise TypeError("channel is in binary mode: write bytes")
+            return data.encode(self._encoding, self._errors)
+        return bytes(data)
+
+    def _decode(self, data: bytes, datatype: int | None = None) -> bytes | str:
+        if not self._encoding:
+            return data
+        dec = self._decoders.get(datatype)
+        if dec is None:
+            dec = self._decoders[datatype] = codecs.getincrementaldecoder(self._encoding)(self._errors)
+        return dec.decode(data)
+
+    def write(self, data: bytes | str, datatype: int | None = None) -> None:
+        conn = self._live()
+        conn._call(conn._conn.send_data, self._id, self._encode(data), datatype)  # type: ignore[union-attr]
+
+    def write_stderr(self, data: bytes | str) -> None:
+        self.write(data, EXTENDED_DATA_STDERR)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def write_eof(self) -> None:
+        if self._closed or self._eof_sent:
+            return
+        self._eof_sent = True
+        conn = self._live()
+        conn._call(conn._conn.send_eof, self._id)  # type: ignore[union-attr]
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def get_write_buffer_size(self) -> int:
+        conn = self._conn
+        return conn._conn.pending(self._id) if conn is not None and conn._conn is not None else 0
+
+    async def drain(self) -> None:
+        while not self._closed and self.get_write_buffer_size() > HIGH_WATER:
+            fut = self._live()._loop.create_future()
+            self._drain_waiters.append(fut)
+            await fut
+        if self._closed and self.get_write_buffer_size():
+            raise ConnectionLostError("channel closed with data unsent")
+
+    async def drain_quietly(self) -> None:
+        try:
+            await self.drain()
+        except SSHError:
+            pass
+
+    def close(self) -> None:
+        if self._closed or self._conn is None or self._conn._conn is None:
+            return
+        if not self._conn._conn.closed:
+            self._conn._call(self._conn._conn.close_channel, self._id)
+
+    async def wait_closed(self) -> None:
+        if self._closed_fut is not None:
+            await asyncio.shield(self._closed_fut)
+
+    def _live(self) -> SSHConnection:
+        if self._conn is None or self._closed:
+            raise ConnectionLostError("channel is closed")
+        return self._conn
+
+    async def send_request(self, request: str, data: bytes = b"") -> bool:
+        conn = self._live()
+        fut: asyncio.Future[bool] = conn._loop.create_future()
+        self._request_waiters.append(fut)
+        conn._call(conn._conn.send_channel_request, self._id, request, True, data)  # type: ignore[union-attr]
+        return await fut
+
+    def send_request_nowait(self, request: str, data: bytes = b"") -> None:
+        conn = self._live()
+        conn._call(conn._conn.send_channel_request, self._id, request, False, data)  # type: ignore[union-attr]
+
+    def consume(self, nbytes: int) -> None:
+        conn = self._conn
+        if conn is not None and conn._conn is not None and not self._closed:
+            conn._conn.consume(self._id, nbytes)
+            conn._flush()
+
+    # -------------------------------------------------------------- kernel events
+
+    def _handle_event(self, event: Any) -> None:
+        if isinstance(event, ev.ChannelData):
+            if self._session is not None:
+                self._session.data_received(self._decode(event.data, event.datatype), event.datatype)
+            if self.auto_consume:
+                self._conn._conn.consume(self._id, len(event.data))  # type: ignore[union-attr]
+        elif isinstance(event, ev.ChannelWindowOpened):
+            self._wake_drain()
+        elif isinstance(event, ev.ChannelEOF):
+            if self._session is not None:
+                self._session.eof_received()
+        elif isinstance(event, ev.ChannelRequestReceived):
+            ok = False
+            try:
+                ok = bool(self._on_request(event.request, SSHReader(event.data)))
+            except SSHError:
+                ok = False
+            if event.want_reply:
+                self._conn._conn.reply_channel_request(self._id, ok)  # type: ignore[union-attr]
+        elif isinstance(event, ev.ChannelRequestReplied):
+            if self._request_waiters:
+                fut = self._request_waiters.popleft()
+                if not fut.done():
+                    fut.set_result(event.success)
+        elif isinstance(event, ev.ChannelClosed):
+            self._connection_lost(None)
+
+    def _wake_drain(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _on_request(self, request: str, r: SSHReader) -> bool:
+        return False
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake_drain()
+        err = exc or ConnectionLostError("channel closed")
+        for fut in self._request_waiters:
+            if not fut.done():
+                fut.set_exception(err)
+                fut.exception()
+        self._request_waiters.clear()
+        if self._closed_fut is not None and not self._closed_fut.done():
+            self._closed_fut.set_result(None)
+        if self._session is not None:
+            self._session.connection_lost(exc)
+
+
+class SSHClientChannel(SSHChannel):
+    """A client "session" channel."""
+
+    def __init__(self, session: Any = None, **kwargs: Any) -> None:
+        super().__init__(session, **kwargs)
+        self.exit_status: int | None = None
+        self.exit_signal: tuple[str, bool, str, str] | None = None
+
+    async def _start(self, command: str | None, subsystem: str | None,
+                     env: Mapping[str, str] | None, term_type: str | None,
+                     term_size: tuple[int, ...] | None, term_modes: Mapping[int, int] | None) -> None:
+        for name, value in (env or {}).items():
+            self.send_request_nowait("env", string(str(name)) + string(str(value)))
+        if term_type:
+            w, h, pw, ph = (tuple(term_size or (80, 24)) + (0, 0, 0, 0))[:4]
+            ok = await self.send_request("pty-req", b"".join((
+                string(term_type), uint32(w), uint32(h), uint32(pw), uint32(ph),
+                string(encode_term_modes(term_modes)))))
+            if not ok:
+                raise ChannelOpenError(1, "pseudo-terminal request refused")
+        if subsystem is not None:
+            ok = await self.send_request("subsystem", string(subsystem))
+        elif command is not None:
+            ok = await self.send_request("exec", string(command))
+        else:
+            ok = await self.send_request("shell")
+        if not ok:
+            self.close()
+            raise ChannelOpenError(1, "session request refused by server")
+        if self._session is not None:
+            self._session.session_started()
+
+    def change_terminal_size(self, width: int, height: int, pixwidth: int = 0, pixheight: int = 0) -> None:
+        self.send_request_nowait("window-change", uint32(width) + uint32(height) + uint32(pixwidth)
+                                 + uint32(pixheight))
+
+    def send_signal(self, signal: str) -> None:
+        self.send_request_nowait("signal", string(signal))
+
+    def get_exit_status(self) -> int | None:
+        return self.exit_status
+
+    def _on_request(self, request: str, r: SSHReader) -> bool:
+        if request == "exit-status":
+            self.exit_status = r.uint32()
+            if self._session is not None:
+                self._session.exit_status_received(self.exit_status)
+            return True
+        if request == "exit-signal":
+            sig, core, msg, lang = r.text("ascii"), r.boolean(), r.text(), r.text("ascii")
+            self.exit_signal = (sig, core, msg, lang)
+            if self._session is not None:
+                self._session.exit_signal_received(sig, core, msg, lang)
+            return True
+        return False
+
+
+class SSHServerChannel(SSHChannel):
+    """A server "session" channel: decodes requests and hands them to the session."""
+
+    def __init__(self, session: Any = None, **kwargs: Any) -> None:
+        super().__init__(session, **kwargs)
+        self.env: dict[str, str] = {}
+        self.term_type: str | None = None
+        self.term_size: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self.term_modes: dict[int, int] = {}
+        self.command: str | None = None
+        self.subsystem: str | None = None
+        self._started = False
+
+    def _on_request(self, request: str, r: SSHReader) -> bool:
+        s = self._session
+        if request == "env":
+            name, value = r.text(), r.text()
+            if s.env_requested(name, value):
+                self.env[name] = value
+                return True
+            return False
+        if request == "pty-req":
+            term = r.text("ascii")
+            size = (r.uint32(), r.uint32(), r.uint32(), r.uint32())
+            modes = decode_term_modes(r.string())
+            if self._started or not s.pty_requested(term, size, modes):
+                return False
+            self.term_type, self.term_size, self.term_modes = term, size, modes
+            return True
+        if request in ("shell", "exec", "subsystem"):
+            if self._started:
+                return False
+            if request == "exec":
+                self.command = r.text()
+                ok = s.exec_requested(self.command)
+            elif request == "subsystem":
+                self.subsystem = r.text()
+                ok = s.subsystem_requested(self.subsystem)
+            else:
+                ok = s.shell_requested()
+            if ok:
+                self._started = True
+                assert self._conn is not None
+                self._conn._loop.call_soon(s.session_started)
+            return bool(ok)
+        if request == "window-change":
+            size = (r.uint32(), r.uint32(), r.uint32(), r.uint32())
+            self.term_size = size
+            s.terminal_size_changed(*size)
+            return True
+        if request == "signal":
+            s.signal_received(r.text("ascii"))
+            return True
+        if request == "break":
+            return bool(s.break_received(r.uint32()))
+        return False
+
+    def exit(self, status: int) -> None:
+        """Send the exit status, EOF and close."""
+        if self._closed:
+            return
+        self.send_request_nowait("exit-status", uint32(status & 0xFFFFFFFF))
+        self.write_eof()
+        self.close()
+
+    def exit_with_signal(self, signal: str, core_dumped: bool = False, msg: str = "",
+                         lang: str = "") -> None:
+        if self._closed:
+            return
+        self.send_request_nowait("exit-signal", string(signal) + boolean(core_dumped) + string(msg)
+                                 + string(lang))
+        self.write_eof()
+        self.close()
+
+    def get_environment(self) -> dict[str, str]:
+        return dict(self.env)
+
+    def get_command(self) -> str | None:
+        return self.command
+
+    def get_terminal_type(self) -> str | None:
+        return self.term_type
+
+    def get_terminal_size(self) -> tuple[int, int, int, int]:
+        return self.term_size

@@ -1,0 +1,332 @@
+"""asyncio Protocol driving the sans-I/O :class:`sshcore.connection.Connection`.
+
+No protocol logic here: bytes go into the kernel, events come out and are routed to
+channel objects, host-key / auth decisions are taken (maybe asynchronously) and fed
+back, and ``data_to_send()`` is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from typing import Any, Callable
+
+from .. import events as ev
+from ..connection import Connection
+from ..config import ConnectionConfig
+from ..errors import (ChannelOpenError, ChannelOpenFailureReason, ConnectionLostError,
+                      DisconnectReason, ProtocolError, SSHError)
+
+logger = logging.getLogger("sshcore.aio")
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class SSHConnection(asyncio.Protocol):
+    """Shared client/server machinery."""
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self._config = config
+        self._conn: Connection | None = None
+        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_event_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._channels: dict[int, Any] = {}
+        self._opening: dict[int, asyncio.Future[Any]] = {}
+        self._global_waiters: deque[asyncio.Future[tuple[bool, bytes]]] = deque()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = asyncio.Event()
+        self._error: Exception | None = None
+        self._ready: asyncio.Future[None] = self._loop.create_future()
+        self._processing = False
+        self.peer_addr: tuple[Any, ...] | None = None
+        self.username: str | None = None
+
+    # ------------------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.peer_addr = transport.get_extra_info("peername")
+        try:
+            self._conn = Connection(self._config)
+        except SSHError as exc:
+            self._set_error(exc)
+            transport.close()
+            return
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self._feed(data)
+
+    def eof_received(self) -> bool:
+        self._feed(b"")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._feed(b"")
+        self._finish(self._error or ConnectionLostError("connection lost"))
+
+    # ------------------------------------------------------------------ kernel driving
+
+    def _feed(self, data: bytes) -> None:
+        conn = self._conn
+        if conn is None or conn.closed:
+            return
+        try:
+            conn.receive_data(data, self._loop.time())
+        except ProtocolError as exc:
+            self._set_error(exc)
+        except Exception as exc:  # a bug: close, but never kill the event loop
+            logger.exception("internal error while processing data")
+            self._set_error(exc)
+            conn.closed = True
+        self._process()
+
+    def _process(self) -> None:
+        conn = self._conn
+        if conn is None or self._processing:
+            return
+        self._processing = True
+        try:
+            while True:
+                event = conn.next_event()
+                if event is None:
+                    break
+                try:
+                    self._handle_event(event)
+                except SSHError as exc:
+                    self._set_error(exc)
+                    conn.disconnect(getattr(exc, "reason", DisconnectReason.BY_APPLICATION), str(exc))
+        finally:
+            self._processing = False
+        self._flush()
+
+    def _flush(self) -> None:
+        conn = self._conn
+        if conn is None or self._transport is None:
+            return
+        data = conn.data_to_send()
+        if data and not self._transport.is_closing():
+            self._transport.write(data)
+        if conn.closed:
+            if self._timer:
+                self._timer.cancel()
+            if not self._transport.is_closing():
+                self._transport.close()
+            self._finish(self._error)
+            return
+        when = conn.get_timer()
+        if when != self._timer_at:
+            if self._timer:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(when, self._on_timer) if when is not None else None
+            self._timer_at = when
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if self._conn is not None:
+            self._conn.handle_timer(self._loop.time())
+            self._process()
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a kernel command, then flush what it produced."""
+        if self._conn is None or self._conn.closed:
+            raise self._error or ConnectionLostError("connection is closed")
+        result = fn(*args)
+        self._process()
+        return result
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            assert exc is not None
+            if not isinstance(exc, SSHError):
+                logger.error("error in connection task", exc_info=exc)
+            self._set_error(exc if isinstance(exc, Exception) else SSHError(str(exc)))
+            if self._conn is not None and not self._conn.closed:
+                reason = getattr(exc, "reason", DisconnectReason.BY_APPLICATION)
+                self._conn.disconnect(reason, str(exc) if isinstance(exc, SSHError) else "internal error")
+                self._process()
+
+    def _set_error(self, exc: Exception) -> None:
+        if self._error is None:
+            self._error = exc
+
+    def _finish(self, exc: Exception | None) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if not self._ready.done():
+            self._ready.set_exception(exc or ConnectionLostError("connection closed"))
+            self._ready.exception()  # mark retrieved
+        err = exc or ConnectionLostError("connection closed")
+        for fut in list(self._opening.values()):
+            if not fut.done():
+                fut.set_exception(err)
+        for fut in self._global_waiters:
+            if not fut.done():
+                fut.set_exception(err)
+        for chan in list(self._channels.values()):
+            chan._connection_lost(exc)
+        self._channels.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        self.on_closed(exc)
+
+    def on_closed(self, exc: Exception | None) -> None:
+        pass
+
+    # ------------------------------------------------------------------ events
+
+    event_handlers: dict[type, Callable[[Any, Any], None]] = {}
+
+    def _handle_event(self, event: ev.Event) -> None:
+        handler = self.event_handlers.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _on_terminated(self, event: ev.ConnectionTerminated) -> None:
+        if event.error is not None:
+            self._set_error(event.error)
+
+    def _on_channel_opened(self, event: ev.ChannelOpened) -> None:
+        fut = self._opening.pop(event.channel, None)
+        if fut is not None and not fut.done():
+            fut.set_result(event.data)
+
+    def _on_channel_open_failed(self, event: ev.ChannelOpenFailed) -> None:
+        fut = self._opening.pop(event.channel, None)
+        self._channels.pop(event.channel, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(ChannelOpenError(event.code, event.reason))
+
+    def _route(self, event: Any) -> None:
+        chan = self._channels.get(event.channel)
+        if chan is not None:
+            chan._handle_event(event)
+            if isinstance(event, ev.ChannelClosed):
+                self._channels.pop(event.channel, None)
+
+    def _on_channel_open_requested(self, event: ev.ChannelOpenRequested) -> None:
+        try:
+            chan = self.channel_open_requested(event.channel, event.channel_type, event.data)
+        except ChannelOpenError as exc:
+            self._conn.reject_channel(event.channel, exc.code, exc.reason)  # type: ignore[union-attr]
+            return
+        if chan is None:
+            self._conn.reject_channel(event.channel,  # type: ignore[union-attr]
+                                      ChannelOpenFailureReason.UNKNOWN_CHANNEL_TYPE,
+                                      f"unsupported channel type {event.channel_type}")
+            return
+        self._channels[event.channel] = chan
+        self._conn.accept_channel(event.channel)  # type: ignore[union-attr]
+        chan._opened()
+
+    def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+        return None
+
+    def _on_global_request(self, event: ev.GlobalRequestReceived) -> None:
+        if event.want_reply:
+            self._conn.reply_global_request(False)  # type: ignore[union-attr]
+
+    def _on_global_reply(self, event: ev.GlobalRequestReplied) -> None:
+        if self._global_waiters:
+            fut = self._global_waiters.popleft()
+            if not fut.done():
+                fut.set_result((event.success, event.data))
+
+    # ------------------------------------------------------------------ public API
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "peername":
+            return self.peer_addr
+        if name == "algorithms" and self._conn is not None and self._conn.negotiated:
+            return self._conn.negotiated.as_dict()
+        if name == "username":
+            return self.username
+        return default
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed.is_set()
+
+    def statistics(self) -> dict[str, Any]:
+        return self._conn.statistics() if self._conn is not None else {}
+
+    async def open_channel(self, channel_type: str, chan: Any, data: bytes = b"") -> bytes:
+        """Open a channel and bind it to ``chan`` (an SSHChannel); returns the confirmation data."""
+        assert self._conn is not None
+        local_id = self._call(self._conn.open_channel, channel_type, data, chan.window_size,
+                              chan.max_packet_size)
+        chan._bind(self, local_id)
+        self._channels[local_id] = chan
+        fut: asyncio.Future[bytes] = self._loop.create_future()
+        self._opening[local_id] = fut
+        result = await fut
+        return result
+
+    async def global_request(self, request: str, data: bytes = b"") -> tuple[bool, bytes]:
+        assert self._conn is not None
+        fut: asyncio.Future[tuple[bool, bytes]] = self._loop.create_future()
+        self._global_waiters.append(fut)
+        self._call(self._conn.send_global_request, request, True, data)
+        return await fut
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.disconnect(DisconnectReason.BY_APPLICATION, "closed by application")
+            self._process()
+        elif self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def aclose(self) -> None:
+        self.close()
+        await self.wait_closed()
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+
+SSHConnection.event_handlers = {
+    ev.ConnectionTerminated: SSHConnection._on_terminated,
+    ev.ChannelOpened: SSHConnection._on_channel_opened,
+    ev.ChannelOpenFailed: SSHConnection._on_channel_open_failed,
+    ev.ChannelOpenRequested: SSHConnection._on_channel_open_requested,
+    ev.ChannelData: SSHConnection._route,
+    ev.ChannelEOF: SSHConnection._route,
+    ev.ChannelClosed: SSHConnection._route,
+    ev.ChannelRequestReceived: SSHConnection._route,
+    ev.ChannelRequestReplied: SSHConnection._route,
+    ev.ChannelWindowOpened: SSHConnection._route,
+    ev.GlobalRequestReceived: SSHConnection._on_global_request,
+    ev.GlobalRequestReplied: SSHConnection._on_global_reply,
+}
+
+
+__all__ = ["SSHConnection"]

@@ -1,0 +1,398 @@
+"""Stream-style process API on top of session channels (client and server)."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import signal as _signal
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConnectionLostError, ProcessError
+from ..messages import EXTENDED_DATA_STDERR
+from .channel import SSHClientChannel, SSHClientSession, SSHServerChannel, SSHServerSession
+
+
+@dataclass
+class SSHCompletedProcess:
+    command: str | None
+    exit_status: int | None
+    exit_signal: tuple[str, bool, str, str] | None
+    stdout: Any
+    stderr: Any
+
+    @property
+    def returncode(self) -> int | None:
+        if self.exit_signal is not None:
+            num = getattr(_signal, "SIG" + self.exit_signal[0], None)
+            return -int(num) if num is not None else -1
+        return self.exit_status
+
+
+class SSHStreamReader:
+    """Buffers one direction of channel data; reading re-opens the channel window."""
+
+    def __init__(self, chan: Any, encoding: str | None, errors: str = "strict") -> None:
+        self._chan = chan
+        self._buf: deque[bytes] = deque()
+        self._size = 0
+        self._eof = False
+        self._exc: Exception | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors) if encoding else None
+
+    def _feed(self, data: bytes) -> None:
+        self._buf.append(data)
+        self._size += len(data)
+        self._wake()
+
+    def _feed_eof(self, exc: Exception | None = None) -> None:
+        self._eof = True
+        if exc is not None and self._exc is None:
+            self._exc = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        self._waiter = None
+
+    async def _wait(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+    def _take(self, n: int) -> bytes:
+        data = b"".join(self._buf)
+        self._buf.clear()
+        taken, rest = data[:n], data[n:]
+        if rest:
+            self._buf.append(rest)
+        self._size = len(rest)
+        if taken:
+            self._chan.consume(len(taken))
+        return taken
+
+    def _out(self, data: bytes, final: bool = False) -> Any:
+        if self._decoder is None:
+            return data
+        return self._decoder.decode(data, final)
+
+    def at_eof(self) -> bool:
+        return self._eof and not self._size
+
+    async def read(self, n: int = -1) -> Any:
+        if n < 0:
+            while not self._eof:
+                await self._wait()
+            return self._out(self._take(self._size), final=True)
+        while not self._size and not self._eof:
+            await self._wait()
+        return self._out(self._take(min(n, self._size)), final=self._eof and n >= self._size)
+
+    async def readline(self) -> Any:
+        return await self.readuntil(b"\n", partial_ok=True)
+
+    async def readuntil(self, separator: bytes = b"\n", partial_ok: bool = False) -> Any:
+        while True:
+            data = b"".join(self._buf)
+            idx = data.find(separator)
+            if idx >= 0:
+                self._buf.clear()
+                self._buf.append(data)
+                return self._out(self._take(idx + len(separator)))
+            if self._eof:
+                if partial_ok:
+                    return self._out(self._take(self._size), final=True)
+                raise asyncio.IncompleteReadError(data, None)
+            await self._wait()
+
+    async def readexactly(self, n: int) -> Any:
+        while self._size < n:
+            if self._eof:
+                raise asyncio.IncompleteReadError(b"".join(self._buf), n)
+            await self._wait()
+        return self._out(self._take(n))
+
+    def __aiter__(self) -> SSHStreamReader:
+        return self
+
+    async def __anext__(self) -> Any:
+        line = await self.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line
+
+
+class SSHStreamWriter:
+    def __init__(self, chan: Any, datatype: int | None, encoding: str | None,
+                 errors: str = "strict") -> None:
+        self._chan = chan
+        self._datatype = datatype
+        self._encoding = encoding
+        self._errors = errors
+
+    def write(self, data: bytes | str) -> None:
+        if isinstance(data, str):
+            data = data.encode(self._encoding or "utf-8", self._errors)
+        self._chan.write(data, self._datatype)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def write_eof(self) -> None:
+        if self._datatype is None:
+            self._chan.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._datatype is None
+
+    async def drain(self) -> None:
+        await self._chan.drain()
+
+    def close(self) -> None:
+        self.write_eof()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+class SSHClientProcess(SSHClientSession):
+    """A remote process: ``stdin`` writer, ``stdout``/``stderr`` readers, ``wait()``."""
+
+    def __init__(self, encoding: str | None = "utf-8", errors: str = "strict") -> None:
+        self._encoding = encoding
+        self._errors = errors
+        self.channel: SSHClientChannel | None = None
+        self.command: str | None = None
+        self._closed: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+
+    def connection_made(self, chan: Any) -> None:
+        self.channel = chan
+        self.stdin = SSHStreamWriter(chan, None, self._encoding, self._errors)
+        self.stdout = SSHStreamReader(chan, self._encoding, self._errors)
+        self.stderr = SSHStreamReader(chan, self._encoding, self._errors)
+
+    def data_received(self, data: Any, datatype: int | None) -> None:
+        (self.stderr if datatype == EXTENDED_DATA_STDERR else self.stdout)._feed(data)
+
+    def eof_received(self) -> bool:
+        self.stdout._feed_eof()
+        self.stderr._feed_eof()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stdout._feed_eof(exc)
+        self.stderr._feed_eof(exc)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    @property
+    def exit_status(self) -> int | None:
+        return self.channel.exit_status if self.channel else None
+
+    @property
+    def exit_signal(self) -> tuple[str, bool, str, str] | None:
+        return self.channel.exit_signal if self.channel else None
+
+    @property
+    def returncode(self) -> int | None:
+        return SSHCompletedProcess(None, self.exit_status, self.exit_signal, None, None).returncode
+
+    def change_terminal_size(self, width: int, height: int, pixwidth: int = 0, pixheight: int = 0) -> None:
+        assert self.channel is not None
+        self.channel.change_terminal_size(width, height, pixwidth, pixheight)
+
+    def send_signal(self, signal: str) -> None:
+        assert self.channel is not None
+        self.channel.send_signal(signal)
+
+    def close(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
+
+    async def wait(self, check: bool = False) -> SSHCompletedProcess:
+        """Wait for the process to exit, collecting any unread output."""
+        stdout, stderr = await asyncio.gather(self.stdout.read(), self.stderr.read())
+        await self.wait_closed()
+        result = SSHCompletedProcess(self.command, self.exit_status, self.exit_signal, stdout, stderr)
+        if check and (result.exit_status != 0 or result.exit_signal):
+            raise ProcessError(self.command, result.exit_status,
+                               result.exit_signal[0] if result.exit_signal else None, stdout, stderr)
+        if result.exit_status is None and result.exit_signal is None:
+            pass  # the server closed the channel without reporting a status
+        return result
+
+    async def __aenter__(self) -> SSHClientProcess:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+# --------------------------------------------------------------------------- server side
+
+ProcessFactory = Callable[["SSHServerProcess"], Awaitable[Any] | Any]
+
+
+class SSHServerProcess(SSHServerSession):
+    """Server side of a session as streams; ``process_factory(process)`` runs it."""
+
+    def __init__(self, process_factory: ProcessFactory, encoding: str | None = None,
+                 errors: str = "strict", accept_env: Callable[[str], bool] | None = None,
+                 allow_pty: bool = True) -> None:
+        self._factory = process_factory
+        self._encoding = encoding
+        self._errors = errors
+        self._accept_env = accept_env
+        self._allow_pty = allow_pty
+        self.channel: SSHServerChannel | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    def connection_made(self, chan: Any) -> None:
+        self.channel = chan
+        self.stdin = SSHStreamReader(chan, self._encoding, self._errors)
+        self.stdout = SSHStreamWriter(chan, None, self._encoding, self._errors)
+        self.stderr = SSHStreamWriter(chan, EXTENDED_DATA_STDERR, self._encoding, self._errors)
+
+    # requests
+    def env_requested(self, name: str, value: str) -> bool:
+        return self._accept_env is None or self._accept_env(name)
+
+    def pty_requested(self, term_type: str, term_size: Any, term_modes: Any) -> bool:
+        return self._allow_pty
+
+    def shell_requested(self) -> bool:
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        return True
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        return False
+
+    @property
+    def command(self) -> str | None:
+        return self.channel.command if self.channel else None
+
+    @property
+    def subsystem(self) -> str | None:
+        return self.channel.subsystem if self.channel else None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.channel.env if self.channel else {}
+
+    @property
+    def term_type(self) -> str | None:
+        return self.channel.term_type if self.channel else None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        conn = self.channel._conn if self.channel else None
+        return conn.get_extra_info(name, default) if conn else default
+
+    def session_started(self) -> None:
+        self._task = asyncio.get_event_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            result = self._factory(self)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+        except ConnectionLostError:
+            return
+        except Exception:  # the handler failed: report it as exit status 1
+            import logging
+
+            logging.getLogger("sshcore.server").exception("process handler failed")
+            result = 1
+        if self.channel is not None and not self.channel._closed:
+            await self.channel.drain_quietly()
+            self.exit(result if isinstance(result, int) else 0)
+
+    def data_received(self, data: Any, datatype: int | None) -> None:
+        self.stdin._feed(data)
+
+    def eof_received(self) -> bool:
+        self.stdin._feed_eof()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stdin._feed_eof(exc)
+        if self._task is not None and not self._task.done() and exc is not None:
+            self._task.cancel()
+
+    def exit(self, status: int) -> None:
+        if self.channel is not None:
+            self.channel.exit(status)
+
+    def exit_with_signal(self, signal: str, core_dumped: bool = False, msg: str = "") -> None:
+        if self.channel is not None:
+            self.channel.exit_with_signal(signal, core_dumped, msg)
+
+
+async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
+                         base_env: Mapping[str, str] | None = None) -> int | None:
+    """Run the requested command (or a shell) as a real subprocess, like sshd does."""
+    shell = shell or os.environ.get("SHELL") or "/bin/sh"
+    env = dict(base_env if base_env is not None else os.environ)
+    env.update(process.env)
+    if process.term_type:
+        env["TERM"] = process.term_type
+    args = [shell, "-c", process.command] if process.command is not None else [shell]
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=os.path.expanduser("~"),
+        start_new_session=True)
+    assert proc.stdin and proc.stdout and proc.stderr
+
+    async def pump_in() -> None:
+        try:
+            while True:
+                data = await process.stdin.read(65536)
+                if not data:
+                    break
+                proc.stdin.write(data if isinstance(data, bytes) else data.encode())  # type: ignore[union-attr]
+                await proc.stdin.drain()  # type: ignore[union-attr]
+        except (BrokenPipeError, ConnectionResetError, ConnectionLostError):
+            pass
+        finally:
+            try:
+                proc.stdin.close()  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001
+                pass
+
+    async def pump_out(stream: asyncio.StreamReader, writer: SSHStreamWriter) -> None:
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+
+    in_task = asyncio.ensure_future(pump_in())
+    try:
+        await asyncio.gather(pump_out(proc.stdout, process.stdout),
+                             pump_out(proc.stderr, process.stderr))
+        status = await proc.wait()
+    except (asyncio.CancelledError, ConnectionLostError):
+        if proc.returncode is None:
+            try:
+                os.killpg(proc.pid, _signal.SIGHUP)
+            except ProcessLookupError:
+                pass
+        raise
+    finally:
+        in_task.cancel()
+    if status < 0:
+        name = _signal.Signals(-status).name[3:]
+        process.exit_with_signal(name, False, "")
+        return None
+    return status

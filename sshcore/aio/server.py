@@ -1,0 +1,201 @@
+"""Server connection: authentication decisions through an :class:`SSHServer`, sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import events as ev
+from ..config import ConnectionConfig
+from ..errors import ChannelOpenError, ChannelOpenFailureReason
+from ..keys import AuthorizedKeys
+from .channel import SSHServerChannel
+from .connection import SSHConnection, _maybe_await
+from .process import SSHServerProcess, run_subprocess
+
+
+class SSHServer:
+    """Decides authentication and sessions for one connection (override what you need).
+
+    Every ``validate_*`` method may be a coroutine.
+    """
+
+    def connection_made(self, conn: SSHServerConnection) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+    def begin_auth(self, username: str) -> bool:
+        """Return False to let ``username`` in without authentication."""
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def validate_password(self, username: str, password: str) -> Any:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return False
+
+    def validate_public_key(self, username: str, key: Any) -> Any:
+        return False
+
+    def session_requested(self) -> Any:
+        """Return an SSHServerSession, True (use the listener's process factory) or False."""
+        return True
+
+
+class _OptionsServer(SSHServer):
+    """The SSHServer ``listen()`` builds from keyword options."""
+
+    def __init__(self, authorized_client_keys: Any, passwords: Mapping[str, str] | None,
+                 registry: Any) -> None:
+        self._ak_source = authorized_client_keys
+        self._passwords = dict(passwords or {})
+        self._registry = registry
+
+    def public_key_auth_supported(self) -> bool:
+        return self._ak_source is not None
+
+    def validate_public_key(self, username: str, key: Any) -> bool:
+        src = self._ak_source
+        if callable(src):
+            src = src(username)
+        if src is None:
+            return False
+        if isinstance(src, AuthorizedKeys):
+            ak = src
+        else:
+            try:
+                ak = AuthorizedKeys.read(str(src).replace("%u", username), self._registry)
+            except OSError:
+                return False
+        return ak.allows(key.public_blob)
+
+    def password_auth_supported(self) -> bool:
+        return bool(self._passwords)
+
+    def validate_password(self, username: str, password: str) -> bool:
+        # Same work whether or not the user exists, so the answer leaks nothing.
+        expected = self._passwords.get(username, "\0invalid\0" + password + "x")
+        return hmac.compare_digest(expected.encode(), password.encode()) and username in self._passwords
+
+
+class SSHServerConnection(SSHConnection):
+    def __init__(self, config: ConnectionConfig, server: SSHServer,
+                 process_factory: Callable[[SSHServerProcess], Any] | None,
+                 session_encoding: str | None = None) -> None:
+        super().__init__(config)
+        self._server = server
+        self._process_factory = process_factory or run_subprocess
+        self._session_encoding = session_encoding
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._server.connection_made(self)
+
+    def on_closed(self, exc: Exception | None) -> None:
+        cb = getattr(self, "_closed_cb", None)
+        if cb is not None:
+            cb(self)
+        self._server.connection_lost(exc)
+
+    def _on_auth_requested(self, event: ev.AuthRequested) -> None:
+        server = self._server
+        if event.kind == "none":
+            result: Any = not server.begin_auth(event.username)
+        elif event.kind == "password":
+            if not server.password_auth_supported():
+                result = False
+            else:
+                result = server.validate_password(event.username, event.info["password"])
+        elif event.kind == "publickey":
+            if not server.public_key_auth_supported():
+                result = False
+            else:
+                result = server.validate_public_key(event.username, event.info["key"])
+        else:
+            handler = getattr(server, "validate_auth", None)
+            result = handler(event.username, event.method, event.kind, event.info) if handler else False
+
+        async def finish() -> None:
+            answer = await _maybe_await(result)
+            if self._conn is not None and not self._conn.closed:
+                self._conn.answer_auth(answer is True)
+                self._process()
+
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            self._spawn(finish())
+        else:
+            assert self._conn is not None
+            self._conn.answer_auth(result is True)
+
+    def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
+        self.username = event.username
+        if not self._ready.done():
+            self._ready.set_result(None)
+
+    def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+        if channel_type != "session":
+            raise ChannelOpenError(ChannelOpenFailureReason.UNKNOWN_CHANNEL_TYPE,
+                                   f"unknown channel type {channel_type}")
+        session = self._server.session_requested()
+        if session is False or session is None:
+            raise ChannelOpenError(ChannelOpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
+                                   "session refused")
+        if session is True:
+            session = SSHServerProcess(self._process_factory, encoding=self._session_encoding)
+        chan = SSHServerChannel(session)
+        chan._bind(self, channel)
+        return chan
+
+
+SSHServerConnection.event_handlers = {
+    **SSHConnection.event_handlers,
+    ev.AuthRequested: SSHServerConnection._on_auth_requested,
+    ev.AuthCompleted: SSHServerConnection._on_auth_completed,
+}
+
+
+class SSHAcceptor:
+    """What ``listen()`` returns: the bound port, ``close()`` and ``wait_closed()``."""
+
+    def __init__(self, server: asyncio.AbstractServer, connections: set[SSHServerConnection]) -> None:
+        self._server = server
+        self._connections = connections
+
+    @property
+    def sockets(self) -> Any:
+        return self._server.sockets
+
+    @property
+    def port(self) -> int:
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        self._server.close()
+        for conn in list(self._connections):
+            conn.close()
+
+    async def wait_closed(self) -> None:
+        await self._server.wait_closed()
+        for conn in list(self._connections):
+            await conn.wait_closed()
+
+    async def __aenter__(self) -> SSHAcceptor:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+def host_key_paths(keys: Any) -> list[Any]:
+    if isinstance(keys, (str, Path)) or hasattr(keys, "sign"):
+        return [keys]
+    return list(keys)

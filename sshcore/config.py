@@ -1,0 +1,63 @@
+"""Per-connection options the sans-I/O connection needs (no files, no clock, no I/O)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .interfaces import Role
+from .registry import Registry, default_registry
+
+DEFAULT_VERSION = "SSH-2.0-sshcore_0.1"
+
+
+@dataclass
+class ConnectionConfig:
+    role: Role
+    registry: Registry = field(default_factory=default_registry)
+    #: OpenSSH-style algorithm lists per family; None means the registry defaults.
+    kex_algs: str | Sequence[str] | None = None
+    encryption_algs: str | Sequence[str] | None = None
+    mac_algs: str | Sequence[str] | None = None
+    compression_algs: str | Sequence[str] | None = None
+    #: Client: host key algorithms accepted; server: ignored (derived from host keys).
+    server_host_key_algs: str | Sequence[str] | None = None
+    #: Signature algorithms allowed for user keys.
+    signature_algs: str | Sequence[str] | None = None
+    version: str = DEFAULT_VERSION
+    random: Callable[[int], bytes] = secrets.token_bytes
+    #: Server: host keys (PrivateKey objects).
+    server_host_keys: Sequence[Any] = ()
+    #: Client: user name, method order and credentials; server: allowed methods.
+    username: str = ""
+    auth_methods: str | Sequence[str] | None = None
+    credentials: dict[str, Any] = field(default_factory=dict)
+    #: Server: userauth limits (OpenSSH's MaxAuthTries and LoginGraceTime).
+    max_auth_tries: int = 6
+    login_timeout: float | None = 120.0
+    banner: str | None = None
+    #: Rekey after this many bytes in either direction, or this many seconds.
+    rekey_bytes: int = 1 << 30
+    rekey_seconds: float | None = 3600.0
+    #: Refuse peers that do not offer strict key exchange.
+    require_strict_kex: bool = False
+    #: Options passed to key exchange methods (e.g. group-exchange sizes).
+    kex_options: dict[str, Any] = field(default_factory=dict)
+    #: Channel defaults.
+    window_size: int = 2 * 1024 * 1024
+    max_packet_size: int = 32768
+
+    def algs(self, family: str) -> list[str]:
+        spec = {
+            "kex": self.kex_algs, "cipher": self.encryption_algs, "mac": self.mac_algs,
+            "compression": self.compression_algs, "signature": self.server_host_key_algs,
+        }[family]
+        return self.registry.expand(family, spec)
+
+    def user_sig_algs(self) -> list[str]:
+        return self.registry.expand("signature", self.signature_algs)
+
+    def auth_method_names(self) -> list[str]:
+        return self.registry.expand("auth", self.auth_methods)

@@ -1,0 +1,169 @@
+"""The sans-I/O SSH connection: transport + userauth + connection protocol in one facade.
+
+Drive it like h2/aioquic: ``receive_data(data, now)``, then drain ``next_event()``,
+write ``data_to_send()`` and re-arm ``get_timer()``.  Decisions that need the outside
+world are events the application answers by calling a method
+(``accept_host_key``, ``provide_auth_input``, ``answer_auth``, ``accept_channel``...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import events as ev
+from ._channels import ChannelLayer
+from ._transport import Transport
+from ._userauth import ClientUserauth, ServerUserauth
+from .config import ConnectionConfig
+from .errors import ProtocolError, RemoteProtocolError
+from .interfaces import PublicKey
+from .messages import CONNECTION_FIRST, CONNECTION_LAST
+
+__all__ = ["Connection", "ConnectionConfig"]
+
+
+class Connection(Transport):
+    def __init__(self, config: ConnectionConfig) -> None:
+        super().__init__(config)
+        self.userauth: ClientUserauth | ServerUserauth = (
+            ClientUserauth(self) if self.is_client else ServerUserauth(self))
+        self.channels = ChannelLayer(self)
+        self.username: str | None = None
+        self._auth_deadline: float | None = None
+
+    # ------------------------------------------------------------------ layering
+
+    def on_first_kex_done(self) -> None:
+        if self.is_client:
+            self.request_service("ssh-userauth")
+        elif self.config.login_timeout is not None:
+            self._auth_deadline = self._now + self.config.login_timeout
+
+    def on_service_accepted(self) -> None:
+        if self.is_client:
+            assert isinstance(self.userauth, ClientUserauth)
+            self.userauth.start()
+        elif self.config.banner:
+            assert isinstance(self.userauth, ServerUserauth)
+            self.userauth.send_banner(self.config.banner)
+
+    def on_auth_success(self, username: str) -> None:
+        self.authenticated = True
+        self.username = username
+        self._auth_deadline = None
+        self.start_delayed_compression()
+        if self.is_client:
+            self.allow_ext_info()
+        self._events.append(ev.AuthCompleted(username))
+
+    def upper_dispatch(self, mtype: int, payload: bytes) -> None:
+        if 50 <= mtype <= 79:
+            if not self.service_accepted:
+                raise RemoteProtocolError(f"userauth message {mtype} before the service was accepted")
+            if self.is_client and mtype == 50:
+                raise RemoteProtocolError("server sent USERAUTH_REQUEST")
+            if not self.is_client and mtype in (51, 52, 53):
+                raise RemoteProtocolError(f"client sent server-only userauth message {mtype}")
+            self.userauth.dispatch(mtype, payload)
+            return
+        if CONNECTION_FIRST <= mtype <= CONNECTION_LAST:
+            if not self.authenticated:
+                raise RemoteProtocolError(f"connection message {mtype} before authentication")
+            self.channels.dispatch(mtype, payload)
+            return
+        raise RemoteProtocolError(f"unexpected message {mtype}")
+
+    # ------------------------------------------------------------------ timers
+
+    def get_timer(self) -> float | None:
+        timers = [t for t in (super().get_timer(), self._auth_deadline) if t is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> None:
+        if self._auth_deadline is not None and now >= self._auth_deadline and not self.closed:
+            from .errors import NoMoreAuthMethodsError
+
+            self._fail(NoMoreAuthMethodsError("authentication timed out"))
+            return
+        super().handle_timer(now)
+
+    # ------------------------------------------------------------------ application answers
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        """Run an application command; a protocol failure it causes ends the connection."""
+        try:
+            fn(*args)
+            if not self.closed:
+                self._process_packets()
+        except ProtocolError as exc:
+            self._fail(exc)
+
+    def provide_auth_input(self, answer: Any) -> None:
+        assert isinstance(self.userauth, ClientUserauth)
+        self._guard(self.userauth.provide_input, answer)
+
+    def answer_auth(self, answer: Any) -> None:
+        assert isinstance(self.userauth, ServerUserauth)
+        self._guard(self.userauth.answer, answer)
+
+    def decode_user_key(self, blob: bytes, algorithm: str) -> PublicKey | None:
+        if algorithm not in self.config.user_sig_algs():
+            return None
+        try:
+            desc = self.registry.get("signature", algorithm)
+            key: PublicKey = desc.decode(blob)
+        except Exception:  # noqa: BLE001 - a malformed key from the peer is just "no"
+            return None
+        return key
+
+    # ------------------------------------------------------------------ channel commands
+
+    def open_channel(self, channel_type: str, data: bytes = b"", window: int | None = None,
+                     max_packet: int | None = None) -> int:
+        self._require_auth()
+        return self.channels.open(channel_type, data, window, max_packet)
+
+    def accept_channel(self, channel: int, data: bytes = b"") -> None:
+        self.channels.accept(channel, data)
+
+    def reject_channel(self, channel: int, code: int, reason: str = "") -> None:
+        self.channels.reject(channel, code, reason)
+
+    def send_data(self, channel: int, data: bytes, datatype: int | None = None) -> None:
+        self.channels.send_data(channel, data, datatype)
+
+    def send_eof(self, channel: int) -> None:
+        self.channels.send_eof(channel)
+
+    def close_channel(self, channel: int) -> None:
+        if not self.closed:
+            self.channels.close(channel)
+
+    def send_channel_request(self, channel: int, request: str, want_reply: bool,
+                             data: bytes = b"") -> None:
+        self.channels.send_request(channel, request, want_reply, data)
+
+    def reply_channel_request(self, channel: int, success: bool) -> None:
+        self.channels.reply_request(channel, success)
+
+    def consume(self, channel: int, nbytes: int) -> None:
+        if not self.closed:
+            self.channels.consume(channel, nbytes)
+
+    def pending(self, channel: int) -> int:
+        return self.channels.pending(channel)
+
+    def send_global_request(self, request: str, want_reply: bool, data: bytes = b"") -> None:
+        self._require_auth()
+        self.channels.global_request(request, want_reply, data)
+
+    def reply_global_request(self, success: bool, data: bytes = b"") -> None:
+        self.channels.reply_global(success, data)
+
+    def _require_auth(self) -> None:
+        from .errors import LocalProtocolError
+
+        if not self.authenticated:
+            raise LocalProtocolError("not authenticated yet")
+        if self.closed:
+            raise LocalProtocolError("connection is closed")

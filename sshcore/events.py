@@ -1,0 +1,154 @@
+"""Events the sans-I/O connection reports to its driver (nouns / past-tense facts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class VersionReceived(Event):
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostKeyReceived(Event):
+    """Client: the server proved possession of this host key.
+
+    Answer with ``accept_host_key()`` or ``reject_host_key()``; nothing more is sent
+    until then.
+    """
+
+    key: Any
+    algorithm: str
+
+
+@dataclass(frozen=True, slots=True)
+class KexCompleted(Event):
+    algorithms: dict[str, str]
+    first: bool
+    strict: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExtInfoReceived(Event):
+    extensions: dict[str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthBannerReceived(Event):
+    message: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthInputRequested(Event):
+    """Client: an auth method needs something from the application (``provide_auth_input``)."""
+
+    method: str
+    kind: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequested(Event):
+    """Server: an auth method needs the application's decision (``answer_auth``)."""
+
+    username: str
+    method: str
+    kind: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthCompleted(Event):
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthExhausted(Event):
+    """Client: every method the client could try was refused."""
+
+    allowed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOpenRequested(Event):
+    channel: int
+    channel_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOpened(Event):
+    channel: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelOpenFailed(Event):
+    channel: int
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelData(Event):
+    channel: int
+    data: bytes
+    #: None for ordinary data, 1 (SSH_EXTENDED_DATA_STDERR) for stderr.
+    datatype: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelWindowOpened(Event):
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEOF(Event):
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelClosed(Event):
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRequestReceived(Event):
+    channel: int
+    request: str
+    want_reply: bool
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRequestReplied(Event):
+    channel: int
+    success: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalRequestReceived(Event):
+    request: str
+    want_reply: bool
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalRequestReplied(Event):
+    success: bool
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTerminated(Event):
+    """The connection is over: ``error`` is None for a clean close."""
+
+    error: Exception | None

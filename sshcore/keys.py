@@ -1,0 +1,250 @@
+"""Key files, known_hosts and authorized_keys, through the key plugins' hooks.
+
+File reading happens here (adapter layer); key formats and all cryptography live in
+plugins, reached through ``sshcore_load_private_key``, ``sshcore_load_public_key``,
+``sshcore_signature_algorithms`` and ``sshcore_key_types``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._wire import SSHReader
+from .errors import KeyImportError, SSHError
+from .registry import Registry, default_registry
+
+
+def _reg(registry: Registry | None) -> Registry:
+    return registry or default_registry()
+
+
+def import_private_key(data: bytes | str, passphrase: str | bytes | None = None, *,
+                       filename: str | None = None, registry: Registry | None = None) -> Any:
+    if isinstance(data, str):
+        data = data.encode()
+    if isinstance(passphrase, str):
+        passphrase = passphrase.encode()
+    key = _reg(registry).hook.sshcore_load_private_key(data=data, passphrase=passphrase,
+                                                       filename=filename)
+    if key is None:
+        where = f"{filename}: " if filename else ""
+        raise KeyImportError(f"{where}not a private key in any format the installed plugins read")
+    return key
+
+
+def read_private_key(path: str | Path, passphrase: str | bytes | None = None, *,
+                     registry: Registry | None = None) -> Any:
+    path = Path(path).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyImportError(f"{path}: cannot read key file: {exc.strerror}") from None
+    return import_private_key(data, passphrase, filename=str(path), registry=registry)
+
+
+def decode_public_blob(blob: bytes, registry: Registry | None = None) -> Any:
+    """Decode an SSH public key blob with whichever signature plugin knows its type."""
+    try:
+        key_type = SSHReader(blob).text("ascii")
+    except SSHError:
+        raise KeyImportError("malformed public key blob") from None
+    for desc in _reg(registry).all("signature"):
+        if desc.key_type == key_type:
+            try:
+                return desc.decode(blob)
+            except SSHError as exc:
+                raise KeyImportError(f"invalid {key_type} public key: {exc}") from None
+            except (ValueError, IndexError, TypeError) as exc:
+                raise KeyImportError(f"invalid {key_type} public key: {exc}") from None
+    raise KeyImportError(f"unknown public key type {key_type!r}")
+
+
+def import_public_key(data: bytes | str, *, filename: str | None = None,
+                      registry: Registry | None = None) -> Any:
+    if isinstance(data, str):
+        data = data.encode()
+    reg = _reg(registry)
+    key = reg.hook.sshcore_load_public_key(data=data, filename=filename)
+    if key is not None:
+        return key
+    parts = data.split()
+    if len(parts) >= 2:
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+        except binascii.Error:
+            blob = b""
+        if blob:
+            return decode_public_blob(blob, reg)
+    where = f"{filename}: " if filename else ""
+    raise KeyImportError(f"{where}not a public key in any format the installed plugins read")
+
+
+def read_public_key(path: str | Path, *, registry: Registry | None = None) -> Any:
+    path = Path(path).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyImportError(f"{path}: cannot read key file: {exc.strerror}") from None
+    return import_public_key(data, filename=str(path), registry=registry)
+
+
+def generate_private_key(key_type: str = "ssh-ed25519", *, registry: Registry | None = None,
+                         **options: Any) -> Any:
+    reg = _reg(registry)
+    for kt in reg.all("key_type"):
+        if kt.name == key_type:
+            return kt.generate(**options)
+    raise KeyImportError(f"no installed plugin generates {key_type!r} keys "
+                         f"(available: {', '.join(reg.names('key_type')) or 'none'})")
+
+
+def export_private_key(key: Any, fmt: str = "openssh", passphrase: str | bytes | None = None,
+                       *, registry: Registry | None = None) -> bytes:
+    for kf in _reg(registry).all("key_format"):
+        if kf.name == fmt and kf.export_private is not None:
+            return bytes(kf.export_private(key, passphrase=passphrase))
+    raise KeyImportError(f"no installed plugin writes private keys in format {fmt!r}")
+
+
+def public_key_line(key: Any) -> str:
+    line = f"{key.key_type} {base64.b64encode(key.public_blob).decode()}"
+    comment = getattr(key, "comment", "") or ""
+    return f"{line} {comment}".rstrip()
+
+
+def fingerprint(key: Any) -> str:
+    digest = hashlib.sha256(key.public_blob).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+# --------------------------------------------------------------------------- known_hosts
+
+
+def _host_patterns_match(patterns: str, names: Sequence[str]) -> bool:
+    if patterns.startswith("|1|"):
+        try:
+            _, _, salt_b64, hash_b64 = patterns.split("|", 3)
+            salt = base64.b64decode(salt_b64)
+            expected = base64.b64decode(hash_b64)
+        except (ValueError, binascii.Error):
+            return False
+        return any(hmac.compare_digest(hmac.new(salt, n.encode(), hashlib.sha1).digest(), expected)
+                   for n in names)
+    matched = False
+    for pattern in patterns.split(","):
+        negate = pattern.startswith("!")
+        pattern = pattern[1:] if negate else pattern
+        if any(fnmatch.fnmatchcase(n.lower(), pattern.lower()) for n in names):
+            if negate:
+                return False
+            matched = True
+    return matched
+
+
+def host_names(host: str, port: int) -> list[str]:
+    return [host] if port == 22 else [f"[{host}]:{port}"]
+
+
+@dataclass
+class KnownHosts:
+    """Parsed known_hosts entries: (patterns, marker, key blob)."""
+
+    entries: list[tuple[str, str | None, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str) -> KnownHosts:
+        kh = cls()
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            marker = None
+            if parts[0].startswith("@"):
+                marker, parts = parts[0], parts[1:]
+            if len(parts) < 3:
+                continue
+            try:
+                blob = base64.b64decode(parts[2], validate=True)
+            except binascii.Error:
+                continue
+            kh.entries.append((parts[0], marker, blob))
+        return kh
+
+    @classmethod
+    def read(cls, path: str | Path) -> KnownHosts:
+        try:
+            return cls.parse(Path(path).expanduser().read_text(errors="replace"))
+        except FileNotFoundError:
+            return cls()
+
+    def match(self, host: str, port: int, blob: bytes, extra_names: Sequence[str] = ()) -> bool | None:
+        """True: trusted; False: a different key is recorded or this one is revoked;
+        None: the host is unknown."""
+        names = host_names(host, port) + list(extra_names)
+        known = False
+        for patterns, marker, entry_blob in self.entries:
+            if marker == "@revoked" and entry_blob == blob:
+                return False
+            if marker is not None or not _host_patterns_match(patterns, names):
+                continue
+            if entry_blob == blob:
+                return True
+            known = True
+        return False if known else None
+
+
+# --------------------------------------------------------------------------- authorized_keys
+
+
+def _split_options(line: str) -> tuple[str, str]:
+    """Split an authorized_keys line into (options, rest) honouring quotes."""
+    in_quote = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            in_quote = not in_quote
+        elif ch in " \t" and not in_quote:
+            return line[:i], line[i:].strip()
+    return line, ""
+
+
+@dataclass
+class AuthorizedKeys:
+    blobs: list[tuple[bytes, str]] = field(default_factory=list)  # (blob, options)
+
+    @classmethod
+    def parse(cls, text: str, registry: Registry | None = None) -> AuthorizedKeys:
+        ak = cls()
+        key_types = {d.key_type for d in _reg(registry).all("signature")}
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            options = ""
+            first = line.split(None, 1)[0]
+            if first not in key_types and not first.startswith(("ssh-", "ecdsa-", "sk-")):
+                options, line = _split_options(line)
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            try:
+                blob = base64.b64decode(parts[1], validate=True)
+            except binascii.Error:
+                continue
+            ak.blobs.append((blob, options))
+        return ak
+
+    @classmethod
+    def read(cls, path: str | Path, registry: Registry | None = None) -> AuthorizedKeys:
+        return cls.parse(Path(path).expanduser().read_text(errors="replace"), registry)
+
+    def allows(self, blob: bytes) -> bool:
+        return any(hmac.compare_digest(b, blob) for b, _ in self.blobs)
