@@ -288,7 +288,7 @@ class Transport:
     def _dispatch(self, payload: bytes) -> None:
         mtype = payload[0]
         kex = self._kex
-        first_kex = self.session_id is None
+        first_kex = kex is not None and kex.first and not kex.newkeys_received
         if first_kex and self._reader.packets_received > 0xFFFFFFFF:
             raise RemoteProtocolError("sequence number wrapped during the initial key exchange")
         ext_ok, self._ext_info_ok = self._ext_info_ok, False

@@ -1,0 +1,186 @@
+"""The ``sshcore`` command: ``algorithms``, ``serve`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import SSHError
+
+DEFAULT_HOST_KEY = Path("~/.local/share/sshcore/ssh_host_ed25519_key")
+
+# ssh -o names we understand -> connect() keyword
+_OPTION_MAP = {
+    "kexalgorithms": "kex_algs", "ciphers": "encryption_algs", "macs": "mac_algs",
+    "hostkeyalgorithms": "server_host_key_algs", "pubkeyacceptedalgorithms": "signature_algs",
+    "pubkeyacceptedkeytypes": "signature_algs", "preferredauthentications": "preferred_auth",
+}
+
+
+def _cmd_algorithms(args: argparse.Namespace) -> int:
+    from .registry import default_registry
+
+    reg = default_registry()
+    titles = {"kex": "Key exchange", "signature": "Host key / signature", "cipher": "Cipher",
+              "mac": "MAC", "compression": "Compression", "auth": "Authentication",
+              "key_type": "Key types", "key_format": "Key file formats"}
+    for family, title in titles.items():
+        print(f"{title}:")
+        provided = reg.families.get(family, ())
+        if not provided:
+            print("  (none installed)")
+        for p in provided:
+            enabled = getattr(p.descriptor, "enabled_by_default", True)
+            flag = "" if enabled else "  [disabled by default]"
+            print(f"  {p.descriptor.name:<40} {p.provider}{flag}")
+    return 0
+
+
+def _ensure_host_key(path: Path) -> Path:
+    from .keys import export_private_key, generate_private_key, public_key_line
+
+    path = path.expanduser()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = generate_private_key("ssh-ed25519")
+        data = export_private_key(key, "openssh")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        Path(str(path) + ".pub").write_text(public_key_line(key) + "\n")
+        print(f"sshcore: generated host key {path}", file=sys.stderr)
+    return path
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from . import listen
+    from .keys import fingerprint, read_private_key
+
+    host, _, port = args.listen.rpartition(":")
+    host_keys = [Path(k) for k in args.host_key] if args.host_key else [_ensure_host_key(DEFAULT_HOST_KEY)]
+    keys = [read_private_key(k) for k in host_keys]
+    authorized = args.authorized_keys or os.path.expanduser("~/.ssh/authorized_keys")
+    server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
+                          authorized_client_keys=authorized)
+    for key in keys:
+        print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
+    print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
+          f"(authorized keys: {authorized})", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+    return 0
+
+
+def _parse_options(opts: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for opt in opts:
+        name, sep, value = opt.partition("=")
+        if not sep:
+            name, _, value = opt.partition(" ")
+        out.setdefault(name.strip().lower(), value.strip())  # first value wins, like ssh
+    return out
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from . import connect
+
+    opts = _parse_options(args.option or [])
+    target = args.destination
+    user = args.login or opts.get("user")
+    if "@" in target:
+        user, target = target.rsplit("@", 1)
+    port = args.port or int(opts.get("port", 22))
+    kwargs: dict[str, Any] = {}
+    for name, kw in _OPTION_MAP.items():
+        if name in opts:
+            kwargs[kw] = opts[name]
+    known_hosts: Any = args.known_hosts or opts.get("userknownhostsfile")
+    if known_hosts == "none" or opts.get("stricthostkeychecking", "").lower() == "no":
+        known_hosts = None
+    elif known_hosts is None:
+        known_hosts = os.path.expanduser("~/.ssh/known_hosts")
+    keys = args.identity or None
+    command = " ".join(args.command) if args.command else None
+    async with connect(target, port, username=user, client_keys=keys, known_hosts=known_hosts,
+                       **kwargs) as conn:
+        proc = await conn.create_process(command, encoding=None)
+
+        async def pump_stdin() -> None:
+            loop = asyncio.get_running_loop()
+            if sys.stdin is None or sys.stdin.closed or (args.no_stdin or sys.stdin.isatty()):
+                proc.stdin.write_eof()
+                return
+            reader = asyncio.StreamReader()
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+            while data := await reader.read(65536):
+                proc.stdin.write(data)
+                await proc.stdin.drain()
+            proc.stdin.write_eof()
+
+        async def pump_out(stream: Any, out: Any) -> None:
+            while data := await stream.read(65536):
+                out.write(data)
+                out.flush()
+
+        stdin_task = asyncio.ensure_future(pump_stdin())
+        await asyncio.gather(pump_out(proc.stdout, sys.stdout.buffer),
+                             pump_out(proc.stderr, sys.stderr.buffer))
+        await proc.wait_closed()
+        stdin_task.cancel()
+        if proc.exit_signal:
+            print(f"sshcore: remote command killed by signal {proc.exit_signal[0]}", file=sys.stderr)
+            return 255
+        return proc.exit_status if proc.exit_status is not None else 255
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sshcore", description="SSH client and server built on sshcore")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("algorithms", help="list every registered algorithm by family")
+    s = sub.add_parser("serve", help="run an SSH server executing commands as the current user")
+    s.add_argument("--listen", default="127.0.0.1:8022", help="HOST:PORT (default 127.0.0.1:8022)")
+    s.add_argument("--host-key", action="append", help="host private key file (repeatable)")
+    s.add_argument("--authorized-keys", help="authorized_keys file (default ~/.ssh/authorized_keys)")
+    r = sub.add_parser("run", help="run a remote command, like ssh HOST COMMAND")
+    r.add_argument("-p", "--port", type=int)
+    r.add_argument("-l", "--login")
+    r.add_argument("-i", "--identity", action="append")
+    r.add_argument("-o", "--option", action="append", help="Name=Value, as for ssh -o")
+    r.add_argument("-n", "--no-stdin", action="store_true", help="do not read stdin")
+    r.add_argument("--known-hosts", help="known_hosts file, or 'none' to skip host key checks")
+    r.add_argument("destination", help="[USER@]HOST")
+    r.add_argument("command", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
+                        format="sshcore: %(name)s: %(message)s")
+    try:
+        if args.cmd == "algorithms":
+            return _cmd_algorithms(args)
+        if args.cmd == "serve":
+            return asyncio.run(_serve(args))
+        return asyncio.run(_run(args))
+    except (SSHError, OSError) as exc:
+        print(f"sshcore: error: {exc}", file=sys.stderr)
+        return 255
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

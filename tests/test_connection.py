@@ -1,0 +1,307 @@
+"""Client and server kernels back to back in memory, with the stand-in algorithms."""
+
+from __future__ import annotations
+
+import pytest
+
+from sshcore import events as ev
+from sshcore._wire import byte, string, uint32
+from sshcore.config import ConnectionConfig
+from sshcore.connection import Connection
+from sshcore.errors import (DisconnectError, DisconnectReason, KeyExchangeError,
+                            LocalProtocolError, ProtocolVersionError, RemoteProtocolError)
+from sshcore.testing import ConnectionPair, TestKey, pair_configs
+
+
+def make_pair(reg, **kw):
+    cfgs = pair_configs(reg, **kw)
+    cfgs.client.username = "alice"
+    cfgs.client.credentials = {"client_keys": [TestKey()], "password": "secret"}
+    return ConnectionPair(cfgs.client, cfgs.server)
+
+
+def handshake(p: ConnectionPair) -> None:
+    """Run to an authenticated connection, answering every decision 'yes' (password)."""
+    p.pump()
+    p.client.accept_host_key()
+    p.pump()
+    # server: "none" -> refuse (auth required); publickey query -> no; password -> yes
+    for _ in range(10):
+        pending = [e for e in p.server_events if isinstance(e, ev.AuthRequested)]
+        if any(isinstance(e, ev.AuthCompleted) for e in p.server_events):
+            break
+        last = pending[-1]
+        p.server_events.clear()
+        p.server.answer_auth(last.method == "password" and last.info["password"] == "secret")
+        p.pump()
+    assert p.client.authenticated and p.server.authenticated
+
+
+def test_full_handshake_and_strict_kex(test_registry):
+    p = make_pair(test_registry)
+    handshake(p)
+    kc = [e for e in p.client_events if isinstance(e, ev.KexCompleted)][0]
+    assert kc.strict and kc.first
+    assert p.server.username == "alice"
+    assert any(isinstance(e, ev.ExtInfoReceived) for e in p.client_events)
+    assert p.client.server_sig_algs == ["test-key@sshcore.test"]
+
+
+def open_session(p):
+    ch = p.client.open_channel("session")
+    p.pump()
+    req = [e for e in p.server_events if isinstance(e, ev.ChannelOpenRequested)][-1]
+    p.server.accept_channel(req.channel)
+    p.pump()
+    return ch, req.channel
+
+
+def test_channel_data_flow_control_and_close(test_registry):
+    p = make_pair(test_registry)
+    handshake(p)
+    ch, sch = open_session(p)
+    data = bytes(range(256)) * 20000  # 5 MB: far more than one window
+    p.client.send_data(ch, data)
+    p.pump()
+    got = b"".join(e.data for e in p.server_events if isinstance(e, ev.ChannelData))
+    # The server application has not consumed anything: the window stops the flow.
+    assert len(got) == ConnectionConfig("client").window_size
+    assert p.client.pending(ch) == len(data) - len(got)
+    total = len(got)
+    for _ in range(100):
+        p.server.consume(sch, total)
+        p.server_events.clear()
+        p.pump()
+        chunk = b"".join(e.data for e in p.server_events if isinstance(e, ev.ChannelData))
+        got += chunk
+        total = len(chunk)
+        if len(got) == len(data):
+            break
+    assert got == data
+    p.client.send_eof(ch)
+    p.client.close_channel(ch)
+    p.pump()
+    assert any(isinstance(e, ev.ChannelEOF) for e in p.server_events)
+    assert any(isinstance(e, ev.ChannelClosed) for e in p.server_events)
+    assert any(isinstance(e, ev.ChannelClosed) for e in p.client_events)
+
+
+def test_peer_exceeding_window_is_protocol_error(test_registry):
+    p = make_pair(test_registry)
+    handshake(p)
+    ch, sch = open_session(p)
+    # Forge data past the server's window by lying about the window we were given.
+    p.client.channels.channels[ch].remote_window = 10**9
+    p.client.send_data(ch, b"x" * 32768 * 70)
+    with pytest.raises(RemoteProtocolError, match="window"):
+        p.pump()
+    assert p.server.closed
+
+
+def test_many_channels(test_registry):
+    p = make_pair(test_registry)
+    handshake(p)
+    pairs = [open_session(p) for _ in range(50)]
+    for i, (ch, _) in enumerate(pairs):
+        p.client.send_data(ch, f"channel {i}".encode())
+    p.pump()
+    by_chan = {e.channel: e.data for e in p.server_events if isinstance(e, ev.ChannelData)}
+    assert sorted(by_chan[s] for _, s in pairs) == sorted(f"channel {i}".encode() for i in range(50))
+
+
+def test_channel_requests_and_replies(test_registry):
+    p = make_pair(test_registry)
+    handshake(p)
+    ch, sch = open_session(p)
+    p.client.send_channel_request(ch, "exec", True, string("ls"))
+    p.pump()
+    req = [e for e in p.server_events if isinstance(e, ev.ChannelRequestReceived)][-1]
+    assert (req.request, req.want_reply, req.data) == ("exec", True, string("ls"))
+    p.server.reply_channel_request(sch, True)
+    p.pump()
+    assert [e.success for e in p.client_events if isinstance(e, ev.ChannelRequestReplied)] == [True]
+
+
+def test_rekey_keeps_connection_working(test_registry):
+    p = make_pair(test_registry)
+    handshake(p)
+    ch, sch = open_session(p)
+    sid = p.client.session_id
+    p.client.start_rekey()
+    p.client.send_data(ch, b"during rekey")  # held back until NEWKEYS
+    p.pump()
+    assert p.client.statistics()["key_exchanges"] == 2
+    assert p.server.statistics()["key_exchanges"] == 2
+    assert p.client.session_id == sid
+    assert b"during rekey" in b"".join(e.data for e in p.server_events if isinstance(e, ev.ChannelData))
+
+
+def test_rekey_by_bytes(test_registry):
+    p = make_pair(test_registry, rekey_bytes=100_000)
+    handshake(p)
+    ch, sch = open_session(p)
+    for _ in range(10):
+        p.client.send_data(ch, b"y" * 30000)
+        p.pump()
+        p.server.consume(sch, 30000)
+        p.pump()
+    assert p.client.statistics()["key_exchanges"] >= 2
+
+
+def test_no_common_cipher_names_family_and_lists(test_registry):
+    cfgs = pair_configs(test_registry)
+    cfgs.server.mac_algs = []  # impossible: expand() refuses an empty list
+    with pytest.raises(Exception, match="leaves nothing"):
+        Connection(cfgs.server)
+
+
+def test_negotiation_failure_message(test_registry):
+    from sshcore._kexinit import KexInit, negotiate
+
+    c = KexInit(["a"], ["k"], ["c1"], ["c1"], ["m"], ["m"], ["none"], ["none"], [], [], False)
+    s = KexInit(["a"], ["k"], ["c2"], ["c2"], ["m"], ["m"], ["none"], ["none"], [], [], False)
+    with pytest.raises(KeyExchangeError, match=r"client->server cipher.*\[c1\].*\[c2\]"):
+        negotiate(c, s, set())
+
+
+def test_host_key_rejection_disconnects(test_registry):
+    p = make_pair(test_registry)
+    p.pump()
+    p.client.reject_host_key("no thanks")
+    assert p.client.closed
+    with pytest.raises(DisconnectError) as info:
+        p.pump()
+    assert info.value.code == DisconnectReason.HOST_KEY_NOT_VERIFIABLE
+
+
+def test_bad_version_line(test_registry):
+    cfgs = pair_configs(test_registry)
+    server = Connection(cfgs.server)
+    with pytest.raises(ProtocolVersionError):
+        server.receive_data(b"SSH-1.5-old\r\n")
+    assert server.closed
+
+
+def _raw_client_after_kex(test_registry):
+    """A pair where the client has finished the kex; returns (pair, send_raw)."""
+    p = make_pair(test_registry)
+    p.pump()
+    p.client.accept_host_key()
+    p.pump()
+    return p
+
+
+def test_client_sending_userauth_success_is_disconnected(test_registry):
+    # The class of bug behind libssh CVE-2018-10933.
+    p = _raw_client_after_kex(test_registry)
+    p.client.send_payload(byte(52))
+    with pytest.raises(RemoteProtocolError):
+        p.pump()
+    assert p.server.closed and not p.server.authenticated
+
+
+def test_channel_open_before_auth_is_disconnected(test_registry):
+    # Erlang/OTP CVE-2025-32433: connection-protocol messages before authentication.
+    p = _raw_client_after_kex(test_registry)
+    p.client.send_payload(byte(90) + string("session") + uint32(0) + uint32(1000) + uint32(1000))
+    with pytest.raises(RemoteProtocolError, match="before authentication"):
+        p.pump()
+    assert p.server.closed
+    p.client.send_payload  # client sees the DISCONNECT
+    with pytest.raises(DisconnectError):
+        p.client.receive_data(p.server.data_to_send())
+
+
+def test_server_sending_userauth_request_is_error(test_registry):
+    p = _raw_client_after_kex(test_registry)
+    p.server.send_payload(byte(50) + string("x") + string("ssh-connection") + string("none"))
+    with pytest.raises(RemoteProtocolError):
+        p.pump()
+
+
+def test_ignore_during_strict_initial_kex_is_fatal(test_registry):
+    # Terrapin: under strict kex, an IGNORE before NEWKEYS ends the connection.
+    cfgs = pair_configs(test_registry)
+    client = Connection(cfgs.client)
+    server = Connection(cfgs.server)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    client._send_now(byte(2) + string(b""))  # inject IGNORE after KEXINIT
+    with pytest.raises(RemoteProtocolError, match="strict"):
+        server.receive_data(client.data_to_send())
+
+
+def test_require_strict_kex_refuses_peer_without_it(test_registry):
+    from sshcore import _kexinit
+
+    cfgs = pair_configs(test_registry, require_strict_kex=True)
+    client = Connection(cfgs.client)
+    server = Connection(pair_configs(test_registry).server)
+    # Strip the strict marker from the server's KEXINIT by disabling it on the instance.
+    orig = _kexinit.STRICT_SERVER
+    server._send_kexinit.__func__  # noqa: B018
+    server._out.clear()
+    server._out += (server.local_version + "\r\n").encode()
+    server._kex = None
+    import sshcore._transport as tr
+    tr.STRICT_SERVER, saved = "not-strict@x", tr.STRICT_SERVER
+    try:
+        server._start_kex(first=True)
+    finally:
+        tr.STRICT_SERVER = saved
+    assert orig == saved
+    with pytest.raises(KeyExchangeError, match="strict"):
+        client.receive_data(server.data_to_send())
+
+
+def test_unknown_message_gets_unimplemented(test_registry):
+    p = make_pair(test_registry)
+    handshake(p)
+    p.client.send_payload(byte(200) + b"whatever")
+    p.client_events.clear()
+    p.pump()
+    assert not p.server.closed and not p.client.closed
+
+
+def test_too_many_auth_failures_disconnects(test_registry):
+    p = make_pair(test_registry, max_auth_tries=2)
+    p.client.config.credentials = {"client_keys": [TestKey(), TestKey(), TestKey(), TestKey()]}
+    p.pump()
+    p.client.accept_host_key()
+    p.pump()
+    with pytest.raises(DisconnectError):
+        for _ in range(10):
+            reqs = [e for e in p.server_events if isinstance(e, ev.AuthRequested)]
+            p.server_events.clear()
+            if reqs:
+                p.server.answer_auth(False)
+            p.pump()
+    assert p.server.closed
+
+
+def test_auth_exhausted_event(test_registry):
+    p = make_pair(test_registry)
+    p.client.config.credentials = {}
+    p.pump()
+    p.client.accept_host_key()
+    p.pump()
+    p.server.answer_auth(False)  # "none"
+    p.pump()
+    assert any(isinstance(e, ev.AuthExhausted) for e in p.client_events)
+
+
+def test_login_timeout(test_registry):
+    p = make_pair(test_registry, login_timeout=5.0)
+    p.pump()
+    p.client.accept_host_key()
+    p.pump()
+    when = p.server.get_timer()
+    assert when is not None and when <= 5.0
+    p.server.handle_timer(when)
+    assert p.server.closed
+
+
+def test_api_misuse_is_local_error(test_registry):
+    p = make_pair(test_registry)
+    with pytest.raises(LocalProtocolError):
+        p.client.open_channel("session")
