@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +128,12 @@ def fingerprint(key: Any) -> str:
 # --------------------------------------------------------------------------- known_hosts
 
 
+def _glob(pattern: str, name: str) -> bool:
+    """OpenSSH host pattern: only ``*`` and ``?`` are special (``[`` is literal)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
+    return re.fullmatch(regex, name.lower()) is not None
+
+
 def _host_patterns_match(patterns: str, names: Sequence[str]) -> bool:
     if patterns.startswith("|1|"):
         try:
@@ -142,7 +148,7 @@ def _host_patterns_match(patterns: str, names: Sequence[str]) -> bool:
     for pattern in patterns.split(","):
         negate = pattern.startswith("!")
         pattern = pattern[1:] if negate else pattern
-        if any(fnmatch.fnmatchcase(n.lower(), pattern.lower()) for n in names):
+        if any(_glob(pattern, n) for n in names):
             if negate:
                 return False
             matched = True

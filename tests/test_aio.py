@@ -1,0 +1,165 @@
+"""The asyncio adapter: our client against our server in one event loop (stand-in algorithms)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import sshcore
+from sshcore.aio.server import SSHServer
+from sshcore.testing import TestKey
+
+
+class KeyServer(SSHServer):
+    allowed: bytes = b""
+
+    def public_key_auth_supported(self):
+        return True
+
+    async def validate_public_key(self, username, key):
+        await asyncio.sleep(0)  # async decisions are allowed
+        return key.public_blob == self.allowed
+
+    def password_auth_supported(self):
+        return True
+
+    def validate_password(self, username, password):
+        return username == "pw-user" and password == "s3cret"
+
+
+async def echo_upper(proc):
+    data = await proc.stdin.read()
+    proc.stdout.write(data.upper() if data else f"cmd={proc.command}".encode())
+    proc.stderr.write(b"to stderr\n")
+    return 7
+
+
+@pytest.fixture
+def keys():
+    return TestKey(), TestKey()
+
+
+async def start(test_registry, keys, handler=echo_upper):
+    host_key, user_key = keys
+    KeyServer.allowed = user_key.public_blob
+    return await sshcore.listen("127.0.0.1", 0, server_host_keys=[host_key], registry=test_registry,
+                                server_factory=KeyServer, process_factory=handler)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_run_stdout_stderr_status_and_stdin(test_registry, keys):
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv, sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                        known_hosts=None, registry=test_registry) as conn:
+            r = await conn.run("ignored", input="abc" * 200_000)
+            assert r.exit_status == 7 and r.returncode == 7
+            assert r.stdout == "ABC" * 200_000
+            assert r.stderr == "to stderr\n"
+            with pytest.raises(sshcore.ProcessError):
+                await conn.run("x", check=True)
+    run(main())
+
+
+def test_many_sessions_many_connections(test_registry, keys):
+    async def one_conn(port, n):
+        async with sshcore.connect("127.0.0.1", port, username="u", client_keys=[keys[1]],
+                                   known_hosts=None, registry=test_registry) as conn:
+            results = await asyncio.gather(*(conn.run(f"c{n}-{i}") for i in range(10)))
+            return [r.stdout for r in results]
+
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv:
+            outs = await asyncio.gather(*(one_conn(srv.port, n) for n in range(5)))
+        assert outs == [[f"cmd=c{n}-{i}" for i in range(10)] for n in range(5)]
+    run(main())
+
+
+def test_password_auth_and_wrong_password(test_registry, keys):
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv:
+            async with sshcore.connect("127.0.0.1", srv.port, username="pw-user", password="s3cret",
+                                       client_keys=[], known_hosts=None, registry=test_registry) as conn:
+                assert (await conn.run("p")).stdout == "cmd=p"
+            with pytest.raises(sshcore.PermissionDeniedError):
+                await sshcore.connect("127.0.0.1", srv.port, username="pw-user", password="nope",
+                                      client_keys=[], known_hosts=None, registry=test_registry)
+    run(main())
+
+
+def test_password_callback(test_registry, keys):
+    asked = []
+
+    async def ask(prompt):
+        asked.append(prompt)
+        return "s3cret"
+
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv, sshcore.connect("127.0.0.1", srv.port, username="pw-user", password=ask,
+                                        client_keys=[], known_hosts=None,
+                                        registry=test_registry) as conn:
+            assert (await conn.run("q")).exit_status == 7
+    run(main())
+    assert asked and "pw-user" in asked[0]
+
+
+def test_host_key_checking(test_registry, keys, tmp_path):
+    from sshcore.keys import public_key_line
+
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv:
+            kh = tmp_path / "known_hosts"
+            kh.write_text(f"[127.0.0.1]:{srv.port} {public_key_line(TestKey())}\n")
+            with pytest.raises(sshcore.HostKeyNotVerifiableError, match="does not match"):
+                await sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                      known_hosts=str(kh), registry=test_registry)
+            kh.write_text(f"[127.0.0.1]:{srv.port} {public_key_line(keys[0])}\n")
+            async with sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                       known_hosts=str(kh), registry=test_registry) as conn:
+                assert (await conn.run("k")).stdout == "cmd=k"
+            with pytest.raises(sshcore.HostKeyNotVerifiableError, match="not in known_hosts"):
+                await sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                      known_hosts=str(tmp_path / "empty"), registry=test_registry)
+    run(main())
+
+
+def test_callback_session_api(test_registry, keys):
+    class Session(sshcore.SSHClientSession):
+        def __init__(self):
+            self.out, self.status, self.closed = [], None, asyncio.get_event_loop().create_future()
+
+        def data_received(self, data, datatype):
+            self.out.append((data, datatype))
+
+        def exit_status_received(self, status):
+            self.status = status
+
+        def connection_lost(self, exc):
+            self.closed.set_result(exc)
+
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv, sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                        known_hosts=None, registry=test_registry) as conn:
+            chan, session = await conn.create_session(Session, "hello")
+            chan.write_eof()
+            await session.closed
+            assert ("cmd=hello", None) in session.out and ("to stderr\n", 1) in session.out
+            assert session.status == 7
+    run(main())
+
+
+def test_refused_connection_is_clean_error(test_registry):
+    async def main():
+        with pytest.raises(sshcore.SSHError):
+            await sshcore.connect("127.0.0.1", 1, username="u", known_hosts=None,
+                                  registry=test_registry)
+    run(main())
