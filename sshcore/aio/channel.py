@@ -347,6 +347,7 @@ class SSHServerChannel(SSHChannel):
         self.command: str | None = None
         self.subsystem: str | None = None
         self._started = False
+        self._exited = False
 
     def _on_request(self, request: str, r: SSHReader) -> bool:
         s = self._session
@@ -394,16 +395,18 @@ class SSHServerChannel(SSHChannel):
 
     def exit(self, status: int) -> None:
         """Send the exit status, EOF and close."""
-        if self._closed:
+        if self._closed or self._exited:
             return
+        self._exited = True
         self.send_request_nowait("exit-status", uint32(status & 0xFFFFFFFF))
         self.write_eof()
         self.close()
 
     def exit_with_signal(self, signal: str, core_dumped: bool = False, msg: str = "",
                          lang: str = "") -> None:
-        if self._closed:
+        if self._closed or self._exited:
             return
+        self._exited = True
         self.send_request_nowait("exit-signal", string(signal) + boolean(core_dumped) + string(msg)
                                  + string(lang))
         self.write_eof()

@@ -329,6 +329,22 @@ class SSHServerProcess(SSHServerSession):
         if self._task is not None and not self._task.done() and exc is not None:
             self._task.cancel()
 
+    #: Set by whoever runs the process: called with (cols, rows, xpixel, ypixel) / signal name.
+    on_resize: Callable[[int, int, int, int], None] | None = None
+    on_signal: Callable[[str], None] | None = None
+
+    def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
+        if self.on_resize is not None:
+            self.on_resize(width, height, pixwidth, pixheight)
+
+    def signal_received(self, signal: str) -> None:
+        if self.on_signal is not None:
+            self.on_signal(signal)
+
+    @property
+    def term_size(self) -> tuple[int, int, int, int]:
+        return self.channel.term_size if self.channel else (0, 0, 0, 0)
+
     def exit(self, status: int) -> None:
         if self.channel is not None:
             self.channel.exit(status)
@@ -338,20 +354,115 @@ class SSHServerProcess(SSHServerSession):
             self.channel.exit_with_signal(signal, core_dumped, msg)
 
 
+def _set_winsize(fd: int, size: tuple[int, int, int, int]) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    cols, rows, xpix, ypix = size
+    if cols and rows:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, xpix, ypix))
+
+
+async def _run_in_pty(process: SSHServerProcess, args: list[str], env: dict[str, str]) -> int:
+    """Give the command a real pseudo-terminal (``ssh -t``), like sshd does."""
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    _set_winsize(master, process.term_size)
+    attrs = termios.tcgetattr(slave)
+    for opcode, value in (process.channel.term_modes if process.channel else {}).items():
+        # RFC 4254 section 8: 53-54 are ECHO/ECHOE etc.; apply the common local-mode flags.
+        flag = {53: termios.ECHO, 54: termios.ECHOE, 55: termios.ECHOK, 57: termios.ECHONL,
+                50: termios.ISIG, 51: termios.ICANON}.get(opcode)
+        if flag is not None:
+            attrs[3] = attrs[3] | flag if value else attrs[3] & ~flag
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+
+    def child_setup() -> None:
+        import fcntl
+
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = await asyncio.create_subprocess_exec(*args, stdin=slave, stdout=slave, stderr=slave,
+                                                env=env, cwd=os.path.expanduser("~"),
+                                                preexec_fn=child_setup)
+    os.close(slave)
+    loop = asyncio.get_running_loop()
+    process.on_resize = lambda c, r, x, y: _set_winsize(master, (c, r, x, y))
+    process.on_signal = lambda name: _send_signal(proc.pid, name)
+    done = loop.create_future()
+
+    def readable() -> None:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(master)
+            if not done.done():
+                done.set_result(None)
+            return
+        process.stdout.write(data)
+
+    loop.add_reader(master, readable)
+
+    async def pump_in() -> None:
+        while data := await process.stdin.read(65536):
+            raw = data if isinstance(data, bytes) else data.encode()
+            while raw:
+                n = os.write(master, raw)
+                raw = raw[n:]
+
+    in_task = asyncio.ensure_future(pump_in())
+    try:
+        await done
+        status = await proc.wait()
+    finally:
+        in_task.cancel()
+        loop.remove_reader(master)
+        os.close(master)
+        if proc.returncode is None:
+            _send_signal(proc.pid, "HUP")
+    return status
+
+
+def _send_signal(pid: int, name: str) -> None:
+    signum = getattr(_signal, "SIG" + name, None)
+    if signum is not None:
+        try:
+            os.killpg(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
                          base_env: Mapping[str, str] | None = None) -> int | None:
-    """Run the requested command (or a shell) as a real subprocess, like sshd does."""
+    """Run the requested command (or a shell) as a real subprocess, like sshd does.
+
+    A session that asked for a pseudo-terminal gets one; otherwise stdin/stdout/stderr
+    are pipes and stderr travels as extended data.
+    """
     shell = shell or os.environ.get("SHELL") or "/bin/sh"
     env = dict(base_env if base_env is not None else os.environ)
     env.update(process.env)
     if process.term_type:
         env["TERM"] = process.term_type
-    args = [shell, "-c", process.command] if process.command is not None else [shell]
+    if process.command is not None:
+        args = [shell, "-c", process.command]
+    else:
+        args = [shell, "-i"] if process.term_type else [shell]
+    if process.term_type:
+        status = await _run_in_pty(process, args, env)
+        return _report(process, status)
     proc = await asyncio.create_subprocess_exec(
         *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env, cwd=os.path.expanduser("~"),
         start_new_session=True)
     assert proc.stdin and proc.stdout and proc.stderr
+    process.on_signal = lambda name: _send_signal(proc.pid, name)
 
     async def pump_in() -> None:
         try:
@@ -384,13 +495,14 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
         status = await proc.wait()
     except (asyncio.CancelledError, ConnectionLostError):
         if proc.returncode is None:
-            try:
-                os.killpg(proc.pid, _signal.SIGHUP)
-            except ProcessLookupError:
-                pass
+            _send_signal(proc.pid, "HUP")
         raise
     finally:
         in_task.cancel()
+    return _report(process, status)
+
+
+def _report(process: SSHServerProcess, status: int) -> int | None:
     if status < 0:
         name = _signal.Signals(-status).name[3:]
         process.exit_with_signal(name, False, "")
