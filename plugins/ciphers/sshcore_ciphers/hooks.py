@@ -1,0 +1,41 @@
+"""Hook implementations: the ciphers this distribution contributes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sshcore import hookimpl
+from sshcore.interfaces import CipherAlgorithm
+
+from . import legacy
+from ._modern import AESCTR, AESGCM, ChaChaPoly
+
+
+@hookimpl
+def sshcore_ciphers() -> Sequence[CipherAlgorithm]:
+    modern = [
+        CipherAlgorithm("chacha20-poly1305@openssh.com", 64, 0, 8, ChaChaPoly, aead=True,
+                        tag_size=16, priority=100),
+        CipherAlgorithm("aes128-ctr", 16, 16, 16, AESCTR, priority=90),
+        CipherAlgorithm("aes192-ctr", 24, 16, 16, AESCTR, priority=89),
+        CipherAlgorithm("aes256-ctr", 32, 16, 16, AESCTR, priority=88),
+        CipherAlgorithm("aes128-gcm@openssh.com", 16, 12, 16, AESGCM, aead=True, tag_size=16,
+                        priority=80),
+        CipherAlgorithm("aes256-gcm@openssh.com", 32, 12, 16, AESGCM, aead=True, tag_size=16,
+                        priority=79),
+    ]
+    old = [
+        CipherAlgorithm("aes128-cbc", 16, 16, 16, legacy.aes_cbc, priority=40, enabled_by_default=False),
+        CipherAlgorithm("aes192-cbc", 24, 16, 16, legacy.aes_cbc, priority=39, enabled_by_default=False),
+        CipherAlgorithm("aes256-cbc", 32, 16, 16, legacy.aes_cbc, priority=38, enabled_by_default=False),
+        CipherAlgorithm("3des-cbc", 24, 8, 8, legacy.des3_cbc, priority=30, enabled_by_default=False),
+        CipherAlgorithm("blowfish-cbc", 16, 8, 8, legacy.blowfish_cbc, priority=25,
+                        enabled_by_default=False),
+        CipherAlgorithm("cast128-cbc", 16, 8, 8, legacy.cast_cbc, priority=24, enabled_by_default=False),
+        CipherAlgorithm("arcfour256", 32, 0, 8, legacy.arcfour_discard, priority=12,
+                        enabled_by_default=False),
+        CipherAlgorithm("arcfour128", 16, 0, 8, legacy.arcfour_discard, priority=11,
+                        enabled_by_default=False),
+        CipherAlgorithm("arcfour", 16, 0, 8, legacy.arcfour, priority=10, enabled_by_default=False),
+    ]
+    return modern + old

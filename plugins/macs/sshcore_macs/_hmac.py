@@ -1,0 +1,33 @@
+"""HMAC over ``uint32 seq || data`` with the stdlib (2-9x faster than pycryptodome's HMAC)."""
+
+from __future__ import annotations
+
+import hmac
+import struct
+
+_U32 = struct.Struct(">I").pack
+
+
+class HMAC:
+    """The keyed state is computed once; each packet copies it."""
+
+    __slots__ = ("_base", "_size")
+
+    def __init__(self, key: bytes, hash_name: str, size: int) -> None:
+        self._base = hmac.new(key, digestmod=hash_name)
+        self._size = size
+
+    def sign(self, seq: int, data: bytes) -> bytes:
+        h = self._base.copy()
+        h.update(_U32(seq))
+        h.update(data)
+        return h.digest()[:self._size]
+
+    def verify(self, seq: int, data: bytes, mac: bytes) -> bool:
+        return hmac.compare_digest(self.sign(seq, data), mac)
+
+
+def factory(hash_name: str, size: int):  # type: ignore[no-untyped-def]
+    def make(key: bytes) -> HMAC:
+        return HMAC(key, hash_name, size)
+    return make
