@@ -1,0 +1,3 @@
+"""Public-key algorithms and key file formats for sshcore."""
+
+from ._keys import fingerprint, public_key_line  # noqa: F401

@@ -1,0 +1,265 @@
+"""Key files: openssh-key-v1 (read and write, bcrypt-encrypted), PEM/DER via pycryptodome,
+OpenSSH one-line and RFC 4716 public keys."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+from typing import Any
+
+import bcrypt
+
+from sshcore._wire import SSHReader, mpint, string, uint32
+from sshcore.errors import KeyImportError, SSHError
+
+from ._keys import DSAKey, ECDSAKey, Ed25519Key, RSAKey, SSHKey, decode_public_blob
+from ._primitives import AES, DSA, ECC, RSA
+
+MAGIC = b"openssh-key-v1\0"
+BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
+END = b"-----END OPENSSH PRIVATE KEY-----"
+# cipher name -> (key length, iv length, block size, mode)
+_CIPHERS = {"aes256-ctr": (32, 16, 16, "ctr"), "aes256-cbc": (32, 16, 16, "cbc"),
+            "aes128-ctr": (16, 16, 16, "ctr"), "aes128-cbc": (16, 16, 16, "cbc"),
+            "aes192-ctr": (24, 16, 16, "ctr"), "aes192-cbc": (24, 16, 16, "cbc")}
+
+
+def _err(filename: str | None, why: str) -> KeyImportError:
+    return KeyImportError(f"{filename or '<key data>'}: {why}")
+
+
+def _aes(key: bytes, iv: bytes, mode: str) -> Any:
+    if mode == "ctr":
+        return AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv)
+    return AES.new(key, AES.MODE_CBC, iv=iv)
+
+
+def _pem_body(data: bytes, begin: bytes, end: bytes, filename: str | None) -> bytes:
+    start = data.index(begin) + len(begin)
+    stop = data.find(end, start)
+    if stop < 0:
+        raise _err(filename, "truncated key file (no END line)")
+    try:
+        return base64.b64decode(b"".join(data[start:stop].split()), validate=True)
+    except binascii.Error:
+        raise _err(filename, "corrupt base64 in key file") from None
+
+
+def load_openssh_private(data: bytes, passphrase: bytes | None, filename: str | None) -> SSHKey:
+    raw = _pem_body(data, BEGIN, END, filename)
+    if not raw.startswith(MAGIC):
+        raise _err(filename, "not an openssh-key-v1 private key")
+    try:
+        r = SSHReader(raw, len(MAGIC))
+        cipher_name = r.text("ascii")
+        kdf_name = r.text("ascii")
+        kdf_options = r.string()
+        nkeys = r.uint32()
+        if nkeys != 1:
+            raise _err(filename, f"{nkeys} keys in one file are not supported")
+        r.string()  # public key blob
+        section = r.string()
+    except SSHError:
+        raise _err(filename, "truncated or corrupt key file") from None
+    if cipher_name != "none":
+        if cipher_name not in _CIPHERS:
+            raise _err(filename, f"unsupported key encryption cipher {cipher_name}")
+        if kdf_name != "bcrypt":
+            raise _err(filename, f"unsupported key derivation {kdf_name}")
+        if not passphrase:
+            raise _err(filename, "key is encrypted and no passphrase was given")
+        kr = SSHReader(kdf_options)
+        salt, rounds = kr.string(), kr.uint32()
+        klen, ivlen, block, mode = _CIPHERS[cipher_name]
+        if len(section) % block:
+            raise _err(filename, "encrypted section is not a whole number of blocks")
+        derived = bcrypt.kdf(passphrase, salt, klen + ivlen, rounds, ignore_few_rounds=True)
+        section = _aes(derived[:klen], derived[klen:], mode).decrypt(section)
+    try:
+        r = SSHReader(section)
+        if r.uint32() != r.uint32():
+            raise _err(filename, "wrong passphrase (check bytes differ)" if cipher_name != "none"
+                       else "corrupt key (check bytes differ)")
+        key = _read_private_fields(r)
+        key.comment = r.string().decode("utf-8", "replace")
+    except KeyImportError:
+        raise
+    except SSHError:
+        raise _err(filename, "truncated or corrupt private key section") from None
+    except ValueError as exc:
+        raise _err(filename, f"invalid key: {exc}") from None
+    return key
+
+
+def _read_private_fields(r: SSHReader) -> SSHKey:
+    key_type = r.text("ascii")
+    if key_type == "ssh-ed25519":
+        pub, priv = r.string(), r.string()
+        if len(pub) != 32 or len(priv) != 64 or priv[32:] != pub:
+            raise ValueError("inconsistent Ed25519 key")
+        return Ed25519Key.from_seed(priv[:32])
+    if key_type == "ssh-rsa":
+        n, e, d, iqmp, p, q = (r.mpint() for _ in range(6))
+        return RSAKey(RSA.construct((n, e, d, p, q)))
+    if key_type.startswith("ecdsa-sha2-"):
+        curve_id = r.text("ascii")
+        r.string()  # Q
+        d = r.mpint()
+        return ECDSAKey.from_private(curve_id, d)
+    if key_type == "ssh-dss":
+        p, q, g, y, x = (r.mpint() for _ in range(5))
+        return DSAKey(DSA.construct((y, g, p, q, x)))
+    raise ValueError(f"unknown key type {key_type!r}")
+
+
+def _private_fields(key: SSHKey) -> bytes:
+    k: Any = key._key
+    if isinstance(key, Ed25519Key):
+        pub = key.raw_public
+        return string(key.key_type) + string(pub) + string(bytes(k.seed) + pub)
+    if isinstance(key, RSAKey):
+        iqmp = pow(k.q, -1, k.p)
+        return string(key.key_type) + b"".join(mpint(v) for v in (k.n, k.e, k.d, iqmp, k.p, k.q))
+    if isinstance(key, ECDSAKey):
+        return string(key.key_type) + string(key.curve_id) + string(key.q) + mpint(int(k.d))
+    if isinstance(key, DSAKey):
+        return string(key.key_type) + b"".join(mpint(v) for v in (k.p, k.q, k.g, k.y, k.x))
+    raise ValueError(f"cannot export {type(key).__name__}")
+
+
+def export_openssh_private(key: SSHKey, passphrase: str | bytes | None = None,
+                           comment: str | None = None, rounds: int = 16) -> bytes:
+    """Write openssh-key-v1 as ssh-keygen does (bcrypt + aes256-ctr with a passphrase)."""
+    if isinstance(passphrase, str):
+        passphrase = passphrase.encode()
+    comment = key.comment if comment is None else comment
+    check = secrets.token_bytes(4)
+    body = check + check + _private_fields(key) + string(comment)
+    if passphrase:
+        cipher_name, kdf_name = "aes256-ctr", "bcrypt"
+        salt = secrets.token_bytes(16)
+        kdf_options = string(salt) + uint32(rounds)
+        block = 16
+    else:
+        cipher_name, kdf_name, kdf_options, block = "none", "none", b"", 8
+    pad = (-len(body)) % block
+    body += bytes(range(1, pad + 1))
+    if passphrase:
+        derived = bcrypt.kdf(passphrase, salt, 48, rounds, ignore_few_rounds=True)
+        body = _aes(derived[:32], derived[32:], "ctr").encrypt(body)
+    raw = MAGIC + string(cipher_name) + string(kdf_name) + string(kdf_options) + uint32(1) \
+        + string(key.public_blob) + string(body)
+    b64 = base64.b64encode(raw)
+    lines = [b64[i:i + 70] for i in range(0, len(b64), 70)]
+    return BEGIN + b"\n" + b"\n".join(lines) + b"\n" + END + b"\n"
+
+
+def export_public_line(key: SSHKey, comment: str | None = None) -> bytes:
+    comment = key.comment if comment is None else comment
+    line = key.key_type + " " + base64.b64encode(key.public_blob).decode()
+    return ((line + " " + comment).rstrip() + "\n").encode()
+
+
+# --------------------------------------------------------------------------- PEM / DER
+
+_PEM_RE = re.compile(rb"-----BEGIN ((?:RSA |DSA |EC |ENCRYPTED )?PRIVATE KEY)-----")
+
+
+def load_pem_private(data: bytes, passphrase: bytes | None, filename: str | None) -> SSHKey | None:
+    """PKCS#1, SEC1, PKCS#8 (maybe encrypted) and legacy Proc-Type PEM, or DER."""
+    is_pem = _PEM_RE.search(data) is not None
+    if not is_pem and not data.startswith(b"\x30"):
+        return None
+    encrypted = b"ENCRYPTED" in data[:200]
+    if encrypted and not passphrase:
+        raise _err(filename, "key is encrypted and no passphrase was given")
+    errors = []
+    for importer in (RSA.import_key, ECC.import_key, DSA.import_key):
+        try:
+            key = importer(data, passphrase=passphrase) if passphrase else importer(data)
+        except (ValueError, IndexError, TypeError) as exc:
+            errors.append(str(exc))
+            continue
+        if not key.has_private():
+            continue
+        if importer is RSA.import_key:
+            return RSAKey(key)
+        if importer is DSA.import_key:
+            return DSAKey(key)
+        if key.curve in ("Ed25519", "ed25519"):
+            return Ed25519Key(key)
+        return ECDSAKey(key)
+    if not is_pem:
+        return None
+    raise _err(filename, "wrong passphrase or corrupt PEM key" if encrypted else "corrupt PEM key")
+
+
+def load_public(data: bytes, filename: str | None) -> SSHKey | None:
+    text = data.strip()
+    if text.startswith(b"---- BEGIN SSH2 PUBLIC KEY ----"):
+        return _load_rfc4716(text, filename)
+    if text.startswith(b"-----BEGIN PUBLIC KEY-----") or text.startswith(b"-----BEGIN RSA PUBLIC KEY-----"):
+        for importer in (RSA.import_key, ECC.import_key, DSA.import_key):
+            try:
+                key = importer(text)
+            except (ValueError, IndexError, TypeError):
+                continue
+            if importer is RSA.import_key:
+                return RSAKey(key)
+            if importer is DSA.import_key:
+                return DSAKey(key)
+            return Ed25519Key(key) if key.curve in ("Ed25519", "ed25519") else ECDSAKey(key)
+        raise _err(filename, "corrupt PEM public key")
+    parts = text.split(None, 2)
+    if len(parts) >= 2 and not parts[0].startswith(b"-"):
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+        except binascii.Error:
+            return None
+        try:
+            key = decode_public_blob(blob)
+        except ValueError as exc:
+            raise _err(filename, str(exc)) from None
+        if key.key_type != parts[0].decode("ascii", "replace"):
+            raise _err(filename, "key type and key data disagree")
+        key.comment = parts[2].decode("utf-8", "replace").strip() if len(parts) > 2 else ""
+        return key
+    return None
+
+
+def _load_rfc4716(text: bytes, filename: str | None) -> SSHKey:
+    lines = text.decode("utf-8", "replace").splitlines()
+    if not lines[-1].startswith("---- END SSH2 PUBLIC KEY ----"):
+        raise _err(filename, "truncated RFC 4716 key (no END line)")
+    body, comment, i = [], "", 1
+    while i < len(lines) - 1:
+        line = lines[i]
+        if ":" in line and not body:
+            name, _, value = line.partition(":")
+            while value.endswith("\\") and i + 1 < len(lines) - 1:
+                i += 1
+                value = value[:-1] + lines[i]
+            if name.strip().lower() == "comment":
+                comment = value.strip().strip('"')
+        else:
+            body.append(line.strip())
+        i += 1
+    try:
+        key = decode_public_blob(base64.b64decode("".join(body), validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise _err(filename, f"corrupt RFC 4716 key: {exc}") from None
+    key.comment = comment
+    return key
+
+
+def export_rfc4716(key: SSHKey, comment: str | None = None) -> bytes:
+    comment = key.comment if comment is None else comment
+    b64 = base64.b64encode(key.public_blob).decode()
+    out = ["---- BEGIN SSH2 PUBLIC KEY ----"]
+    if comment:
+        out.append(f'Comment: "{comment}"')
+    out += [b64[i:i + 70] for i in range(0, len(b64), 70)]
+    out.append("---- END SSH2 PUBLIC KEY ----")
+    return ("\n".join(out) + "\n").encode()

@@ -1,0 +1,67 @@
+"""Hook implementations: signature algorithms, key types and key file formats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sshcore import hookimpl
+from sshcore.interfaces import KeyFormat, KeyType, SignatureAlgorithm
+
+from . import _formats
+from ._keys import DSAKey, ECDSAKey, Ed25519Key, RSAKey, decode_public_blob
+
+
+@hookimpl
+def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
+    d = decode_public_blob
+    return [
+        SignatureAlgorithm("ssh-ed25519", "ssh-ed25519", d, priority=100),
+        SignatureAlgorithm("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", d, priority=90),
+        SignatureAlgorithm("ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", d, priority=89),
+        SignatureAlgorithm("ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521", d, priority=88),
+        SignatureAlgorithm("rsa-sha2-512", "ssh-rsa", d, priority=80),
+        SignatureAlgorithm("rsa-sha2-256", "ssh-rsa", d, priority=79),
+        # legacy: SHA-1 signatures, off unless asked for by name
+        SignatureAlgorithm("ssh-rsa", "ssh-rsa", d, priority=10, enabled_by_default=False),
+        SignatureAlgorithm("ssh-dss", "ssh-dss", d, priority=5, enabled_by_default=False),
+    ]
+
+
+def _gen_ecdsa(curve_id: str) -> Any:
+    def generate(**options: Any) -> ECDSAKey:
+        return ECDSAKey.generate(curve_id)
+    return generate
+
+
+@hookimpl
+def sshcore_key_types() -> Sequence[KeyType]:
+    return [
+        KeyType("ssh-ed25519", lambda **o: Ed25519Key.generate(), priority=100),
+        KeyType("ecdsa-sha2-nistp256", _gen_ecdsa("nistp256"), priority=90),
+        KeyType("ecdsa-sha2-nistp384", _gen_ecdsa("nistp384"), priority=89),
+        KeyType("ecdsa-sha2-nistp521", _gen_ecdsa("nistp521"), priority=88),
+        KeyType("ssh-rsa", lambda bits=3072, **o: RSAKey.generate(bits), priority=80),
+        KeyType("ssh-dss", lambda bits=1024, **o: DSAKey.generate(bits), priority=5),
+    ]
+
+
+@hookimpl
+def sshcore_key_formats() -> Sequence[KeyFormat]:
+    return [
+        KeyFormat("openssh", export_private=_formats.export_openssh_private,
+                  export_public=_formats.export_public_line),
+        KeyFormat("rfc4716", export_public=_formats.export_rfc4716),
+    ]
+
+
+@hookimpl
+def sshcore_load_private_key(data: bytes, passphrase: bytes | None, filename: str | None) -> Any:
+    if _formats.BEGIN in data:
+        return _formats.load_openssh_private(data, passphrase, filename)
+    return _formats.load_pem_private(data, passphrase, filename)
+
+
+@hookimpl
+def sshcore_load_public_key(data: bytes, filename: str | None) -> Any:
+    return _formats.load_public(data, filename)
