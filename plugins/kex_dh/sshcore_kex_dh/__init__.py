@@ -1,0 +1,1 @@
+"""Finite-field Diffie-Hellman key exchange (RFC 4253 section 8, RFC 8268)."""

@@ -1,0 +1,29 @@
+"""Hook implementations: the ECDH key exchanges this distribution contributes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sshcore import hookimpl
+from sshcore.interfaces import KexAlgorithm, KexContext
+
+from ._ecdh import ECDHExchange
+
+
+def _factory(curve: str, hash_name: str) -> Callable[[KexContext], ECDHExchange]:
+    def make(ctx: KexContext) -> ECDHExchange:
+        return ECDHExchange(ctx, curve, hash_name)
+    return make
+
+
+@hookimpl
+def sshcore_kex_algorithms() -> Sequence[KexAlgorithm]:
+    return [
+        KexAlgorithm("curve25519-sha256", "sha256", _factory("curve25519", "sha256"), priority=100),
+        KexAlgorithm("curve25519-sha256@libssh.org", "sha256", _factory("curve25519", "sha256"),
+                     priority=99),
+        KexAlgorithm("curve448-sha512", "sha512", _factory("curve448", "sha512"), priority=95),
+        KexAlgorithm("ecdh-sha2-nistp256", "sha256", _factory("nistp256", "sha256"), priority=90),
+        KexAlgorithm("ecdh-sha2-nistp384", "sha384", _factory("nistp384", "sha384"), priority=89),
+        KexAlgorithm("ecdh-sha2-nistp521", "sha512", _factory("nistp521", "sha512"), priority=88),
+    ]
