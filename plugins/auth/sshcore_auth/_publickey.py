@@ -24,25 +24,28 @@ class PublicKeyClient:
 
     def __init__(self, ctx: ClientAuthContext) -> None:
         self.ctx = ctx
-        self._keys: Iterator[Any] = iter(ctx.credentials.get("client_keys") or ())
+        self._offers: Iterator[tuple[Any, str]] = self._candidates(ctx.credentials.get("client_keys") or ())
         self._key: Any = None
         self._alg = ""
 
-    def _pick_alg(self, key: Any) -> str | None:
-        local = set(self.ctx.sig_algs)
+    def _candidates(self, keys: Any) -> Iterator[tuple[Any, str]]:
+        """(key, signature algorithm) pairs to offer, in order.
+
+        A key that can sign several ways (RSA) is offered with each algorithm allowed here,
+        those the server lists in server-sig-algs first: a server may accept only some of
+        them, whatever it advertises.
+        """
+        local = list(self.ctx.sig_algs)
         server = self.ctx.server_sig_algs
-        candidates = [a for a in key.sig_algorithms() if a in local]
-        if server is not None:
-            preferred = [a for a in candidates if a in server]
-            if preferred:
-                return preferred[0]
-        return candidates[0] if candidates else None
+        for key in keys:
+            algs = [a for a in key.sig_algorithms() if a in local]
+            if server is not None:
+                algs = [a for a in algs if a in server] + [a for a in algs if a not in server]
+            for alg in algs:
+                yield key, alg
 
     def next_attempt(self) -> AuthAction:
-        for key in self._keys:
-            alg = self._pick_alg(key)
-            if alg is None:
-                continue
+        for key, alg in self._offers:
             self._key, self._alg = key, alg
             return AuthSend(boolean(False) + string(alg) + string(key.public_blob))
         return AuthDone()
