@@ -138,9 +138,13 @@ def run_ssh(port: int, command: str, *, identity: Path | None = None,
             input: bytes | None = None, password: str | None = None, timeout: float = 30,
             tty: bool = False, tmp: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run the real OpenSSH client against 127.0.0.1:port."""
-    args = [need("ssh"), "-F", "/dev/null", "-p", str(port), "-o", f"UserKnownHostsFile={known_hosts}",
-            "-o", "StrictHostKeyChecking=" + ("no" if str(known_hosts) == "/dev/null" else "yes"),
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
+    args = [need("ssh"), "-F", "/dev/null", "-p", str(port)]
+    # ssh takes the first value of an option: the caller's options go first.
+    for name, value in (options or {}).items():
+        args += ["-o", f"{name}={value}"]
+    args += ["-o", f"UserKnownHostsFile={known_hosts}",
+             "-o", "StrictHostKeyChecking=" + ("no" if str(known_hosts) == "/dev/null" else "yes"),
+             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
     env = dict(os.environ)
     if password is not None:
         assert tmp is not None
@@ -154,8 +158,6 @@ def run_ssh(port: int, command: str, *, identity: Path | None = None,
         args += ["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
     if identity is not None:
         args += ["-i", str(identity)]
-    for name, value in (options or {}).items():
-        args += ["-o", f"{name}={value}"]
     if tty:
         args.append("-tt")
     args += [f"{USER}@127.0.0.1", command]
