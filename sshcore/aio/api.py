@@ -100,7 +100,10 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
         except TimeoutError:
             raise ConnectionLostError(f"{host}:{port}: connection timed out") from None
         except OSError as exc:
-            raise ConnectionLostError(f"{host}:{port}: {exc.strerror or exc}") from None
+            why = os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0 else str(exc)
+            if isinstance(exc, __import__("socket").gaierror):
+                why = exc.strerror or str(exc)
+            raise ConnectionLostError(f"{host}:{port}: {why}") from None
 
     return _ConnectContext(run())
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything sshcore needs on a fresh Debian/Ubuntu machine: OpenSSH (for the
+# interop tests and the demo), the sshcore kernel, every plugin under plugins/, and the
+# test tools.  Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
+if ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null || [ ! -x /usr/sbin/sshd ]; then
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q openssh-server openssh-client
+fi
+$SUDO mkdir -p /run/sshd
+
+PY=${PYTHON:-python3}
+$PY -m pip install -q --upgrade pip setuptools wheel
+# The kernel first, then every plugin distribution (each has its own pyproject.toml).
+args=(-e .)
+for p in plugins/*/pyproject.toml; do args+=(-e "$(dirname "$p")"); done
+$PY -m pip install -q "${args[@]}"
+$PY -m pip install -q pytest pytest-xdist pytest-timeout hypothesis

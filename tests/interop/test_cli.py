@@ -1,0 +1,108 @@
+"""The sshcore command line: algorithms, run (against real sshd) and serve (for real ssh)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.interop
+
+
+def sshcore(*args, input=b"", timeout=60, env=None):
+    return subprocess.run([sys.executable, "-m", "sshcore", *args], input=input,
+                          capture_output=True, timeout=timeout, env=env)
+
+
+def test_algorithms_lists_every_family_with_provider():
+    r = sshcore("algorithms")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    for name, dist in [("curve25519-sha256", "sshcore-kex-ecdh"), ("aes256-gcm@openssh.com", "sshcore-ciphers"),
+                       ("hmac-sha2-256-etm@openssh.com", "sshcore-macs"), ("ssh-ed25519", "sshcore-keys"),
+                       ("publickey", "sshcore-auth"), ("zlib@openssh.com", "sshcore-compression"),
+                       ("diffie-hellman-group14-sha256", "sshcore-kex-dh")]:
+        line = next(line for line in out.splitlines() if line.split()[:1] == [name])
+        assert dist in line
+    # preference order: chacha20 before aes128-ctr, as in OpenSSH
+    assert out.index("chacha20-poly1305@openssh.com") < out.index("aes128-ctr")
+
+
+def test_run_streams_output_stdin_and_exit_status(start_sshd, keys):
+    sshd = start_sshd()
+    r = sshcore("run", "-p", str(sshd.port), "-i", str(keys.user["ed25519"]),
+                "--known-hosts", str(sshd.known_hosts), "127.0.0.1",
+                "echo out; echo err >&2; wc -c; exit 7", input=b"z" * 5000)
+    assert r.returncode == 7, r.stderr
+    assert r.stdout == b"out\n5000\n"
+    assert r.stderr == b"err\n"
+
+
+def test_run_with_o_options(start_sshd, keys):
+    sshd = start_sshd(Ciphers="aes256-ctr")
+    r = sshcore("run", "-p", str(sshd.port), "-i", str(keys.user["rsa"]), "-o", "Ciphers=aes256-ctr",
+                "-o", f"UserKnownHostsFile={sshd.known_hosts}", "127.0.0.1", "echo", "ok")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"ok\n"
+
+
+@pytest.mark.parametrize("case", ["refused", "bad_key_file", "auth_failure", "host_key_mismatch",
+                                  "unknown_host"])
+def test_run_errors_are_one_line(start_sshd, keys, tmp_path, helpers, case):
+    sshd = start_sshd()
+    port, key, kh = str(sshd.port), str(keys.user["ed25519"]), str(sshd.known_hosts)
+    host = "127.0.0.1"
+    if case == "refused":
+        port = str(helpers.free_port())
+    elif case == "bad_key_file":
+        bad = tmp_path / "bad_key"
+        bad.write_text("this is not a key\n")
+        key = str(bad)
+    elif case == "auth_failure":
+        key = str(helpers.keygen(tmp_path / "stranger", "ed25519"))
+    elif case == "host_key_mismatch":
+        wrong = tmp_path / "kh"
+        wrong.write_text(f"[127.0.0.1]:{sshd.port} {(keys.dir / 'user_ed25519.pub').read_text()}")
+        kh = str(wrong)
+    elif case == "unknown_host":
+        kh = str(tmp_path / "nothing")
+    r = sshcore("run", "-p", port, "-i", key, "--known-hosts", kh, host, "true")
+    err = r.stderr.decode()
+    assert r.returncode == 255
+    assert err.startswith("sshcore: error:") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+def test_serve_accepts_real_ssh(keys, helpers, tmp_path):
+    port = helpers.free_port()
+    env = dict(os.environ, HOME=str(tmp_path))  # the default host key goes under this HOME
+    proc = subprocess.Popen([sys.executable, "-m", "sshcore", "serve", "--listen", f"127.0.0.1:{port}",
+                             "--authorized-keys", str(keys.authorized_keys)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        host_pub = tmp_path / ".local/share/sshcore/ssh_host_ed25519_key.pub"
+        while not host_pub.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        import socket
+
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        kh = tmp_path / "known_hosts"
+        kh.write_text(f"[127.0.0.1]:{port} {host_pub.read_text()}")
+        r = helpers.run_ssh(port, "echo served; exit 2", identity=keys.user["ed25519"], known_hosts=kh)
+        assert r.returncode == 2, r.stderr
+        assert r.stdout == b"served\n"
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert b"generated host key" in err
