@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             raise ConnectionLostError(f"{host}:{port}: connection timed out") from None
         except OSError as exc:
             why = os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0 else str(exc)
-            if isinstance(exc, __import__("socket").gaierror):
+            if isinstance(exc, socket.gaierror):
                 why = exc.strerror or str(exc)
             raise ConnectionLostError(f"{host}:{port}: {why}") from None
 
