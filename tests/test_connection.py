@@ -305,3 +305,72 @@ def test_api_misuse_is_local_error(test_registry):
     p = make_pair(test_registry)
     with pytest.raises(LocalProtocolError):
         p.client.open_channel("session")
+
+
+def _raw_client_packets(*payloads):
+    from sshcore._framing import PacketWriter
+
+    w = PacketWriter()
+    return b"SSH-2.0-raw\r\n" + b"".join(w.pack(p) for p in payloads)
+
+
+def _kexinit(kex, follows, hostkey="test-key@sshcore.test"):
+    from sshcore._kexinit import KexInit
+    from sshcore.testing import CIPHER, MAC
+
+    return KexInit(kex, [hostkey], [CIPHER], [CIPHER], [MAC], [MAC], ["none"], ["none"], [], [],
+                   follows).encode(b"\0" * 16)
+
+
+def test_wrong_guess_packet_is_ignored(test_registry):
+    from sshcore.testing import KEX
+
+    server = Connection(pair_configs(test_registry).server)
+    init = _kexinit(["made-up-kex@x", KEX], follows=True)
+    guess = byte(30) + b"garbage that would break the kex"
+    real = byte(30) + string(b"c" * 32)
+    server.receive_data(_raw_client_packets(init, guess, real))
+    assert not server.closed
+    # the server answered the real KEX init (with message 31) and sent NEWKEYS
+    assert server._kex.result is not None and server._kex.newkeys_sent
+
+
+def test_right_guess_packet_is_used(test_registry):
+    from sshcore.testing import KEX
+
+    server = Connection(pair_configs(test_registry).server)
+    init = _kexinit([KEX], follows=True)
+    server.receive_data(_raw_client_packets(init, byte(30) + string(b"c" * 32)))
+    assert server._kex.result is not None
+
+
+def test_ignore_debug_tolerated_without_strict_kex(test_registry):
+    from sshcore.testing import KEX
+
+    server = Connection(pair_configs(test_registry).server)
+    init = _kexinit([KEX], follows=False)  # no strict-kex marker: a pre-Terrapin peer
+    ignore = byte(2) + string(b"x")
+    debug = byte(4) + b"\x00" + string("hello") + string("")
+    server.receive_data(_raw_client_packets(init, ignore, debug, byte(30) + string(b"c" * 32)))
+    assert not server.closed and not server.strict_kex
+    assert server._kex.result is not None
+
+
+def test_kexinit_not_first_under_strict_kex_is_fatal(test_registry):
+    from sshcore.testing import KEX
+    from sshcore._kexinit import STRICT_CLIENT
+
+    server = Connection(pair_configs(test_registry).server)
+    init = _kexinit([KEX, STRICT_CLIENT], follows=False)
+    with pytest.raises(RemoteProtocolError, match="first packet"):
+        server.receive_data(_raw_client_packets(byte(2) + string(b""), init))
+
+
+def test_strict_kex_resets_sequence_numbers(test_registry):
+    p = make_pair(test_registry)
+    p.pump()
+    p.client.accept_host_key()
+    p.pump()
+    # After NEWKEYS both directions restarted at 0, so only a handful of packets counted since.
+    assert p.client._writer.seq < 10 and p.server._reader.seq < 10
+    assert p.client._writer.packets_sent > p.client._writer.seq
