@@ -8,6 +8,7 @@ from sshcore import hookimpl
 from sshcore.interfaces import KexAlgorithm, KexContext
 
 from ._dh import DHExchange
+from ._gex import GexExchange
 from ._groups import GENERATOR, GROUPS
 
 
@@ -19,9 +20,18 @@ def _factory(group: str, hash_name: str) -> Callable[[KexContext], DHExchange]:
     return make
 
 
+def _gex(hash_name: str) -> Callable[[KexContext], GexExchange]:
+    def make(ctx: KexContext) -> GexExchange:
+        return GexExchange(ctx, hash_name)
+    return make
+
+
 @hookimpl
 def sshcore_kex_algorithms() -> Sequence[KexAlgorithm]:
     return [
+        KexAlgorithm("diffie-hellman-group-exchange-sha256", "sha256", _gex("sha256"), priority=80),
+        KexAlgorithm("diffie-hellman-group-exchange-sha1", "sha1", _gex("sha1"), priority=15,
+                     enabled_by_default=False),
         KexAlgorithm("diffie-hellman-group16-sha512", "sha512", _factory("group16", "sha512"),
                      priority=70),
         KexAlgorithm("diffie-hellman-group18-sha512", "sha512", _factory("group18", "sha512"),
