@@ -19,4 +19,5 @@ $PY -m pip install -q --upgrade pip setuptools wheel
 args=(-e .)
 for p in plugins/*/pyproject.toml; do args+=(-e "$(dirname "$p")"); done
 $PY -m pip install -q "${args[@]}"
-$PY -m pip install -q pytest pytest-xdist pytest-timeout hypothesis
+# asyncssh is a test-only peer for algorithms this OpenSSH no longer has
+$PY -m pip install -q pytest pytest-xdist pytest-timeout hypothesis asyncssh
