@@ -117,6 +117,7 @@ class Transport:
         self._now = 0.0
         self._last_kex_time = 0.0
         self._bytes_at_kex = 0
+        self._recv_at_kex = 0
         self.statistics_kex_count = 0
         # Precompute algorithm lists once (and validate them: unknown names fail here).
         self._kex_names = config.algs("kex")
@@ -284,6 +285,9 @@ class Transport:
             if payload is None:
                 return
             self._dispatch(payload)
+            if (self._kex is None and self.session_id is not None
+                    and reader.bytes_received - self._recv_at_kex >= self.config.rekey_bytes):
+                self.start_rekey()
 
     def _dispatch(self, payload: bytes) -> None:
         mtype = payload[0]
@@ -529,6 +533,7 @@ class Transport:
         self.negotiated = kex.alg
         self._last_kex_time = self._now
         self._bytes_at_kex = self._writer.bytes_sent
+        self._recv_at_kex = self._reader.bytes_received
         self.statistics_kex_count += 1
         self._events.append(ev.KexCompleted(kex.alg.as_dict(), kex.first, self.strict_kex))
         if kex.first:

@@ -120,7 +120,8 @@ async def listen(host: str = "", port: int = 22, *,
                  auth_methods: AlgList = None, registry: Registry | None = None,
                  passphrase: str | None = None, login_timeout: float | None = 120.0,
                  max_auth_tries: int = 6, banner: str | None = None,
-                 require_strict_kex: bool = False, reuse_address: bool = True) -> SSHAcceptor:
+                 require_strict_kex: bool = False, rekey_bytes: int | None = None,
+                 rekey_seconds: float | None = None, reuse_address: bool = True) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
@@ -136,12 +137,17 @@ async def listen(host: str = "", port: int = 22, *,
     connections: set[SSHServerConnection] = set()
 
     def make_config() -> ConnectionConfig:
-        return ConnectionConfig(
+        cfg = ConnectionConfig(
             "server", registry=reg, kex_algs=kex_algs, encryption_algs=encryption_algs,
             mac_algs=mac_algs, compression_algs=compression_algs,
             server_host_key_algs=server_host_key_algs, signature_algs=signature_algs,
             server_host_keys=keys, auth_methods=auth_methods, max_auth_tries=max_auth_tries,
             login_timeout=login_timeout, banner=banner, require_strict_kex=require_strict_kex)
+        if rekey_bytes is not None:
+            cfg.rekey_bytes = rekey_bytes
+        if rekey_seconds is not None:
+            cfg.rekey_seconds = rekey_seconds
+        return cfg
 
     make_config()  # validate the options once, before accepting anyone
 
