@@ -163,3 +163,29 @@ def test_refused_connection_is_clean_error(test_registry):
             await sshcore.connect("127.0.0.1", 1, username="u", known_hosts=None,
                                   registry=test_registry)
     run(main())
+
+
+def test_slow_reader_bounds_buffering(test_registry, keys):
+    """A reader that does not read stops the sender: we buffer at most one window."""
+    from sshcore.config import ConnectionConfig
+
+    window = ConnectionConfig("client").window_size
+
+    async def flood(proc):
+        for _ in range(200):  # 200 x 64 KiB = 12.5 MiB
+            proc.stdout.write(b"z" * 65536)
+            await proc.stdout.drain()
+        return 0
+
+    async def main():
+        srv = await start(test_registry, keys, handler=flood)
+        async with srv, sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                        known_hosts=None, registry=test_registry) as conn:
+            proc = await conn.create_process("flood", encoding=None)
+            await asyncio.sleep(0.5)
+            assert proc.stdout._size <= window
+            chan = next(iter(conn._conn.channels.channels.values()))
+            assert chan.local_window >= 0
+            total = len(await proc.stdout.read())
+            assert total == 200 * 65536
+    run(main())

@@ -127,6 +127,10 @@ class SSHChannel:
         self._decoders: dict[int | None, Any] = {}
 
     def _bind(self, conn: SSHConnection, local_id: int) -> None:
+        # Stream-style sessions re-open the window as the application reads (back-pressure);
+        # callback sessions get it re-opened as soon as data is delivered.
+        if getattr(self._session, "consumes_on_read", False):
+            self.auto_consume = False
         self._conn = conn
         self._id = local_id
         self._closed_fut = conn._loop.create_future()

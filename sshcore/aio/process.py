@@ -163,6 +163,8 @@ class SSHStreamWriter:
 class SSHClientProcess(SSHClientSession):
     """A remote process: ``stdin`` writer, ``stdout``/``stderr`` readers, ``wait()``."""
 
+    consumes_on_read = True
+
     def __init__(self, encoding: str | None = "utf-8", errors: str = "strict") -> None:
         self._encoding = encoding
         self._errors = errors
@@ -244,6 +246,8 @@ ProcessFactory = Callable[["SSHServerProcess"], Awaitable[Any] | Any]
 
 class SSHServerProcess(SSHServerSession):
     """Server side of a session as streams; ``process_factory(process)`` runs it."""
+
+    consumes_on_read = True
 
     def __init__(self, process_factory: ProcessFactory, encoding: str | None = None,
                  errors: str = "strict", accept_env: Callable[[str], bool] | None = None,
