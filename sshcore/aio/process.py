@@ -85,9 +85,14 @@ class SSHStreamReader:
 
     async def read(self, n: int = -1) -> Any:
         if n < 0:
-            while not self._eof:
+            # Take data as it comes, so the window keeps re-opening until EOF.
+            chunks = []
+            while True:
+                if self._size:
+                    chunks.append(self._take(self._size))
+                if self._eof:
+                    return self._out(b"".join(chunks), final=True)
                 await self._wait()
-            return self._out(self._take(self._size), final=True)
         while not self._size and not self._eof:
             await self._wait()
         return self._out(self._take(min(n, self._size)), final=self._eof and n >= self._size)
