@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import struct
 
-from ._primitives import AES, ChaCha20, Poly1305
+from ._primitives import AES, ChaCha20, GCMKey, Poly1305
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -25,10 +25,10 @@ class AESCTR:
 class AESGCM:
     """aes*-gcm@openssh.com: length in clear as AAD, 64-bit invocation counter in the IV."""
 
-    __slots__ = ("_key", "_fixed", "_counter")
+    __slots__ = ("_gcm", "_fixed", "_counter")
 
     def __init__(self, key: bytes, iv: bytes, encrypt: bool) -> None:
-        self._key = key
+        self._gcm = GCMKey(key)
         self._fixed = iv[:4]
         self._counter = int.from_bytes(iv[4:12], "big")
 
@@ -38,22 +38,14 @@ class AESGCM:
         return nonce
 
     def encrypt_packet(self, seq: int, packet: bytes) -> bytes:
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=self._next_nonce(), mac_len=16)
         header = packet[:4]
-        cipher.update(header)
-        ciphertext, tag = cipher.encrypt_and_digest(packet[4:])
-        return header + ciphertext + tag
+        return header + self._gcm.seal(self._next_nonce(), header, packet[4:])
 
     def decrypt_length(self, seq: int, header: bytes) -> int:
         return int(_U32.unpack(header)[0])
 
     def decrypt_packet(self, seq: int, header: bytes, body: bytes) -> bytes | None:
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=self._next_nonce(), mac_len=16)
-        cipher.update(header)
-        try:
-            return bytes(cipher.decrypt_and_verify(body[:-16], body[-16:]))
-        except ValueError:
-            return None
+        return self._gcm.open(self._next_nonce(), header, body)
 
 
 class ChaChaPoly:
