@@ -1,0 +1,133 @@
+"""Keys and key files against the real ssh-keygen, and signatures checked independently."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from sshcore._wire import SSHReader
+from sshcore.errors import KeyImportError
+from sshcore.keys import (export_private_key, generate_private_key, import_public_key,
+                          read_private_key, read_public_key)
+from sshcore_keys import fingerprint
+from sshcore_keys._formats import export_rfc4716
+
+TYPES = [("ed25519", []), ("ecdsa", ["-b", "256"]), ("ecdsa", ["-b", "384"]), ("ecdsa", ["-b", "521"]),
+         ("rsa", ["-b", "2048"])]
+FORMATS = [("openssh", []), ("PEM", ["-m", "PEM"]), ("PKCS8", ["-m", "PKCS8"])]
+
+
+def keygen(path, key_type, extra, passphrase=""):
+    subprocess.run(["ssh-keygen", "-q", "-t", key_type, *extra, "-N", passphrase, "-C", "a comment",
+                    "-f", str(path)], check=True, timeout=60)
+    return path
+
+
+def verify_independently(pub_line: bytes, data: bytes, sig_blob: bytes) -> None:
+    """Check an SSH signature with `cryptography`, not with our own code."""
+    key = serialization.load_ssh_public_key(pub_line)
+    r = SSHReader(sig_blob)
+    alg, sig = r.text("ascii"), r.string()
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        key.verify(sig, data)
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        rs = SSHReader(sig)
+        der = encode_dss_signature(rs.mpint(), rs.mpint())
+        h = {256: hashes.SHA256(), 384: hashes.SHA384(), 521: hashes.SHA512()}[key.curve.key_size]
+        key.verify(der, data, ec.ECDSA(h))
+    elif isinstance(key, rsa.RSAPublicKey):
+        h = {"rsa-sha2-256": hashes.SHA256(), "rsa-sha2-512": hashes.SHA512(), "ssh-rsa": hashes.SHA1()}[alg]
+        key.verify(sig, data, padding.PKCS1v15(), h)
+    else:  # pragma: no cover
+        raise AssertionError(type(key))
+
+
+# ssh-keygen writes Ed25519 keys only in the OpenSSH format.
+MATRIX = [pytest.param(t, e, f, fa, id=f"{t}{''.join(e)}-{f}") for t, e in TYPES for f, fa in FORMATS
+          if t != "ed25519" or f == "openssh"]
+
+
+@pytest.mark.parametrize("key_type,extra,fmt,fmt_args", MATRIX)
+@pytest.mark.parametrize("passphrase", ["", "correct horse"], ids=["plain", "encrypted"])
+def test_ssh_keygen_keys_load_and_sign(tmp_path, key_type, extra, fmt, fmt_args, passphrase):
+    path = keygen(tmp_path / "k", key_type, extra + fmt_args, passphrase)
+    key = read_private_key(path, passphrase or None)
+    pub_line = (tmp_path / "k.pub").read_bytes()
+    assert key.public_blob == read_public_key(tmp_path / "k.pub").public_blob
+    printed = subprocess.run(["ssh-keygen", "-l", "-f", str(path) + ".pub"], capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert fingerprint(key) == printed[1]
+    for alg in key.sig_algorithms():
+        sig = key.sign(b"data to sign", alg)
+        verify_independently(pub_line, b"data to sign", sig)
+        assert key.verify(b"data to sign", sig, alg)
+        assert not key.verify(b"other data", sig, alg)
+
+
+@pytest.mark.parametrize("key_type", ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp521",
+                                      "ssh-rsa"])
+@pytest.mark.parametrize("passphrase", [None, "pw"])
+def test_our_keys_load_in_ssh_keygen(tmp_path, key_type, passphrase):
+    key = generate_private_key(key_type, bits=2048) if key_type == "ssh-rsa" else generate_private_key(key_type)
+    path = tmp_path / "ours"
+    path.write_bytes(export_private_key(key, "openssh", passphrase=passphrase))
+    path.chmod(0o600)
+    out = subprocess.run(["ssh-keygen", "-y", "-P", passphrase or "", "-f", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert import_public_key(out.stdout).public_blob == key.public_blob
+    (tmp_path / "ours.pub").write_text(out.stdout)
+    for hash_name, flag in (("sha256", "sha256"), ("md5", "md5")):
+        printed = subprocess.run(["ssh-keygen", "-l", "-E", flag, "-f", str(tmp_path / "ours.pub")],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        assert fingerprint(key, hash_name) == printed[1]
+    assert read_private_key(path, passphrase).public_blob == key.public_blob
+
+
+def test_rfc4716_round_trip_with_ssh_keygen(tmp_path):
+    key = generate_private_key("ssh-ed25519")
+    (tmp_path / "k.rfc").write_bytes(export_rfc4716(key, "my comment"))
+    out = subprocess.run(["ssh-keygen", "-i", "-f", str(tmp_path / "k.rfc")], capture_output=True,
+                         text=True, check=True).stdout
+    assert import_public_key(out).public_blob == key.public_blob
+    path = keygen(tmp_path / "e", "ed25519", [])
+    rfc = subprocess.run(["ssh-keygen", "-e", "-m", "RFC4716", "-f", str(path) + ".pub"],
+                         capture_output=True, check=True).stdout
+    assert import_public_key(rfc).public_blob == read_public_key(str(path) + ".pub").public_blob
+
+
+def test_errors_name_the_file_and_the_reason(tmp_path):
+    path = keygen(tmp_path / "enc", "ed25519", [], "right")
+    with pytest.raises(KeyImportError, match=r"enc: wrong passphrase"):
+        read_private_key(path, "wrong")
+    with pytest.raises(KeyImportError, match=r"enc: key is encrypted"):
+        read_private_key(path)
+    text = path.read_bytes()
+    (tmp_path / "trunc").write_bytes(text[: len(text) // 2])
+    with pytest.raises(KeyImportError, match="trunc"):
+        read_private_key(tmp_path / "trunc", "right")
+    (tmp_path / "notakey").write_text("hello world\n")
+    with pytest.raises(KeyImportError, match="notakey"):
+        read_private_key(tmp_path / "notakey")
+    with pytest.raises(KeyImportError, match="missing"):
+        read_private_key(tmp_path / "missing")
+
+
+def test_malformed_signatures_rejected():
+    key = generate_private_key("ssh-ed25519")
+    good = key.sign(b"m")
+    r = SSHReader(good)
+    alg, raw = r.text("ascii"), r.string()
+    from sshcore._wire import string
+    assert key.verify(b"m", good)
+    assert not key.verify(b"m", good + b"\x00")                          # trailing bytes
+    assert not key.verify(b"m", string(alg) + string(raw[:-1]))           # wrong length
+    assert not key.verify(b"m", string("ssh-rsa") + string(raw))          # wrong algorithm
+    assert not key.verify(b"m", good, "rsa-sha2-256")
+    tampered = bytearray(good)
+    tampered[-1] ^= 1
+    assert not key.verify(b"m", bytes(tampered))
