@@ -189,3 +189,22 @@ def test_slow_reader_bounds_buffering(test_registry, keys):
             total = len(await proc.stdout.read())
             assert total == 200 * 65536
     run(main())
+
+
+def test_exception_in_application_callback_closes_only_that_connection(test_registry, keys):
+    class Boom(sshcore.SSHClientSession):
+        def data_received(self, data, datatype):
+            raise RuntimeError("application bug")
+
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv:
+            conn = await sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                         known_hosts=None, registry=test_registry)
+            await conn.create_session(Boom, "x")
+            await asyncio.wait_for(conn.wait_closed(), 10)
+            # the loop and the server survive: a new connection works
+            async with sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                       known_hosts=None, registry=test_registry) as conn2:
+                assert (await conn2.run("ok")).stdout == "cmd=ok"
+    run(main())

@@ -106,6 +106,10 @@ class SSHConnection(asyncio.Protocol):
                 except SSHError as exc:
                     self._set_error(exc)
                     conn.disconnect(getattr(exc, "reason", DisconnectReason.BY_APPLICATION), str(exc))
+                except Exception as exc:  # an application callback or a bug: never kill the loop
+                    logger.exception("error while handling %s", type(event).__name__)
+                    self._set_error(exc)
+                    conn.disconnect(DisconnectReason.BY_APPLICATION, "internal error")
         finally:
             self._processing = False
         self._flush()
