@@ -196,8 +196,12 @@ def test_exception_in_application_callback_closes_only_that_connection(test_regi
         def data_received(self, data, datatype):
             raise RuntimeError("application bug")
 
+    async def talk(proc):
+        proc.stdout.write(f"cmd={proc.command}")
+        return 0
+
     async def main():
-        srv = await start(test_registry, keys)
+        srv = await start(test_registry, keys, handler=talk)
         async with srv:
             conn = await sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
                                          known_hosts=None, registry=test_registry)
