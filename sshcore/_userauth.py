@@ -91,7 +91,12 @@ class ClientUserauth:
     def _act(self, method: str, action: Any) -> bool:
         """Carry out a method's action; False means try the next method."""
         if isinstance(action, AuthSend):
-            self._send_request(method, action.body)
+            if action.payloads:  # method-specific replies (e.g. keyboard-interactive answers)
+                self.waiting_reply = True
+                for payload in action.payloads:
+                    self.conn.send_payload(payload)
+            else:
+                self._send_request(method, action.body)
             return True
         if isinstance(action, AuthAsk):
             self.waiting_input = True
@@ -159,7 +164,9 @@ class ServerUserauth:
         self.waiting_answer = False
         self.done = False
         self.deadline: float | None = None
-        self.partial_done: set[str] = set()
+        #: methods that already succeeded, per user (for required sequences)
+        self.completed: dict[str, list[str]] = {}
+        self.required = [list(seq) for seq in (cfg.auth_methods_required or [])]
 
     def _context(self) -> ServerAuthContext:
         conn = self.conn
@@ -195,8 +202,8 @@ class ServerUserauth:
             self.current = (username, "none", None)
             self._ask(username, "none", AuthAsk("none", {"username": username}))
             return
-        if method not in self.allowed:
-            self._failure(counted=True)
+        if method not in self._allowed_for(username):
+            self._failure(counted=True, username=username)
             return
         factory = self.conn.registry.get("auth", method).server
         obj = factory(self._context())
@@ -217,12 +224,20 @@ class ServerUserauth:
                 self.conn.send_payload(p)
         elif action.success:
             self.current = None
+            done = self.completed.setdefault(username, [])
+            if method != "none" and method not in done:
+                done.append(method)
+            if self.required and method != "none" and not any(
+                    all(m in done for m in seq) for seq in self.required):
+                # RFC 4252 section 5.1: partial success, more methods needed.
+                self._failure(counted=False, partial=True, username=username)
+                return
             self.done = True
             self.conn.send_payload(byte(MessageType.USERAUTH_SUCCESS))
             self.conn.on_auth_success(username)
         else:
             self.current = None
-            self._failure(counted=True, partial=action.partial)
+            self._failure(counted=True, partial=action.partial, username=username)
 
     def answer(self, answer: Any) -> None:
         if not self.waiting_answer or self.current is None:
@@ -236,15 +251,29 @@ class ServerUserauth:
                 self._act(username, method, AuthDone(success=True))
             else:
                 self.current = None
-                self._failure(counted=False)
+                self._failure(counted=False, username=username)
             return
         self._act(username, method, obj.resume(answer))
 
-    def _failure(self, counted: bool, partial: bool = False) -> None:
+    def _allowed_for(self, username: str) -> list[str]:
+        """Methods that can still lead to success for this user (all of them without
+        required sequences; otherwise the next methods of each sequence not yet done)."""
+        if not self.required:
+            return self.allowed
+        done = self.completed.get(username, [])
+        nxt: list[str] = []
+        for seq in self.required:
+            if all(m in seq for m in done):
+                for m in seq:
+                    if m not in done and m in self.allowed and m not in nxt:
+                        nxt.append(m)
+        return nxt
+
+    def _failure(self, counted: bool, partial: bool = False, username: str = "") -> None:
         if counted:
             self.failures += 1
         if self.failures > self.conn.config.max_auth_tries:
             raise NoMoreAuthMethodsError("too many authentication failures",
                                          reason=DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE)
         self.conn.send_payload(b"".join((byte(MessageType.USERAUTH_FAILURE),
-                                         name_list(self.allowed), boolean(partial))))
+                                         name_list(self._allowed_for(username)), boolean(partial))))

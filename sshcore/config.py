@@ -38,6 +38,9 @@ class ConnectionConfig:
     max_auth_tries: int = 6
     login_timeout: float | None = 120.0
     banner: str | None = None
+    #: Server: like OpenSSH's AuthenticationMethods, e.g. [["publickey", "password"]]:
+    #: success needs every method of one list (partial success in between).
+    auth_methods_required: Sequence[Sequence[str]] | None = None
     #: Rekey after this many bytes in either direction, or this many seconds.
     rekey_bytes: int = 1 << 30
     rekey_seconds: float | None = 3600.0

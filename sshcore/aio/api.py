@@ -46,6 +46,8 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             kex_algs: AlgList = None, encryption_algs: AlgList = None, mac_algs: AlgList = None,
             compression_algs: AlgList = None, server_host_key_algs: AlgList = None,
             signature_algs: AlgList = None, preferred_auth: AlgList = None,
+            kbdint_handler: Callable[..., Any] | None = None,
+            password_change: Callable[[str], Any] | None = None,
             registry: Registry | None = None, connect_timeout: float | None = 30.0,
             require_strict_kex: bool = False, rekey_bytes: int | None = None,
             rekey_seconds: float | None = None, sock: Any = None) -> _ConnectContext:
@@ -67,6 +69,10 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             credentials["password"] = password
         elif callable(password):
             credentials["password_prompt"] = True
+        if kbdint_handler is not None:
+            credentials["kbdint_prompt"] = True
+        if password_change is not None:
+            credentials["password_change"] = True
         cfg = ConnectionConfig(
             "client", registry=reg, kex_algs=kex_algs, encryption_algs=encryption_algs,
             mac_algs=mac_algs, compression_algs=compression_algs,
@@ -83,7 +89,8 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
         def factory() -> SSHClientConnection:
             return SSHClientConnection(cfg, host, port, known_hosts=kh,
                                        client=client_factory() if client_factory else None,
-                                       password=password)
+                                       password=password, kbdint_handler=kbdint_handler,
+                                       password_change=password_change)
 
         async def establish() -> SSHClientConnection:
             if sock is not None:
@@ -120,6 +127,7 @@ async def listen(host: str = "", port: int = 22, *,
                  auth_methods: AlgList = None, registry: Registry | None = None,
                  passphrase: str | None = None, login_timeout: float | None = 120.0,
                  max_auth_tries: int = 6, banner: str | None = None,
+                 auth_methods_required: Sequence[Sequence[str]] | None = None,
                  require_strict_kex: bool = False, rekey_bytes: int | None = None,
                  rekey_seconds: float | None = None, reuse_address: bool = True) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
@@ -142,7 +150,8 @@ async def listen(host: str = "", port: int = 22, *,
             mac_algs=mac_algs, compression_algs=compression_algs,
             server_host_key_algs=server_host_key_algs, signature_algs=signature_algs,
             server_host_keys=keys, auth_methods=auth_methods, max_auth_tries=max_auth_tries,
-            login_timeout=login_timeout, banner=banner, require_strict_kex=require_strict_kex)
+            login_timeout=login_timeout, banner=banner, require_strict_kex=require_strict_kex,
+            auth_methods_required=auth_methods_required)
         if rekey_bytes is not None:
             cfg.rekey_bytes = rekey_bytes
         if rekey_seconds is not None:

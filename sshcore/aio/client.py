@@ -40,13 +40,15 @@ class SSHClient:
 class SSHClientConnection(SSHConnection):
     def __init__(self, config: ConnectionConfig, host: str, port: int, *,
                  known_hosts: Any, client: SSHClient | None,
-                 password: Any) -> None:
+                 password: Any, kbdint_handler: Any = None, password_change: Any = None) -> None:
         super().__init__(config)
         self.host = host
         self.port = port
         self._known_hosts = known_hosts
         self._client = client or SSHClient()
         self._password = password
+        self._kbdint = kbdint_handler
+        self._password_change = password_change
         self.server_host_key: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -108,15 +110,23 @@ class SSHClientConnection(SSHConnection):
 
     def _on_auth_input(self, event: ev.AuthInputRequested) -> None:
         assert self._conn is not None
+        info = event.info
         if event.kind == "password" and callable(self._password):
-            async def ask() -> None:
-                answer = await _maybe_await(self._password(event.info.get("prompt", "")))
-                if self._conn is not None and not self._conn.closed:
-                    self._conn.provide_auth_input(answer)
-                    self._process()
-            self._spawn(ask())
+            answer: Any = lambda: self._password(info.get("prompt", ""))  # noqa: E731
+        elif event.kind == "kbdint" and callable(self._kbdint):
+            answer = lambda: self._kbdint(info["name"], info["instruction"], info["prompts"])  # noqa: E731
+        elif event.kind == "password_change" and callable(self._password_change):
+            answer = lambda: self._password_change(info.get("prompt", ""))  # noqa: E731
+        else:
+            self._conn.provide_auth_input(None)
             return
-        self._conn.provide_auth_input(None)
+
+        async def ask() -> None:
+            value = await _maybe_await(answer())
+            if self._conn is not None and not self._conn.closed:
+                self._conn.provide_auth_input(value)
+                self._process()
+        self._spawn(ask())
 
     def _on_banner(self, event: ev.AuthBannerReceived) -> None:
         self._client.auth_banner_received(event.message, event.language)

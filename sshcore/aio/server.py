@@ -45,6 +45,25 @@ class SSHServer:
     def validate_public_key(self, username: str, key: Any) -> Any:
         return False
 
+    def change_password(self, username: str, old_password: str, new_password: str) -> Any:
+        """The client answered a password-change request; True lets it in."""
+        return False
+
+    def kbdint_auth_supported(self) -> bool:
+        return False
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
+        """Return (name, instruction, lang, [(prompt, echo), ...]), True (no questions) or False."""
+        return False
+
+    def validate_kbdint_response(self, username: str, responses: list[str]) -> Any:
+        """Return True, False, or another challenge for one more round."""
+        return False
+
+    def validate_auth(self, username: str, method: str, kind: str, info: dict[str, Any]) -> Any:
+        """Decide for auth methods from third-party plugins (``kind`` is theirs)."""
+        return False
+
     def session_requested(self) -> Any:
         """Return an SSHServerSession, True (use the listener's process factory) or False."""
         return True
@@ -80,6 +99,15 @@ class _OptionsServer(SSHServer):
     def password_auth_supported(self) -> bool:
         return bool(self._passwords)
 
+    def kbdint_auth_supported(self) -> bool:
+        return bool(self._passwords)
+
+    def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
+        return ("", "", "", [("Password: ", False)])
+
+    def validate_kbdint_response(self, username: str, responses: list[str]) -> bool:
+        return len(responses) == 1 and self.validate_password(username, responses[0])
+
     def validate_password(self, username: str, password: str) -> bool:
         # Same work whether or not the user exists, so the answer leaks nothing.
         expected = self._passwords.get(username, "\0invalid\0" + password + "x")
@@ -112,28 +140,49 @@ class SSHServerConnection(SSHConnection):
         elif event.kind == "password":
             if not server.password_auth_supported():
                 result = False
+            elif event.info.get("new_password") is not None:
+                result = server.change_password(event.username, event.info["password"],
+                                                event.info["new_password"])
             else:
                 result = server.validate_password(event.username, event.info["password"])
+        elif event.kind == "kbdint_challenge":
+            result = (server.get_kbdint_challenge(event.username, event.info.get("language", ""),
+                                                  event.info.get("submethods", ""))
+                      if server.kbdint_auth_supported() else False)
+        elif event.kind == "kbdint_response":
+            result = server.validate_kbdint_response(event.username, event.info["responses"])
         elif event.kind == "publickey":
             if not server.public_key_auth_supported():
                 result = False
             else:
                 result = server.validate_public_key(event.username, event.info["key"])
         else:
-            handler = getattr(server, "validate_auth", None)
-            result = handler(event.username, event.method, event.kind, event.info) if handler else False
+            result = server.validate_auth(event.username, event.method, event.kind, event.info)
+
+        def normalise(answer: Any) -> Any:
+            # Challenges travel as dicts; a password may come back as "change".
+            if event.kind.startswith("kbdint") and isinstance(answer, (tuple, list)):
+                name, instruction, lang, prompts = answer
+                return {"name": name, "instruction": instruction, "lang": lang,
+                        "prompts": [tuple(p) for p in prompts]}
+            if isinstance(answer, dict) or (event.kind == "password" and isinstance(answer, str)):
+                return answer
+            if event.kind not in ("none", "password", "publickey", "kbdint_challenge",
+                                  "kbdint_response"):
+                return answer  # third-party methods define their own answers
+            return answer is True
 
         async def finish() -> None:
             answer = await _maybe_await(result)
             if self._conn is not None and not self._conn.closed:
-                self._conn.answer_auth(answer is True)
+                self._conn.answer_auth(normalise(answer))
                 self._process()
 
         if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
             self._spawn(finish())
         else:
             assert self._conn is not None
-            self._conn.answer_auth(result is True)
+            self._conn.answer_auth(normalise(result))
 
     def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
         self.username = event.username

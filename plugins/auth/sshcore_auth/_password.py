@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sshcore._wire import SSHReader, boolean, string
+from sshcore._wire import SSHReader, boolean, byte, string
 from sshcore.errors import RemoteProtocolError
 from sshcore.interfaces import (AuthAction, AuthAsk, AuthDone, AuthSend, ClientAuthContext,
                                 ServerAuthContext)
 
 MAX_ATTEMPTS = 3
+PASSWD_CHANGEREQ = 60
 
 
 class PasswordClient:
@@ -18,6 +19,7 @@ class PasswordClient:
     def __init__(self, ctx: ClientAuthContext) -> None:
         self.ctx = ctx
         self.attempts = 0
+        self._changing = False
         self.given = ctx.credentials.get("password")
 
     def next_attempt(self) -> AuthAction:
@@ -35,13 +37,27 @@ class PasswordClient:
         return AuthSend(boolean(False) + string(password))
 
     def resume(self, answer: Any) -> AuthAction:
+        if self._changing:
+            self._changing = False
+            # answer: (old password, new password)
+            if (not isinstance(answer, (tuple, list)) or len(answer) != 2
+                    or not all(isinstance(a, str) for a in answer)):
+                return AuthDone()
+            return AuthSend(boolean(True) + string(answer[0]) + string(answer[1]))
         if not isinstance(answer, str):
             return AuthDone()
         return self._send(answer)
 
     def receive(self, payload: bytes) -> AuthAction:
-        # SSH_MSG_USERAUTH_PASSWD_CHANGEREQ (60): we cannot change passwords here.
-        return AuthDone()
+        """SSH_MSG_USERAUTH_PASSWD_CHANGEREQ (60): ask the application for a new password."""
+        if payload[0] != PASSWD_CHANGEREQ:
+            raise RemoteProtocolError(f"unexpected message {payload[0]} during password auth")
+        r = SSHReader(payload, 1)
+        prompt, _lang = r.text(), r.text("ascii")
+        if not self.ctx.credentials.get("password_change"):
+            return AuthDone()
+        self._changing = True
+        return AuthAsk("password_change", {"prompt": prompt})
 
 
 class PasswordServer:
@@ -61,6 +77,11 @@ class PasswordServer:
         return AuthAsk("password", {"password": password, "new_password": new_password})
 
     def resume(self, answer: Any) -> AuthAction:
+        """``True``: in; ``"change"`` (or a string prompt): the password expired, ask the
+        client for a new one (SSH_MSG_USERAUTH_PASSWD_CHANGEREQ); anything else: refused."""
+        if isinstance(answer, str):
+            prompt = "Password expired, please change it" if answer == "change" else answer
+            return AuthSend(payloads=[byte(PASSWD_CHANGEREQ) + string(prompt) + string("")])
         return AuthDone(success=answer is True)
 
     def receive(self, payload: bytes) -> AuthAction:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sshcore import hookimpl
 from sshcore.interfaces import AuthMethod
 
+from ._kbdint import KbdIntClient, KbdIntServer
 from ._password import PasswordClient, PasswordServer
 from ._publickey import PublicKeyClient, PublicKeyServer
 
@@ -15,5 +16,6 @@ from ._publickey import PublicKeyClient, PublicKeyServer
 def sshcore_auth_methods() -> Sequence[AuthMethod]:
     return [
         AuthMethod("publickey", client=PublicKeyClient, server=PublicKeyServer, priority=100),
+        AuthMethod("keyboard-interactive", client=KbdIntClient, server=KbdIntServer, priority=60),
         AuthMethod("password", client=PasswordClient, server=PasswordServer, priority=50),
     ]
