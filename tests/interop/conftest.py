@@ -100,13 +100,15 @@ def start_sshd(keys: Keys, tmp_path_factory: pytest.TempPathFactory):
             return cache[key]
         d = tmp_path_factory.mktemp("sshd")
         port = free_port()
-        lines = ["ListenAddress 127.0.0.1", f"Port {port}", "PidFile none",
-                 f"AuthorizedKeysFile {keys.authorized_keys}", "StrictModes no", "UsePAM no",
-                 "PermitRootLogin yes", "PasswordAuthentication no",
-                 "KbdInteractiveAuthentication no", "SetEnv SHLVL=1", "LogLevel DEBUG1",
-                 "AcceptEnv LANG LC_* SSHCORE_*", "MaxSessions 100", "MaxStartups 100:30:200"]
+        settings = {"ListenAddress": "127.0.0.1", "Port": str(port), "PidFile": "none",
+                    "AuthorizedKeysFile": str(keys.authorized_keys), "StrictModes": "no",
+                    "UsePAM": "no", "PermitRootLogin": "yes", "PasswordAuthentication": "no",
+                    "KbdInteractiveAuthentication": "no", "SetEnv": "SHLVL=1", "LogLevel": "DEBUG1",
+                    "AcceptEnv": "LANG LC_* SSHCORE_*", "MaxSessions": "100",
+                    "MaxStartups": "100:30:200"}
+        settings.update(options)  # sshd takes the first value: the test's options win
+        lines = [f"{name} {value}" for name, value in settings.items()]
         lines += [f"HostKey {p}" for p in keys.host.values()]
-        lines += [f"{name} {value}" for name, value in options.items()]
         cfg = d / "sshd_config"
         cfg.write_text("\n".join(lines) + "\n")
         log = d / "sshd.log"

@@ -1,0 +1,140 @@
+"""Password, keyboard-interactive and partial success against real OpenSSH, both ways.
+
+sshd's password and keyboard-interactive checks need a real local account with a
+password: the fixture creates one (we run as root in CI) and fails, not skips, if it
+cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+
+import pytest
+
+import sshcore
+
+pytestmark = pytest.mark.interop
+
+USER = "sshcoretest"
+
+
+@pytest.fixture(scope="session")
+def local_user():
+    if os.geteuid() != 0:
+        pytest.fail("creating the test account needs root (CI runs as root)")
+    password = "pw-" + secrets.token_hex(8)
+    if subprocess.run(["id", USER], capture_output=True).returncode != 0:
+        r = subprocess.run(["useradd", "-m", "-s", "/bin/sh", USER], capture_output=True, text=True)
+        if r.returncode not in (0, 9):  # 9: created meanwhile by another worker
+            pytest.fail(f"useradd failed: {r.stderr}")
+    # Every xdist worker sets the same password derived from a shared file, so they agree.
+    shared = "/tmp/sshcoretest.password"
+    try:
+        fd = os.open(shared, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password)
+    except FileExistsError:
+        pass
+    with open(shared) as f:
+        password = f.read().strip()
+    subprocess.run(["chpasswd"], input=f"{USER}:{password}\n", text=True, check=True)
+    return password
+
+
+def go(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def test_password_against_sshd(start_sshd, local_user):
+    sshd = start_sshd(PasswordAuthentication="yes")
+
+    async def main():
+        async with sshcore.connect("127.0.0.1", sshd.port, username=USER, password=local_user,
+                                   client_keys=[], known_hosts=str(sshd.known_hosts)) as conn:
+            return (await conn.run("whoami")).stdout
+    assert go(main()) == f"{USER}\n"
+
+    async def wrong():
+        await sshcore.connect("127.0.0.1", sshd.port, username=USER, password="wrong",
+                              client_keys=[], known_hosts=str(sshd.known_hosts))
+    with pytest.raises(sshcore.PermissionDeniedError):
+        go(wrong())
+
+
+def test_keyboard_interactive_against_sshd(start_sshd, local_user):
+    sshd = start_sshd(KbdInteractiveAuthentication="yes", UsePAM="yes",
+                      AuthenticationMethods="keyboard-interactive")
+    prompts_seen = []
+
+    def answer(name, instruction, prompts):
+        prompts_seen.append(prompts)
+        return [local_user for _ in prompts]
+
+    async def main():
+        async with sshcore.connect("127.0.0.1", sshd.port, username=USER, client_keys=[],
+                                   known_hosts=str(sshd.known_hosts), kbdint_handler=answer,
+                                   preferred_auth=["keyboard-interactive"]) as conn:
+            return (await conn.run("whoami")).stdout
+    assert go(main()) == f"{USER}\n"
+    assert prompts_seen and "assword" in prompts_seen[0][0][0] and prompts_seen[0][0][1] is False
+
+
+def test_partial_success_publickey_then_password_against_sshd(start_sshd, local_user, keys):
+    import tempfile
+
+    # sshd reads authorized_keys as the target user: put a copy where that user can read it
+    public = tempfile.mkdtemp(prefix="sshcore-ak-")
+    os.chmod(public, 0o755)
+    ak = os.path.join(public, "authorized_keys")
+    with open(ak, "w") as f:
+        f.write(keys.authorized_keys.read_text())
+    os.chmod(ak, 0o644)
+    sshd = start_sshd(PasswordAuthentication="yes", AuthenticationMethods="publickey,password",
+                      AuthorizedKeysFile=ak)
+
+    async def main(password):
+        async with sshcore.connect("127.0.0.1", sshd.port, username=USER, password=password,
+                                   client_keys=[keys.user["ed25519"]],
+                                   known_hosts=str(sshd.known_hosts)) as conn:
+            return (await conn.run("whoami")).stdout
+    assert go(main(local_user)) == f"{USER}\n"
+    log = sshd.log.read_text()
+    assert "Partial publickey for" in log
+    with pytest.raises(sshcore.PermissionDeniedError):
+        go(main(None))
+
+
+def test_ssh_keyboard_interactive_to_our_server(keys, helpers, tmp_path):
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              passwords={helpers.USER: "kbd secret"},
+                              auth_methods=["keyboard-interactive"]) as srv:
+        ok = helpers.run_ssh(srv.port, "echo kbd-ok", password="kbd secret", tmp=tmp_path,
+                             options={"PreferredAuthentications": "keyboard-interactive",
+                                      "KbdInteractiveAuthentication": "yes"})
+        bad = helpers.run_ssh(srv.port, "echo kbd-ok", password="nope", tmp=tmp_path,
+                              options={"PreferredAuthentications": "keyboard-interactive"})
+    assert ok.returncode == 0 and ok.stdout == b"kbd-ok\n", ok.stderr
+    assert bad.returncode == 255 and b"Permission denied" in bad.stderr
+
+
+def test_ssh_partial_success_to_our_server(keys, helpers, tmp_path):
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              authorized_client_keys=str(keys.authorized_keys),
+                              passwords={helpers.USER: "second factor"},
+                              auth_methods_required=[["publickey", "password"]]) as srv:
+        askpass = tmp_path / "askpass.sh"
+        askpass.write_text("#!/bin/sh\necho 'second factor'\n")
+        askpass.chmod(0o700)
+        env = dict(os.environ, SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
+        r = subprocess.run(["ssh", "-F", "/dev/null", "-p", str(srv.port), "-i", str(keys.user["ed25519"]),
+                            "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+                            "-o", "IdentitiesOnly=yes", "-o", "LogLevel=DEBUG1",
+                            "-o", "PreferredAuthentications=publickey,password",
+                            f"{helpers.USER}@127.0.0.1", "echo both"],
+                           capture_output=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout == b"both\n"
+    assert b"partial success" in r.stderr.lower()
