@@ -47,6 +47,7 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             compression_algs: AlgList = None, server_host_key_algs: AlgList = None,
             signature_algs: AlgList = None, preferred_auth: AlgList = None,
             kbdint_handler: Callable[..., Any] | None = None,
+            auth_credentials: Mapping[str, Any] | None = None,
             password_change: Callable[[str], Any] | None = None,
             registry: Registry | None = None, connect_timeout: float | None = 30.0,
             require_strict_kex: bool = False, rekey_bytes: int | None = None,
@@ -64,7 +65,7 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
         kh = known_hosts
         if kh is _DEFAULT_KNOWN_HOSTS:
             kh = [os.path.expanduser("~/.ssh/known_hosts")]
-        credentials: dict[str, Any] = {"client_keys": keys}
+        credentials: dict[str, Any] = {**(auth_credentials or {}), "client_keys": keys}
         if isinstance(password, str):
             credentials["password"] = password
         elif callable(password):

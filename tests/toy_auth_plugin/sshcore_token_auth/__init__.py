@@ -1,0 +1,1 @@
+"""A made-up auth method, ``x-token@example.com``: the client presents a bearer token."""
