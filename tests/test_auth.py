@@ -183,3 +183,82 @@ def test_preferred_auth_order_is_honoured(test_registry):
                                        known_hosts=None, registry=test_registry) as conn:
                 assert conn.get_extra_info("username") == "o"
     run(main())
+
+
+# --------------------------------------------------------------------------- hostbased
+
+class _Impostor:
+    """Claims one host key's public blob but signs with another key."""
+
+    def __init__(self, claimed, signer):
+        self.public_blob = claimed.public_blob
+        self._signer = signer
+
+    def sig_algorithms(self):
+        return self._signer.sig_algorithms()
+
+    def sign(self, data, alg):
+        return self._signer.sign(data, alg)
+
+
+def test_hostbased_auth_with_known_client_hosts(tmp_path):
+    from sshcore.keys import generate_private_key, public_key_line
+
+    host_key = generate_private_key("ssh-ed25519")
+    other_key = generate_private_key("ssh-ed25519")
+    kch = tmp_path / "known_client_hosts"
+    kch.write_text(f"trusted.example.org {public_key_line(host_key)}\n")
+
+    async def attempt(srv, **kw):
+        opts = dict(username="alice", client_username="alice", client_host="trusted.example.org",
+                    client_host_keys=[host_key], client_keys=[], known_hosts=None,
+                    preferred_auth=["hostbased"])
+        opts.update(kw)
+        try:
+            async with sshcore.connect("127.0.0.1", srv.port, **opts) as conn:
+                return (await conn.run("x")).stdout
+        except sshcore.PermissionDeniedError:
+            return "denied"
+
+    async def main():
+        srv = await sshcore.listen("127.0.0.1", 0, server_host_keys=[generate_private_key("ssh-ed25519")],
+                                   known_client_hosts=str(kch), process_factory=echo)
+        async with srv:
+            return [await attempt(srv),
+                    # a trailing dot (as OpenSSH's ssh sends the name) is the same host
+                    await attempt(srv, client_host="trusted.example.org."),
+                    await attempt(srv, client_username="mallory"),
+                    await attempt(srv, client_host="other.example.org"),
+                    await attempt(srv, client_host_keys=[other_key]),
+                    await attempt(srv, client_host_keys=[_Impostor(host_key, other_key)])]
+    assert run(main()) == ["hello alice", "hello alice", "denied", "denied", "denied", "denied"]
+
+
+def test_hostbased_callbacks_see_claimed_host_and_user():
+    from sshcore.keys import generate_private_key
+
+    host_key = generate_private_key("ssh-ed25519")
+    seen = []
+
+    class Server(SSHServer):
+        def host_based_auth_supported(self):
+            return True
+
+        async def validate_host_public_key(self, client_host, client_addr, client_port, key):
+            seen.append(("host", client_host, client_addr, key.public_blob == host_key.public_blob))
+            return True
+
+        def validate_host_based_user(self, username, client_host, client_username):
+            seen.append(("user", username, client_host, client_username))
+            return client_username == "root" and username == "svc"
+
+    async def main():
+        srv = await sshcore.listen("127.0.0.1", 0, server_host_keys=[generate_private_key("ssh-ed25519")],
+                                   server_factory=Server, process_factory=echo)
+        async with srv:
+            async with sshcore.connect("127.0.0.1", srv.port, username="svc", client_username="root",
+                                       client_host="build01", client_host_keys=[host_key],
+                                       client_keys=[], known_hosts=None) as conn:
+                return (await conn.run("x")).stdout
+    assert run(main()) == "hello svc"
+    assert seen == [("host", "build01", "127.0.0.1", True), ("user", "svc", "build01", "root")]

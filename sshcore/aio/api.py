@@ -49,6 +49,8 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             kbdint_handler: Callable[..., Any] | None = None,
             auth_credentials: Mapping[str, Any] | None = None,
             password_change: Callable[[str], Any] | None = None,
+            client_host_keys: Any = None, client_host: str | None = None,
+            client_username: str | None = None,
             registry: Registry | None = None, connect_timeout: float | None = 30.0,
             require_strict_kex: bool = False, rekey_bytes: int | None = None,
             rekey_seconds: float | None = None, sock: Any = None) -> _ConnectContext:
@@ -74,6 +76,13 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             credentials["kbdint_prompt"] = True
         if password_change is not None:
             credentials["password_change"] = True
+        if client_host_keys is not None:
+            # hostbased: this host's keys, its name (this machine's FQDN unless given)
+            # and the local user name the server maps to ``username``.
+            credentials["client_host_keys"] = load_client_keys(client_host_keys, None, reg)
+            credentials["client_host"] = client_host or await asyncio.get_running_loop(
+            ).run_in_executor(None, socket.getfqdn)
+            credentials["client_username"] = client_username or default_username()
         cfg = ConnectionConfig(
             "client", registry=reg, kex_algs=kex_algs, encryption_algs=encryption_algs,
             mac_algs=mac_algs, compression_algs=compression_algs,
@@ -130,12 +139,14 @@ async def listen(host: str = "", port: int = 22, *,
                  max_auth_tries: int = 6, banner: str | None = None,
                  auth_methods_required: Sequence[Sequence[str]] | None = None,
                  require_strict_kex: bool = False, rekey_bytes: int | None = None,
-                 rekey_seconds: float | None = None, reuse_address: bool = True) -> SSHAcceptor:
+                 rekey_seconds: float | None = None, reuse_address: bool = True,
+                 known_client_hosts: Any = None) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
     factory is given, by ``authorized_client_keys`` (a file path, ``%u`` expanded) and
-    ``passwords`` (a ``{user: password}`` mapping).  Exec and shell requests run as real
+    ``passwords`` (a ``{user: password}`` mapping) and, for hostbased auth,
+    ``known_client_hosts`` (a known_hosts-format file of client host keys).  Exec and shell requests run as real
     subprocesses unless ``process_factory`` is given.
     """
     reg = registry or default_registry()
@@ -163,7 +174,7 @@ async def listen(host: str = "", port: int = 22, *,
 
     def factory() -> SSHServerConnection:
         server = server_factory() if server_factory else _OptionsServer(
-            authorized_client_keys, passwords, reg)
+            authorized_client_keys, passwords, reg, known_client_hosts)
         conn = SSHServerConnection(make_config(), server, process_factory, session_encoding)
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from typing import Any
 from .. import events as ev
 from ..config import ConnectionConfig
 from ..errors import ChannelOpenError, ChannelOpenFailureReason
-from ..keys import AuthorizedKeys
+from ..keys import AuthorizedKeys, KnownHosts
 from .channel import SSHServerChannel
 from .connection import SSHConnection, _maybe_await
 from .process import SSHServerProcess, run_subprocess
@@ -60,6 +60,21 @@ class SSHServer:
         """Return True, False, or another challenge for one more round."""
         return False
 
+    def host_based_auth_supported(self) -> bool:
+        return False
+
+    def validate_host_public_key(self, client_host: str, client_addr: str, client_port: int,
+                                 key: Any) -> Any:
+        """Is ``key`` the host key of ``client_host`` (the name the client claims; the
+        connection comes from ``client_addr``)?"""
+        return False
+
+    def validate_host_based_user(self, username: str, client_host: str,
+                                 client_username: str) -> Any:
+        """May ``client_username`` on ``client_host`` log in as ``username``?  By default
+        only as the same name."""
+        return username == client_username
+
     def validate_auth(self, username: str, method: str, kind: str, info: dict[str, Any]) -> Any:
         """Decide for auth methods from third-party plugins (``kind`` is theirs)."""
         return False
@@ -73,10 +88,20 @@ class _OptionsServer(SSHServer):
     """The SSHServer ``listen()`` builds from keyword options."""
 
     def __init__(self, authorized_client_keys: Any, passwords: Mapping[str, str] | None,
-                 registry: Any) -> None:
+                 registry: Any, known_client_hosts: Any = None) -> None:
         self._ak_source = authorized_client_keys
         self._passwords = dict(passwords or {})
         self._registry = registry
+        self._kch_source = known_client_hosts
+
+    def host_based_auth_supported(self) -> bool:
+        return self._kch_source is not None
+
+    def validate_host_public_key(self, client_host: str, client_addr: str, client_port: int,
+                                 key: Any) -> bool:
+        src = self._kch_source
+        kh = src if isinstance(src, KnownHosts) else KnownHosts.read(src)
+        return kh.match(client_host, 22, key.public_blob, extra_names=[client_addr]) is True
 
     def public_key_auth_supported(self) -> bool:
         return self._ak_source is not None
@@ -156,6 +181,9 @@ class SSHServerConnection(SSHConnection):
                 result = False
             else:
                 result = server.validate_public_key(event.username, event.info["key"])
+        elif event.kind == "hostbased":
+            result = (self._check_host_based(event.username, event.info)
+                      if server.host_based_auth_supported() else False)
         else:
             result = server.validate_auth(event.username, event.method, event.kind, event.info)
 
@@ -167,8 +195,8 @@ class SSHServerConnection(SSHConnection):
                         "prompts": [tuple(p) for p in prompts]}
             if isinstance(answer, dict) or (event.kind == "password" and isinstance(answer, str)):
                 return answer
-            if event.kind not in ("none", "password", "publickey", "kbdint_challenge",
-                                  "kbdint_response"):
+            if event.kind not in ("none", "password", "publickey", "hostbased",
+                                  "kbdint_challenge", "kbdint_response"):
                 return answer  # third-party methods define their own answers
             return answer is True
 
@@ -183,6 +211,17 @@ class SSHServerConnection(SSHConnection):
         else:
             assert self._conn is not None
             self._conn.answer_auth(normalise(result))
+
+    async def _check_host_based(self, username: str, info: dict[str, Any]) -> bool:
+        addr, port = (self.peer_addr or ("", 0))[:2]
+        server = self._server
+        host_ok = await _maybe_await(server.validate_host_public_key(
+            info["client_host"], addr, port, info["key"]))
+        if host_ok is not True:
+            return False
+        user_ok = await _maybe_await(server.validate_host_based_user(
+            username, info["client_host"], info["client_username"]))
+        return user_ok is True
 
     def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
         self.username = event.username
