@@ -1,4 +1,4 @@
-"""The ``sshcore`` command: ``algorithms``, ``serve`` and ``run``."""
+"""The ``sshcore`` command: ``algorithms``, ``serve``, ``run`` and ``passwd``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from .errors import SSHError
 
 DEFAULT_HOST_KEY = Path("~/.local/share/sshcore/ssh_host_ed25519_key")
+DEFAULT_PASSWORD_FILE = os.path.expanduser("~/.local/share/sshcore/passwords")
 
 # ssh -o names we understand -> connect() keyword
 _OPTION_MAP = {
@@ -21,6 +22,124 @@ _OPTION_MAP = {
     "hostkeyalgorithms": "server_host_key_algs", "pubkeyacceptedalgorithms": "signature_algs",
     "pubkeyacceptedkeytypes": "signature_algs", "preferredauthentications": "preferred_auth",
 }
+
+
+class Prompter:
+    """Asks the user for secrets the way ssh does.
+
+    On the controlling terminal when there is one; otherwise through the program named
+    by ``SSH_ASKPASS`` (when ``DISPLAY`` is set, or always with ``SSH_ASKPASS_REQUIRE=force``;
+    ``prefer`` picks askpass over the terminal, ``never`` forbids it).  With neither, the
+    question gets no answer and that authentication method is given up.
+    """
+
+    def __init__(self, environ: Any = None) -> None:
+        self.env = os.environ if environ is None else environ
+
+    def _askpass(self) -> str | None:
+        program = self.env.get("SSH_ASKPASS")
+        require = self.env.get("SSH_ASKPASS_REQUIRE", "").lower()
+        if not program or require == "never":
+            return None
+        if require == "force":
+            return program
+        display = self.env.get("DISPLAY") or self.env.get("WAYLAND_DISPLAY")
+        if not display:
+            return None
+        return program if require == "prefer" or not self._has_tty() else None
+
+    @staticmethod
+    def _has_tty() -> bool:
+        try:
+            os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+            return True
+        except OSError:
+            return False
+
+    async def ask(self, prompt: str, echo: bool = False) -> str | None:
+        program = self._askpass()
+        if program is not None:
+            env = dict(self.env)
+            if echo:
+                env["SSH_ASKPASS_PROMPT"] = "none"
+            proc = await asyncio.create_subprocess_exec(
+                program, prompt, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, env=env)
+            out, _ = await proc.communicate()
+            if proc.returncode != 0:
+                return None
+            return out.decode("utf-8", "replace").rstrip("\r\n")
+        if not self._has_tty():
+            return None
+        return await asyncio.get_running_loop().run_in_executor(None, self._read_tty, prompt, echo)
+
+    @staticmethod
+    def _read_tty(prompt: str, echo: bool) -> str | None:
+        import getpass
+
+        try:
+            if not echo:
+                return getpass.getpass(prompt)
+            with open("/dev/tty", "r+") as tty:
+                tty.write(prompt)
+                tty.flush()
+                line = tty.readline()
+                return line.rstrip("\r\n") if line else None
+        except (EOFError, OSError):
+            return None
+
+    def show(self, text: str) -> None:
+        if text:
+            print(text if text.endswith("\n") else text + "\n", end="", file=sys.stderr, flush=True)
+
+
+def _auth_options(opts: dict[str, str], user: str | None, host: str,
+                  prompter: Prompter) -> dict[str, Any]:
+    """connect() keywords for ssh's authentication options."""
+    def yes(name: str, default: str = "yes") -> bool:
+        return opts.get(name, default).lower() in ("yes", "true")
+
+    methods = [m.strip() for m in opts.get("preferredauthentications",
+                                           "publickey,keyboard-interactive,password").split(",")]
+    off = {"publickey": not yes("pubkeyauthentication"),
+           "password": not yes("passwordauthentication"),
+           "keyboard-interactive": not (yes("kbdinteractiveauthentication")
+                                        and yes("challengeresponseauthentication"))}
+    methods = [m for m in methods if m and not off.get(m, False)]
+    tries = int(opts.get("numberofpasswordprompts", "3"))
+    kw: dict[str, Any] = {"preferred_auth": methods,
+                          "auth_credentials": {"password_attempts": tries}}
+    if off["publickey"]:
+        kw["client_keys"] = []
+    if yes("batchmode", "no") or tries <= 0:
+        return kw
+    who = f"{user or os.environ.get('USER', '')}@{host}"
+
+    async def password(prompt: str) -> str | None:
+        return await prompter.ask(f"{who}'s password: ")
+
+    rounds = 0
+
+    async def kbdint(name: str, instruction: str, prompts: list[tuple[str, bool]]) -> Any:
+        nonlocal rounds
+        prompter.show(name)
+        prompter.show(instruction)
+        if not prompts:
+            return []
+        rounds += 1
+        if rounds > tries:
+            return None
+        answers = []
+        for text, echo in prompts:
+            answer = await prompter.ask(text, echo)
+            if answer is None:
+                return None
+            answers.append(answer)
+        return answers
+
+    kw["password"] = password
+    kw["kbdint_handler"] = kbdint
+    return kw
 
 
 def _cmd_algorithms(args: argparse.Namespace) -> int:
@@ -66,12 +185,19 @@ async def _serve(args: argparse.Namespace) -> int:
     host_keys = [Path(k) for k in args.host_key] if args.host_key else [_ensure_host_key(DEFAULT_HOST_KEY)]
     keys = [read_private_key(k) for k in host_keys]
     authorized = args.authorized_keys or os.path.expanduser("~/.ssh/authorized_keys")
+    passwords = None
+    if args.password_file:
+        from .passwords import PasswordFile
+
+        passwords = PasswordFile.read(args.password_file)
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
-                          authorized_client_keys=authorized)
+                          authorized_client_keys=authorized, passwords=passwords)
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
-          f"(authorized keys: {authorized})", file=sys.stderr, flush=True)
+          f"(authorized keys: {authorized}"
+          + (f"; passwords: {args.password_file}" if args.password_file else "") + ")",
+          file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -110,10 +236,11 @@ async def _run(args: argparse.Namespace) -> int:
         known_hosts = None
     elif known_hosts is None:
         known_hosts = os.path.expanduser("~/.ssh/known_hosts")
-    keys = args.identity or None
+    kwargs.pop("preferred_auth", None)
+    kwargs.update(_auth_options(opts, user, target, Prompter()))
+    kwargs.setdefault("client_keys", args.identity or None)
     command = " ".join(args.command) if args.command else None
-    async with connect(target, port, username=user, client_keys=keys, known_hosts=known_hosts,
-                       **kwargs) as conn:
+    async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
         proc = await conn.create_process(command, encoding=None)
 
         async def pump_stdin() -> None:
@@ -144,6 +271,36 @@ async def _run(args: argparse.Namespace) -> int:
         return proc.exit_status if proc.exit_status is not None else 255
 
 
+async def _passwd(args: argparse.Namespace) -> int:
+    from .passwords import PasswordFile
+
+    pf = PasswordFile.read(args.file, missing_ok=True)
+    if args.delete:
+        if not pf.remove(args.user):
+            print(f"sshcore: {args.user} is not in {args.file}", file=sys.stderr)
+            return 1
+    else:
+        if args.stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            prompter = Prompter()
+            password = await prompter.ask(f"New password for {args.user}: ")
+            again = await prompter.ask("Retype new password: ")
+            if password is None or password != again:
+                print("sshcore: passwords do not match" if password is not None
+                      else "sshcore: no terminal to ask for the password (use --stdin)",
+                      file=sys.stderr)
+                return 1
+        if not password:
+            print("sshcore: empty passwords are not allowed", file=sys.stderr)
+            return 1
+        pf.set(args.user, password)
+    pf.write()
+    print(f"sshcore: {'removed' if args.delete else 'set password for'} {args.user} in {args.file}",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sshcore", description="SSH client and server built on sshcore")
     p.add_argument("-v", "--verbose", action="count", default=0)
@@ -153,6 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--listen", default="127.0.0.1:8022", help="HOST:PORT (default 127.0.0.1:8022)")
     s.add_argument("--host-key", action="append", help="host private key file (repeatable)")
     s.add_argument("--authorized-keys", help="authorized_keys file (default ~/.ssh/authorized_keys)")
+    s.add_argument("--password-file", help="file of salted password hashes (see 'sshcore passwd'); "
+                   "enables password and keyboard-interactive auth")
+    pw = sub.add_parser("passwd", help="add, change or remove a user in a password file")
+    pw.add_argument("--file", default=DEFAULT_PASSWORD_FILE, help="password file (default %(default)s)")
+    pw.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    pw.add_argument("-d", "--delete", action="store_true", help="remove the user")
+    pw.add_argument("user")
     r = sub.add_parser("run", help="run a remote command, like ssh HOST COMMAND")
     r.add_argument("-p", "--port", type=int)
     r.add_argument("-l", "--login")
@@ -174,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_algorithms(args)
         if args.cmd == "serve":
             return asyncio.run(_serve(args))
+        if args.cmd == "passwd":
+            return asyncio.run(_passwd(args))
         return asyncio.run(_run(args))
     except (SSHError, OSError) as exc:
         print(f"sshcore: error: {exc}", file=sys.stderr)

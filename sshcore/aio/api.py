@@ -145,7 +145,8 @@ async def listen(host: str = "", port: int = 22, *,
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
     factory is given, by ``authorized_client_keys`` (a file path, ``%u`` expanded) and
-    ``passwords`` (a ``{user: password}`` mapping) and, for hostbased auth,
+    ``passwords`` (a ``{user: password}`` mapping, or a
+    :class:`~sshcore.passwords.PasswordFile` of salted hashes) and, for hostbased auth,
     ``known_client_hosts`` (a known_hosts-format file of client host keys).  Exec and shell requests run as real
     subprocesses unless ``process_factory`` is given.
     """

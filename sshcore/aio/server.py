@@ -90,7 +90,9 @@ class _OptionsServer(SSHServer):
     def __init__(self, authorized_client_keys: Any, passwords: Mapping[str, str] | None,
                  registry: Any, known_client_hosts: Any = None) -> None:
         self._ak_source = authorized_client_keys
-        self._passwords = dict(passwords or {})
+        # A {user: password} mapping, or an object with verify(user, password) (a
+        # sshcore.passwords.PasswordFile of salted hashes).
+        self._passwords: Any = passwords if hasattr(passwords, "verify") else dict(passwords or {})
         self._registry = registry
         self._kch_source = known_client_hosts
 
@@ -122,18 +124,27 @@ class _OptionsServer(SSHServer):
         return ak.allows(key.public_blob)
 
     def password_auth_supported(self) -> bool:
-        return bool(self._passwords)
+        return hasattr(self._passwords, "verify") or bool(self._passwords)
 
     def kbdint_auth_supported(self) -> bool:
-        return bool(self._passwords)
+        return self.password_auth_supported()
 
     def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
         return ("", "", "", [("Password: ", False)])
 
-    def validate_kbdint_response(self, username: str, responses: list[str]) -> bool:
-        return len(responses) == 1 and self.validate_password(username, responses[0])
+    def validate_kbdint_response(self, username: str, responses: list[str]) -> Any:
+        if len(responses) != 1:
+            return False
+        return self.validate_password(username, responses[0])
 
-    def validate_password(self, username: str, password: str) -> bool:
+    def validate_password(self, username: str, password: str) -> Any:
+        checker = self._passwords
+        if hasattr(checker, "verify"):
+            if hasattr(checker, "refresh"):
+                checker.refresh()
+            # Hashing is slow on purpose: keep it off the event loop.
+            return asyncio.get_running_loop().run_in_executor(None, checker.verify, username,
+                                                              password)
         # Same work whether or not the user exists, so the answer leaks nothing.
         expected = self._passwords.get(username, "\0invalid\0" + password + "x")
         return hmac.compare_digest(expected.encode(), password.encode()) and username in self._passwords

@@ -106,3 +106,131 @@ def test_serve_accepts_real_ssh(keys, helpers, tmp_path):
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert b"generated host key" in err
+
+
+# --------------------------------------------------------------------------- passwords
+
+def _serve_with_passwords(tmp_path, helpers, keys):
+    """``sshcore passwd`` writes a hash file; ``sshcore serve --password-file`` uses it."""
+    pwfile = tmp_path / "passwords"
+    r = sshcore("passwd", "--file", str(pwfile), "--stdin", helpers.USER, input=b"open sesame\n")
+    assert r.returncode == 0, r.stderr
+    text = pwfile.read_text()
+    assert text.startswith(f"{helpers.USER}:$scrypt$") and "open sesame" not in text
+    port = helpers.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sshcore", "serve", "--listen", f"127.0.0.1:{port}",
+                             "--host-key", str(keys.host["ed25519"]), "--password-file", str(pwfile),
+                             "--authorized-keys", str(tmp_path / "none")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    import socket
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError(proc.communicate()[1].decode(errors="replace"))
+            time.sleep(0.05)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"[127.0.0.1]:{port} {Path(str(keys.host['ed25519']) + '.pub').read_text()}")
+    return proc, port, kh
+
+
+def _askpass(tmp_path, answer):
+    """An SSH_ASKPASS program answering ``answer`` and logging each prompt it was shown."""
+    log = tmp_path / "askpass.log"
+    script = tmp_path / "askpass.sh"
+    script.write_text(f"#!/bin/sh\necho \"$1\" >> {log}\necho '{answer}'\n")
+    script.chmod(0o700)
+    env = dict(os.environ, SSH_ASKPASS=str(script), SSH_ASKPASS_REQUIRE="force")
+    return env, log
+
+
+def test_serve_password_file_with_ssh_and_sshcore_run(keys, helpers, tmp_path):
+    proc, port, kh = _serve_with_passwords(tmp_path, helpers, keys)
+    try:
+        ok = helpers.run_ssh(port, "echo pw-ok", password="open sesame", tmp=tmp_path, known_hosts=kh)
+        bad = helpers.run_ssh(port, "echo pw-ok", password="wrong", tmp=tmp_path, known_hosts=kh)
+        assert ok.returncode == 0 and ok.stdout == b"pw-ok\n", ok.stderr
+        assert bad.returncode == 255 and b"Permission denied" in bad.stderr
+
+        env, log = _askpass(tmp_path, "open sesame")
+        base = ["run", "-p", str(port), "--known-hosts", str(kh), "-n", f"{helpers.USER}@127.0.0.1"]
+        for method in ("password", "keyboard-interactive"):
+            r = sshcore(*base[:-1], "-o", f"PreferredAuthentications={method}", base[-1],
+                        "echo via", method, env=env)
+            assert r.returncode == 0, r.stderr
+            assert r.stdout == f"via {method}\n".encode()
+        prompts = log.read_text().splitlines()
+        assert prompts == [f"{helpers.USER}@127.0.0.1's password: ", "Password: "]
+
+        # A wrong password is asked NumberOfPasswordPrompts times, then ssh's exit code.
+        env, log = _askpass(tmp_path, "wrong")
+        log.unlink()
+        r = sshcore(*base[:-1], "-o", "NumberOfPasswordPrompts=2", "-o", "PreferredAuthentications=password",
+                    base[-1], "true", env=env)
+        assert r.returncode == 255 and b"permission denied" in r.stderr.lower()
+        assert len(log.read_text().splitlines()) == 2
+
+        # PasswordAuthentication=no: never asked
+        log.unlink()
+        r = sshcore(*base[:-1], "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
+                    base[-1], "true", env=env)
+        assert r.returncode == 255 and not log.exists()
+
+        # BatchMode=yes: never asked either, even with askpass forced
+        r = sshcore(*base[:-1], "-o", "BatchMode=yes", base[-1], "true", env=env)
+        assert r.returncode == 255 and not log.exists()
+
+        # A user added while the server runs can log in without a restart.
+        r = sshcore("passwd", "--file", str(tmp_path / "passwords"), "--stdin", "late", input=b"late pw\n")
+        assert r.returncode == 0, r.stderr
+        env, _ = _askpass(tmp_path, "late pw")
+        r = sshcore(*base[:-1], f"late@127.0.0.1", "echo late", env=env)
+        assert r.returncode == 0 and r.stdout == b"late\n", r.stderr
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+def test_run_prompts_on_the_terminal(keys, helpers, tmp_path):
+    """Without askpass, ``sshcore run`` asks on its controlling terminal, echo off."""
+    import pty
+    import select
+
+    proc, port, kh = _serve_with_passwords(tmp_path, helpers, keys)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_ASKPASS")}
+        pid, fd = pty.fork()
+        if pid == 0:  # child: the pty is its controlling terminal
+            os.execve(sys.executable, [sys.executable, "-m", "sshcore", "run", "-p", str(port),
+                                       "--known-hosts", str(kh), "-n",
+                                       "-o", "PreferredAuthentications=password",
+                                       f"{helpers.USER}@127.0.0.1", "echo tty-ok"], env)
+        out = b""
+        sent = False
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not sent and out.endswith(b"password: "):
+                os.write(fd, b"open sesame\n")
+                sent = True
+        _, status = os.waitpid(pid, 0)
+        assert sent, out
+        assert os.waitstatus_to_exitcode(status) == 0, out
+        assert b"tty-ok" in out and b"open sesame" not in out  # no echo of the password
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

@@ -14,7 +14,8 @@ PASSWD_CHANGEREQ = 60
 
 
 class PasswordClient:
-    """Sends the password given up front, or asks the application (``kind="password"``)."""
+    """Sends the password given up front, or asks the application (``kind="password"``),
+    at most ``credentials["password_attempts"]`` times (3, like ssh's NumberOfPasswordPrompts)."""
 
     def __init__(self, ctx: ClientAuthContext) -> None:
         self.ctx = ctx
@@ -23,7 +24,7 @@ class PasswordClient:
         self.given = ctx.credentials.get("password")
 
     def next_attempt(self) -> AuthAction:
-        if self.attempts >= MAX_ATTEMPTS:
+        if self.attempts >= int(self.ctx.credentials.get("password_attempts", MAX_ATTEMPTS)):
             return AuthDone()
         self.attempts += 1
         if self.attempts == 1 and isinstance(self.given, str):
