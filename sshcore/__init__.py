@@ -22,6 +22,10 @@ _LAZY = {
     "SSHClientSession": "sshcore.aio.channel",
     "SSHServerSession": "sshcore.aio.channel",
     "SSHCompletedProcess": "sshcore.aio.process",
+    "SSHTCPSession": "sshcore.aio.forward",
+    "SSHUNIXSession": "sshcore.aio.forward",
+    "SSHTCPChannel": "sshcore.aio.forward",
+    "SSHListener": "sshcore.aio.forward",
     "SSHClientProcess": "sshcore.aio.process",
     "SSHServerProcess": "sshcore.aio.process",
     "read_private_key": "sshcore.keys",
@@ -31,13 +35,13 @@ _LAZY = {
     "generate_private_key": "sshcore.keys",
 }
 
-from .errors import (ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402
+from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402
                      DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError,
                      KeyImportError, PermissionDeniedError, ProcessError, ProtocolError,
                      SSHError)
 
 __all__ = [
-    "hookimpl", "__version__", "ChannelOpenError", "ConfigurationError", "DisconnectError",
+    "hookimpl", "__version__", "ChannelListenError", "ChannelOpenError", "ConfigurationError", "DisconnectError",
     "DisconnectReason", "HostKeyNotVerifiableError", "KeyExchangeError", "KeyImportError",
     "PermissionDeniedError", "ProcessError", "ProtocolError", "SSHError", *_LAZY,
 ]

@@ -125,6 +125,11 @@ class ChannelOpenError(SSHError):
         self.lang = lang
 
 
+class ChannelListenError(SSHError):
+    """A forwarding listener could not be set up (refused by the peer, or a local bind
+    failed)."""
+
+
 class ProcessError(SSHError):
     """A remote command ended with a non-zero exit status (``run(check=True)``)."""
 

@@ -140,14 +140,15 @@ async def listen(host: str = "", port: int = 22, *,
                  auth_methods_required: Sequence[Sequence[str]] | None = None,
                  require_strict_kex: bool = False, rekey_bytes: int | None = None,
                  rekey_seconds: float | None = None, reuse_address: bool = True,
-                 known_client_hosts: Any = None) -> SSHAcceptor:
+                 known_client_hosts: Any = None, allow_forwarding: bool = False) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
     factory is given, by ``authorized_client_keys`` (a file path, ``%u`` expanded) and
     ``passwords`` (a ``{user: password}`` mapping, or a
     :class:`~sshcore.passwords.PasswordFile` of salted hashes) and, for hostbased auth,
-    ``known_client_hosts`` (a known_hosts-format file of client host keys).  Exec and shell requests run as real
+    ``known_client_hosts`` (a known_hosts-format file of client host keys);
+    ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways.  Exec and shell requests run as real
     subprocesses unless ``process_factory`` is given.
     """
     reg = registry or default_registry()
@@ -175,7 +176,7 @@ async def listen(host: str = "", port: int = 22, *,
 
     def factory() -> SSHServerConnection:
         server = server_factory() if server_factory else _OptionsServer(
-            authorized_client_keys, passwords, reg, known_client_hosts)
+            authorized_client_keys, passwords, reg, known_client_hosts, allow_forwarding)
         conn = SSHServerConnection(make_config(), server, process_factory, session_encoding)
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]

@@ -11,11 +11,16 @@ from typing import Any
 
 from .. import events as ev
 from ..config import ConnectionConfig
-from ..errors import (DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
+from .._wire import SSHReader, string, uint32
+from ..errors import (ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
 from ..keys import KnownHosts, fingerprint, read_private_key
 from .channel import SSHClientChannel, SSHClientSession
 from .connection import SSHConnection, _maybe_await
+from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProtocol,
+                      _StreamSession, bridge_on_new_channel, connect_bridge, direct_tcpip_data,
+                      listen_local, parse_streamlocal_data, parse_tcpip_data, run_stream_handler,
+                      streamlocal_data)
 from .process import SSHClientProcess, SSHCompletedProcess
 
 DEFAULT_KEY_FILES = ("id_ed25519", "id_ecdsa", "id_rsa")
@@ -50,6 +55,7 @@ class SSHClientConnection(SSHConnection):
         self._kbdint = kbdint_handler
         self._password_change = password_change
         self.server_host_key: Any = None
+        self._remote_listeners: dict[tuple[str, Any], _RemoteListener] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -145,10 +151,18 @@ class SSHClientConnection(SSHConnection):
                               "no more authentication methods available")
 
     def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
-        from ..errors import ChannelOpenError, ChannelOpenFailureReason
-
-        raise ChannelOpenError(ChannelOpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
-                               f"{channel_type} channels are not accepted by this client")
+        if channel_type == "forwarded-tcpip":
+            host, port, orig_host, orig_port = parse_tcpip_data(data)
+            listener = self._remote_listeners.get(("tcp", port))
+        elif channel_type == "forwarded-streamlocal@openssh.com":
+            host = parse_streamlocal_data(data, direct=False)
+            orig_host, orig_port = "", 0
+            listener = self._remote_listeners.get(("unix", host))
+        else:
+            raise ChannelOpenError(PROHIBITED, f"{channel_type} channels are not accepted by this client")
+        if listener is None:
+            raise ChannelOpenError(PROHIBITED, f"no forwarding was requested for {host}")
+        return listener._incoming(orig_host, orig_port)
 
     # -------------------------------------------------------------- sessions
 
@@ -189,6 +203,192 @@ class SSHClientConnection(SSHConnection):
                                result.exit_signal[0] if result.exit_signal else None,
                                result.stdout, result.stderr)
         return result
+
+
+    # -------------------------------------------------------------- forwarding: direct
+
+    async def create_connection(self, session_factory: Callable[[], Any], remote_host: str,
+                                remote_port: int, orig_host: str = "", orig_port: int = 0, *,
+                                encoding: str | None = None, errors: str = "strict",
+                                ) -> tuple[SSHTCPChannel, Any]:
+        """Open a direct-tcpip channel to ``remote_host:remote_port`` (connected from the
+        server's side) with a callback session (:class:`~sshcore.SSHTCPSession`)."""
+        session = session_factory()
+        chan = SSHTCPChannel(session, channel_type="direct-tcpip", encoding=encoding, errors=errors)
+        await self.open_channel("direct-tcpip", chan, direct_tcpip_data(
+            remote_host, remote_port, orig_host, orig_port))
+        chan._opened()
+        return chan, session
+
+    async def open_connection(self, remote_host: str, remote_port: int, orig_host: str = "",
+                              orig_port: int = 0, *, encoding: str | None = None,
+                              errors: str = "strict") -> tuple[Any, Any]:
+        """Like :func:`asyncio.open_connection`, through the server: (reader, writer)."""
+        _, session = await self.create_connection(lambda: _StreamSession(encoding, errors),
+                                                  remote_host, remote_port, orig_host, orig_port)
+        return session.reader, session.writer
+
+    async def create_unix_connection(self, session_factory: Callable[[], Any], remote_path: str,
+                                     *, encoding: str | None = None, errors: str = "strict",
+                                     ) -> tuple[SSHTCPChannel, Any]:
+        """Open a direct-streamlocal@openssh.com channel to a Unix socket on the server."""
+        session = session_factory()
+        ctype = "direct-streamlocal@openssh.com"
+        chan = SSHTCPChannel(session, channel_type=ctype, encoding=encoding, errors=errors)
+        await self.open_channel(ctype, chan, streamlocal_data(remote_path))
+        chan._opened()
+        return chan, session
+
+    async def open_unix_connection(self, remote_path: str, *, encoding: str | None = None,
+                                   errors: str = "strict") -> tuple[Any, Any]:
+        _, session = await self.create_unix_connection(lambda: _StreamSession(encoding, errors),
+                                                       remote_path)
+        return session.reader, session.writer
+
+    # -------------------------------------------------------------- forwarding: local
+
+    async def forward_local_port(self, listen_host: str, listen_port: int, dest_host: str,
+                                 dest_port: int, accept_handler: Callable[[str, int], Any] | None = None,
+                                 ) -> SSHListener:
+        """``ssh -L``: listen here, reach ``dest_host:dest_port`` from the server.
+
+        ``listen_port=0`` picks a free port (``get_port()`` tells which);
+        ``accept_handler(orig_host, orig_port)`` may refuse a connecting peer.
+        """
+        def data_for(transport: asyncio.Transport) -> bytes:
+            peer = transport.get_extra_info("peername") or ("", 0)
+            return direct_tcpip_data(dest_host, dest_port, str(peer[0]), int(peer[1]))
+        return await self._listen_local(bridge_on_new_channel(self, "direct-tcpip", data_for,
+                                                              accept_handler),
+                                        listen_host, listen_port)
+
+    async def forward_local_port_to_path(self, listen_host: str, listen_port: int,
+                                         dest_path: str) -> SSHListener:
+        """``ssh -L port:/socket``: a local TCP port to a Unix socket on the server."""
+        return await self._listen_local(bridge_on_new_channel(
+            self, "direct-streamlocal@openssh.com", lambda t: streamlocal_data(dest_path)),
+            listen_host, listen_port)
+
+    async def forward_local_path(self, listen_path: str, dest_path: str) -> SSHListener:
+        """``ssh -L /here:/there``: a local Unix socket to one on the server."""
+        return await self._listen_local(bridge_on_new_channel(
+            self, "direct-streamlocal@openssh.com", lambda t: streamlocal_data(dest_path)),
+            None, 0, path=listen_path)
+
+    async def forward_socks(self, listen_host: str, listen_port: int) -> SSHListener:
+        """``ssh -D``: a SOCKS 4/4a/5 proxy here whose connections leave from the server."""
+        return await self._listen_local(lambda: _SocksProtocol(self), listen_host, listen_port)
+
+    async def _listen_local(self, factory: Any, host: str | None, port: int,
+                            path: str | None = None) -> SSHListener:
+        try:
+            return await listen_local(self._loop, self, factory, host, port, path)
+        except OSError as exc:
+            where = path if path is not None else f"{host or '*'}:{port}"
+            raise ChannelListenError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+
+    # -------------------------------------------------------------- forwarding: remote
+
+    async def _listen_remote(self, listen_host: str, listen_port: int,
+                             opener: Callable[[str, int], Any]) -> SSHListener:
+        ok, data = await self.global_request("tcpip-forward", string(listen_host) + uint32(listen_port))
+        if not ok:
+            raise ChannelListenError(f"remote port forwarding from {listen_host or '*'}:{listen_port} "
+                                     "refused by the server")
+        port = listen_port
+        if listen_port == 0:
+            r = SSHReader(data)
+            port = r.uint32()
+        listener = _RemoteListener(self, ("tcp", port), opener, port=port)
+        listener._cancel_data = ("cancel-tcpip-forward", string(listen_host) + uint32(port))
+        return listener
+
+    async def _listen_remote_path(self, listen_path: str,
+                                  opener: Callable[[str, int], Any]) -> SSHListener:
+        ok, _ = await self.global_request("streamlocal-forward@openssh.com", string(listen_path))
+        if not ok:
+            raise ChannelListenError(f"remote forwarding from {listen_path} refused by the server")
+        listener = _RemoteListener(self, ("unix", listen_path), opener, path=listen_path)
+        listener._cancel_data = ("cancel-streamlocal-forward@openssh.com", string(listen_path))
+        return listener
+
+    async def forward_remote_port(self, listen_host: str, listen_port: int, dest_host: str,
+                                  dest_port: int,
+                                  accept_handler: Callable[[str, int], Any] | None = None,
+                                  ) -> SSHListener:
+        """``ssh -R``: the server listens, connections come back here and go on to
+        ``dest_host:dest_port``.  ``listen_port=0`` lets the server choose (``get_port()``)."""
+        async def opener(orig_host: str, orig_port: int) -> SSHTCPChannel:
+            if accept_handler is not None and not await _maybe(accept_handler(orig_host, orig_port)):
+                raise ChannelOpenError(PROHIBITED, "connection refused by the accept handler")
+            return await connect_bridge(self, "forwarded-tcpip", dest_host, dest_port)
+        return await self._listen_remote(listen_host, listen_port, opener)
+
+    async def forward_remote_port_to_path(self, listen_host: str, listen_port: int,
+                                          dest_path: str) -> SSHListener:
+        async def opener(orig_host: str, orig_port: int) -> SSHTCPChannel:
+            return await connect_bridge(self, "forwarded-tcpip", None, 0, path=dest_path)
+        return await self._listen_remote(listen_host, listen_port, opener)
+
+    async def forward_remote_path(self, listen_path: str, dest_path: str) -> SSHListener:
+        async def opener(orig_host: str, orig_port: int) -> SSHTCPChannel:
+            return await connect_bridge(self, "forwarded-streamlocal@openssh.com", None, 0,
+                                        path=dest_path)
+        return await self._listen_remote_path(listen_path, opener)
+
+    async def create_server(self, session_factory: Callable[[str, int], Any], listen_host: str,
+                            listen_port: int, *, encoding: str | None = None,
+                            errors: str = "strict") -> SSHListener:
+        """The server listens; ``session_factory(orig_host, orig_port)`` returns an
+        :class:`~sshcore.SSHTCPSession` for each connection, or None/False to refuse it."""
+        async def opener(orig_host: str, orig_port: int) -> SSHTCPChannel:
+            session = await _maybe(session_factory(orig_host, orig_port))
+            if not session:
+                raise ChannelOpenError(PROHIBITED, "connection refused")
+            return SSHTCPChannel(session, channel_type="forwarded-tcpip", encoding=encoding,
+                                 errors=errors)
+        return await self._listen_remote(listen_host, listen_port, opener)
+
+    async def start_server(self, handler_factory: Callable[[str, int], Any], listen_host: str,
+                           listen_port: int, *, encoding: str | None = None) -> SSHListener:
+        """The server listens; ``handler_factory(orig_host, orig_port)`` returns a coroutine
+        function ``handler(reader, writer)`` for each connection, or None to refuse it."""
+        async def opener(orig_host: str, orig_port: int) -> SSHTCPChannel:
+            handler = await _maybe(handler_factory(orig_host, orig_port))
+            if not handler:
+                raise ChannelOpenError(PROHIBITED, "connection refused")
+            return SSHTCPChannel(run_stream_handler(self._loop, handler, encoding),
+                                 channel_type="forwarded-tcpip")
+        return await self._listen_remote(listen_host, listen_port, opener)
+
+
+class _RemoteListener(SSHListener):
+    """A listener on the server's side; closing it cancels the forwarding there."""
+
+    def __init__(self, conn: SSHClientConnection, key: tuple[str, Any],
+                 opener: Callable[[str, int], Any], port: int = 0, path: str | None = None) -> None:
+        super().__init__(port, path)
+        self._conn = conn
+        self._key = key
+        self._opener = opener
+        self._cancel_data: tuple[str, bytes] | None = None
+        conn._remote_listeners[key] = self
+        conn._listeners.add(self)
+
+    async def _incoming(self, orig_host: str, orig_port: int) -> SSHTCPChannel:
+        chan = await self._opener(orig_host, orig_port)
+        chan.extra["peername"] = (orig_host, orig_port)
+        return chan
+
+    def close(self) -> None:
+        conn = self._conn
+        if conn._remote_listeners.get(self._key) is self:
+            del conn._remote_listeners[self._key]
+            conn._listeners.discard(self)
+            if self._cancel_data is not None and conn._conn is not None and not conn._conn.closed:
+                request, data = self._cancel_data
+                conn._call(conn._conn.send_global_request, request, False, data)
+        super().close()
 
 
 SSHClientConnection.event_handlers = {

@@ -41,6 +41,9 @@ class SSHConnection(asyncio.Protocol):
         self._channels: dict[int, Any] = {}
         self._opening: dict[int, asyncio.Future[Any]] = {}
         self._global_waiters: deque[asyncio.Future[tuple[bool, bytes]]] = deque()
+        # Replies to the peer's global requests, in request order (some are decided later).
+        self._global_replies: deque[asyncio.Future[tuple[bool, bytes]]] = deque()
+        self._listeners: set[Any] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = asyncio.Event()
         self._error: Exception | None = None
@@ -155,6 +158,17 @@ class SSHConnection(asyncio.Protocol):
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
+    def _spawn_quiet(self, coro: Any) -> None:
+        """A task whose failure concerns only itself (one forwarded socket, say)."""
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                logger.warning("forwarding task failed: %s", t.exception())
+        task.add_done_callback(done)
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -189,6 +203,9 @@ class SSHConnection(asyncio.Protocol):
         for chan in list(self._channels.values()):
             chan._connection_lost(exc)
         self._channels.clear()
+        for listener in list(self._listeners):
+            listener.close()
+        self._listeners.clear()
         for task in list(self._tasks):
             task.cancel()
         self.on_closed(exc)
@@ -233,11 +250,34 @@ class SSHConnection(asyncio.Protocol):
         except ChannelOpenError as exc:
             self._conn.reject_channel(event.channel, exc.code, exc.reason)  # type: ignore[union-attr]
             return
+        if inspect.isawaitable(chan):
+            # Decided later (e.g. after connecting the socket a forwarded channel leads to).
+            async def decide(pending: Any) -> None:
+                try:
+                    result = await pending
+                except ChannelOpenError as exc:
+                    if self._conn is not None and not self._conn.closed:
+                        self._conn.reject_channel(event.channel, exc.code, exc.reason)
+                        self._process()
+                    return
+                if self._conn is None or self._conn.closed:
+                    if result is not None:
+                        result._connection_lost(None)
+                    return
+                self._finish_channel_open(event, result)
+                self._process()
+            self._spawn_quiet(decide(chan))
+            return
+        self._finish_channel_open(event, chan)
+
+    def _finish_channel_open(self, event: ev.ChannelOpenRequested, chan: Any) -> None:
         if chan is None:
             self._conn.reject_channel(event.channel,  # type: ignore[union-attr]
                                       ChannelOpenFailureReason.UNKNOWN_CHANNEL_TYPE,
                                       f"unsupported channel type {event.channel_type}")
             return
+        if chan._conn is None:
+            chan._bind(self, event.channel)
         self._channels[event.channel] = chan
         self._conn.accept_channel(event.channel)  # type: ignore[union-attr]
         chan._opened()
@@ -246,8 +286,43 @@ class SSHConnection(asyncio.Protocol):
         return None
 
     def _on_global_request(self, event: ev.GlobalRequestReceived) -> None:
+        try:
+            answer = self.global_request_received(event.request, event.data)
+        except (SSHError, ValueError):
+            answer = False
+        fut: asyncio.Future[Any] = self._loop.create_future()
         if event.want_reply:
-            self._conn.reply_global_request(False)  # type: ignore[union-attr]
+            self._global_replies.append(fut)
+        if inspect.isawaitable(answer):
+            async def decide(pending: Any) -> None:
+                try:
+                    result = await pending
+                except (SSHError, OSError, ValueError):
+                    result = False
+                if not fut.done():
+                    fut.set_result(result)
+                self._send_global_replies()
+                self._process()
+            self._spawn_quiet(decide(answer))
+        else:
+            fut.set_result(answer)
+            self._send_global_replies()
+
+    def _send_global_replies(self) -> None:
+        """Replies go out in the order the requests came (RFC 4254 section 4)."""
+        conn = self._conn
+        while self._global_replies and self._global_replies[0].done():
+            result = self._global_replies.popleft().result()
+            if conn is None or conn.closed:
+                continue
+            if isinstance(result, bytes):
+                conn.reply_global_request(True, result)
+            else:
+                conn.reply_global_request(bool(result))
+
+    def global_request_received(self, request: str, data: bytes) -> Any:
+        """Return True/False, reply data (bytes, meaning success) or an awaitable of either."""
+        return False
 
     def _on_global_reply(self, event: ev.GlobalRequestReplied) -> None:
         if self._global_waiters:

@@ -12,7 +12,11 @@ from .. import events as ev
 from ..config import ConnectionConfig
 from ..errors import ChannelOpenError, ChannelOpenFailureReason
 from ..keys import AuthorizedKeys, KnownHosts
+from .._wire import string, uint32
 from .channel import SSHServerChannel
+from .forward import (PROHIBITED, SSHTCPChannel, bridge_on_new_channel, connect_bridge,
+                      direct_tcpip_data, listen_local, parse_forward_request,
+                      parse_streamlocal_data, parse_tcpip_data, run_stream_handler)
 from .connection import SSHConnection, _maybe_await
 from .process import SSHServerProcess, run_subprocess
 
@@ -83,12 +87,34 @@ class SSHServer:
         """Return an SSHServerSession, True (use the listener's process factory) or False."""
         return True
 
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str,
+                             orig_port: int) -> Any:
+        """A direct-tcpip channel (``ssh -L``, ``ssh -W``).  Return True to connect to the
+        destination, False to refuse, an :class:`~sshcore.SSHTCPSession` to handle the
+        channel here, or a coroutine function ``handler(reader, writer)``."""
+        return False
+
+    def server_requested(self, listen_host: str, listen_port: int) -> Any:
+        """A tcpip-forward request (``ssh -R``): True to listen and forward connections
+        back to the client, False to refuse."""
+        return False
+
+    def unix_connection_requested(self, dest_path: str) -> Any:
+        """A direct-streamlocal@openssh.com channel: like :meth:`connection_requested`."""
+        return False
+
+    def unix_server_requested(self, listen_path: str) -> Any:
+        """A streamlocal-forward@openssh.com request: like :meth:`server_requested`."""
+        return False
+
 
 class _OptionsServer(SSHServer):
     """The SSHServer ``listen()`` builds from keyword options."""
 
     def __init__(self, authorized_client_keys: Any, passwords: Mapping[str, str] | None,
-                 registry: Any, known_client_hosts: Any = None) -> None:
+                 registry: Any, known_client_hosts: Any = None,
+                 allow_forwarding: bool = False) -> None:
+        self._allow_forwarding = allow_forwarding
         self._ak_source = authorized_client_keys
         # A {user: password} mapping, or an object with verify(user, password) (a
         # sshcore.passwords.PasswordFile of salted hashes).
@@ -98,6 +124,19 @@ class _OptionsServer(SSHServer):
 
     def host_based_auth_supported(self) -> bool:
         return self._kch_source is not None
+
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str,
+                             orig_port: int) -> bool:
+        return self._allow_forwarding
+
+    def server_requested(self, listen_host: str, listen_port: int) -> bool:
+        return self._allow_forwarding
+
+    def unix_connection_requested(self, dest_path: str) -> bool:
+        return self._allow_forwarding
+
+    def unix_server_requested(self, listen_path: str) -> bool:
+        return self._allow_forwarding
 
     def validate_host_public_key(self, client_host: str, client_addr: str, client_port: int,
                                  key: Any) -> bool:
@@ -158,6 +197,7 @@ class SSHServerConnection(SSHConnection):
         self._server = server
         self._process_factory = process_factory or run_subprocess
         self._session_encoding = session_encoding
+        self._forwards: dict[tuple[Any, ...], Any] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -234,12 +274,88 @@ class SSHServerConnection(SSHConnection):
             username, info["client_host"], info["client_username"]))
         return user_ok is True
 
+    async def _open_direct(self, decision: Any, channel_type: str, orig: tuple[str, int],
+                           host: str | None, port: int, path: str | None = None) -> SSHTCPChannel:
+        decision = await _maybe_await(decision)
+        if decision is True:
+            chan = await connect_bridge(self, channel_type, host, port, path)
+        elif not decision:
+            raise ChannelOpenError(PROHIBITED, "forwarding refused")
+        elif hasattr(decision, "data_received"):
+            chan = SSHTCPChannel(decision, channel_type=channel_type)
+        elif callable(decision):
+            chan = SSHTCPChannel(run_stream_handler(self._loop, decision), channel_type=channel_type)
+        else:
+            raise ChannelOpenError(PROHIBITED, "forwarding refused")
+        chan.extra["peername"] = orig
+        return chan
+
+    def global_request_received(self, request: str, data: bytes) -> Any:
+        if request == "tcpip-forward":
+            host, port = parse_forward_request(data)
+            return self._start_forward(host, port)
+        if request == "cancel-tcpip-forward":
+            host, port = parse_forward_request(data)
+            return self._cancel_forward(("tcp", host, port))
+        if request == "streamlocal-forward@openssh.com":
+            return self._start_forward(None, 0, parse_streamlocal_data(data, direct=False))
+        if request == "cancel-streamlocal-forward@openssh.com":
+            return self._cancel_forward(("unix", parse_streamlocal_data(data, direct=False)))
+        return False
+
+    async def _start_forward(self, host: str | None, port: int, path: str | None = None) -> Any:
+        server = self._server
+        allowed = await _maybe_await(server.unix_server_requested(path) if path is not None
+                                     else server.server_requested(host or "", port))
+        if allowed is not True:
+            return False
+        bound = {"port": port}
+        if path is not None:
+            ctype = "forwarded-streamlocal@openssh.com"
+
+            def data_for(transport: asyncio.Transport) -> bytes:
+                return string(path) + string("")
+        else:
+            ctype = "forwarded-tcpip"
+
+            def data_for(transport: asyncio.Transport) -> bytes:
+                peer = transport.get_extra_info("peername") or ("", 0)
+                return direct_tcpip_data(host or "", bound["port"], str(peer[0]), int(peer[1]))
+        try:
+            listener = await listen_local(self._loop, self, bridge_on_new_channel(self, ctype, data_for),
+                                          host, port, path)
+        except OSError:
+            return False
+        bound["port"] = listener.port
+        key = ("unix", path) if path is not None else ("tcp", host or "", listener.port)
+        old = self._forwards.pop(key, None)
+        if old is not None:
+            old.close()
+        self._forwards[key] = listener
+        return uint32(listener.port) if path is None and port == 0 else True
+
+    def _cancel_forward(self, key: tuple[Any, ...]) -> bool:
+        listener = self._forwards.pop(key, None)
+        if listener is None:
+            return False
+        listener.close()
+        self._listeners.discard(listener)
+        return True
+
     def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
         self.username = event.username
         if not self._ready.done():
             self._ready.set_result(None)
 
     def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+        if channel_type == "direct-tcpip":
+            host, port, orig_host, orig_port = parse_tcpip_data(data)
+            decision = self._server.connection_requested(host, port, orig_host, orig_port)
+            return self._open_direct(decision, channel_type, (orig_host, orig_port), host, port)
+        if channel_type == "direct-streamlocal@openssh.com":
+            path = parse_streamlocal_data(data, direct=True)
+            decision = self._server.unix_connection_requested(path)
+            return self._open_direct(decision, channel_type, ("", 0), None, 0, path)
         if channel_type != "session":
             raise ChannelOpenError(ChannelOpenFailureReason.UNKNOWN_CHANNEL_TYPE,
                                    f"unknown channel type {channel_type}")
