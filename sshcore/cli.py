@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -191,7 +192,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
         passwords = PasswordFile.read(args.password_file)
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
-                          authorized_client_keys=authorized, passwords=passwords)
+                          authorized_client_keys=authorized, passwords=passwords,
+                          allow_forwarding=args.allow_forwarding)
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
@@ -208,14 +210,179 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_ACCUMULATING = ("sendenv", "setenv", "localforward", "remoteforward", "dynamicforward")
+
+
 def _parse_options(opts: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for opt in opts:
         name, sep, value = opt.partition("=")
         if not sep:
             name, _, value = opt.partition(" ")
-        out.setdefault(name.strip().lower(), value.strip())  # first value wins, like ssh
+        name = name.strip().lower()
+        if name in _ACCUMULATING and name in out:
+            out[name] += "\n" + value.strip()  # these add up over several -o, as in ssh
+        else:
+            out.setdefault(name, value.strip())  # first value wins, like ssh
     return out
+
+
+def _split_spec(spec: str) -> list[str]:
+    """Split a forwarding spec on colons, keeping [IPv6] addresses whole."""
+    parts, cur, depth = [], "", 0
+    for ch in spec:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == ":" and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    parts.append(cur)
+    return [p[1:-1] if p.startswith("[") and p.endswith("]") else p for p in parts]
+
+
+def parse_forward(spec: str, kind: str) -> dict[str, Any]:
+    """``-L``/``-R``/``-D`` specs, as ssh reads them; raises ConfigurationError."""
+    from .errors import ConfigurationError
+
+    parts = _split_spec(spec)
+
+    def port(text: str) -> int:
+        if not text.isdigit() or int(text) > 65535:
+            raise ConfigurationError(f"bad port {text!r} in -{kind} {spec}")
+        return int(text)
+
+    out: dict[str, Any] = {"listen_host": None, "listen_port": 0, "listen_path": None,
+                           "dest_host": None, "dest_port": 0, "dest_path": None}
+    if kind == "D":
+        if len(parts) == 1:
+            out["listen_port"] = port(parts[0])
+        elif len(parts) == 2:
+            out["listen_host"], out["listen_port"] = parts[0], port(parts[1])
+        else:
+            raise ConfigurationError(f"bad dynamic forwarding spec -D {spec}")
+        return out
+    if parts[0].startswith("/"):                     # /listen/path:...
+        out["listen_path"], rest = parts[0], parts[1:]
+    elif len(parts) >= 2 and parts[-1].startswith("/") and len(parts) in (2, 3):
+        rest = parts[-1:]
+        listen = parts[:-1]
+        out["listen_port"] = port(listen[-1])
+        out["listen_host"] = listen[0] if len(listen) == 2 else None
+    else:
+        if len(parts) == 3:
+            out["listen_port"], rest = port(parts[0]), parts[1:]
+        elif len(parts) == 4:
+            out["listen_host"], out["listen_port"], rest = parts[0], port(parts[1]), parts[2:]
+        else:
+            raise ConfigurationError(f"bad forwarding spec -{kind} {spec}")
+    if len(rest) == 1 and rest[0].startswith("/"):
+        out["dest_path"] = rest[0]
+    elif len(rest) == 2:
+        out["dest_host"], out["dest_port"] = rest[0], port(rest[1])
+    else:
+        raise ConfigurationError(f"bad forwarding spec -{kind} {spec}")
+    return out
+
+
+async def _start_forwards(conn: Any, args: argparse.Namespace, opts: dict[str, str]) -> list[Any]:
+    """Set up every -L/-R/-D; a failure is fatal, as with ssh's ExitOnForwardFailure."""
+    listeners = []
+    specs = ([("L", s) for s in args.local or []] + [("R", s) for s in args.remote or []]
+             + [("D", s) for s in args.dynamic or []])
+    for kind, spec in specs:
+        f = parse_forward(spec, kind)
+        if kind == "L":
+            host = f["listen_host"] or "localhost"
+            if f["listen_path"] is not None:
+                if f["dest_path"] is None:
+                    raise_config(f"-L {spec}: forwarding a local socket to a TCP port is not supported")
+                lst = await conn.forward_local_path(f["listen_path"], f["dest_path"])
+            elif f["dest_path"] is not None:
+                lst = await conn.forward_local_port_to_path(host, f["listen_port"], f["dest_path"])
+            else:
+                lst = await conn.forward_local_port(host, f["listen_port"], f["dest_host"], f["dest_port"])
+        elif kind == "R":
+            host = "localhost" if f["listen_host"] is None else (
+                "" if f["listen_host"] == "*" else f["listen_host"])
+            if f["listen_path"] is not None:
+                if f["dest_path"] is None:
+                    raise_config(f"-R {spec}: forwarding a remote socket to a TCP port is not supported")
+                lst = await conn.forward_remote_path(f["listen_path"], f["dest_path"])
+            elif f["dest_path"] is not None:
+                lst = await conn.forward_remote_port_to_path(host, f["listen_port"], f["dest_path"])
+            else:
+                lst = await conn.forward_remote_port(host, f["listen_port"], f["dest_host"], f["dest_port"])
+            if f["listen_port"] == 0 and f["listen_path"] is None:
+                dest = f["dest_path"] or f"{f['dest_host']}:{f['dest_port']}"
+                print(f"Allocated port {lst.get_port()} for remote forward to {dest}",
+                      file=sys.stderr, flush=True)
+        else:
+            lst = await conn.forward_socks(f["listen_host"] or "localhost", f["listen_port"])
+        listeners.append(lst)
+    return listeners
+
+
+def raise_config(message: str) -> None:
+    from .errors import ConfigurationError
+
+    raise ConfigurationError(message)
+
+
+def _session_env(opts: dict[str, str]) -> dict[str, str]:
+    """-o SendEnv=PATTERN ... (local variables by name/glob) and -o SetEnv=NAME=VALUE ..."""
+    import fnmatch
+
+    env: dict[str, str] = {}
+    for line in opts.get("sendenv", "").split("\n"):
+        for pattern in line.split():
+            for name, value in os.environ.items():
+                if fnmatch.fnmatchcase(name, pattern):
+                    env[name] = value
+    for line in opts.get("setenv", "").split("\n"):
+        for item in line.split():
+            name, sep, value = item.partition("=")
+            if sep and name:
+                env[name] = value
+    return env
+
+
+class _LocalTerminal:
+    """The local terminal in raw mode for the session's lifetime, resized on SIGWINCH."""
+
+    def __init__(self) -> None:
+        self.fd = sys.stdin.fileno()
+        self.saved: Any = None
+
+    @staticmethod
+    def size() -> tuple[int, int]:
+        try:
+            cols, rows = os.get_terminal_size(sys.stdin.fileno())
+            return cols, rows
+        except OSError:
+            return 80, 24
+
+    def __enter__(self) -> _LocalTerminal:
+        import termios
+        import tty
+
+        if os.isatty(self.fd):
+            self.saved = termios.tcgetattr(self.fd)
+            tty.setraw(self.fd, termios.TCSADRAIN)  # keep what was typed ahead
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import termios
+
+        if self.saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            try:
+                os.set_blocking(self.fd, True)  # asyncio made it non-blocking
+            except OSError:
+                pass
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -240,65 +407,78 @@ async def _run(args: argparse.Namespace) -> int:
     kwargs.update(_auth_options(opts, user, target, Prompter()))
     kwargs.setdefault("client_keys", args.identity or None)
     command = " ".join(args.command) if args.command else None
+    if args.no_command and command is not None:
+        raise_config("-N takes no command")
+    stdin_tty = sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
+    want_pty = (args.tty > 1 or (args.tty == 1 and stdin_tty)
+                or (args.tty == 0 and not args.no_tty and command is None and stdin_tty))
+    if args.no_tty:
+        want_pty = False
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
-        proc = await conn.create_process(command, encoding=None)
-
-        async def pump_stdin() -> None:
+        listeners = await _start_forwards(conn, args, opts)
+        if args.no_command:
+            stop = asyncio.Event()
             loop = asyncio.get_running_loop()
-            if sys.stdin is None or sys.stdin.closed or (args.no_stdin or sys.stdin.isatty()):
-                proc.stdin.write_eof()
-                return
-            reader = asyncio.StreamReader()
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-            while data := await reader.read(65536):
-                proc.stdin.write(data)
-                await proc.stdin.drain()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            closed = asyncio.ensure_future(conn.wait_closed())
+            waiter = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([closed, waiter], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            closed.cancel()
+            for listener in listeners:
+                listener.close()
+            return 0
+        session: dict[str, Any] = {"env": _session_env(opts)}
+        if want_pty:
+            session["term_type"] = os.environ.get("TERM", "xterm")
+            session["term_size"] = _LocalTerminal.size()
+        proc = await conn.create_process(command, encoding=None, **session)
+        with _LocalTerminal() if want_pty and stdin_tty else contextlib.nullcontext():
+            return await _relay(proc, args, want_pty)
+
+
+async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool) -> int:
+    loop = asyncio.get_running_loop()
+    if want_pty:
+        def resized() -> None:
+            cols, rows = _LocalTerminal.size()
+            try:
+                proc.change_terminal_size(cols, rows)
+            except SSHError:
+                pass
+        loop.add_signal_handler(signal.SIGWINCH, resized)
+
+    async def pump_stdin() -> None:
+        if sys.stdin is None or sys.stdin.closed or args.no_stdin or (
+                sys.stdin.isatty() and not want_pty):
             proc.stdin.write_eof()
+            return
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while data := await reader.read(65536):
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+        proc.stdin.write_eof()
 
-        async def pump_out(stream: Any, out: Any) -> None:
-            while data := await stream.read(65536):
-                out.write(data)
-                out.flush()
+    async def pump_out(stream: Any, out: Any) -> None:
+        while data := await stream.read(65536):
+            out.write(data)
+            out.flush()
 
-        stdin_task = asyncio.ensure_future(pump_stdin())
+    stdin_task = asyncio.ensure_future(pump_stdin())
+    try:
         await asyncio.gather(pump_out(proc.stdout, sys.stdout.buffer),
                              pump_out(proc.stderr, sys.stderr.buffer))
         await proc.wait_closed()
+    finally:
         stdin_task.cancel()
-        if proc.exit_signal:
-            print(f"sshcore: remote command killed by signal {proc.exit_signal[0]}", file=sys.stderr)
-            return 255
-        return proc.exit_status if proc.exit_status is not None else 255
-
-
-async def _passwd(args: argparse.Namespace) -> int:
-    from .passwords import PasswordFile
-
-    pf = PasswordFile.read(args.file, missing_ok=True)
-    if args.delete:
-        if not pf.remove(args.user):
-            print(f"sshcore: {args.user} is not in {args.file}", file=sys.stderr)
-            return 1
-    else:
-        if args.stdin:
-            password = sys.stdin.readline().rstrip("\r\n")
-        else:
-            prompter = Prompter()
-            password = await prompter.ask(f"New password for {args.user}: ")
-            again = await prompter.ask("Retype new password: ")
-            if password is None or password != again:
-                print("sshcore: passwords do not match" if password is not None
-                      else "sshcore: no terminal to ask for the password (use --stdin)",
-                      file=sys.stderr)
-                return 1
-        if not password:
-            print("sshcore: empty passwords are not allowed", file=sys.stderr)
-            return 1
-        pf.set(args.user, password)
-    pf.write()
-    print(f"sshcore: {'removed' if args.delete else 'set password for'} {args.user} in {args.file}",
-          file=sys.stderr)
-    return 0
+        if want_pty:
+            loop.remove_signal_handler(signal.SIGWINCH)
+    if proc.exit_signal:
+        print(f"sshcore: remote command killed by signal {proc.exit_signal[0]}", file=sys.stderr)
+        return 255
+    return proc.exit_status if proc.exit_status is not None else 255
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--listen", default="127.0.0.1:8022", help="HOST:PORT (default 127.0.0.1:8022)")
     s.add_argument("--host-key", action="append", help="host private key file (repeatable)")
     s.add_argument("--authorized-keys", help="authorized_keys file (default ~/.ssh/authorized_keys)")
+    s.add_argument("--allow-forwarding", action="store_true",
+                   help="allow TCP/IP and Unix-socket forwarding (-L, -R, -D, -W) both ways")
     s.add_argument("--password-file", help="file of salted password hashes (see 'sshcore passwd'); "
                    "enables password and keyboard-interactive auth")
     pw = sub.add_parser("passwd", help="add, change or remove a user in a password file")
@@ -323,9 +505,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-i", "--identity", action="append")
     r.add_argument("-o", "--option", action="append", help="Name=Value, as for ssh -o")
     r.add_argument("-n", "--no-stdin", action="store_true", help="do not read stdin")
+    r.add_argument("-L", dest="local", action="append", metavar="SPEC",
+                   help="[bind:]port:host:hostport, [bind:]port:/socket or /path:/socket")
+    r.add_argument("-R", dest="remote", action="append", metavar="SPEC",
+                   help="[bind:]port:host:hostport (port 0: the server picks), or /path:/socket")
+    r.add_argument("-D", dest="dynamic", action="append", metavar="[bind:]port",
+                   help="SOCKS 4/5 proxy through the server")
+    r.add_argument("-N", dest="no_command", action="store_true", help="no command: just forward")
+    r.add_argument("-t", dest="tty", action="count", default=0,
+                   help="request a PTY (-tt: even without a local terminal)")
+    r.add_argument("-T", dest="no_tty", action="store_true", help="never request a PTY")
     r.add_argument("--known-hosts", help="known_hosts file, or 'none' to skip host key checks")
     r.add_argument("destination", help="[USER@]HOST")
-    r.add_argument("command", nargs=argparse.REMAINDER)
+    r.add_argument("command", nargs=argparse.REMAINDER,
+                   help="remote command (none: an interactive shell)")
     return p
 
 
