@@ -481,6 +481,36 @@ async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool) -> int:
     return proc.exit_status if proc.exit_status is not None else 255
 
 
+async def _passwd(args: argparse.Namespace) -> int:
+    from .passwords import PasswordFile
+
+    pf = PasswordFile.read(args.file, missing_ok=True)
+    if args.delete:
+        if not pf.remove(args.user):
+            print(f"sshcore: {args.user} is not in {args.file}", file=sys.stderr)
+            return 1
+    else:
+        if args.stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            prompter = Prompter()
+            password = await prompter.ask(f"New password for {args.user}: ")
+            again = await prompter.ask("Retype new password: ")
+            if password is None or password != again:
+                print("sshcore: passwords do not match" if password is not None
+                      else "sshcore: no terminal to ask for the password (use --stdin)",
+                      file=sys.stderr)
+                return 1
+        if not password:
+            print("sshcore: empty passwords are not allowed", file=sys.stderr)
+            return 1
+        pf.set(args.user, password)
+    pf.write()
+    print(f"sshcore: {'removed' if args.delete else 'set password for'} {args.user} in {args.file}",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sshcore", description="SSH client and server built on sshcore")
     p.add_argument("-v", "--verbose", action="count", default=0)
