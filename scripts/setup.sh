@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
-if ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null || [ ! -x /usr/sbin/sshd ]; then
+# bc: the seed's math_client example runs it on the server
+if ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null || [ ! -x /usr/sbin/sshd ] \
+        || ! command -v bc >/dev/null; then
     $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q openssh-server openssh-client
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q openssh-server openssh-client bc
 fi
 $SUDO mkdir -p /run/sshd
 

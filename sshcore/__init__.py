@@ -22,6 +22,7 @@ _LAZY = {
     "SSHClientSession": "sshcore.aio.channel",
     "SSHServerSession": "sshcore.aio.channel",
     "SSHCompletedProcess": "sshcore.aio.process",
+    "EXTENDED_DATA_STDERR": "sshcore.messages",
     "SSHTCPSession": "sshcore.aio.forward",
     "SSHUNIXSession": "sshcore.aio.forward",
     "SSHTCPChannel": "sshcore.aio.forward",

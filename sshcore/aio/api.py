@@ -175,8 +175,13 @@ async def listen(host: str = "", port: int = 22, *,
     make_config()  # validate the options once, before accepting anyone
 
     def factory() -> SSHServerConnection:
-        server = server_factory() if server_factory else _OptionsServer(
-            authorized_client_keys, passwords, reg, known_client_hosts, allow_forwarding)
+        options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
+                                 allow_forwarding)
+        if server_factory is None:
+            server = options
+        else:
+            server = server_factory()
+            server._defaults = options
         conn = SSHServerConnection(make_config(), server, process_factory, session_encoding)
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]

@@ -205,6 +205,10 @@ class SSHChannel:
         if self._closed_fut is not None:
             await asyncio.shield(self._closed_fut)
 
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Connection details (``peername``, ``username``, ``algorithms``)."""
+        return self._conn.get_extra_info(name, default) if self._conn is not None else default
+
     def _live(self) -> SSHConnection:
         if self._conn is None or self._closed:
             raise ConnectionLostError("channel is closed")

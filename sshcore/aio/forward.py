@@ -67,7 +67,9 @@ class SSHTCPChannel(SSHChannel):
         self.extra: dict[str, Any] = {}
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self.extra.get(name, default)
+        if name in self.extra:
+            return self.extra[name]
+        return super().get_extra_info(name, default)
 
     def _opened(self) -> None:
         super()._opened()

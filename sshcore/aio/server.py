@@ -24,8 +24,13 @@ from .process import SSHServerProcess, run_subprocess
 class SSHServer:
     """Decides authentication and sessions for one connection (override what you need).
 
-    Every ``validate_*`` method may be a coroutine.
+    Every ``validate_*`` method may be a coroutine.  What is not overridden falls back to
+    the options given to ``listen()`` (``authorized_client_keys``, ``passwords``,
+    ``known_client_hosts``, ``allow_forwarding``), as in AsyncSSH; without them, it refuses.
     """
+
+    #: The listen() options, consulted by the default methods (set by listen()).
+    _defaults: SSHServer | None = None
 
     def connection_made(self, conn: SSHServerConnection) -> None:
         pass
@@ -38,40 +43,49 @@ class SSHServer:
         return True
 
     def password_auth_supported(self) -> bool:
-        return False
+        d = self._defaults
+        return d.password_auth_supported() if d is not None else False
 
     def validate_password(self, username: str, password: str) -> Any:
-        return False
+        d = self._defaults
+        return d.validate_password(username, password) if d is not None else False
 
     def public_key_auth_supported(self) -> bool:
-        return False
+        d = self._defaults
+        return d.public_key_auth_supported() if d is not None else False
 
     def validate_public_key(self, username: str, key: Any) -> Any:
-        return False
+        d = self._defaults
+        return d.validate_public_key(username, key) if d is not None else False
 
     def change_password(self, username: str, old_password: str, new_password: str) -> Any:
         """The client answered a password-change request; True lets it in."""
         return False
 
     def kbdint_auth_supported(self) -> bool:
-        return False
+        d = self._defaults
+        return d.kbdint_auth_supported() if d is not None else False
 
     def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
         """Return (name, instruction, lang, [(prompt, echo), ...]), True (no questions) or False."""
-        return False
+        d = self._defaults
+        return d.get_kbdint_challenge(username, lang, submethods) if d is not None else False
 
     def validate_kbdint_response(self, username: str, responses: list[str]) -> Any:
         """Return True, False, or another challenge for one more round."""
-        return False
+        d = self._defaults
+        return d.validate_kbdint_response(username, responses) if d is not None else False
 
     def host_based_auth_supported(self) -> bool:
-        return False
+        d = self._defaults
+        return d.host_based_auth_supported() if d is not None else False
 
     def validate_host_public_key(self, client_host: str, client_addr: str, client_port: int,
                                  key: Any) -> Any:
         """Is ``key`` the host key of ``client_host`` (the name the client claims; the
         connection comes from ``client_addr``)?"""
-        return False
+        d = self._defaults
+        return d.validate_host_public_key(client_host, client_addr, client_port, key) if d is not None else False
 
     def validate_host_based_user(self, username: str, client_host: str,
                                  client_username: str) -> Any:
@@ -92,20 +106,24 @@ class SSHServer:
         """A direct-tcpip channel (``ssh -L``, ``ssh -W``).  Return True to connect to the
         destination, False to refuse, an :class:`~sshcore.SSHTCPSession` to handle the
         channel here, or a coroutine function ``handler(reader, writer)``."""
-        return False
+        d = self._defaults
+        return d.connection_requested(dest_host, dest_port, orig_host, orig_port) if d is not None else False
 
     def server_requested(self, listen_host: str, listen_port: int) -> Any:
         """A tcpip-forward request (``ssh -R``): True to listen and forward connections
         back to the client, False to refuse."""
-        return False
+        d = self._defaults
+        return d.server_requested(listen_host, listen_port) if d is not None else False
 
     def unix_connection_requested(self, dest_path: str) -> Any:
         """A direct-streamlocal@openssh.com channel: like :meth:`connection_requested`."""
-        return False
+        d = self._defaults
+        return d.unix_connection_requested(dest_path) if d is not None else False
 
     def unix_server_requested(self, listen_path: str) -> Any:
         """A streamlocal-forward@openssh.com request: like :meth:`server_requested`."""
-        return False
+        d = self._defaults
+        return d.unix_server_requested(listen_path) if d is not None else False
 
 
 class _OptionsServer(SSHServer):
@@ -365,7 +383,10 @@ class SSHServerConnection(SSHConnection):
                                    "session refused")
         if session is True:
             session = SSHServerProcess(self._process_factory, encoding=self._session_encoding)
-        chan = SSHServerChannel(session)
+        # Callback sessions (the seed API) get str I/O unless listen(session_encoding=) says
+        # otherwise; SSHServerProcess does its own decoding.
+        encoding = None if isinstance(session, SSHServerProcess) else (self._session_encoding or "utf-8")
+        chan = SSHServerChannel(session, encoding=encoding)
         chan._bind(self, channel)
         return chan
 
