@@ -37,5 +37,10 @@ def server_parser(description: str) -> argparse.ArgumentParser:
 
 
 def listen_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"port": args.port, "server_host_keys": [args.host_key],
+    return {"server_host_keys": [args.host_key],
             "authorized_client_keys": os.path.expanduser(args.authorized_keys)}
+
+
+def listening(acceptor: Any) -> None:
+    """Say where the server listens (the tests start examples with --port 0)."""
+    print(f"Listening on port {acceptor.port}", flush=True)

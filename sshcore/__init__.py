@@ -34,6 +34,9 @@ _LAZY = {
     "import_private_key": "sshcore.keys",
     "import_public_key": "sshcore.keys",
     "generate_private_key": "sshcore.keys",
+    "read_authorized_keys": "sshcore.keys",
+    "hash_password": "sshcore.passwords",
+    "check_password": "sshcore.passwords",
 }
 
 from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402

@@ -157,8 +157,10 @@ class ServerUserauth:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         cfg = conn.config
+        offered = cfg.auth_methods_offered
         self.allowed = [m for m in cfg.auth_method_names()
-                        if m != "none" and conn.registry.get("auth", m).server is not None]
+                        if m != "none" and conn.registry.get("auth", m).server is not None
+                        and (offered is None or m in offered)]
         self.failures = 0
         self.current: tuple[str, str, Any] | None = None  # (username, method, ServerAuth)
         self.waiting_answer = False

@@ -41,6 +41,9 @@ class ConnectionConfig:
     #: Server: like OpenSSH's AuthenticationMethods, e.g. [["publickey", "password"]]:
     #: success needs every method of one list (partial success in between).
     auth_methods_required: Sequence[Sequence[str]] | None = None
+    #: Server: of ``auth_methods``, the ones the application can decide (None: all);
+    #: may be empty when only "none" auth is used.
+    auth_methods_offered: Sequence[str] | None = None
     #: Rekey after this many bytes in either direction, or this many seconds.
     rekey_bytes: int = 1 << 30
     rekey_seconds: float | None = 3600.0

@@ -252,5 +252,12 @@ class AuthorizedKeys:
     def read(cls, path: str | Path, registry: Registry | None = None) -> AuthorizedKeys:
         return cls.parse(Path(path).expanduser().read_text(errors="replace"), registry)
 
-    def allows(self, blob: bytes) -> bool:
+    def allows(self, key: Any) -> bool:
+        """Is ``key`` (a public key, or its wire blob) listed?"""
+        blob = key if isinstance(key, (bytes, bytearray)) else key.public_blob
         return any(hmac.compare_digest(b, blob) for b, _ in self.blobs)
+
+
+def read_authorized_keys(path: str | Path, registry: Registry | None = None) -> AuthorizedKeys:
+    """Read an authorized_keys file (OpenSSH format; options are kept with each key)."""
+    return AuthorizedKeys.read(path, registry)

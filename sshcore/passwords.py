@@ -52,6 +52,12 @@ def _parse_hash(text: str) -> tuple[bytes, int, int, int, bytes]:
     return _unb64(parts[3]), ln, r, p, _unb64(parts[4])
 
 
+def check_password(password: str, hashed: str) -> bool:
+    """Does ``password`` match ``hashed`` (from :func:`hash_password`)?  Constant time."""
+    salt, ln, r, p, expected = _parse_hash(hashed)
+    return hmac.compare_digest(_derive(password, salt, ln, r, p), expected)
+
+
 class PasswordFile:
     """Users and their password hashes, read from (and written back to) one file."""
 
@@ -133,6 +139,4 @@ class PasswordFile:
     def verify(self, user: str, password: str) -> bool:
         """Constant-time check; an unknown user costs a full hash too."""
         known = user in self.hashes
-        salt, ln, r, p, expected = _parse_hash(self.hashes[user] if known else self._dummy)
-        ok = hmac.compare_digest(_derive(password, salt, ln, r, p), expected)
-        return ok and known
+        return check_password(password, self.hashes[user] if known else self._dummy) and known

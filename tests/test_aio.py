@@ -212,3 +212,67 @@ def test_exception_in_application_callback_closes_only_that_connection(test_regi
                                        known_hosts=None, registry=test_registry) as conn2:
                 assert (await conn2.run("ok")).stdout == "cmd=ok"
     run(main())
+
+
+def test_server_session_callbacks_semantics(test_registry, keys):
+    """Input waits for session_started; a false eof_received closes the channel; writing
+    after exit is a BrokenPipeError; a clean client disconnect is connection_lost(None);
+    only the methods the server supports are offered."""
+    events = []
+
+    class Session(sshcore.SSHServerSession):
+        def connection_made(self, chan):
+            self.chan = chan
+
+        def exec_requested(self, command):
+            return True
+
+        def session_started(self):
+            events.append("started")
+            self.chan.write("hello\n")
+
+        def data_received(self, data, datatype):
+            events.append(("data", data))
+
+        def eof_received(self):
+            events.append("eof")
+            self.chan.exit(5)
+            try:
+                self.chan.write("too late")
+            except BrokenPipeError:
+                events.append("broken pipe")
+            return False
+
+    class Server(SSHServer):
+        lost = None
+
+        def begin_auth(self, username):
+            return username != "free"
+
+        def connection_lost(self, exc):
+            events.append(("lost", exc))
+
+        def session_requested(self):
+            return Session()
+
+    async def main():
+        srv = await sshcore.listen("127.0.0.1", 0, server_host_keys=[keys[0]],
+                                   registry=test_registry, server_factory=Server)
+        async with srv:
+            async with sshcore.connect("127.0.0.1", srv.port, username="free", known_hosts=None,
+                                       client_keys=[], registry=test_registry) as conn:
+                proc = await conn.create_process("x", input="abc")
+                assert await proc.stdout.read() == "hello\n"
+                assert (await proc.wait()).exit_status == 5
+            for _ in range(100):
+                if any(isinstance(e, tuple) and e[0] == "lost" for e in events):
+                    break
+                await asyncio.sleep(0.02)
+            # a server that supports no method offers none: the client is told so
+            with pytest.raises(sshcore.PermissionDeniedError) as info:
+                await sshcore.connect("127.0.0.1", srv.port, username="u", known_hosts=None,
+                                      client_keys=[keys[1]], password="pw", registry=test_registry)
+            assert "publickey" not in str(info.value) and "password" not in str(info.value)
+    run(main())
+    assert events[:4] == ["started", ("data", "abc"), "eof", "broken pipe"], events
+    assert ("lost", None) in events, events

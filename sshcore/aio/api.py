@@ -188,5 +188,19 @@ async def listen(host: str = "", port: int = 22, *,
         return conn
 
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory, host or None, port, reuse_address=reuse_address)
-    return SSHAcceptor(server, connections)
+    if port:
+        servers = [await loop.create_server(factory, host or None, port, reuse_address=reuse_address)]
+    else:
+        # Port 0 on several addresses ("" is IPv4 and IPv6): one port, chosen by the first.
+        infos = await loop.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+        addrs = list(dict.fromkeys(info[4][0] for info in infos))
+        servers = [await loop.create_server(factory, addrs[0], 0, reuse_address=reuse_address)]
+        port = servers[0].sockets[0].getsockname()[1]
+        for addr in addrs[1:]:
+            try:
+                servers.append(await loop.create_server(factory, addr, port,
+                                                        reuse_address=reuse_address))
+            except OSError:
+                pass  # e.g. IPv6 disabled: the first address still serves
+    return SSHAcceptor(servers, connections)

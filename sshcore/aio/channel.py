@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import logging
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,8 @@ from ..messages import EXTENDED_DATA_STDERR
 
 if TYPE_CHECKING:
     from .connection import SSHConnection
+
+logger = logging.getLogger("sshcore.aio")
 
 #: Writers wait in drain() while more than this much data is queued in the kernel.
 HIGH_WATER = 1024 * 1024
@@ -74,6 +77,7 @@ class SSHServerSession:
         pass
 
     def eof_received(self) -> bool:
+        """The peer sent EOF; return True to keep sending, otherwise the channel closes."""
         return False
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
@@ -123,6 +127,7 @@ class SSHChannel:
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._closed_fut: asyncio.Future[None] | None = None
         self._closed = False
+        self._closing = False   # close() called: no more input is delivered
         self._eof_sent = False
         self._decoders: dict[int | None, Any] = {}
 
@@ -158,6 +163,8 @@ class SSHChannel:
 
     def write(self, data: bytes | str, datatype: int | None = None) -> None:
         conn = self._live()
+        if self._eof_sent or self._closing:
+            raise BrokenPipeError("channel is closed for sending (EOF or close already sent)")
         conn._call(conn._conn.send_data, self._id, self._encode(data), datatype)  # type: ignore[union-attr]
 
     def write_stderr(self, data: bytes | str) -> None:
@@ -198,6 +205,7 @@ class SSHChannel:
     def close(self) -> None:
         if self._closed or self._conn is None or self._conn._conn is None:
             return
+        self._closing = True
         if not self._conn._conn.closed:
             self._conn._call(self._conn._conn.close_channel, self._id)
 
@@ -234,6 +242,11 @@ class SSHChannel:
     # -------------------------------------------------------------- kernel events
 
     def _handle_event(self, event: Any) -> None:
+        if self._closing and isinstance(event, (ev.ChannelData, ev.ChannelEOF)):
+            # Closed by the application: like an asyncio transport, no more input.
+            if isinstance(event, ev.ChannelData) and self._conn is not None and self._conn._conn is not None:
+                self._conn._conn.consume(self._id, len(event.data))
+            return
         if isinstance(event, ev.ChannelData):
             if self._session is not None:
                 self._session.data_received(self._decode(event.data, event.datatype), event.datatype)
@@ -242,8 +255,10 @@ class SSHChannel:
         elif isinstance(event, ev.ChannelWindowOpened):
             self._wake_drain()
         elif isinstance(event, ev.ChannelEOF):
-            if self._session is not None:
-                self._session.eof_received()
+            # As in AsyncSSH (and asyncio protocols): a false answer closes the channel;
+            # True keeps it half open so this side can still send.
+            if self._session is not None and not self._session.eof_received():
+                self.close()
         elif isinstance(event, ev.ChannelRequestReceived):
             ok = False
             try:
@@ -356,6 +371,7 @@ class SSHServerChannel(SSHChannel):
         self.subsystem: str | None = None
         self._started = False
         self._exited = False
+        self._held: list[Any] | None = []
 
     def _on_request(self, request: str, r: SSHReader) -> bool:
         s = self._session
@@ -387,7 +403,7 @@ class SSHServerChannel(SSHChannel):
             if ok:
                 self._started = True
                 assert self._conn is not None
-                self._conn._loop.call_soon(s.session_started)
+                self._conn._loop.call_soon(self._begin)
             return bool(ok)
         if request == "window-change":
             size = (r.uint32(), r.uint32(), r.uint32(), r.uint32())
@@ -400,6 +416,26 @@ class SSHServerChannel(SSHChannel):
         if request == "break":
             return bool(s.break_received(r.uint32()))
         return False
+
+    def _handle_event(self, event: Any) -> None:
+        # Input (and its EOF) waits until session_started() has run, as in AsyncSSH, so a
+        # session never sees data or EOF before it has started.
+        if self._held is not None and isinstance(event, (ev.ChannelData, ev.ChannelEOF)):
+            self._held.append(event)
+            return
+        super()._handle_event(event)
+
+    def _begin(self) -> None:
+        held, self._held = self._held, None
+        if self._closed:
+            return
+        try:
+            self._session.session_started()
+            for event in held or ():
+                super()._handle_event(event)
+        except Exception:  # the application's bug ends its session, not the connection
+            logger.exception("error in server session callback")
+            self.close()
 
     def exit(self, status: int) -> None:
         """Send the exit status, EOF and close."""

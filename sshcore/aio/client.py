@@ -180,22 +180,29 @@ class SSHClientConnection(SSHConnection):
                           tuple(term_size) if term_size else None, term_modes)
         return chan, session
 
-    async def create_process(self, command: str | None = None, *, encoding: str | None = "utf-8",
-                             errors: str = "strict", **kwargs: Any) -> SSHClientProcess:
+    async def create_process(self, command: str | None = None, *, input: str | bytes | None = None,
+                             subsystem: str | None = None, env: Mapping[str, str] | None = None,
+                             term_type: str | None = None, term_size: Sequence[int] | None = None,
+                             term_modes: Mapping[int, int] | None = None,
+                             encoding: str | None = "utf-8", errors: str = "strict",
+                             ) -> SSHClientProcess:
+        """Start ``command`` (a shell without one) with stream I/O; ``input``, if given, is
+        written to its stdin followed by EOF."""
         proc = SSHClientProcess(encoding, errors)
         proc.command = command
         chan = SSHClientChannel(proc, encoding=None)
         await self.open_channel("session", chan)
         chan._opened()
-        await chan._start(command, kwargs.get("subsystem"), kwargs.get("env"),
-                          kwargs.get("term_type"), kwargs.get("term_size"), kwargs.get("term_modes"))
+        await chan._start(command, subsystem, env, term_type,
+                          tuple(term_size) if term_size else None, term_modes)
+        if input is not None:
+            proc.stdin.write(input)
+            proc.stdin.write_eof()
         return proc
 
     async def run(self, command: str | None = None, *, input: str | bytes | None = None,
                   check: bool = False, **kwargs: Any) -> SSHCompletedProcess:
-        proc = await self.create_process(command, **kwargs)
-        if input is not None:
-            proc.stdin.write(input)
+        proc = await self.create_process(command, input=input, **kwargs)
         proc.stdin.write_eof()
         result = await proc.wait()
         if check and (result.exit_status != 0 or result.exit_signal):

@@ -17,7 +17,7 @@ from .. import events as ev
 from ..connection import Connection
 from ..config import ConnectionConfig
 from ..errors import (ChannelOpenError, ChannelOpenFailureReason, ConnectionLostError,
-                      DisconnectReason, ProtocolError, SSHError)
+                      DisconnectError, DisconnectReason, ProtocolError, SSHError)
 
 logger = logging.getLogger("sshcore.aio")
 
@@ -87,7 +87,8 @@ class SSHConnection(asyncio.Protocol):
         try:
             conn.receive_data(data, self._loop.time())
         except ProtocolError as exc:
-            self._set_error(exc)
+            if not self._is_clean_disconnect(exc):
+                self._set_error(exc)
         except Exception as exc:  # a bug: close, but never kill the event loop
             logger.exception("internal error while processing data")
             self._set_error(exc)
@@ -223,8 +224,15 @@ class SSHConnection(asyncio.Protocol):
             handler(self, event)
 
     def _on_terminated(self, event: ev.ConnectionTerminated) -> None:
-        if event.error is not None:
+        if event.error is not None and not self._is_clean_disconnect(event.error):
             self._set_error(event.error)
+
+    def _is_clean_disconnect(self, exc: Exception) -> bool:
+        """The peer said goodbye ("disconnected by application") once the connection was
+        up: a normal close, as in AsyncSSH, so ``connection_lost(None)``."""
+        return (isinstance(exc, DisconnectError) and exc.reason == DisconnectReason.BY_APPLICATION
+                and self._ready.done() and not self._ready.cancelled()
+                and self._ready.exception() is None)
 
     def _on_channel_opened(self, event: ev.ChannelOpened) -> None:
         fut = self._opening.pop(event.channel, None)

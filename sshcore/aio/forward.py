@@ -170,7 +170,7 @@ class _Bridge:
                 t.close()
             else:
                 t.write_eof()
-        return False
+        return True  # the channel closes when the socket does (socket_lost)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._resume is not None:
@@ -271,7 +271,7 @@ class _StreamSession(SSHTCPSession):
 
     def eof_received(self) -> bool:
         self.reader._feed_eof()
-        return False
+        return True  # the writer may go on; the application closes
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reader._feed_eof(exc)

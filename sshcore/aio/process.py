@@ -189,7 +189,7 @@ class SSHClientProcess(SSHClientSession):
     def eof_received(self) -> bool:
         self.stdout._feed_eof()
         self.stderr._feed_eof()
-        return False
+        return True  # the exit status and close come from the server
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stdout._feed_eof(exc)
@@ -331,7 +331,7 @@ class SSHServerProcess(SSHServerSession):
 
     def eof_received(self) -> bool:
         self.stdin._feed_eof()
-        return False
+        return True  # the process goes on writing until it exits
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stdin._feed_eof(exc)

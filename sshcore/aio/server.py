@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +211,14 @@ class SSHServerConnection(SSHConnection):
     def __init__(self, config: ConnectionConfig, server: SSHServer,
                  process_factory: Callable[[SSHServerProcess], Any] | None,
                  session_encoding: str | None = None) -> None:
+        # Offer only the methods this SSHServer supports, so a client's "Permission denied
+        # (...)" lists what could work; third-party methods decide for themselves.
+        supported = {"password": server.password_auth_supported,
+                     "publickey": server.public_key_auth_supported,
+                     "keyboard-interactive": server.kbdint_auth_supported,
+                     "hostbased": server.host_based_auth_supported}
+        config.auth_methods_offered = [m for m in config.auth_method_names()
+                                       if m not in supported or supported[m]()]
         super().__init__(config)
         self._server = server
         self._process_factory = process_factory or run_subprocess
@@ -401,25 +409,28 @@ SSHServerConnection.event_handlers = {
 class SSHAcceptor:
     """What ``listen()`` returns: the bound port, ``close()`` and ``wait_closed()``."""
 
-    def __init__(self, server: asyncio.AbstractServer, connections: set[SSHServerConnection]) -> None:
-        self._server = server
+    def __init__(self, servers: Sequence[asyncio.AbstractServer],
+                 connections: set[SSHServerConnection]) -> None:
+        self._servers = list(servers)
         self._connections = connections
 
     @property
-    def sockets(self) -> Any:
-        return self._server.sockets
+    def sockets(self) -> list[Any]:
+        return [sock for server in self._servers for sock in server.sockets]
 
     @property
     def port(self) -> int:
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(self.sockets[0].getsockname()[1])
 
     def close(self) -> None:
-        self._server.close()
+        for server in self._servers:
+            server.close()
         for conn in list(self._connections):
             conn.close()
 
     async def wait_closed(self) -> None:
-        await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
         for conn in list(self._connections):
             await conn.wait_closed()
 

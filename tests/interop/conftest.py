@@ -6,11 +6,16 @@ Nothing here skips: if a binary is missing the fixture fails, and so does the ru
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import getpass
 import os
+import pty
+import select
 import shutil
 import socket
+import struct
 import subprocess
+import termios
 import threading
 import time
 from dataclasses import dataclass, field
@@ -199,10 +204,47 @@ class ServerThread:
         self.thread.join(timeout=10)
 
 
+def run_in_pty(argv, steps, rows=30, cols=100, timeout=30, env=None):
+    """Run argv on a new pseudo-terminal; ``steps`` is a list of (wait_for_bytes, then_send or
+    callable(master_fd)).  Returns (exit code, everything the terminal showed)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(argv[0], argv, env or dict(os.environ))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    out = b""
+    pending = list(steps)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while pending and pending[0][0] in out:
+            _, action = pending.pop(0)
+            if callable(action):
+                action(fd)
+            else:
+                os.write(fd, action)
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    try:
+        _, status = os.waitpid(pid, 0 if time.monotonic() < deadline else os.WNOHANG)
+    except ChildProcessError:
+        status = 0
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out
+
+
+
 @pytest.fixture(scope="session")
 def helpers() -> Any:
     """The module-level helpers, for test modules (which cannot import conftest)."""
     import types
 
     return types.SimpleNamespace(keygen=keygen, run_ssh=run_ssh, ServerThread=ServerThread,
-                                 free_port=free_port, USER=USER)
+                                 free_port=free_port, USER=USER,
+                                 run_in_pty=run_in_pty, wait_port=wait_port)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pty
 import re
-import select
 import signal
 import socket
 import socketserver
@@ -117,49 +115,14 @@ def test_run_sends_environment(start_sshd, keys):
     assert r.stdout == b"sent set []\n"
 
 
-def run_in_pty(argv, steps, rows=30, cols=100, timeout=30, env=None):
-    """Run argv on a new pseudo-terminal; ``steps`` is a list of (wait_for_bytes, then_send or
-    callable(master_fd)).  Returns (exit code, everything the terminal showed)."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(argv[0], argv, env or dict(os.environ))
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    out = b""
-    pending = list(steps)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        while pending and pending[0][0] in out:
-            _, action = pending.pop(0)
-            if callable(action):
-                action(fd)
-            else:
-                os.write(fd, action)
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    try:
-        _, status = os.waitpid(pid, 0 if time.monotonic() < deadline else os.WNOHANG)
-    except ChildProcessError:
-        status = 0
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), out
-
-
-def test_run_t_gives_remote_pty_with_local_type_and_size_and_resizes(start_sshd, keys):
+def test_run_t_gives_remote_pty_with_local_type_and_size_and_resizes(start_sshd, keys, helpers):
     sshd = start_sshd()
 
     def resize(fd):
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # SIGWINCH
 
     env = dict(os.environ, TERM="vt220")
-    code, out = run_in_pty(base_args(sshd, keys) + [
+    code, out = helpers.run_in_pty(base_args(sshd, keys) + [
         "-t", "127.0.0.1",
         "tty; echo term=$TERM; stty size; echo READY; read x; stty size; echo done"],
         [(b"READY", resize), (b"READY\r\n", b"go\r")], env=env)
@@ -171,17 +134,17 @@ def test_run_t_gives_remote_pty_with_local_type_and_size_and_resizes(start_sshd,
     assert "40 120" in text          # window-change after SIGWINCH
 
 
-def test_run_without_command_is_an_interactive_shell(start_sshd, keys):
+def test_run_without_command_is_an_interactive_shell(start_sshd, keys, helpers):
     sshd = start_sshd()
-    code, out = run_in_pty(base_args(sshd, keys) + ["127.0.0.1"],
+    code, out = helpers.run_in_pty(base_args(sshd, keys) + ["127.0.0.1"],
                            [(b"", b"echo answer=$((6*7))\r"), (b"answer=42", b"exit 3\r")])
     assert code == 3, out
     assert b"answer=42" in out
 
 
-def test_run_T_disables_the_pty(start_sshd, keys):
+def test_run_T_disables_the_pty(start_sshd, keys, helpers):
     sshd = start_sshd()
-    code, out = run_in_pty(base_args(sshd, keys) + ["-T", "127.0.0.1", "tty || true"], [])
+    code, out = helpers.run_in_pty(base_args(sshd, keys) + ["-T", "127.0.0.1", "tty || true"], [])
     assert code == 0, out
     assert b"not a tty" in out
 
