@@ -193,7 +193,8 @@ async def _serve(args: argparse.Namespace) -> int:
         passwords = PasswordFile.read(args.password_file)
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
                           authorized_client_keys=authorized, passwords=passwords,
-                          allow_forwarding=args.allow_forwarding)
+                          allow_forwarding=args.allow_forwarding,
+                          accept_env=args.accept_env or ["LANG", "LC_*"])
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
@@ -522,6 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--authorized-keys", help="authorized_keys file (default ~/.ssh/authorized_keys)")
     s.add_argument("--allow-forwarding", action="store_true",
                    help="allow TCP/IP and Unix-socket forwarding (-L, -R, -D, -W) both ways")
+    s.add_argument("--accept-env", action="append", metavar="PATTERN",
+                   help="client environment variables passed to commands, like sshd's AcceptEnv "
+                   "(repeatable; default LANG and LC_*)")
     s.add_argument("--password-file", help="file of salted password hashes (see 'sshcore passwd'); "
                    "enables password and keyboard-interactive auth")
     pw = sub.add_parser("passwd", help="add, change or remove a user in a password file")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -131,6 +132,7 @@ async def listen(host: str = "", port: int = 22, *,
                  authorized_client_keys: Any = None, passwords: Mapping[str, str] | None = None,
                  process_factory: Callable[..., Any] | None = None,
                  session_encoding: str | None = None,
+                 accept_env: Sequence[str] | None = None,
                  kex_algs: AlgList = None, encryption_algs: AlgList = None,
                  mac_algs: AlgList = None, compression_algs: AlgList = None,
                  server_host_key_algs: AlgList = None, signature_algs: AlgList = None,
@@ -148,7 +150,8 @@ async def listen(host: str = "", port: int = 22, *,
     ``passwords`` (a ``{user: password}`` mapping, or a
     :class:`~sshcore.passwords.PasswordFile` of salted hashes) and, for hostbased auth,
     ``known_client_hosts`` (a known_hosts-format file of client host keys);
-    ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways.  Exec and shell requests run as real
+    ``accept_env`` (patterns like sshd's AcceptEnv; default: all) limits the client's
+    environment variables that processes get; ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways.  Exec and shell requests run as real
     subprocesses unless ``process_factory`` is given.
     """
     reg = registry or default_registry()
@@ -173,6 +176,12 @@ async def listen(host: str = "", port: int = 22, *,
         return cfg
 
     make_config()  # validate the options once, before accepting anyone
+    env_filter = None
+    if accept_env is not None:
+        patterns = [accept_env] if isinstance(accept_env, str) else list(accept_env)
+
+        def env_filter(name: str) -> bool:
+            return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
     def factory() -> SSHServerConnection:
         options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
@@ -182,7 +191,8 @@ async def listen(host: str = "", port: int = 22, *,
         else:
             server = server_factory()
             server._defaults = options
-        conn = SSHServerConnection(make_config(), server, process_factory, session_encoding)
+        conn = SSHServerConnection(make_config(), server, process_factory, session_encoding,
+                                   env_filter)
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]
         return conn

@@ -210,7 +210,8 @@ class _OptionsServer(SSHServer):
 class SSHServerConnection(SSHConnection):
     def __init__(self, config: ConnectionConfig, server: SSHServer,
                  process_factory: Callable[[SSHServerProcess], Any] | None,
-                 session_encoding: str | None = None) -> None:
+                 session_encoding: str | None = None,
+                 accept_env: Callable[[str], bool] | None = None) -> None:
         # Offer only the methods this SSHServer supports, so a client's "Permission denied
         # (...)" lists what could work; third-party methods decide for themselves.
         supported = {"password": server.password_auth_supported,
@@ -223,6 +224,7 @@ class SSHServerConnection(SSHConnection):
         self._server = server
         self._process_factory = process_factory or run_subprocess
         self._session_encoding = session_encoding
+        self._accept_env = accept_env
         self._forwards: dict[tuple[Any, ...], Any] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -390,7 +392,8 @@ class SSHServerConnection(SSHConnection):
             raise ChannelOpenError(ChannelOpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
                                    "session refused")
         if session is True:
-            session = SSHServerProcess(self._process_factory, encoding=self._session_encoding)
+            session = SSHServerProcess(self._process_factory, encoding=self._session_encoding,
+                                       accept_env=self._accept_env)
         # Callback sessions (the seed API) get str I/O unless listen(session_encoding=) says
         # otherwise; SSHServerProcess does its own decoding.
         encoding = None if isinstance(session, SSHServerProcess) else (self._session_encoding or "utf-8")

@@ -168,3 +168,28 @@ def test_serve_allow_forwarding_for_ssh_W(keys, helpers, echo_port, tmp_path):
         proc.communicate(timeout=20)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"SERVED -W"
+
+
+@pytest.mark.parametrize("accept", [None, ["SSHCORE_*"]])
+def test_serve_passes_accepted_environment_to_commands(keys, helpers, tmp_path, accept):
+    """ssh -o SetEnv to ``sshcore serve``: by default only LANG and LC_* reach the command,
+    like Debian's sshd; --accept-env replaces that list."""
+    port = helpers.free_port()
+    argv = [sys.executable, "-m", "sshcore", "serve", "--listen", f"127.0.0.1:{port}",
+            "--host-key", str(keys.host["ed25519"]), "--authorized-keys", str(keys.authorized_keys)]
+    for pattern in accept or []:
+        argv += ["--accept-env", pattern]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_port(port, proc)
+        r = helpers.run_ssh(port, 'echo "[$LANG] [$LC_PAPER] [$SSHCORE_X] [$OTHER]"',
+                            identity=keys.user["ed25519"],
+                            options={"SetEnv": "LANG=sent_LANG LC_PAPER=a4 SSHCORE_X=x OTHER=o"})
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert r.returncode == 0, r.stderr
+    if accept is None:
+        assert r.stdout == b"[sent_LANG] [a4] [] []\n"
+    else:  # LANG is the server's own, if it has one
+        assert r.stdout.endswith(b"] [] [x] []\n") and b"sent_LANG" not in r.stdout
