@@ -366,6 +366,18 @@ class _LocalTerminal:
         except OSError:
             return 80, 24
 
+    @staticmethod
+    def modes() -> dict[int, int]:
+        """The local terminal's modes, for the pty request (as ssh sends them)."""
+        import termios
+
+        from .aio.ttymodes import modes_from_attrs
+
+        try:
+            return modes_from_attrs(termios.tcgetattr(sys.stdin.fileno()))
+        except (OSError, termios.error):
+            return {}
+
     def __enter__(self) -> _LocalTerminal:
         import termios
         import tty
@@ -434,6 +446,7 @@ async def _run(args: argparse.Namespace) -> int:
         if want_pty:
             session["term_type"] = os.environ.get("TERM", "xterm")
             session["term_size"] = _LocalTerminal.size()
+            session["term_modes"] = _LocalTerminal.modes()
         proc = await conn.create_process(command, encoding=None, **session)
         with _LocalTerminal() if want_pty and stdin_tty else contextlib.nullcontext():
             return await _relay(proc, args, want_pty)

@@ -44,6 +44,9 @@ class SSHClientSession:
     def exit_signal_received(self, signal: str, core_dumped: bool, msg: str, lang: str) -> None:
         pass
 
+    def xon_xoff_requested(self, client_can_do: bool) -> None:
+        """The server says whether this side may do XON/XOFF flow control (RFC 4254 6.8)."""
+
     def connection_lost(self, exc: Exception | None) -> None:
         pass
 
@@ -128,6 +131,8 @@ class SSHChannel:
         self._closed_fut: asyncio.Future[None] | None = None
         self._closed = False
         self._closing = False   # close() called: no more input is delivered
+        self._in_request = False
+        self._close_after_request = False
         self._eof_sent = False
         self._decoders: dict[int | None, Any] = {}
 
@@ -206,6 +211,9 @@ class SSHChannel:
         if self._closed or self._conn is None or self._conn._conn is None:
             return
         self._closing = True
+        if self._in_request:
+            self._close_after_request = True
+            return
         if not self._conn._conn.closed:
             self._conn._call(self._conn._conn.close_channel, self._id)
 
@@ -261,12 +269,20 @@ class SSHChannel:
                 self.close()
         elif isinstance(event, ev.ChannelRequestReceived):
             ok = False
+            # A close() from inside the request's callback waits for the reply: nothing may
+            # follow CHANNEL_CLOSE on a channel.
+            self._in_request = True
             try:
                 ok = bool(self._on_request(event.request, SSHReader(event.data)))
             except SSHError:
                 ok = False
+            finally:
+                self._in_request = False
             if event.want_reply:
                 self._conn._conn.reply_channel_request(self._id, ok)  # type: ignore[union-attr]
+            if self._close_after_request:
+                self._close_after_request = False
+                self.close()
         elif isinstance(event, ev.ChannelRequestReplied):
             if self._request_waiters:
                 fut = self._request_waiters.popleft()
@@ -308,6 +324,8 @@ class SSHClientChannel(SSHChannel):
         super().__init__(session, **kwargs)
         self.exit_status: int | None = None
         self.exit_signal: tuple[str, bool, str, str] | None = None
+        #: The server's last "xon-xoff" request (None: it sent none).
+        self.xon_xoff: bool | None = None
 
     async def _start(self, command: str | None, subsystem: str | None,
                      env: Mapping[str, str] | None, term_type: str | None,
@@ -340,6 +358,11 @@ class SSHClientChannel(SSHChannel):
     def send_signal(self, signal: str) -> None:
         self.send_request_nowait("signal", string(signal))
 
+    async def send_break(self, msec: int) -> bool:
+        """Send a BREAK of ``msec`` milliseconds (RFC 4335); True if the server did it (sshd
+        only can on a pseudo-terminal)."""
+        return await self.send_request("break", uint32(msec))
+
     def get_exit_status(self) -> int | None:
         return self.exit_status
 
@@ -354,6 +377,12 @@ class SSHClientChannel(SSHChannel):
             self.exit_signal = (sig, core, msg, lang)
             if self._session is not None:
                 self._session.exit_signal_received(sig, core, msg, lang)
+            return True
+        if request == "xon-xoff":
+            self.xon_xoff = r.boolean()
+            callback = getattr(self._session, "xon_xoff_requested", None)
+            if callback is not None:
+                callback(self.xon_xoff)
             return True
         return False
 
@@ -455,6 +484,10 @@ class SSHServerChannel(SSHChannel):
                                  + string(lang))
         self.write_eof()
         self.close()
+
+    def set_xon_xoff(self, client_can_do: bool) -> None:
+        """Tell the client whether it may do XON/XOFF flow control itself (RFC 4254 6.8)."""
+        self.send_request_nowait("xon-xoff", boolean(client_can_do))
 
     def get_environment(self) -> dict[str, str]:
         return dict(self.env)

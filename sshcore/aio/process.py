@@ -217,6 +217,10 @@ class SSHClientProcess(SSHClientSession):
         assert self.channel is not None
         self.channel.send_signal(signal)
 
+    async def send_break(self, msec: int) -> bool:
+        assert self.channel is not None
+        return await self.channel.send_break(msec)
+
     def close(self) -> None:
         if self.channel is not None:
             self.channel.close()
@@ -341,6 +345,17 @@ class SSHServerProcess(SSHServerSession):
     #: Set by whoever runs the process: called with (cols, rows, xpixel, ypixel) / signal name.
     on_resize: Callable[[int, int, int, int], None] | None = None
     on_signal: Callable[[str], None] | None = None
+    #: Set by whoever runs the process: called with the BREAK length in ms (None: refuse).
+    on_break: Callable[[int], None] | None = None
+
+    def break_received(self, msec: int) -> bool:
+        if self.on_break is None:
+            return False
+        try:
+            self.on_break(msec)
+        except OSError:
+            return False
+        return True
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         if self.on_resize is not None:
@@ -380,13 +395,9 @@ async def _run_in_pty(process: SSHServerProcess, args: list[str], env: dict[str,
 
     master, slave = pty.openpty()
     _set_winsize(master, process.term_size)
-    attrs = termios.tcgetattr(slave)
-    for opcode, value in (process.channel.term_modes if process.channel else {}).items():
-        # RFC 4254 section 8: 53-54 are ECHO/ECHOE etc.; apply the common local-mode flags.
-        flag = {53: termios.ECHO, 54: termios.ECHOE, 55: termios.ECHOK, 57: termios.ECHONL,
-                50: termios.ISIG, 51: termios.ICANON}.get(opcode)
-        if flag is not None:
-            attrs[3] = attrs[3] | flag if value else attrs[3] & ~flag
+    from .ttymodes import apply_modes
+
+    attrs = apply_modes(termios.tcgetattr(slave), process.channel.term_modes if process.channel else {})
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
 
     def child_setup() -> None:
@@ -402,6 +413,7 @@ async def _run_in_pty(process: SSHServerProcess, args: list[str], env: dict[str,
     loop = asyncio.get_running_loop()
     process.on_resize = lambda c, r, x, y: _set_winsize(master, (c, r, x, y))
     process.on_signal = lambda name: _send_signal(proc.pid, name)
+    process.on_break = lambda msec: termios.tcsendbreak(master, 0)  # as sshd does
     done = loop.create_future()
 
     def readable() -> None:

@@ -1,0 +1,148 @@
+"""Session requests against real OpenSSH: terminal modes (RFC 4254 section 8) both ways,
+break (RFC 4335) both ways, xon-xoff, exit-signal to ssh."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+
+import pytest
+
+import sshcore
+from sshcore.aio.ttymodes import OPCODES
+
+pytestmark = pytest.mark.interop
+
+
+def run(coro, timeout=60):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def connect(sshd, keys):
+    return sshcore.connect("127.0.0.1", sshd.port, client_keys=[str(keys.user["ed25519"])],
+                           known_hosts=str(sshd.known_hosts))
+
+
+def ssh_argv(port, keys, helpers, *extra):
+    # ssh takes an option's first value: the test's extras go first
+    return ["/usr/bin/ssh", "-F", "/dev/null", *extra, "-p", str(port),
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+            "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-i", str(keys.user["ed25519"]),
+            f"{helpers.USER}@127.0.0.1"]
+
+
+def test_our_terminal_modes_reach_sshd_pty(start_sshd, keys):
+    modes = {OPCODES["VINTR"]: 0x18, OPCODES["VEOF"]: 255, OPCODES["ECHO"]: 0,
+             OPCODES["ICRNL"]: 0, OPCODES["IUTF8"]: 1}
+
+    async def main():
+        async with connect(start_sshd(), keys) as conn:
+            r = await conn.run("stty -a", term_type="xterm", term_modes=modes)
+            return r.stdout
+
+    out = run(main())
+    assert "intr = ^X;" in out and "eof = <undef>;" in out, out
+    words = out.split()
+    assert "-echo" in words and "-icrnl" in words and "iutf8" in words, out
+
+
+def test_ssh_terminal_modes_reach_our_pty(keys, helpers):
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              authorized_client_keys=str(keys.authorized_keys)) as srv:
+        ssh = " ".join(ssh_argv(srv.port, keys, helpers, "-tt")) + " 'stty -a; echo END'"
+        code, out = helpers.run_in_pty(["/bin/sh", "-c", f"stty intr ^X -echoe; exec {ssh}"],
+                                       [], timeout=30)
+    text = out.decode(errors="replace")
+    assert code == 0 and "END" in text, text
+    assert "intr = ^X;" in text, text
+    assert "-echoe" in text.split(), text
+
+
+def test_break_to_sshd_needs_a_pty(start_sshd, keys):
+    async def main():
+        async with connect(start_sshd(), keys) as conn:
+            with_pty = await conn.create_process("sleep 1", term_type="xterm")
+            without = await conn.create_process("sleep 1")
+            return (await with_pty.send_break(250), await without.send_break(250),
+                    (await with_pty.wait()).exit_status, (await without.wait()).exit_status)
+
+    assert run(main()) == (True, False, 0, 0)
+
+
+class BreakSession(sshcore.SSHServerSession):
+    """Reports a BREAK (and tells the client it may do XON/XOFF itself)."""
+
+    def connection_made(self, chan):
+        self.chan = chan
+
+    def pty_requested(self, term_type, term_size, term_modes):
+        return True
+
+    def shell_requested(self):
+        return True
+
+    def session_started(self):
+        self.chan.set_xon_xoff(True)
+        self.chan.write("ready\r\n")
+
+    def break_received(self, msec):
+        self.chan.write(f"break of {msec} ms\r\n")
+        self.chan.exit(0)
+        return True
+
+
+class BreakServer(sshcore.SSHServer):
+    def session_requested(self):
+        return BreakSession()
+
+
+def test_ssh_escape_break_reaches_our_session(keys, helpers):
+    """ssh's ~B escape sends "break" (1000 ms); the xon-xoff request does not upset ssh."""
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]], server_factory=BreakServer,
+                              authorized_client_keys=str(keys.authorized_keys)) as srv:
+        code, out = helpers.run_in_pty(ssh_argv(srv.port, keys, helpers, "-tt"),
+                                       [(b"ready", b"~B")], timeout=30)
+    assert code == 0 and b"break of 1000 ms" in out, out
+
+
+def test_our_break_and_xon_xoff(keys, tmp_path):
+    class Client(sshcore.SSHClientSession):
+        def __init__(self):
+            self.xon_xoff, self.out = None, ""
+
+        def xon_xoff_requested(self, client_can_do):
+            self.xon_xoff = client_can_do
+
+        def data_received(self, data, datatype):
+            self.out += data
+
+    async def main():
+        srv = await sshcore.listen("127.0.0.1", 0, server_host_keys=[keys.host["ed25519"]],
+                                   server_factory=BreakServer,
+                                   authorized_client_keys=str(keys.authorized_keys))
+        async with srv, sshcore.connect("127.0.0.1", srv.port, known_hosts=None,
+                                        client_keys=[str(keys.user["ed25519"])]) as conn:
+            chan, session = await conn.create_session(Client, term_type="vt100")
+            while "ready" not in session.out:
+                await asyncio.sleep(0.01)
+            ok = await chan.send_break(42)
+            await chan.wait_closed()
+            return ok, session.xon_xoff, chan.xon_xoff, session.out, chan.get_exit_status()
+
+    ok, session_flag, chan_flag, out, status = run(main())
+    assert (ok, session_flag, chan_flag, status) == (True, True, True, 0)
+    assert out == "ready\r\nbreak of 42 ms\r\n"
+
+
+def test_exit_signal_reaches_ssh(keys, helpers):
+    """Our server reports a command killed by a signal as exit-signal, as sshd does."""
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              authorized_client_keys=str(keys.authorized_keys)) as srv:
+        r = subprocess.run(ssh_argv(srv.port, keys, helpers, "-o", "LogLevel=DEBUG1")
+                           + ["echo before; kill -USR1 $$"],
+                           capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ))
+    assert r.stdout == b"before\n"
+    assert r.returncode == 255, r.stderr
+    assert b"rtype exit-signal" in r.stderr, r.stderr[-2000:]  # ssh logs it, and exits 255
