@@ -29,6 +29,7 @@ _LAZY = {
     "SSHListener": "sshcore.aio.forward",
     "SSHClientProcess": "sshcore.aio.process",
     "SSHServerProcess": "sshcore.aio.process",
+    "STDOUT": "sshcore.aio.process",
     "read_private_key": "sshcore.keys",
     "read_public_key": "sshcore.keys",
     "import_private_key": "sshcore.keys",

@@ -21,7 +21,7 @@ from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProt
                       _StreamSession, bridge_on_new_channel, connect_bridge, direct_tcpip_data,
                       listen_local, parse_streamlocal_data, parse_tcpip_data, run_stream_handler,
                       streamlocal_data)
-from .process import SSHClientProcess, SSHCompletedProcess
+from .process import STDOUT, SSHClientProcess, SSHCompletedProcess
 
 DEFAULT_KEY_FILES = ("id_ed25519", "id_ecdsa", "id_rsa")
 
@@ -185,10 +185,13 @@ class SSHClientConnection(SSHConnection):
                              term_type: str | None = None, term_size: Sequence[int] | None = None,
                              term_modes: Mapping[int, int] | None = None,
                              encoding: str | None = "utf-8", errors: str = "strict",
-                             ) -> SSHClientProcess:
+                             stderr: int | None = None) -> SSHClientProcess:
         """Start ``command`` (a shell without one) with stream I/O; ``input``, if given, is
-        written to its stdin followed by EOF."""
-        proc = SSHClientProcess(encoding, errors)
+        written to its stdin followed by EOF; ``stderr=sshcore.STDOUT`` merges the remote
+        stderr into stdout, in arrival order."""
+        if stderr not in (None, STDOUT):
+            raise ValueError("stderr must be None or sshcore.STDOUT")
+        proc = SSHClientProcess(encoding, errors, merge_stderr=stderr == STDOUT)
         proc.command = command
         chan = SSHClientChannel(proc, encoding=None)
         await self.open_channel("session", chan)

@@ -15,6 +15,9 @@ from ..errors import ConnectionLostError, ProcessError
 from ..messages import EXTENDED_DATA_STDERR
 from .channel import SSHClientChannel, SSHClientSession, SSHServerChannel, SSHServerSession
 
+#: ``create_process(stderr=STDOUT)``: the remote stderr arrives merged into stdout.
+STDOUT = -2  # the value subprocess.STDOUT has
+
 
 @dataclass
 class SSHCompletedProcess:
@@ -170,9 +173,11 @@ class SSHClientProcess(SSHClientSession):
 
     consumes_on_read = True
 
-    def __init__(self, encoding: str | None = "utf-8", errors: str = "strict") -> None:
+    def __init__(self, encoding: str | None = "utf-8", errors: str = "strict",
+                 merge_stderr: bool = False) -> None:
         self._encoding = encoding
         self._errors = errors
+        self._merge_stderr = merge_stderr
         self.channel: SSHClientChannel | None = None
         self.command: str | None = None
         self._closed: asyncio.Future[None] = asyncio.get_event_loop().create_future()
@@ -184,7 +189,8 @@ class SSHClientProcess(SSHClientSession):
         self.stderr = SSHStreamReader(chan, self._encoding, self._errors)
 
     def data_received(self, data: Any, datatype: int | None) -> None:
-        (self.stderr if datatype == EXTENDED_DATA_STDERR else self.stdout)._feed(data)
+        to_stderr = datatype == EXTENDED_DATA_STDERR and not self._merge_stderr
+        (self.stderr if to_stderr else self.stdout)._feed(data)
 
     def eof_received(self) -> bool:
         self.stdout._feed_eof()

@@ -146,3 +146,50 @@ def test_exit_signal_reaches_ssh(keys, helpers):
     assert r.stdout == b"before\n"
     assert r.returncode == 255, r.stderr
     assert b"rtype exit-signal" in r.stderr, r.stderr[-2000:]  # ssh logs it, and exits 255
+
+
+def test_stderr_apart_or_merged_from_sshd(start_sshd, keys):
+    script = "echo out1; sleep 0.2; echo err1 >&2; sleep 0.2; echo out2; echo err2 >&2; exit 4"
+
+    async def main():
+        async with connect(start_sshd(), keys) as conn:
+            return await conn.run(script), await conn.run(script, stderr=sshcore.STDOUT)
+
+    apart, merged = run(main())
+    assert (apart.stdout, apart.stderr, apart.exit_status) == ("out1\nout2\n", "err1\nerr2\n", 4)
+    assert merged.stdout.startswith("out1\nerr1\n") and merged.stderr == ""
+    assert sorted(merged.stdout.splitlines()) == ["err1", "err2", "out1", "out2"]
+    assert merged.exit_status == 4
+
+
+@pytest.mark.parametrize("peer", ["sshd", "sshcore"])
+def test_200_concurrent_sessions_over_20_connections(start_sshd, keys, peer):
+    """20 connections x 10 simultaneous `cat` sessions, each with its own payload, every
+    byte checked; against sshd, and against our server running real subprocesses."""
+    payloads = [[os.urandom(24_000 + 97 * (10 * c + s)) for s in range(10)] for c in range(20)]
+
+    async def one_connection(port, known_hosts, c):
+        async with sshcore.connect("127.0.0.1", port, client_keys=[str(keys.user["ed25519"])],
+                                   known_hosts=known_hosts) as conn:
+            results = await asyncio.gather(*(conn.run("cat", input=p, encoding=None)
+                                             for p in payloads[c]))
+            return [(r.stdout, r.exit_status) for r in results]
+
+    async def main():
+        if peer == "sshd":
+            sshd = start_sshd()
+            port, known_hosts, srv = sshd.port, str(sshd.known_hosts), None
+        else:
+            srv = await sshcore.listen("127.0.0.1", 0, server_host_keys=[keys.host["ed25519"]],
+                                       authorized_client_keys=str(keys.authorized_keys))
+            port, known_hosts = srv.port, None
+        try:
+            return await asyncio.gather(*(one_connection(port, known_hosts, c) for c in range(20)))
+        finally:
+            if srv is not None:
+                srv.close()
+                await srv.wait_closed()
+
+    results = run(main(), timeout=110)
+    assert [[out for out, _ in conn] for conn in results] == payloads
+    assert {status for conn in results for _, status in conn} == {0}
