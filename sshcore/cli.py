@@ -178,6 +178,22 @@ def _ensure_host_key(path: Path) -> Path:
     return path
 
 
+def _subsystems(specs: list[str] | None) -> dict[str, str]:
+    """``--subsystem NAME=COMMAND`` options; sftp is served by OpenSSH's sftp-server when
+    it is installed and not configured otherwise."""
+    table: dict[str, str] = {}
+    for spec in specs or []:
+        name, sep, command = spec.partition("=")
+        if not sep or not name or not command:
+            raise SystemExit(f"sshcore serve: --subsystem wants NAME=COMMAND, not {spec!r}")
+        table[name] = command
+    for candidate in ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
+                      "/usr/libexec/sftp-server"):
+        if "sftp" not in table and os.path.exists(candidate):
+            table["sftp"] = candidate
+    return table
+
+
 async def _serve(args: argparse.Namespace) -> int:
     from . import listen
     from .keys import fingerprint, read_private_key
@@ -194,7 +210,8 @@ async def _serve(args: argparse.Namespace) -> int:
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
                           authorized_client_keys=authorized, passwords=passwords,
                           allow_forwarding=args.allow_forwarding,
-                          accept_env=args.accept_env or ["LANG", "LC_*"])
+                          accept_env=args.accept_env or ["LANG", "LC_*"],
+                          subsystems=_subsystems(args.subsystem))
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
@@ -539,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--accept-env", action="append", metavar="PATTERN",
                    help="client environment variables passed to commands, like sshd's AcceptEnv "
                    "(repeatable; default LANG and LC_*)")
+    s.add_argument("--subsystem", action="append", metavar="NAME=COMMAND",
+                   help="serve a subsystem with a command, like sshd's Subsystem (repeatable; "
+                   "sftp defaults to OpenSSH's sftp-server when installed)")
     s.add_argument("--password-file", help="file of salted password hashes (see 'sshcore passwd'); "
                    "enables password and keyboard-interactive auth")
     pw = sub.add_parser("passwd", help="add, change or remove a user in a password file")

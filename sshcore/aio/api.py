@@ -133,6 +133,7 @@ async def listen(host: str = "", port: int = 22, *,
                  process_factory: Callable[..., Any] | None = None,
                  session_encoding: str | None = None,
                  accept_env: Sequence[str] | None = None,
+                 subsystems: Mapping[str, str] | None = None,
                  kex_algs: AlgList = None, encryption_algs: AlgList = None,
                  mac_algs: AlgList = None, compression_algs: AlgList = None,
                  server_host_key_algs: AlgList = None, signature_algs: AlgList = None,
@@ -152,7 +153,9 @@ async def listen(host: str = "", port: int = 22, *,
     ``known_client_hosts`` (a known_hosts-format file of client host keys);
     ``accept_env`` (patterns like sshd's AcceptEnv; default: all) limits the client's
     environment variables that processes get; ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways.  Exec and shell requests run as real
-    subprocesses unless ``process_factory`` is given.
+    subprocesses unless ``process_factory`` is given; ``subsystems`` maps
+    subsystem names to the commands that serve them (``{"sftp": "/usr/lib/openssh/sftp-server"}``,
+    like sshd's Subsystem), or, with a ``process_factory``, lists the names it accepts.
     """
     reg = registry or default_registry()
     keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
@@ -192,7 +195,7 @@ async def listen(host: str = "", port: int = 22, *,
             server = server_factory()
             server._defaults = options
         conn = SSHServerConnection(make_config(), server, process_factory, session_encoding,
-                                   env_filter)
+                                   env_filter, subsystems)
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]
         return conn

@@ -266,12 +266,14 @@ class SSHServerProcess(SSHServerSession):
 
     def __init__(self, process_factory: ProcessFactory, encoding: str | None = None,
                  errors: str = "strict", accept_env: Callable[[str], bool] | None = None,
-                 allow_pty: bool = True) -> None:
+                 allow_pty: bool = True,
+                 accept_subsystem: Callable[[str], bool] | None = None) -> None:
         self._factory = process_factory
         self._encoding = encoding
         self._errors = errors
         self._accept_env = accept_env
         self._allow_pty = allow_pty
+        self._accept_subsystem = accept_subsystem
         self.channel: SSHServerChannel | None = None
         self._task: asyncio.Task[Any] | None = None
 
@@ -295,7 +297,7 @@ class SSHServerProcess(SSHServerSession):
         return True
 
     def subsystem_requested(self, subsystem: str) -> bool:
-        return False
+        return self._accept_subsystem is not None and self._accept_subsystem(subsystem)
 
     @property
     def command(self) -> str | None:
@@ -466,18 +468,26 @@ def _send_signal(pid: int, name: str) -> None:
 
 
 async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
-                         base_env: Mapping[str, str] | None = None) -> int | None:
+                         base_env: Mapping[str, str] | None = None,
+                         subsystems: Mapping[str, str] | None = None) -> int | None:
     """Run the requested command (or a shell) as a real subprocess, like sshd does.
 
     A session that asked for a pseudo-terminal gets one; otherwise stdin/stdout/stderr
-    are pipes and stderr travels as extended data.
+    are pipes and stderr travels as extended data.  A subsystem runs the command
+    ``subsystems`` gives for it (sshd's ``Subsystem``), through the shell.
     """
     shell = shell or os.environ.get("SHELL") or "/bin/sh"
     env = dict(base_env if base_env is not None else os.environ)
     env.update(process.env)
     if process.term_type:
         env["TERM"] = process.term_type
-    if process.command is not None:
+    if process.subsystem is not None:
+        command = (subsystems or {}).get(process.subsystem)
+        if command is None:
+            process.stderr.write(f"subsystem {process.subsystem} is not configured\n")
+            return 1
+        args = [shell, "-c", command]
+    elif process.command is not None:
         args = [shell, "-c", process.command]
     else:
         args = [shell, "-i"] if process.term_type else [shell]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -211,7 +212,8 @@ class SSHServerConnection(SSHConnection):
     def __init__(self, config: ConnectionConfig, server: SSHServer,
                  process_factory: Callable[[SSHServerProcess], Any] | None,
                  session_encoding: str | None = None,
-                 accept_env: Callable[[str], bool] | None = None) -> None:
+                 accept_env: Callable[[str], bool] | None = None,
+                 subsystems: Mapping[str, str] | None = None) -> None:
         # Offer only the methods this SSHServer supports, so a client's "Permission denied
         # (...)" lists what could work; third-party methods decide for themselves.
         supported = {"password": server.password_auth_supported,
@@ -222,7 +224,16 @@ class SSHServerConnection(SSHConnection):
                                        if m not in supported or supported[m]()]
         super().__init__(config)
         self._server = server
-        self._process_factory = process_factory or run_subprocess
+        if process_factory is None:
+            # Real subprocesses: only the configured subsystems exist (sshd's Subsystem).
+            table = dict(subsystems or {})
+            self._process_factory = functools.partial(run_subprocess, subsystems=table)
+            self._accept_subsystem: Callable[[str], bool] | None = table.__contains__
+        else:
+            # The application's factory sees process.subsystem and decides what to run.
+            self._process_factory = process_factory
+            allowed = None if subsystems is None else set(subsystems)
+            self._accept_subsystem = lambda name: allowed is None or name in allowed
         self._session_encoding = session_encoding
         self._accept_env = accept_env
         self._forwards: dict[tuple[Any, ...], Any] = {}
@@ -393,7 +404,8 @@ class SSHServerConnection(SSHConnection):
                                    "session refused")
         if session is True:
             session = SSHServerProcess(self._process_factory, encoding=self._session_encoding,
-                                       accept_env=self._accept_env)
+                                       accept_env=self._accept_env,
+                                       accept_subsystem=self._accept_subsystem)
         # Callback sessions (the seed API) get str I/O unless listen(session_encoding=) says
         # otherwise; SSHServerProcess does its own decoding.
         encoding = None if isinstance(session, SSHServerProcess) else (self._session_encoding or "utf-8")

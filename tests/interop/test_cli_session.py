@@ -193,3 +193,23 @@ def test_serve_passes_accepted_environment_to_commands(keys, helpers, tmp_path, 
         assert r.stdout == b"[sent_LANG] [a4] [] []\n"
     else:  # LANG is the server's own, if it has one
         assert r.stdout.endswith(b"] [] [x] []\n") and b"sent_LANG" not in r.stdout
+
+
+def test_serve_offers_sftp_by_default(keys, helpers, tmp_path):
+    port = helpers.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sshcore", "serve", "--listen", f"127.0.0.1:{port}",
+                             "--host-key", str(keys.host["ed25519"]), "--authorized-keys",
+                             str(keys.authorized_keys)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    (tmp_path / "hello.txt").write_text("sftp via sshcore serve\n")
+    try:
+        wait_port(port, proc)
+        r = subprocess.run(["sftp", "-F", "/dev/null", "-b", "-", "-P", str(port),
+                            "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+                            "-o", "BatchMode=yes", "-i", str(keys.user["ed25519"]), "127.0.0.1"],
+                           input=f"get {tmp_path}/hello.txt {tmp_path}/copy.txt\n".encode(),
+                           capture_output=True, timeout=60)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "copy.txt").read_text() == "sftp via sshcore serve\n"

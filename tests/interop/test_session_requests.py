@@ -193,3 +193,53 @@ def test_200_concurrent_sessions_over_20_connections(start_sshd, keys, peer):
     results = run(main(), timeout=110)
     assert [[out for out, _ in conn] for conn in results] == payloads
     assert {status for conn in results for _, status in conn} == {0}
+
+
+def test_subsystem_request_to_sshd(start_sshd, keys):
+    sshd = start_sshd(Subsystem="sshcore-echo /bin/cat")
+
+    async def main():
+        async with connect(sshd, keys) as conn:
+            r = await conn.run(subsystem="sshcore-echo", input="through a subsystem")
+            with pytest.raises(sshcore.ChannelOpenError):
+                await conn.run(subsystem="not-configured")
+            return r
+
+    r = run(main())
+    assert (r.stdout, r.exit_status) == ("through a subsystem", 0)
+
+
+def test_real_sftp_through_our_subsystem(keys, helpers, tmp_path):
+    """OpenSSH's sftp client, through our server, to OpenSSH's sftp-server."""
+    src = tmp_path / "upload.bin"
+    src.write_bytes(os.urandom(300_000))
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {src} {tmp_path}/remote.bin\nget {tmp_path}/remote.bin {tmp_path}/back.bin\n"
+                     f"ls -l {tmp_path}/remote.bin\n")
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              authorized_client_keys=str(keys.authorized_keys),
+                              subsystems={"sftp": "/usr/lib/openssh/sftp-server"}) as srv:
+        r = subprocess.run(["sftp", "-F", "/dev/null", "-b", str(batch), "-P", str(srv.port),
+                            "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+                            "-o", "BatchMode=yes", "-i", str(keys.user["ed25519"]),
+                            f"{helpers.USER}@127.0.0.1"], capture_output=True, timeout=60)
+        refused = subprocess.run(ssh_argv(srv.port, keys, helpers, "-s") + ["other"],
+                                 capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+    assert b"300000" in r.stdout
+    assert refused.returncode == 255 and b"subsystem request failed" in refused.stderr
+
+
+def test_ssh_subsystem_to_our_process_factory(keys, helpers):
+    async def handler(process):
+        data = await process.stdin.read()
+        process.stdout.write(f"{process.subsystem}: {data}")
+        return 0
+
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              authorized_client_keys=str(keys.authorized_keys),
+                              process_factory=handler, session_encoding="utf-8") as srv:
+        r = subprocess.run(ssh_argv(srv.port, keys, helpers, "-s") + ["anything"], input=b"hello",
+                           capture_output=True, timeout=30)
+    assert (r.returncode, r.stdout) == (0, b"anything: hello"), r.stderr
