@@ -10,6 +10,7 @@ import fcntl
 import getpass
 import os
 import pty
+import secrets
 import select
 import shutil
 import socket
@@ -238,6 +239,32 @@ def run_in_pty(argv, steps, rows=30, cols=100, timeout=30, env=None):
     os.close(fd)
     return os.waitstatus_to_exitcode(status), out
 
+
+
+LOCAL_USER = "sshcoretest"
+
+
+@pytest.fixture(scope="session")
+def local_user():
+    if os.geteuid() != 0:
+        pytest.fail("creating the test account needs root (CI runs as root)")
+    password = "pw-" + secrets.token_hex(8)
+    if subprocess.run(["id", LOCAL_USER], capture_output=True).returncode != 0:
+        r = subprocess.run(["useradd", "-m", "-s", "/bin/sh", LOCAL_USER], capture_output=True, text=True)
+        if r.returncode not in (0, 9):  # 9: created meanwhile by another worker
+            pytest.fail(f"useradd failed: {r.stderr}")
+    # Every xdist worker sets the same password derived from a shared file, so they agree.
+    shared = "/tmp/sshcoretest.password"
+    try:
+        fd = os.open(shared, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password)
+    except FileExistsError:
+        pass
+    with open(shared) as f:
+        password = f.read().strip()
+    subprocess.run(["chpasswd"], input=f"{LOCAL_USER}:{password}\n", text=True, check=True)
+    return password
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import subprocess
 
 import pytest
@@ -18,30 +17,7 @@ import sshcore
 
 pytestmark = pytest.mark.interop
 
-USER = "sshcoretest"
-
-
-@pytest.fixture(scope="session")
-def local_user():
-    if os.geteuid() != 0:
-        pytest.fail("creating the test account needs root (CI runs as root)")
-    password = "pw-" + secrets.token_hex(8)
-    if subprocess.run(["id", USER], capture_output=True).returncode != 0:
-        r = subprocess.run(["useradd", "-m", "-s", "/bin/sh", USER], capture_output=True, text=True)
-        if r.returncode not in (0, 9):  # 9: created meanwhile by another worker
-            pytest.fail(f"useradd failed: {r.stderr}")
-    # Every xdist worker sets the same password derived from a shared file, so they agree.
-    shared = "/tmp/sshcoretest.password"
-    try:
-        fd = os.open(shared, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(password)
-    except FileExistsError:
-        pass
-    with open(shared) as f:
-        password = f.read().strip()
-    subprocess.run(["chpasswd"], input=f"{USER}:{password}\n", text=True, check=True)
-    return password
+USER = "sshcoretest"  # the local_user fixture's account
 
 
 def go(coro):

@@ -243,3 +243,51 @@ def test_ssh_subsystem_to_our_process_factory(keys, helpers):
         r = subprocess.run(ssh_argv(srv.port, keys, helpers, "-s") + ["anything"], input=b"hello",
                            capture_output=True, timeout=30)
     assert (r.returncode, r.stdout) == (0, b"anything: hello"), r.stderr
+
+
+def test_signal_to_sshd_process(start_sshd, local_user):
+    """sshd delivers "signal" requests only with privilege separation, which it drops for
+    root logins: log in as the unprivileged test account."""
+    sshd = start_sshd(PasswordAuthentication="yes")
+
+    async def main():
+        async with sshcore.connect("127.0.0.1", sshd.port, username="sshcoretest",
+                                   password=local_user, client_keys=[],
+                                   known_hosts=str(sshd.known_hosts)) as conn:
+            proc = await conn.create_process("echo started; exec sleep 30")
+            assert await proc.stdout.readline() == "started\n"
+            proc.send_signal("TERM")
+            return await proc.wait()
+
+    r = run(main())
+    assert r.exit_signal is not None and r.exit_signal[0] == "TERM", r
+    assert r.returncode == -15
+
+
+def test_writer_waits_for_a_peer_that_does_not_read(start_sshd, keys):
+    """sshd's command reads nothing for a while: our stdin writer blocks in drain() with
+    at most about a window queued, then everything arrives once it reads."""
+    total = 24 * 1024 * 1024
+
+    async def main():
+        async with connect(start_sshd(), keys) as conn:
+            proc = await conn.create_process("sleep 2; wc -c", encoding=None)
+            chunk = b"x" * 65536
+
+            async def writer():
+                for _ in range(total // len(chunk)):
+                    proc.stdin.write(chunk)
+                    await proc.stdin.drain()
+                proc.stdin.write_eof()
+
+            task = asyncio.ensure_future(writer())
+            await asyncio.sleep(1.0)
+            blocked = not task.done()
+            queued = proc.channel.get_write_buffer_size()
+            await task
+            r = await proc.wait()
+            return blocked, queued, r.stdout
+
+    blocked, queued, out = run(main())
+    assert blocked and queued <= 2 * 1024 * 1024, queued
+    assert out.strip() == str(total).encode()
