@@ -291,3 +291,33 @@ def test_writer_waits_for_a_peer_that_does_not_read(start_sshd, keys):
     blocked, queued, out = run(main())
     assert blocked and queued <= 2 * 1024 * 1024, queued
     assert out.strip() == str(total).encode()
+
+
+def test_interactive_shell_for_ssh_tt(keys, helpers):
+    """ssh -t with no command gets a real interactive shell on a PTY from our server."""
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              authorized_client_keys=str(keys.authorized_keys)) as srv:
+        code, out = helpers.run_in_pty(
+            ssh_argv(srv.port, keys, helpers, "-tt"),
+            [(b"", b"PS1='READY> '\r"), (b"READY> ", b"echo $((6*7)); tty\r"),
+             (b"/dev/pts/", b"exit 3\r")], timeout=30)
+    assert b"42\r\n" in out, out
+    assert code == 3, out
+
+
+def test_pixel_size_and_decoding_errors_with_sshd(start_sshd, keys):
+    probe = ("python3 -c 'import fcntl, struct, termios; "
+             "print(struct.unpack(\"HHHH\", fcntl.ioctl(0, termios.TIOCGWINSZ, bytes(8))))'")
+
+    async def main():
+        async with connect(start_sshd(), keys) as conn:
+            size = await conn.run(probe, term_type="xterm", term_size=(100, 30, 800, 600))
+            lenient = await conn.run("printf 'ok\\377\\n'", errors="replace")
+            with pytest.raises(UnicodeDecodeError):
+                await conn.run("printf 'bad\\377\\n'")  # strict is the default
+            latin = await conn.run("printf 'caf\\351\\n'", encoding="latin-1")
+            return size.stdout, lenient.stdout, latin.stdout
+
+    size, lenient, latin = run(main())
+    assert size.strip() == "(30, 100, 800, 600)"  # rows, cols, x pixels, y pixels
+    assert lenient == "ok\ufffd\n" and latin == "caf\xe9\n"
