@@ -36,6 +36,8 @@ _LAZY = {
     "import_public_key": "sshcore.keys",
     "generate_private_key": "sshcore.keys",
     "read_authorized_keys": "sshcore.keys",
+    "export_private_key": "sshcore.keys",
+    "export_public_key": "sshcore.keys",
     "hash_password": "sshcore.passwords",
     "check_password": "sshcore.passwords",
 }

@@ -107,11 +107,29 @@ def generate_private_key(key_type: str = "ssh-ed25519", *, registry: Registry | 
 
 
 def export_private_key(key: Any, fmt: str = "openssh", passphrase: str | bytes | None = None,
-                       *, registry: Registry | None = None) -> bytes:
-    for kf in _reg(registry).all("key_format"):
+                       *, registry: Registry | None = None, **options: Any) -> bytes:
+    """The private key file's bytes in ``fmt`` (``openssh``, ``pkcs1``, ``pkcs1-der``,
+    ``pkcs8``, ``pkcs8-der``, or any format a plugin adds); ``options`` go to the format
+    (e.g. ``cipher="aes256-gcm@openssh.com"`` or ``rounds=`` for OpenSSH keys)."""
+    reg = _reg(registry)
+    for kf in reg.all("key_format"):
         if kf.name == fmt and kf.export_private is not None:
-            return bytes(kf.export_private(key, passphrase=passphrase))
-    raise KeyImportError(f"no installed plugin writes private keys in format {fmt!r}")
+            return bytes(kf.export_private(key, passphrase=passphrase, **options))
+    names = [kf.name for kf in reg.all("key_format") if kf.export_private is not None]
+    raise KeyImportError(f"no installed plugin writes private keys in format {fmt!r} "
+                         f"(available: {', '.join(names) or 'none'})")
+
+
+def export_public_key(key: Any, fmt: str = "openssh", *, comment: str | None = None,
+                      registry: Registry | None = None) -> bytes:
+    """The public key in ``fmt`` (``openssh``, ``rfc4716``, ``pkcs1``, ``pkcs8``, ...)."""
+    reg = _reg(registry)
+    for kf in reg.all("key_format"):
+        if kf.name == fmt and kf.export_public is not None:
+            return bytes(kf.export_public(key, comment=comment))
+    names = [kf.name for kf in reg.all("key_format") if kf.export_public is not None]
+    raise KeyImportError(f"no installed plugin writes public keys in format {fmt!r} "
+                         f"(available: {', '.join(names) or 'none'})")
 
 
 def public_key_line(key: Any) -> str:

@@ -15,15 +15,20 @@ from sshcore._wire import SSHReader, mpint, string, uint32
 from sshcore.errors import KeyImportError, SSHError
 
 from ._keys import DSAKey, ECDSAKey, Ed25519Key, RSAKey, SSHKey, decode_public_blob
-from ._primitives import AES, DSA, ECC, RSA
+from ._primitives import AES, DSA, ECC, PEM, RSA, ChaCha20, DerSequence, Poly1305
 
 MAGIC = b"openssh-key-v1\0"
 BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
 END = b"-----END OPENSSH PRIVATE KEY-----"
-# cipher name -> (key length, iv length, block size, mode)
-_CIPHERS = {"aes256-ctr": (32, 16, 16, "ctr"), "aes256-cbc": (32, 16, 16, "cbc"),
-            "aes128-ctr": (16, 16, 16, "ctr"), "aes128-cbc": (16, 16, 16, "cbc"),
-            "aes192-ctr": (24, 16, 16, "ctr"), "aes192-cbc": (24, 16, 16, "cbc")}
+# cipher name -> (key length, iv length, block size, mode, tag length): what ssh-keygen -Z
+# accepts.  AEAD tags follow the encrypted section in the file (sshkey.c).
+_CIPHERS = {"aes256-ctr": (32, 16, 16, "ctr", 0), "aes256-cbc": (32, 16, 16, "cbc", 0),
+            "aes128-ctr": (16, 16, 16, "ctr", 0), "aes128-cbc": (16, 16, 16, "cbc", 0),
+            "aes192-ctr": (24, 16, 16, "ctr", 0), "aes192-cbc": (24, 16, 16, "cbc", 0),
+            "aes128-gcm@openssh.com": (16, 12, 16, "gcm", 16),
+            "aes256-gcm@openssh.com": (32, 12, 16, "gcm", 16),
+            "chacha20-poly1305@openssh.com": (64, 0, 8, "chachapoly", 16)}
+KEY_CIPHERS = tuple(_CIPHERS)
 
 
 def _err(filename: str | None, why: str) -> KeyImportError:
@@ -34,6 +39,40 @@ def _aes(key: bytes, iv: bytes, mode: str) -> Any:
     if mode == "ctr":
         return AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv)
     return AES.new(key, AES.MODE_CBC, iv=iv)
+
+
+def _seal(mode: str, key: bytes, iv: bytes, data: bytes) -> bytes:
+    """Encrypt the private section; AEAD modes append their tag."""
+    if mode == "gcm":
+        ct, tag = AES.new(key, AES.MODE_GCM, nonce=iv).encrypt_and_digest(data)
+        return bytes(ct) + bytes(tag)
+    if mode == "chachapoly":  # as the transport cipher with sequence number 0, no length
+        main = key[:32]
+        stream = ChaCha20.new(key=main, nonce=bytes(8))
+        stream.seek(64)
+        ct = bytes(stream.encrypt(data))
+        tag = Poly1305.new(key=main, cipher=ChaCha20, nonce=bytes(8)).update(ct).digest()
+        return ct + bytes(tag)
+    return bytes(_aes(key, iv, mode).encrypt(data))
+
+
+def _open(mode: str, key: bytes, iv: bytes, data: bytes, tag: bytes) -> bytes | None:
+    """Decrypt the private section; None when an AEAD tag does not verify."""
+    if mode == "gcm":
+        try:
+            return bytes(AES.new(key, AES.MODE_GCM, nonce=iv).decrypt_and_verify(data, tag))
+        except ValueError:
+            return None
+    if mode == "chachapoly":
+        main = key[:32]
+        try:
+            Poly1305.new(key=main, cipher=ChaCha20, nonce=bytes(8)).update(data).verify(tag)
+        except ValueError:
+            return None
+        stream = ChaCha20.new(key=main, nonce=bytes(8))
+        stream.seek(64)
+        return bytes(stream.decrypt(data))
+    return bytes(_aes(key, iv, mode).decrypt(data))
 
 
 def _pem_body(data: bytes, begin: bytes, end: bytes, filename: str | None) -> bytes:
@@ -61,6 +100,7 @@ def load_openssh_private(data: bytes, passphrase: bytes | None, filename: str | 
             raise _err(filename, f"{nkeys} keys in one file are not supported")
         r.string()  # public key blob
         section = r.string()
+        tail = r.rest()
     except SSHError:
         raise _err(filename, "truncated or corrupt key file") from None
     if cipher_name != "none":
@@ -70,13 +110,21 @@ def load_openssh_private(data: bytes, passphrase: bytes | None, filename: str | 
             raise _err(filename, f"unsupported key derivation {kdf_name}")
         if not passphrase:
             raise _err(filename, "key is encrypted and no passphrase was given")
-        kr = SSHReader(kdf_options)
-        salt, rounds = kr.string(), kr.uint32()
-        klen, ivlen, block, mode = _CIPHERS[cipher_name]
+        try:
+            kr = SSHReader(kdf_options)
+            salt, rounds = kr.string(), kr.uint32()
+        except SSHError:
+            raise _err(filename, "corrupt bcrypt options") from None
+        klen, ivlen, block, mode, taglen = _CIPHERS[cipher_name]
         if len(section) % block:
             raise _err(filename, "encrypted section is not a whole number of blocks")
+        if len(tail) < taglen:
+            raise _err(filename, "truncated key file (authentication tag missing)")
         derived = bcrypt.kdf(passphrase, salt, klen + ivlen, rounds, ignore_few_rounds=True)
-        section = _aes(derived[:klen], derived[klen:], mode).decrypt(section)
+        opened = _open(mode, derived[:klen], derived[klen:], section, tail[:taglen])
+        if opened is None:
+            raise _err(filename, "wrong passphrase (authentication tag mismatch)")
+        section = opened
     try:
         r = SSHReader(section)
         if r.uint32() != r.uint32():
@@ -130,27 +178,34 @@ def _private_fields(key: SSHKey) -> bytes:
 
 
 def export_openssh_private(key: SSHKey, passphrase: str | bytes | None = None,
-                           comment: str | None = None, rounds: int = 16) -> bytes:
-    """Write openssh-key-v1 as ssh-keygen does (bcrypt + aes256-ctr with a passphrase)."""
+                           comment: str | None = None, rounds: int = 16,
+                           cipher: str = "aes256-ctr") -> bytes:
+    """Write openssh-key-v1 as ssh-keygen does (bcrypt + aes256-ctr with a passphrase, or
+    another ``cipher`` as ``ssh-keygen -Z`` picks)."""
     if isinstance(passphrase, str):
         passphrase = passphrase.encode()
+    if cipher not in _CIPHERS:
+        raise KeyImportError(f"unsupported key encryption cipher {cipher}; "
+                             f"choose from {', '.join(_CIPHERS)}")
     comment = key.comment if comment is None else comment
     check = secrets.token_bytes(4)
     body = check + check + _private_fields(key) + string(comment)
     if passphrase:
-        cipher_name, kdf_name = "aes256-ctr", "bcrypt"
+        cipher_name, kdf_name = cipher, "bcrypt"
         salt = secrets.token_bytes(16)
         kdf_options = string(salt) + uint32(rounds)
-        block = 16
+        klen, ivlen, block, mode, taglen = _CIPHERS[cipher]
     else:
-        cipher_name, kdf_name, kdf_options, block = "none", "none", b"", 8
+        cipher_name, kdf_name, kdf_options, block, taglen = "none", "none", b"", 8, 0
     pad = (-len(body)) % block
     body += bytes(range(1, pad + 1))
+    tag = b""
     if passphrase:
-        derived = bcrypt.kdf(passphrase, salt, 48, rounds, ignore_few_rounds=True)
-        body = _aes(derived[:32], derived[32:], "ctr").encrypt(body)
+        derived = bcrypt.kdf(passphrase, salt, klen + ivlen, rounds, ignore_few_rounds=True)
+        sealed = _seal(mode, derived[:klen], derived[klen:], body)
+        body, tag = sealed[:len(body)], sealed[len(body):]
     raw = MAGIC + string(cipher_name) + string(kdf_name) + string(kdf_options) + uint32(1) \
-        + string(key.public_blob) + string(body)
+        + string(key.public_blob) + string(body) + tag
     b64 = base64.b64encode(raw)
     lines = [b64[i:i + 70] for i in range(0, len(b64), 70)]
     return BEGIN + b"\n" + b"\n".join(lines) + b"\n" + END + b"\n"
@@ -197,6 +252,8 @@ def load_pem_private(data: bytes, passphrase: bytes | None, filename: str | None
 
 
 def load_public(data: bytes, filename: str | None) -> SSHKey | None:
+    if data[:1] == b"\x30":
+        return load_der_public(data)
     text = data.strip()
     if text.startswith(b"---- BEGIN SSH2 PUBLIC KEY ----"):
         return _load_rfc4716(text, filename)
@@ -263,3 +320,79 @@ def export_rfc4716(key: SSHKey, comment: str | None = None) -> bytes:
     out += [b64[i:i + 70] for i in range(0, len(b64), 70)]
     out.append("---- END SSH2 PUBLIC KEY ----")
     return ("\n".join(out) + "\n").encode()
+
+
+# --------------------------------------------------------------------------- PKCS#1 / PKCS#8
+
+#: PKCS#8 encryption as ``ssh-keygen -m PKCS8 -N ...`` (OpenSSL) writes it: PBES2.
+PBES2 = "PBKDF2WithHMAC-SHA256AndAES256-CBC"
+
+
+def export_pkcs_private(key: SSHKey, passphrase: str | bytes | None = None,
+                        comment: str | None = None, *, pkcs8: bool, der: bool) -> bytes:
+    """PKCS#1 (RSA, "DSA PRIVATE KEY", SEC1 "EC PRIVATE KEY") or PKCS#8, PEM or DER.
+
+    With a passphrase, PKCS#8 is PBES2-encrypted and PKCS#1 PEM gets the legacy
+    ``Proc-Type: 4,ENCRYPTED`` header; PKCS#1 DER cannot carry encryption."""
+    if isinstance(passphrase, str):
+        passphrase = passphrase.encode()
+    fmt = "DER" if der else "PEM"
+    name = ("PKCS#8" if pkcs8 else "PKCS#1") + (" DER" if der else "")
+    if isinstance(key, Ed25519Key) and not pkcs8:
+        raise KeyImportError(f"{key.key_type} keys have no PKCS#1 form: use PKCS#8 or OpenSSH")
+    if passphrase and der and not pkcs8:
+        raise KeyImportError("a PKCS#1 DER key cannot be encrypted: use PEM or PKCS#8")
+    if not key.has_private:
+        raise KeyImportError("this is a public key: there is no private key to write")
+    k: Any = key._key
+    options: dict[str, Any] = {"format": fmt}
+    if passphrase:
+        options["passphrase"] = passphrase
+        if pkcs8:
+            options["protection"] = PBES2
+    try:
+        if isinstance(key, RSAKey):
+            out = k.export_key(pkcs=8 if pkcs8 else 1, **options)
+        elif isinstance(key, DSAKey):
+            out = k.export_key(pkcs8=pkcs8, **options)
+        elif isinstance(key, Ed25519Key):
+            out = k.export_key(**options)
+        else:
+            out = k.export_key(use_pkcs8=pkcs8, **options)
+    except (ValueError, TypeError) as exc:
+        raise KeyImportError(f"cannot write {key.key_type} as {name}: {exc}") from None
+    out = out.encode() if isinstance(out, str) else bytes(out)
+    return out if der else out.rstrip(b"\n") + b"\n"
+
+
+def export_pkcs_public(key: SSHKey, comment: str | None = None, *, pkcs8: bool,
+                       der: bool) -> bytes:
+    """RSA's PKCS#1 "RSA PUBLIC KEY" (pkcs8=False), otherwise X.509 SubjectPublicKeyInfo
+    ("PUBLIC KEY"), as ``ssh-keygen -e -m PEM|PKCS8`` writes them."""
+    pub: Any = key._key.public_key()
+    fmt = "DER" if der else "PEM"
+    if isinstance(key, RSAKey) and not pkcs8:
+        # PKCS#1 RSAPublicKey (pycryptodome writes only SubjectPublicKeyInfo)
+        der_bytes = DerSequence([pub.n, pub.e]).encode()
+        out = der_bytes if der else PEM.encode(der_bytes, "RSA PUBLIC KEY")
+    else:
+        out = pub.export_key(format=fmt)
+    out = out.encode() if isinstance(out, str) else bytes(out)
+    return out if der else out.rstrip(b"\n") + b"\n"
+
+
+def load_der_public(data: bytes) -> SSHKey | None:
+    """A DER SubjectPublicKeyInfo or PKCS#1 RSAPublicKey; None if it is not one."""
+    for importer in (RSA.import_key, ECC.import_key, DSA.import_key):
+        try:
+            key = importer(data)
+        except (ValueError, IndexError, TypeError):
+            continue
+        if key.has_private():
+            return None
+        if importer is RSA.import_key:
+            return RSAKey(key)
+        if importer is DSA.import_key:
+            return DSAKey(key)
+        return Ed25519Key(key) if key.curve in ("Ed25519", "ed25519") else ECDSAKey(key)
+    return None

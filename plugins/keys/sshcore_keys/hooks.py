@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +53,12 @@ def sshcore_key_formats() -> Sequence[KeyFormat]:
         KeyFormat("openssh", export_private=_formats.export_openssh_private,
                   export_public=_formats.export_public_line),
         KeyFormat("rfc4716", export_public=_formats.export_rfc4716),
+        *(KeyFormat(name, export_private=functools.partial(_formats.export_pkcs_private,
+                                                           pkcs8=pkcs8, der=der),
+                    export_public=functools.partial(_formats.export_pkcs_public, pkcs8=pkcs8,
+                                                    der=der))
+          for name, pkcs8, der in (("pkcs1", False, False), ("pkcs1-der", False, True),
+                                   ("pkcs8", True, False), ("pkcs8-der", True, True))),
     ]
 
 

@@ -6,18 +6,18 @@ import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from sshcore._wire import SSHReader
 from sshcore.errors import KeyImportError
-from sshcore.keys import (export_private_key, generate_private_key, import_public_key,
-                          read_private_key, read_public_key)
+from sshcore.keys import (export_private_key, export_public_key, generate_private_key,
+                          import_private_key, import_public_key, read_private_key, read_public_key)
 from sshcore_keys import fingerprint
 from sshcore_keys._formats import export_rfc4716
 
 TYPES = [("ed25519", []), ("ecdsa", ["-b", "256"]), ("ecdsa", ["-b", "384"]), ("ecdsa", ["-b", "521"]),
-         ("rsa", ["-b", "2048"])]
+         ("rsa", ["-b", "2048"]), ("dsa", [])]
 FORMATS = [("openssh", []), ("PEM", ["-m", "PEM"]), ("PKCS8", ["-m", "PKCS8"])]
 
 
@@ -42,6 +42,9 @@ def verify_independently(pub_line: bytes, data: bytes, sig_blob: bytes) -> None:
     elif isinstance(key, rsa.RSAPublicKey):
         h = {"rsa-sha2-256": hashes.SHA256(), "rsa-sha2-512": hashes.SHA512(), "ssh-rsa": hashes.SHA1()}[alg]
         key.verify(sig, data, padding.PKCS1v15(), h)
+    elif isinstance(key, dsa.DSAPublicKey):
+        der = encode_dss_signature(int.from_bytes(sig[:20], "big"), int.from_bytes(sig[20:], "big"))
+        key.verify(der, data, hashes.SHA1())
     else:  # pragma: no cover
         raise AssertionError(type(key))
 
@@ -131,3 +134,113 @@ def test_malformed_signatures_rejected():
     tampered = bytearray(good)
     tampered[-1] ^= 1
     assert not key.verify(b"m", bytes(tampered))
+
+
+@pytest.mark.parametrize("cipher", ["aes256-ctr", "aes256-cbc", "aes256-gcm@openssh.com",
+                                    "chacha20-poly1305@openssh.com"])
+def test_ssh_keygen_key_ciphers_both_ways(tmp_path, cipher):
+    """ssh-keygen -Z CIPHER keys load here; ours written with CIPHER load in ssh-keygen."""
+    path = keygen(tmp_path / "theirs", "ed25519", ["-Z", cipher], "pass phrase")
+    assert f"b'{cipher}'" in repr(_cipher_of(path))
+    key = read_private_key(path, "pass phrase")
+    assert key.public_blob == read_public_key(str(path) + ".pub").public_blob
+    with pytest.raises(KeyImportError, match="wrong passphrase"):
+        read_private_key(path, "other")
+    ours = tmp_path / "ours"
+    ours.write_bytes(export_private_key(key, "openssh", passphrase="pw2", cipher=cipher))
+    ours.chmod(0o600)
+    assert _cipher_of(ours) == cipher.encode()
+    out = subprocess.run(["ssh-keygen", "-y", "-P", "pw2", "-f", str(ours)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert import_public_key(out.stdout).public_blob == key.public_blob
+
+
+def _cipher_of(path):
+    import base64
+
+    text = path.read_text().splitlines()
+    raw = base64.b64decode("".join(text[1:-1]))
+    return SSHReader(raw, len(b"openssh-key-v1\0")).string()
+
+
+OUR_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+             "ssh-rsa", "ssh-dss"]
+
+
+# Ed25519 has no PKCS#1 form (the refusal is tested below)
+@pytest.mark.parametrize("key_type,fmt", [(t, f) for t in OUR_TYPES for f in ("openssh", "pkcs1", "pkcs8")
+                                          if (t, f) != ("ssh-ed25519", "pkcs1")])
+@pytest.mark.parametrize("passphrase", [None, "s3cret"], ids=["plain", "encrypted"])
+def test_our_pem_keys_load_in_ssh_keygen(tmp_path, key_type, fmt, passphrase):
+    key = generate_private_key(key_type, bits=2048) if key_type == "ssh-rsa" else generate_private_key(key_type)
+    path = tmp_path / "ours"
+    data = export_private_key(key, fmt, passphrase=passphrase)
+    if fmt == "pkcs1" and passphrase:
+        assert b"Proc-Type: 4,ENCRYPTED" in data
+    if fmt == "pkcs8" and passphrase:
+        assert b"BEGIN ENCRYPTED PRIVATE KEY" in data
+    path.write_bytes(data)
+    path.chmod(0o600)
+    assert read_private_key(path, passphrase).public_blob == key.public_blob
+    if key_type == "ssh-ed25519" and fmt == "pkcs8":
+        # OpenSSH 9.2's ssh-keygen reads no PEM Ed25519 keys (9.6 does): check with OpenSSL's
+        theirs = serialization.load_pem_private_key(data, passphrase.encode() if passphrase else None)
+        line = theirs.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                                serialization.PublicFormat.OpenSSH)
+        assert import_public_key(line).public_blob == key.public_blob
+        return
+    out = subprocess.run(["ssh-keygen", "-y", "-P", passphrase or "", "-f", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert import_public_key(out.stdout).public_blob == key.public_blob
+
+
+@pytest.mark.parametrize("key_type", OUR_TYPES)
+@pytest.mark.parametrize("passphrase", [None, "s3cret"], ids=["plain", "encrypted"])
+def test_our_der_keys_load_in_cryptography(key_type, passphrase):
+    key = generate_private_key(key_type, bits=2048) if key_type == "ssh-rsa" else generate_private_key(key_type)
+    fmts = ["pkcs8-der"] + (["pkcs1-der"] if key_type != "ssh-ed25519" and not passphrase else [])
+    for fmt in fmts:
+        data = export_private_key(key, fmt, passphrase=passphrase)
+        theirs = serialization.load_der_private_key(data, passphrase.encode() if passphrase else None)
+        line = theirs.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                                serialization.PublicFormat.OpenSSH)
+        assert import_public_key(line).public_blob == key.public_blob
+        assert import_private_key(data, passphrase).public_blob == key.public_blob
+
+
+def test_pkcs1_refusals_are_precise():
+    ed = generate_private_key("ssh-ed25519")
+    with pytest.raises(KeyImportError, match="no PKCS#1 form"):
+        export_private_key(ed, "pkcs1")
+    ec = generate_private_key("ecdsa-sha2-nistp256")
+    with pytest.raises(KeyImportError, match="cannot be encrypted"):
+        export_private_key(ec, "pkcs1-der", passphrase="x")
+    with pytest.raises(KeyImportError, match="available: .*pkcs8"):
+        export_private_key(ec, "jks")
+
+
+@pytest.mark.parametrize("key_type", ["ssh-rsa", "ecdsa-sha2-nistp384", "ssh-ed25519", "ssh-dss"])
+def test_public_pem_both_ways_with_ssh_keygen(tmp_path, key_type):
+    key = generate_private_key(key_type, bits=2048) if key_type == "ssh-rsa" else generate_private_key(key_type)
+    # ssh-keygen -m PEM is RSA's PKCS#1 only; -m PKCS8 is RSA, DSA and ECDSA
+    forms = [("pkcs8", "PKCS8")] if key_type != "ssh-ed25519" else []
+    if key_type == "ssh-rsa":
+        forms.append(("pkcs1", "PEM"))
+        assert export_public_key(key, "pkcs1").startswith(b"-----BEGIN RSA PUBLIC KEY-----")
+    for fmt, m in forms:
+        (tmp_path / fmt).write_bytes(export_public_key(key, fmt))
+        out = subprocess.run(["ssh-keygen", "-i", "-m", m, "-f", str(tmp_path / fmt)],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, (fmt, out.stderr)
+        assert import_public_key(out.stdout).public_blob == key.public_blob
+        (tmp_path / "k.pub").write_bytes(export_public_key(key, "openssh"))
+        exported = subprocess.run(["ssh-keygen", "-e", "-m", m, "-f", str(tmp_path / "k.pub")],
+                                  capture_output=True, check=True, timeout=60).stdout
+        assert import_public_key(exported).public_blob == key.public_blob
+    der = export_public_key(key, "pkcs8-der")
+    assert import_public_key(der).public_blob == key.public_blob
+    theirs = serialization.load_der_public_key(der)
+    line = theirs.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    assert import_public_key(line).public_blob == key.public_blob
