@@ -44,12 +44,12 @@ _LAZY = {
 
 from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402
                      DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError,
-                     KeyImportError, PermissionDeniedError, ProcessError, ProtocolError,
+                     KeyImportError, KeyPassphraseError, PermissionDeniedError, ProcessError, ProtocolError,
                      SSHError)
 
 __all__ = [
     "hookimpl", "__version__", "ChannelListenError", "ChannelOpenError", "ConfigurationError", "DisconnectError",
-    "DisconnectReason", "HostKeyNotVerifiableError", "KeyExchangeError", "KeyImportError",
+    "DisconnectReason", "HostKeyNotVerifiableError", "KeyExchangeError", "KeyImportError", "KeyPassphraseError",
     "PermissionDeniedError", "ProcessError", "ProtocolError", "SSHError", *_LAZY,
 ]
 

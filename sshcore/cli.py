@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import SSHError
+from .errors import KeyImportError, SSHError
 
 DEFAULT_HOST_KEY = Path("~/.local/share/sshcore/ssh_host_ed25519_key")
 DEFAULT_PASSWORD_FILE = os.path.expanduser("~/.local/share/sshcore/passwords")
@@ -415,6 +415,25 @@ class _LocalTerminal:
                 pass
 
 
+async def _identities(paths: list[str] | None, prompter: Prompter | None) -> list[Any] | None:
+    """The -i key files (every format), asking for passphrases as ssh does; without -i,
+    the default ~/.ssh/id_* files (encrypted ones only when a prompt can be answered)."""
+    from ._cli_keys import load_private_asking
+    from .aio.client import DEFAULT_KEY_FILES
+
+    if not paths:
+        defaults = [p for p in (Path("~/.ssh").expanduser() / n for n in DEFAULT_KEY_FILES)
+                    if p.exists()]
+        keys = []
+        for path in defaults:
+            try:
+                keys.append(await load_private_asking(path, None, prompter))
+            except KeyImportError:
+                continue  # ssh skips default keys it cannot use
+        return keys
+    return [await load_private_asking(os.path.expanduser(p), None, prompter) for p in paths]
+
+
 async def _run(args: argparse.Namespace) -> int:
     from . import connect
 
@@ -434,8 +453,11 @@ async def _run(args: argparse.Namespace) -> int:
     elif known_hosts is None:
         known_hosts = os.path.expanduser("~/.ssh/known_hosts")
     kwargs.pop("preferred_auth", None)
-    kwargs.update(_auth_options(opts, user, target, Prompter()))
-    kwargs.setdefault("client_keys", args.identity or None)
+    prompter = Prompter()
+    kwargs.update(_auth_options(opts, user, target, prompter))
+    if "client_keys" not in kwargs:
+        batch = opts.get("batchmode", "no").lower() in ("yes", "true")
+        kwargs["client_keys"] = await _identities(args.identity, None if batch else prompter)
     command = " ".join(args.command) if args.command else None
     if args.no_command and command is not None:
         raise_config("-N takes no command")
@@ -566,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--stdin", action="store_true", help="read the password from stdin")
     pw.add_argument("-d", "--delete", action="store_true", help="remove the user")
     pw.add_argument("user")
+    from . import _cli_keys
+
+    _cli_keys.add_parser(sub)
     r = sub.add_parser("run", help="run a remote command, like ssh HOST COMMAND")
     r.add_argument("-p", "--port", type=int)
     r.add_argument("-l", "--login")
@@ -600,6 +625,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_serve(args))
         if args.cmd == "passwd":
             return asyncio.run(_passwd(args))
+        if args.cmd == "keys":
+            from . import _cli_keys
+
+            return _cli_keys.run(args, Prompter())
         return asyncio.run(_run(args))
     except (SSHError, OSError) as exc:
         print(f"sshcore: error: {exc}", file=sys.stderr)

@@ -51,6 +51,10 @@ class KeyImportError(SSHError, ValueError):
     """A key or key file could not be read (bad format, wrong passphrase, ...)."""
 
 
+class KeyPassphraseError(KeyImportError):
+    """The key is encrypted and the passphrase is missing or wrong (ask for one)."""
+
+
 class ProtocolError(SSHError):
     """The SSH conversation failed; ``reason`` is the disconnect code."""
 

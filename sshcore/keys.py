@@ -138,7 +138,13 @@ def public_key_line(key: Any) -> str:
     return f"{line} {comment}".rstrip()
 
 
-def fingerprint(key: Any) -> str:
+def fingerprint(key: Any, hash_name: str = "sha256") -> str:
+    """As ``ssh-keygen -l [-E md5]`` prints it: ``SHA256:<base64>`` or ``MD5:aa:bb:...``."""
+    if hash_name.lower() == "md5":
+        digest = hashlib.md5(key.public_blob).hexdigest()
+        return "MD5:" + ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    if hash_name.lower() != "sha256":
+        raise ValueError(f"fingerprint hash must be sha256 or md5, not {hash_name!r}")
     digest = hashlib.sha256(key.public_blob).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 

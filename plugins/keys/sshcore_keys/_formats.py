@@ -12,7 +12,7 @@ from typing import Any
 import bcrypt
 
 from sshcore._wire import SSHReader, mpint, string, uint32
-from sshcore.errors import KeyImportError, SSHError
+from sshcore.errors import KeyImportError, KeyPassphraseError, SSHError
 
 from ._keys import DSAKey, ECDSAKey, Ed25519Key, RSAKey, SSHKey, decode_public_blob
 from ._primitives import AES, DSA, ECC, PEM, RSA, ChaCha20, DerSequence, Poly1305
@@ -32,7 +32,8 @@ KEY_CIPHERS = tuple(_CIPHERS)
 
 
 def _err(filename: str | None, why: str) -> KeyImportError:
-    return KeyImportError(f"{filename or '<key data>'}: {why}")
+    cls = KeyPassphraseError if "passphrase" in why else KeyImportError
+    return cls(f"{filename or '<key data>'}: {why}")
 
 
 def _aes(key: bytes, iv: bytes, mode: str) -> Any:

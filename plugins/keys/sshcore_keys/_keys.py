@@ -51,6 +51,18 @@ class SSHKey:
     def sig_algorithms(self) -> Sequence[str]:
         return [self.key_type]
 
+    @property
+    def bits(self) -> int:
+        """Key size as ``ssh-keygen -l`` prints it."""
+        k = self._key
+        if isinstance(self, Ed25519Key):
+            return 256
+        if isinstance(self, ECDSAKey):
+            return {"nistp256": 256, "nistp384": 384, "nistp521": 521}[self.curve_id]
+        if isinstance(self, RSAKey):
+            return int(k.n.bit_length())
+        return int(k.p.bit_length())
+
     def verify(self, data: bytes, signature: bytes, algorithm: str | None = None) -> bool:
         parts = _split_sig(signature)
         if parts is None:
