@@ -448,10 +448,14 @@ async def _run(args: argparse.Namespace) -> int:
         if name in opts:
             kwargs[kw] = opts[name]
     known_hosts: Any = args.known_hosts or opts.get("userknownhostsfile")
-    if known_hosts == "none" or opts.get("stricthostkeychecking", "").lower() == "no":
+    strict = opts.get("stricthostkeychecking", "yes").lower()
+    if known_hosts == "none" or strict in ("no", "off"):
         known_hosts = None
-    elif known_hosts is None:
-        known_hosts = os.path.expanduser("~/.ssh/known_hosts")
+    else:
+        known_hosts = known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+        if strict == "accept-new":
+            kwargs["accept_new_host_keys"] = True
+            kwargs["hash_known_hosts"] = opts.get("hashknownhosts", "no").lower() == "yes"
     kwargs.pop("preferred_auth", None)
     prompter = Prompter()
     kwargs.update(_auth_options(opts, user, target, prompter))

@@ -183,16 +183,50 @@ def host_names(host: str, port: int) -> list[str]:
     return [host] if port == 22 else [f"[{host}]:{port}"]
 
 
+@dataclass(frozen=True)
+class KnownHostEntry:
+    patterns: str
+    marker: str | None       # None, "@revoked" or "@cert-authority"
+    blob: bytes
+    key_type: str
+    source: str              # "file line N"
+
+
+@dataclass(frozen=True)
+class HostKeyCheck:
+    """The verdict of :meth:`KnownHosts.check`: ``status`` is ``trusted``, ``mismatch``,
+    ``revoked`` or ``unknown``; ``entry`` is the line that decided it (or, for a mismatch,
+    a line recording another key for the host)."""
+
+    status: str
+    entry: KnownHostEntry | None = None
+
+    def explain(self, key_type: str, key_fingerprint: str) -> str:
+        sent = f"{key_type} {key_fingerprint}"
+        e = self.entry
+        if self.status == "mismatch" and e is not None:
+            return (f"host key mismatch: the server sent {sent}, but {e.source} records a "
+                    f"different {e.key_type} key for this host (possible man-in-the-middle)")
+        if self.status == "revoked" and e is not None:
+            return f"host key {sent} is marked @revoked in {e.source}"
+        if self.status == "unknown" and e is not None:
+            return (f"host key {sent} is not recorded; keys of other types are "
+                    f"(e.g. {e.key_type} in {e.source})")
+        return f"host key {sent} is not trusted"
+
+
 @dataclass
 class KnownHosts:
-    """Parsed known_hosts entries: (patterns, marker, key blob)."""
+    """Parsed known_hosts files: plain and hashed (``|1|salt|hash``) names, ``[host]:port``,
+    ``*``/``?`` patterns with ``!`` negation, ``@revoked`` and ``@cert-authority`` markers."""
 
-    entries: list[tuple[str, str | None, bytes]] = field(default_factory=list)
+    entries: list[KnownHostEntry] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
     @classmethod
-    def parse(cls, text: str) -> KnownHosts:
-        kh = cls()
-        for line in text.splitlines():
+    def parse(cls, text: str, source: str = "known_hosts") -> KnownHosts:
+        kh = cls(sources=[source])
+        for lineno, line in enumerate(text.splitlines(), 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
@@ -200,36 +234,93 @@ class KnownHosts:
             marker = None
             if parts[0].startswith("@"):
                 marker, parts = parts[0], parts[1:]
+                if marker not in ("@revoked", "@cert-authority"):
+                    continue  # OpenSSH ignores lines with unknown markers
             if len(parts) < 3:
                 continue
             try:
                 blob = base64.b64decode(parts[2], validate=True)
             except binascii.Error:
                 continue
-            kh.entries.append((parts[0], marker, blob))
+            kh.entries.append(KnownHostEntry(parts[0], marker, blob, parts[1],
+                                             f"{source} line {lineno}"))
         return kh
 
     @classmethod
     def read(cls, path: str | Path) -> KnownHosts:
+        path = Path(path).expanduser()
         try:
-            return cls.parse(Path(path).expanduser().read_text(errors="replace"))
+            return cls.parse(path.read_text(errors="replace"), str(path))
         except FileNotFoundError:
-            return cls()
+            return cls(sources=[str(path)])
+
+    def __add__(self, other: KnownHosts) -> KnownHosts:
+        return KnownHosts(self.entries + other.entries, self.sources + other.sources)
+
+    def host_entries(self, host: str, port: int,
+                     extra_names: Sequence[str] = ()) -> list[KnownHostEntry]:
+        """The plain (unmarked) entries that name ``host``:``port``."""
+        names = host_names(host, port) + list(extra_names)
+        return [e for e in self.entries
+                if e.marker is None and _host_patterns_match(e.patterns, names)]
+
+    def check(self, host: str, port: int, blob: bytes,
+              extra_names: Sequence[str] = ()) -> HostKeyCheck:
+        """Is ``blob`` the recorded key of ``host``:``port``?  As OpenSSH decides: a
+        revocation anywhere wins; another key *of the same type* is a mismatch; keys of
+        other types only leave the host unknown for this key (``entry`` shows one)."""
+        for entry in self.entries:
+            if entry.marker == "@revoked" and entry.blob == blob:
+                return HostKeyCheck("revoked", entry)
+        try:
+            key_type = SSHReader(blob).text("ascii")
+        except SSHError:
+            key_type = ""
+        other_type: KnownHostEntry | None = None
+        for entry in self.host_entries(host, port, extra_names):
+            if entry.blob == blob:
+                return HostKeyCheck("trusted", entry)
+            if entry.key_type == key_type:
+                return HostKeyCheck("mismatch", entry)
+            other_type = other_type or entry
+        return HostKeyCheck("unknown", other_type)
 
     def match(self, host: str, port: int, blob: bytes, extra_names: Sequence[str] = ()) -> bool | None:
         """True: trusted; False: a different key is recorded or this one is revoked;
         None: the host is unknown."""
-        names = host_names(host, port) + list(extra_names)
-        known = False
-        for patterns, marker, entry_blob in self.entries:
-            if marker == "@revoked" and entry_blob == blob:
-                return False
-            if marker is not None or not _host_patterns_match(patterns, names):
-                continue
-            if entry_blob == blob:
-                return True
-            known = True
-        return False if known else None
+        status = self.check(host, port, blob, extra_names).status
+        return True if status == "trusted" else None if status == "unknown" else False
+
+
+def hash_host_name(name: str, salt: bytes | None = None) -> str:
+    """OpenSSH's hashed form of a known_hosts name (``ssh-keygen -H``)."""
+    import os
+
+    salt = salt or os.urandom(20)
+    digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+
+
+def add_known_host(path: str | Path, host: str, port: int, key: Any, *,
+                   hashed: bool = False) -> None:
+    """Append ``key`` for ``host``:``port`` to a known_hosts file (creating it, and
+    ``~/.ssh``, private to the user), as ``StrictHostKeyChecking=accept-new`` does."""
+    import os
+
+    path = Path(path).expanduser()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = host_names(host, port)[0]
+    if hashed:
+        name = hash_host_name(name)
+    line = f"{name} {key.key_type} {base64.b64encode(key.public_blob).decode()}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a") as f:
+        if f.tell() > 0:
+            with open(path, "rb") as existing:
+                existing.seek(-1, os.SEEK_END)
+                if existing.read(1) != b"\n":
+                    f.write("\n")
+        f.write(line)
 
 
 # --------------------------------------------------------------------------- authorized_keys

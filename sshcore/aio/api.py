@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import ConnectionConfig
 from ..errors import ConnectionLostError, SSHError
-from ..keys import read_private_key
+from ..keys import KnownHosts, read_private_key
 from ..registry import Registry, default_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
 from .server import SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer, host_key_paths
@@ -40,10 +40,29 @@ class _ConnectContext:
             await self._conn.aclose()
 
 
+def _prefer_known_types(reg: Registry, known_hosts: Any, host: str, port: int) -> str | None:
+    """OpenSSH's ordering: host key algorithms for the key types known_hosts already
+    records for this host come first, so the server shows a key we can check."""
+    if callable(known_hosts) and not isinstance(known_hosts, KnownHosts):
+        return None
+    if isinstance(known_hosts, KnownHosts):
+        table = known_hosts
+    else:
+        paths = [known_hosts] if isinstance(known_hosts, (str, Path)) else list(known_hosts)
+        table = KnownHosts()
+        for path in paths:
+            table = table + KnownHosts.read(path)
+    types = {e.key_type for e in table.host_entries(host, port)}
+    enabled = reg.expand("signature", None)
+    first = [d.name for d in reg.all("signature") if d.key_type in types and d.name in enabled]
+    return "^" + ",".join(first) if first else None
+
+
 def connect(host: str, port: int = 22, *, username: str | None = None,
             password: str | Callable[[str], Any] | None = None,
             client_keys: Any = None, passphrase: str | None = None,
-            known_hosts: Any = _DEFAULT_KNOWN_HOSTS, client_factory: Callable[[], SSHClient] | None = None,
+            known_hosts: Any = _DEFAULT_KNOWN_HOSTS, accept_new_host_keys: bool = False,
+            hash_known_hosts: bool = False, client_factory: Callable[[], SSHClient] | None = None,
             kex_algs: AlgList = None, encryption_algs: AlgList = None, mac_algs: AlgList = None,
             compression_algs: AlgList = None, server_host_key_algs: AlgList = None,
             signature_algs: AlgList = None, preferred_auth: AlgList = None,
@@ -59,7 +78,10 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
 
     ``known_hosts``: a path, list of paths, :class:`~sshcore.keys.KnownHosts`, a callable
     ``(host, port, key) -> bool`` (maybe async), or ``None`` to skip host key checking.
-    The default is ``~/.ssh/known_hosts``.
+    The default is ``~/.ssh/known_hosts``.  A host that is not listed is refused unless
+    ``accept_new_host_keys=True`` (OpenSSH's ``StrictHostKeyChecking=accept-new``), which
+    appends its key to the first known_hosts file (hashed with ``hash_known_hosts=True``);
+    a listed host with another key, or a revoked key, is always refused.
     """
 
     async def run() -> SSHClientConnection:
@@ -84,10 +106,13 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             credentials["client_host"] = client_host or await asyncio.get_running_loop(
             ).run_in_executor(None, socket.getfqdn)
             credentials["client_username"] = client_username or default_username()
+        host_key_algs = server_host_key_algs
+        if host_key_algs is None and kh is not None:
+            host_key_algs = _prefer_known_types(reg, kh, host, port)
         cfg = ConnectionConfig(
             "client", registry=reg, kex_algs=kex_algs, encryption_algs=encryption_algs,
             mac_algs=mac_algs, compression_algs=compression_algs,
-            server_host_key_algs=server_host_key_algs, signature_algs=signature_algs,
+            server_host_key_algs=host_key_algs, signature_algs=signature_algs,
             username=username or default_username(), auth_methods=preferred_auth,
             credentials=credentials, require_strict_kex=require_strict_kex)
         if rekey_bytes is not None:
@@ -101,7 +126,9 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             return SSHClientConnection(cfg, host, port, known_hosts=kh,
                                        client=client_factory() if client_factory else None,
                                        password=password, kbdint_handler=kbdint_handler,
-                                       password_change=password_change)
+                                       password_change=password_change,
+                                       accept_new_host_keys=accept_new_host_keys,
+                                       hash_known_hosts=hash_known_hosts)
 
         async def establish() -> SSHClientConnection:
             if sock is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import getpass
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +15,7 @@ from ..config import ConnectionConfig
 from .._wire import SSHReader, string, uint32
 from ..errors import (ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
-from ..keys import KnownHosts, fingerprint, read_private_key
+from ..keys import KnownHosts, add_known_host, fingerprint, read_private_key
 from .channel import SSHClientChannel, SSHClientSession
 from .connection import SSHConnection, _maybe_await
 from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProtocol,
@@ -25,6 +26,8 @@ from .process import STDOUT, SSHClientProcess, SSHCompletedProcess
 
 DEFAULT_KEY_FILES = ("id_ed25519", "id_ecdsa", "id_rsa")
 
+
+logger = logging.getLogger("sshcore.aio")
 
 class SSHClient:
     """Optional callbacks for a client connection (seed API)."""
@@ -45,11 +48,14 @@ class SSHClient:
 class SSHClientConnection(SSHConnection):
     def __init__(self, config: ConnectionConfig, host: str, port: int, *,
                  known_hosts: Any, client: SSHClient | None,
-                 password: Any, kbdint_handler: Any = None, password_change: Any = None) -> None:
+                 password: Any, kbdint_handler: Any = None, password_change: Any = None,
+                 accept_new_host_keys: bool = False, hash_known_hosts: bool = False) -> None:
         super().__init__(config)
         self.host = host
         self.port = port
         self._known_hosts = known_hosts
+        self._accept_new = accept_new_host_keys
+        self._hash_known_hosts = hash_known_hosts
         self._client = client or SSHClient()
         self._password = password
         self._kbdint = kbdint_handler
@@ -88,9 +94,10 @@ class SSHClientConnection(SSHConnection):
 
     def _reject_host_key(self, why: str) -> None:
         assert self._conn is not None
+        key = self.server_host_key
+        shown = f"{key.key_type} {fingerprint(key)}"
         self._set_error(HostKeyNotVerifiableError(
-            f"{self.host}:{self.port}: {why} ({self.server_host_key.key_type} "
-            f"{fingerprint(self.server_host_key)})"))
+            f"{self.host}:{self.port}: {why}" + ("" if shown in why else f" ({shown})")))
         self._conn.reject_host_key(why)
 
     def _check_host_key(self, key: Any) -> Any:
@@ -100,19 +107,29 @@ class SSHClientConnection(SSHConnection):
         if callable(kh):
             return kh(self.host, self.port, key)
         if isinstance(kh, KnownHosts):
-            tables = [kh]
+            table, paths = kh, []
         else:
             paths = [kh] if isinstance(kh, (str, Path)) else list(kh)
-            tables = [KnownHosts.read(p) for p in paths]
-        unknown = True
-        for table in tables:
-            verdict = table.match(self.host, self.port, key.public_blob)
-            if verdict is True:
-                return True
-            if verdict is False:
-                return "host key does not match the one recorded in known_hosts"
-            unknown = unknown and verdict is None
-        return "host is not in known_hosts"
+            table = KnownHosts()
+            for path in paths:
+                table = table + KnownHosts.read(path)
+        verdict = table.check(self.host, self.port, key.public_blob)
+        if verdict.status == "trusted":
+            return True
+        if verdict.status == "unknown" and self._accept_new:
+            if paths:  # StrictHostKeyChecking=accept-new: record it in the first file
+                add_known_host(paths[0], self.host, self.port, key, hashed=self._hash_known_hosts)
+                logger.warning("%s:%s: added %s key %s to %s", self.host, self.port,
+                               key.key_type, fingerprint(key), Path(paths[0]).expanduser())
+            return True
+        if verdict.status == "unknown":
+            where = ", ".join(table.sources) or "known_hosts"
+            hint = ("accept_new_host_keys=True, or -o StrictHostKeyChecking=accept-new, "
+                    "records a new host's key")
+            if verdict.entry is not None:
+                return f"{verdict.explain(key.key_type, fingerprint(key))} ({hint})"
+            return f"host is not in {where} ({hint})"
+        return verdict.explain(key.key_type, fingerprint(key))
 
     def _on_auth_input(self, event: ev.AuthInputRequested) -> None:
         assert self._conn is not None
