@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from typing import Any
 from ._wire import SSHReader
 from .errors import KeyImportError, SSHError
 from .registry import Registry, default_registry
+
+logger = logging.getLogger("sshcore.keys")
 
 
 def _reg(registry: Registry | None) -> Registry:
@@ -337,15 +340,198 @@ def _split_options(line: str) -> tuple[str, str]:
     return line, ""
 
 
+_FLAG_OPTIONS = {"no-pty", "pty", "no-port-forwarding", "port-forwarding", "no-agent-forwarding",
+                 "agent-forwarding", "no-x11-forwarding", "x11-forwarding", "no-user-rc", "user-rc",
+                 "restrict", "cert-authority", "no-touch-required", "verify-required"}
+_VALUE_OPTIONS = {"from", "command", "environment", "permitopen", "permitlisten", "expiry-time",
+                  "principals", "tunnel"}
+
+
+def _parse_option_list(text: str, source: str) -> list[tuple[str, str | None]]:
+    """``a,b="x,y",c`` -> [("a", None), ("b", "x,y"), ("c", None)] (quotes honoured)."""
+    out: list[tuple[str, str | None]] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i
+        while j < n and text[j] not in ",=":
+            j += 1
+        name = text[i:j].strip().lower()
+        value: str | None = None
+        if j < n and text[j] == "=":
+            if j + 1 >= n or text[j + 1] != '"':
+                raise KeyImportError(f"{source}: option {name!r} needs a quoted value")
+            k, chars = j + 2, []
+            while k < n and text[k] != '"':
+                if text[k] == "\\" and k + 1 < n and text[k + 1] == '"':
+                    k += 1
+                chars.append(text[k])
+                k += 1
+            if k >= n:
+                raise KeyImportError(f"{source}: unterminated quote in option {name!r}")
+            value, j = "".join(chars), k + 1
+        if name in _FLAG_OPTIONS and value is not None or name in _VALUE_OPTIONS and value is None:
+            raise KeyImportError(f"{source}: bad use of option {name!r}")
+        if name not in _FLAG_OPTIONS | _VALUE_OPTIONS:
+            raise KeyImportError(f"{source}: unknown option {name!r}")
+        out.append((name, value))
+        if j < n and text[j] != ",":
+            raise KeyImportError(f"{source}: junk after option {name!r}")
+        i = j + 1
+    return out
+
+
+def _expiry(value: str, source: str) -> float:
+    """``YYYYMMDD[HHMM[SS]]`` (local time, as sshd reads it; a ``Z`` suffix means UTC)."""
+    import calendar
+    import time as _time
+
+    utc = value.endswith(("Z", "z"))
+    digits = value[:-1] if utc else value
+    if not digits.isdigit() or len(digits) not in (8, 12, 14):
+        raise KeyImportError(f"{source}: bad expiry-time {value!r}")
+    digits = digits.ljust(14, "0")
+    fields = (int(digits[0:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]),
+              int(digits[10:12]), int(digits[12:14]), 0, 0, -1)
+    return float(calendar.timegm(fields) if utc else _time.mktime(fields))
+
+
 @dataclass
-class AuthorizedKeys:
-    blobs: list[tuple[bytes, str]] = field(default_factory=list)  # (blob, options)
+class KeyOptions:
+    """The restrictions an authorized_keys line puts on a session (sshd(8) "AUTHORIZED_KEYS
+    FILE FORMAT"); what the server enforces once that key has logged in."""
+
+    source: str = ""
+    from_patterns: str | None = None
+    command: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    permitopen: list[str] = field(default_factory=list)
+    permitlisten: list[str] = field(default_factory=list)
+    expiry: float | None = None
+    principals: list[str] | None = None
+    cert_authority: bool = False
+    pty: bool = True
+    port_forwarding: bool = True
+    agent_forwarding: bool = True
+    x11_forwarding: bool = True
 
     @classmethod
-    def parse(cls, text: str, registry: Registry | None = None) -> AuthorizedKeys:
+    def parse(cls, text: str, source: str = "authorized_keys") -> KeyOptions:
+        opts = cls(source=source)
+        items = _parse_option_list(text, source) if text else []
+        if any(name == "restrict" for name, _ in items):
+            opts.pty = opts.port_forwarding = opts.agent_forwarding = opts.x11_forwarding = False
+        for name, value in items:
+            if name in ("no-pty", "pty"):
+                opts.pty = name == "pty"
+            elif name in ("no-port-forwarding", "port-forwarding"):
+                opts.port_forwarding = name == "port-forwarding"
+            elif name in ("no-agent-forwarding", "agent-forwarding"):
+                opts.agent_forwarding = name == "agent-forwarding"
+            elif name in ("no-x11-forwarding", "x11-forwarding"):
+                opts.x11_forwarding = name == "x11-forwarding"
+            elif name == "cert-authority":
+                opts.cert_authority = True
+            elif name == "from":
+                opts.from_patterns = value
+            elif name == "command":
+                opts.command = value
+            elif name == "environment":
+                env_name, sep, env_value = (value or "").partition("=")
+                if not sep or not env_name:
+                    raise KeyImportError(f"{source}: environment={value!r} is not NAME=value")
+                opts.environment.setdefault(env_name, env_value)  # the first one wins
+            elif name == "permitopen":
+                opts.permitopen.append(value or "")
+            elif name == "permitlisten":
+                opts.permitlisten.append(value or "")
+            elif name == "expiry-time":
+                opts.expiry = _expiry(value or "", source)
+            elif name == "principals":
+                opts.principals = [p.strip() for p in (value or "").split(",") if p.strip()]
+        return opts
+
+    # ----------------------------------------------------------------- checks
+    def refusal(self, client_addr: str, client_host: str | None = None,
+                now: float | None = None) -> str | None:
+        """Why this key may not log in from there now, or None."""
+        import time as _time
+
+        if self.expiry is not None and (now if now is not None else _time.time()) >= self.expiry:
+            return f"key expired ({self.source})"
+        if self.from_patterns is not None and not address_matches(
+                self.from_patterns, client_addr, client_host):
+            return f"connection from {client_addr} not allowed by from= ({self.source})"
+        return None
+
+    def allows_open(self, host: str, port: int) -> bool:
+        """direct-tcpip to host:port (``permitopen``; ``no-port-forwarding`` refuses all)."""
+        if not self.port_forwarding:
+            return False
+        if not self.permitopen:
+            return True
+        return any(_hostport_matches(spec, host, port) for spec in self.permitopen)
+
+    def allows_listen(self, host: str, port: int) -> bool:
+        """tcpip-forward on host:port (``permitlisten``)."""
+        if not self.port_forwarding:
+            return False
+        if not self.permitlisten:
+            return True
+        for spec in self.permitlisten:
+            if ":" not in spec.replace("[", "").replace("]", "") or spec.rfind(":") < spec.rfind("]"):
+                spec = f"localhost:{spec}"
+            if _hostport_matches(spec, host or "localhost", port):
+                return True
+        return False
+
+
+def _hostport_matches(spec: str, host: str, port: int) -> bool:
+    want_host, _, want_port = spec.rpartition(":")
+    want_host = want_host.strip("[]")
+    if want_port != "*" and (not want_port.isdigit() or int(want_port) != port):
+        return False
+    return want_host == "*" or want_host.lower() == host.lower()
+
+
+def address_matches(patterns: str, addr: str, host: str | None = None) -> bool:
+    """sshd's from= test: comma-separated host/address patterns with ``*``/``?``, CIDR
+    blocks and ``!`` negation, matched against the client's address (and host name)."""
+    import ipaddress
+
+    names = [addr] + ([host] if host else [])
+    matched = False
+    for pattern in patterns.split(","):
+        pattern = pattern.strip()
+        negate = pattern.startswith("!")
+        pattern = pattern[1:] if negate else pattern
+        hit = False
+        if "/" in pattern:
+            try:
+                hit = ipaddress.ip_address(addr) in ipaddress.ip_network(pattern, strict=False)
+            except ValueError:
+                hit = False
+        else:
+            hit = any(_glob(pattern, n) for n in names)
+        if hit:
+            if negate:
+                return False
+            matched = True
+    return matched
+
+
+@dataclass
+class AuthorizedKeys:
+    """An authorized_keys file: each key with its :class:`KeyOptions`."""
+
+    blobs: list[tuple[bytes, str]] = field(default_factory=list)  # (blob, options text)
+    options: list[KeyOptions] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str, registry: Registry | None = None,
+              source: str = "authorized_keys") -> AuthorizedKeys:
         ak = cls()
         key_types = {d.key_type for d in _reg(registry).all("signature")}
-        for line in text.splitlines():
+        for lineno, line in enumerate(text.splitlines(), 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
@@ -360,17 +546,31 @@ class AuthorizedKeys:
                 blob = base64.b64decode(parts[1], validate=True)
             except binascii.Error:
                 continue
+            try:
+                parsed = KeyOptions.parse(options, f"{source} line {lineno}")
+            except KeyImportError as exc:
+                logger.warning("%s: line ignored", exc)  # as sshd: a bad line allows nothing
+                continue
             ak.blobs.append((blob, options))
+            ak.options.append(parsed)
         return ak
 
     @classmethod
     def read(cls, path: str | Path, registry: Registry | None = None) -> AuthorizedKeys:
-        return cls.parse(Path(path).expanduser().read_text(errors="replace"), registry)
+        path = Path(path).expanduser()
+        return cls.parse(path.read_text(errors="replace"), registry, str(path))
+
+    def lookup(self, key: Any) -> KeyOptions | None:
+        """The options of the first line listing ``key`` (a key or its blob), or None."""
+        blob = key if isinstance(key, (bytes, bytearray)) else key.public_blob
+        for (b, _), opts in zip(self.blobs, self.options):
+            if hmac.compare_digest(b, blob) and not opts.cert_authority:
+                return opts
+        return None
 
     def allows(self, key: Any) -> bool:
         """Is ``key`` (a public key, or its wire blob) listed?"""
-        blob = key if isinstance(key, (bytes, bytearray)) else key.public_blob
-        return any(hmac.compare_digest(b, blob) for b, _ in self.blobs)
+        return self.lookup(key) is not None
 
 
 def read_authorized_keys(path: str | Path, registry: Registry | None = None) -> AuthorizedKeys:

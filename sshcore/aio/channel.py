@@ -410,10 +410,13 @@ class SSHServerChannel(SSHChannel):
                 self.env[name] = value
                 return True
             return False
+        limits = getattr(self._conn, "key_options", None)
         if request == "pty-req":
             term = r.text("ascii")
             size = (r.uint32(), r.uint32(), r.uint32(), r.uint32())
             modes = decode_term_modes(r.string())
+            if limits is not None and not limits.pty:
+                return False  # no-pty / restrict in authorized_keys
             if self._started or not s.pty_requested(term, size, modes):
                 return False
             self.term_type, self.term_size, self.term_modes = term, size, modes
@@ -421,7 +424,16 @@ class SSHServerChannel(SSHChannel):
         if request in ("shell", "exec", "subsystem"):
             if self._started:
                 return False
-            if request == "exec":
+            if limits is not None and limits.environment:
+                self.env.update(limits.environment)
+            if limits is not None and limits.command is not None:
+                # command= in authorized_keys: it runs whatever was asked for, which it
+                # finds in SSH_ORIGINAL_COMMAND (as with sshd)
+                if request == "exec":
+                    self.env["SSH_ORIGINAL_COMMAND"] = r.text()
+                self.command = limits.command
+                ok = s.exec_requested(self.command)
+            elif request == "exec":
                 self.command = r.text()
                 ok = s.exec_requested(self.command)
             elif request == "subsystem":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from .. import events as ev
 from ..config import ConnectionConfig
 from ..errors import ChannelOpenError, ChannelOpenFailureReason
-from ..keys import AuthorizedKeys, KnownHosts
+from ..keys import AuthorizedKeys, KeyOptions, KnownHosts
 from .._wire import string, uint32
 from .channel import SSHServerChannel
 from .forward import (PROHIBITED, SSHTCPChannel, bridge_on_new_channel, connect_bridge,
@@ -20,6 +21,8 @@ from .forward import (PROHIBITED, SSHTCPChannel, bridge_on_new_channel, connect_
                       parse_streamlocal_data, parse_tcpip_data, run_stream_handler)
 from .connection import SSHConnection, _maybe_await
 from .process import SSHServerProcess, run_subprocess
+
+logger = logging.getLogger("sshcore.aio")
 
 
 class SSHServer:
@@ -140,6 +143,10 @@ class _OptionsServer(SSHServer):
         self._passwords: Any = passwords if hasattr(passwords, "verify") else dict(passwords or {})
         self._registry = registry
         self._kch_source = known_client_hosts
+        self._conn: SSHServerConnection | None = None
+
+    def connection_made(self, conn: SSHServerConnection) -> None:
+        self._conn = conn
 
     def host_based_auth_supported(self) -> bool:
         return self._kch_source is not None
@@ -166,7 +173,7 @@ class _OptionsServer(SSHServer):
     def public_key_auth_supported(self) -> bool:
         return self._ak_source is not None
 
-    def validate_public_key(self, username: str, key: Any) -> bool:
+    def validate_public_key(self, username: str, key: Any) -> Any:
         src = self._ak_source
         if callable(src):
             src = src(username)
@@ -179,7 +186,15 @@ class _OptionsServer(SSHServer):
                 ak = AuthorizedKeys.read(str(src).replace("%u", username), self._registry)
             except OSError:
                 return False
-        return ak.allows(key.public_blob)
+        options = ak.lookup(key)
+        if options is None:
+            return False
+        peer = self._conn.peer_addr if self._conn is not None else None
+        why = options.refusal(str(peer[0]) if peer else "")
+        if why is not None:
+            logger.info("refusing %s key for %s: %s", key.key_type, username, why)
+            return False
+        return options  # accepted, with the line's restrictions (KeyOptions)
 
     def password_auth_supported(self) -> bool:
         return hasattr(self._passwords, "verify") or bool(self._passwords)
@@ -237,9 +252,14 @@ class SSHServerConnection(SSHConnection):
         self._session_encoding = session_encoding
         self._accept_env = accept_env
         self._forwards: dict[tuple[Any, ...], Any] = {}
+        #: The authorized_keys restrictions of the key that logged in (None: none apply).
+        self.key_options: KeyOptions | None = None
+        self._candidate_options: KeyOptions | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        if self._server._defaults is not None:
+            self._server._defaults.connection_made(self)
         self._server.connection_made(self)
 
     def on_closed(self, exc: Exception | None) -> None:
@@ -267,6 +287,7 @@ class SSHServerConnection(SSHConnection):
         elif event.kind == "kbdint_response":
             result = server.validate_kbdint_response(event.username, event.info["responses"])
         elif event.kind == "publickey":
+            self._candidate_options = None
             if not server.public_key_auth_supported():
                 result = False
             else:
@@ -285,6 +306,10 @@ class SSHServerConnection(SSHConnection):
                         "prompts": [tuple(p) for p in prompts]}
             if isinstance(answer, dict) or (event.kind == "password" and isinstance(answer, str)):
                 return answer
+            if event.kind == "publickey" and isinstance(answer, KeyOptions):
+                if event.info.get("signed"):
+                    self._candidate_options = answer
+                return True
             if event.kind not in ("none", "password", "publickey", "hostbased",
                                   "kbdint_challenge", "kbdint_response"):
                 return answer  # third-party methods define their own answers
@@ -344,6 +369,10 @@ class SSHServerConnection(SSHConnection):
 
     async def _start_forward(self, host: str | None, port: int, path: str | None = None) -> Any:
         server = self._server
+        limits = self.key_options
+        if limits is not None and not (limits.port_forwarding if path is not None
+                                       else limits.allows_listen(host or "", port)):
+            return False
         allowed = await _maybe_await(server.unix_server_requested(path) if path is not None
                                      else server.server_requested(host or "", port))
         if allowed is not True:
@@ -383,16 +412,24 @@ class SSHServerConnection(SSHConnection):
 
     def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
         self.username = event.username
+        self.key_options = self._candidate_options
         if not self._ready.done():
             self._ready.set_result(None)
 
     def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+        limits = self.key_options
         if channel_type == "direct-tcpip":
             host, port, orig_host, orig_port = parse_tcpip_data(data)
+            if limits is not None and not limits.allows_open(host, port):
+                raise ChannelOpenError(PROHIBITED, f"{host}:{port} not permitted for this key "
+                                                   f"({limits.source})")
             decision = self._server.connection_requested(host, port, orig_host, orig_port)
             return self._open_direct(decision, channel_type, (orig_host, orig_port), host, port)
         if channel_type == "direct-streamlocal@openssh.com":
             path = parse_streamlocal_data(data, direct=True)
+            if limits is not None and not limits.port_forwarding:
+                raise ChannelOpenError(PROHIBITED, f"forwarding not permitted for this key "
+                                                   f"({limits.source})")
             decision = self._server.unix_connection_requested(path)
             return self._open_direct(decision, channel_type, ("", 0), None, 0, path)
         if channel_type != "session":

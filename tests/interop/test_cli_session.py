@@ -120,6 +120,9 @@ def test_run_t_gives_remote_pty_with_local_type_and_size_and_resizes(start_sshd,
 
     def resize(fd):
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # SIGWINCH
+        # SIGWINCH and the next keystrokes race inside the client; the point here is the
+        # window-change, so give it time to reach the server before "go" is typed.
+        time.sleep(0.5)
 
     env = dict(os.environ, TERM="vt220")
     code, out = helpers.run_in_pty(base_args(sshd, keys) + [
