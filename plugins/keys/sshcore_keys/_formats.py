@@ -14,7 +14,7 @@ import bcrypt
 from sshcore._wire import SSHReader, mpint, string, uint32
 from sshcore.errors import KeyImportError, KeyPassphraseError, SSHError
 
-from ._keys import DSAKey, ECDSAKey, Ed25519Key, RSAKey, SSHKey, decode_public_blob
+from ._keys import DSAKey, ECDSAKey, Ed448Key, Ed25519Key, RSAKey, SSHKey, decode_public_blob
 from ._primitives import AES, DSA, ECC, PEM, RSA, ChaCha20, DerSequence, Poly1305
 
 MAGIC = b"openssh-key-v1\0"
@@ -144,11 +144,12 @@ def load_openssh_private(data: bytes, passphrase: bytes | None, filename: str | 
 
 def _read_private_fields(r: SSHReader) -> SSHKey:
     key_type = r.text("ascii")
-    if key_type == "ssh-ed25519":
+    if key_type in ("ssh-ed25519", "ssh-ed448"):
+        cls = Ed25519Key if key_type == "ssh-ed25519" else Ed448Key
         pub, priv = r.string(), r.string()
-        if len(pub) != 32 or len(priv) != 64 or priv[32:] != pub:
-            raise ValueError("inconsistent Ed25519 key")
-        return Ed25519Key.from_seed(priv[:32])
+        if len(pub) != cls.size or len(priv) != 2 * cls.size or priv[cls.size:] != pub:
+            raise ValueError(f"inconsistent {key_type} key")
+        return cls.from_seed(priv[:cls.size])
     if key_type == "ssh-rsa":
         n, e, d, iqmp, p, q = (r.mpint() for _ in range(6))
         return RSAKey(RSA.construct((n, e, d, p, q)))
@@ -161,6 +162,15 @@ def _read_private_fields(r: SSHReader) -> SSHKey:
         p, q, g, y, x = (r.mpint() for _ in range(5))
         return DSAKey(DSA.construct((y, g, p, q, x)))
     raise ValueError(f"unknown key type {key_type!r}")
+
+
+def _eddsa_or_ecdsa(key: Any) -> SSHKey:
+    curve = str(key.curve).lower()
+    if curve == "ed25519":
+        return Ed25519Key(key)
+    if curve == "ed448":
+        return Ed448Key(key)
+    return ECDSAKey(key)
 
 
 def _private_fields(key: SSHKey) -> bytes:
@@ -244,9 +254,7 @@ def load_pem_private(data: bytes, passphrase: bytes | None, filename: str | None
             return RSAKey(key)
         if importer is DSA.import_key:
             return DSAKey(key)
-        if key.curve in ("Ed25519", "ed25519"):
-            return Ed25519Key(key)
-        return ECDSAKey(key)
+        return _eddsa_or_ecdsa(key)
     if not is_pem:
         return None
     raise _err(filename, "wrong passphrase or corrupt PEM key" if encrypted else "corrupt PEM key")
@@ -268,7 +276,7 @@ def load_public(data: bytes, filename: str | None) -> SSHKey | None:
                 return RSAKey(key)
             if importer is DSA.import_key:
                 return DSAKey(key)
-            return Ed25519Key(key) if key.curve in ("Ed25519", "ed25519") else ECDSAKey(key)
+            return _eddsa_or_ecdsa(key)
         raise _err(filename, "corrupt PEM public key")
     parts = text.split(None, 2)
     if len(parts) >= 2 and not parts[0].startswith(b"-"):
@@ -395,5 +403,5 @@ def load_der_public(data: bytes) -> SSHKey | None:
             return RSAKey(key)
         if importer is DSA.import_key:
             return DSAKey(key)
-        return Ed25519Key(key) if key.curve in ("Ed25519", "ed25519") else ECDSAKey(key)
+        return _eddsa_or_ecdsa(key)
     return None

@@ -55,6 +55,8 @@ class SSHKey:
     def bits(self) -> int:
         """Key size as ``ssh-keygen -l`` prints it."""
         k = self._key
+        if isinstance(self, Ed448Key):
+            return 456
         if isinstance(self, Ed25519Key):
             return 256
         if isinstance(self, ECDSAKey):
@@ -105,7 +107,12 @@ class SSHKey:
 
 
 class Ed25519Key(SSHKey):
+    """EdDSA keys (RFC 8709): Ed25519, and Ed448 in the subclass."""
+
     key_type = "ssh-ed25519"
+    curve = "ed25519"
+    size = 32          # public key and seed length
+    sig_size = 64
 
     def __init__(self, key: Any) -> None:
         self._key = key
@@ -118,7 +125,7 @@ class Ed25519Key(SSHKey):
         return string(self.key_type) + string(self.raw_public)
 
     def _verify(self, alg: str, data: bytes, sig: bytes) -> bool:
-        if len(sig) != 64:
+        if len(sig) != self.sig_size:
             return False
         try:
             eddsa.new(self._key, "rfc8032").verify(data, sig)
@@ -131,17 +138,24 @@ class Ed25519Key(SSHKey):
 
     @classmethod
     def generate(cls) -> Ed25519Key:
-        return cls(ECC.generate(curve="ed25519"))
+        return cls(ECC.generate(curve=cls.curve))
 
     @classmethod
     def from_public(cls, raw: bytes) -> Ed25519Key:
-        if len(raw) != 32:
-            raise ValueError("an Ed25519 public key is 32 bytes")
+        if len(raw) != cls.size:
+            raise ValueError(f"an {cls.curve} public key is {cls.size} bytes")
         return cls(eddsa.import_public_key(raw))
 
     @classmethod
     def from_seed(cls, seed: bytes) -> Ed25519Key:
         return cls(eddsa.import_private_key(seed))
+
+
+class Ed448Key(Ed25519Key):
+    key_type = "ssh-ed448"
+    curve = "ed448"
+    size = 57
+    sig_size = 114
 
 
 class ECDSAKey(SSHKey):
@@ -269,6 +283,8 @@ def decode_public_blob(blob: bytes) -> SSHKey:
         key: SSHKey
         if key_type == "ssh-ed25519":
             key = Ed25519Key.from_public(r.string())
+        elif key_type == "ssh-ed448":
+            key = Ed448Key.from_public(r.string())
         elif key_type.startswith("ecdsa-sha2-"):
             curve_id = r.text("ascii")
             if key_type != f"ecdsa-sha2-{curve_id}":

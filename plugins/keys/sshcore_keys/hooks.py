@@ -10,7 +10,7 @@ from sshcore import hookimpl
 from sshcore.interfaces import KeyFormat, KeyType, SignatureAlgorithm
 
 from . import _formats
-from ._keys import DSAKey, ECDSAKey, Ed25519Key, RSAKey, decode_public_blob
+from ._keys import DSAKey, ECDSAKey, Ed448Key, Ed25519Key, RSAKey, decode_public_blob
 
 
 @hookimpl
@@ -18,6 +18,7 @@ def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
     d = decode_public_blob
     return [
         SignatureAlgorithm("ssh-ed25519", "ssh-ed25519", d, priority=100),
+        SignatureAlgorithm("ssh-ed448", "ssh-ed448", d, priority=95),
         SignatureAlgorithm("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", d, priority=90),
         SignatureAlgorithm("ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", d, priority=89),
         SignatureAlgorithm("ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521", d, priority=88),
@@ -39,6 +40,7 @@ def _gen_ecdsa(curve_id: str) -> Any:
 def sshcore_key_types() -> Sequence[KeyType]:
     return [
         KeyType("ssh-ed25519", lambda **o: Ed25519Key.generate(), priority=100),
+        KeyType("ssh-ed448", lambda **o: Ed448Key.generate(), priority=95),
         KeyType("ecdsa-sha2-nistp256", _gen_ecdsa("nistp256"), priority=90),
         KeyType("ecdsa-sha2-nistp384", _gen_ecdsa("nistp384"), priority=89),
         KeyType("ecdsa-sha2-nistp521", _gen_ecdsa("nistp521"), priority=88),
