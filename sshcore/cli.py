@@ -462,6 +462,15 @@ async def _run(args: argparse.Namespace) -> int:
     if "client_keys" not in kwargs:
         batch = opts.get("batchmode", "no").lower() in ("yes", "true")
         kwargs["client_keys"] = await _identities(args.identity, None if batch else prompter)
+        # ssh's agent use: IdentityAgent (default $SSH_AUTH_SOCK, "none" disables);
+        # IdentitiesOnly=yes keeps to the -i files.
+        agent = opts.get("identityagent", "SSH_AUTH_SOCK")
+        agent = os.environ.get("SSH_AUTH_SOCK") if agent == "SSH_AUTH_SOCK" else agent
+        if (agent and agent.lower() != "none" and os.path.exists(os.path.expanduser(agent))
+                and opts.get("identitiesonly", "no").lower() != "yes"):
+            kwargs["agent_path"] = os.path.expanduser(agent)
+        else:
+            kwargs["agent_path"] = None
     command = " ".join(args.command) if args.command else None
     if args.no_command and command is not None:
         raise_config("-N takes no command")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import logging
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,9 @@ from ..registry import Registry, default_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
 from .server import SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer, host_key_paths
 
+logger = logging.getLogger("sshcore.aio")
+
+_DEFAULT_AGENT = object()
 _DEFAULT_KNOWN_HOSTS = object()
 AlgList = str | Sequence[str] | None
 
@@ -61,7 +65,8 @@ def _prefer_known_types(reg: Registry, known_hosts: Any, host: str, port: int) -
 def connect(host: str, port: int = 22, *, username: str | None = None,
             password: str | Callable[[str], Any] | None = None,
             client_keys: Any = None, passphrase: str | None = None,
-            known_hosts: Any = _DEFAULT_KNOWN_HOSTS, accept_new_host_keys: bool = False,
+            known_hosts: Any = _DEFAULT_KNOWN_HOSTS, agent_path: Any = _DEFAULT_AGENT,
+            accept_new_host_keys: bool = False,
             hash_known_hosts: bool = False, client_factory: Callable[[], SSHClient] | None = None,
             kex_algs: AlgList = None, encryption_algs: AlgList = None, mac_algs: AlgList = None,
             compression_algs: AlgList = None, server_host_key_algs: AlgList = None,
@@ -76,6 +81,8 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             rekey_seconds: float | None = None, sock: Any = None) -> _ConnectContext:
     """Open an authenticated SSH client connection.
 
+    ``agent_path``: an SSH agent's socket whose keys are tried first (default:
+    ``$SSH_AUTH_SOCK`` when ``client_keys`` is not given; ``None`` disables it).
     ``known_hosts``: a path, list of paths, :class:`~sshcore.keys.KnownHosts`, a callable
     ``(host, port, key) -> bool`` (maybe async), or ``None`` to skip host key checking.
     The default is ``~/.ssh/known_hosts``.  A host that is not listed is refused unless
@@ -87,6 +94,21 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
     async def run() -> SSHClientConnection:
         reg = registry or default_registry()
         keys = load_client_keys(client_keys, passphrase, reg)
+        agent = agent_path
+        if agent is _DEFAULT_AGENT:  # like ssh: the agent, when there is one and no keys were named
+            agent = os.environ.get("SSH_AUTH_SOCK") if client_keys is None else None
+        if agent:
+            from ..agent import AgentError, SSHAgentClient
+
+            try:
+                agent_keys = await SSHAgentClient(agent).get_keys(reg)
+            except AgentError as exc:
+                if agent_path is not _DEFAULT_AGENT:
+                    raise
+                logger.debug("%s", exc)
+                agent_keys = []
+            held = {k.public_blob for k in agent_keys}
+            keys = agent_keys + [k for k in keys if k.public_blob not in held]
         kh = known_hosts
         if kh is _DEFAULT_KNOWN_HOSTS:
             kh = [os.path.expanduser("~/.ssh/known_hosts")]

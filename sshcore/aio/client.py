@@ -13,7 +13,7 @@ from typing import Any
 from .. import events as ev
 from ..config import ConnectionConfig
 from .._wire import SSHReader, string, uint32
-from ..errors import (ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
+from ..errors import (SSHError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
 from ..keys import KnownHosts, add_known_host, fingerprint, read_private_key
 from .channel import SSHClientChannel, SSHClientSession
@@ -140,6 +140,13 @@ class SSHClientConnection(SSHConnection):
             answer = lambda: self._kbdint(info["name"], info["instruction"], info["prompts"])  # noqa: E731
         elif event.kind == "password_change" and callable(self._password_change):
             answer = lambda: self._password_change(info.get("prompt", ""))  # noqa: E731
+        elif event.kind == "sign":
+            async def answer() -> bytes | None:
+                try:
+                    return bytes(await info["key"].sign_async(info["data"], info["algorithm"]))
+                except SSHError as exc:
+                    logger.warning("%s", exc)
+                    return None
         else:
             self._conn.provide_auth_input(None)
             return

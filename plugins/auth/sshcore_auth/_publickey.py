@@ -59,11 +59,19 @@ class PublicKeyClient:
         if alg != self._alg or blob != self._key.public_blob:
             raise RemoteProtocolError("USERAUTH_PK_OK for a key we did not offer")
         ctx = self.ctx
-        sig = self._key.sign(signed_data(ctx.session_id, ctx.username, ctx.service, alg, blob), alg)
+        data = signed_data(ctx.session_id, ctx.username, ctx.service, alg, blob)
+        if callable(getattr(self._key, "sign_async", None)):
+            # A key held elsewhere (an SSH agent): the I/O layer gets the signature.
+            return AuthAsk("sign", {"key": self._key, "data": data, "algorithm": alg})
+        sig = self._key.sign(data, alg)
         return AuthSend(boolean(True) + string(alg) + string(blob) + string(sig))
 
-    def resume(self, answer: Any) -> AuthAction:  # pragma: no cover - never asks
-        return AuthDone()
+    def resume(self, answer: Any) -> AuthAction:
+        """The signature from ``sign_async`` (None: it failed, so offer the next key)."""
+        if not isinstance(answer, bytes) or self._key is None:
+            return self.next_attempt()
+        return AuthSend(boolean(True) + string(self._alg) + string(self._key.public_blob)
+                        + string(answer))
 
 
 class PublicKeyServer:
