@@ -421,17 +421,26 @@ async def _identities(paths: list[str] | None, prompter: Prompter | None) -> lis
     from ._cli_keys import load_private_asking
     from .aio.client import DEFAULT_KEY_FILES
 
+    from .keys import CertifiedKey, read_certificate
+
+    async def with_certificate(path: Path) -> list[Any]:
+        key = await load_private_asking(path, None, prompter)
+        cert = Path(f"{path}-cert.pub")  # as ssh: offered first when it is there
+        return [CertifiedKey(key, read_certificate(cert)), key] if cert.exists() else [key]
+
+    keys: list[Any] = []
     if not paths:
         defaults = [p for p in (Path("~/.ssh").expanduser() / n for n in DEFAULT_KEY_FILES)
                     if p.exists()]
-        keys = []
         for path in defaults:
             try:
-                keys.append(await load_private_asking(path, None, prompter))
+                keys += await with_certificate(path)
             except KeyImportError:
                 continue  # ssh skips default keys it cannot use
         return keys
-    return [await load_private_asking(os.path.expanduser(p), None, prompter) for p in paths]
+    for p in paths:
+        keys += await with_certificate(Path(os.path.expanduser(p)))
+    return keys
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -288,6 +288,19 @@ class KnownHosts:
             other_type = other_type or entry
         return HostKeyCheck("unknown", other_type)
 
+    def trusts_ca(self, host: str, port: int, ca_blob: bytes) -> KnownHostEntry | None:
+        """The ``@cert-authority`` line trusting ``ca_blob`` for host certificates of
+        ``host``:``port``, if any."""
+        names = host_names(host, port)
+        for entry in self.entries:
+            if (entry.marker == "@cert-authority" and entry.blob == ca_blob
+                    and _host_patterns_match(entry.patterns, names)):
+                return entry
+        return None
+
+    def revoked(self, blob: bytes) -> KnownHostEntry | None:
+        return next((e for e in self.entries if e.marker == "@revoked" and e.blob == blob), None)
+
     def match(self, host: str, port: int, blob: bytes, extra_names: Sequence[str] = ()) -> bool | None:
         """True: trusted; False: a different key is recorded or this one is revoked;
         None: the host is unknown."""
@@ -568,6 +581,14 @@ class AuthorizedKeys:
                 return opts
         return None
 
+    def lookup_ca(self, ca: Any) -> KeyOptions | None:
+        """The options of a ``cert-authority`` line for the CA key ``ca``, or None."""
+        blob = ca if isinstance(ca, (bytes, bytearray)) else ca.public_blob
+        for (b, _), opts in zip(self.blobs, self.options):
+            if opts.cert_authority and hmac.compare_digest(b, blob):
+                return opts
+        return None
+
     def allows(self, key: Any) -> bool:
         """Is ``key`` (a public key, or its wire blob) listed?"""
         return self.lookup(key) is not None
@@ -576,3 +597,101 @@ class AuthorizedKeys:
 def read_authorized_keys(path: str | Path, registry: Registry | None = None) -> AuthorizedKeys:
     """Read an authorized_keys file (OpenSSH format; options are kept with each key)."""
     return AuthorizedKeys.read(path, registry)
+
+
+# --------------------------------------------------------------------------- certificates
+
+CERT_SUFFIX = "-cert-v01@openssh.com"
+USER_CERT, HOST_CERT = 1, 2
+
+
+def user_certificate_options(cert: Any, ca_options: KeyOptions, username: str,
+                             client_addr: str, now: float | None = None) -> KeyOptions | str:
+    """sshd's rules for a user certificate signed by a ``cert-authority`` line's CA: the
+    options that then apply, or why it is refused.  The line's ``principals=`` (else the
+    user name) must be among the certificate's principals; its ``force-command`` and
+    ``source-address`` critical options are applied like ``command=`` and ``from=``."""
+    import dataclasses
+
+    wanted = ca_options.principals if ca_options.principals is not None else [username]
+    if not set(wanted) & set(cert.principals):
+        return (f"certificate principals {cert.principals} do not include "
+                f"{', '.join(wanted)} ({ca_options.source})")
+    why = cert.problem(USER_CERT, None, now)
+    if why is None:
+        why = ca_options.refusal(client_addr, now=now)
+    if why is not None:
+        return why
+    opts = dataclasses.replace(ca_options, cert_authority=False)
+    forced = cert.critical_options.get("force-command")
+    if forced is not None:
+        if opts.command is not None and opts.command != forced:
+            return "certificate force-command and authorized_keys command= differ"
+        opts.command = forced
+    source = cert.critical_options.get("source-address")
+    if source is not None and not address_matches(source, client_addr):
+        return f"certificate source-address does not allow {client_addr}"
+    ext = cert.extensions
+    opts.pty = opts.pty and "permit-pty" in ext
+    opts.port_forwarding = opts.port_forwarding and "permit-port-forwarding" in ext
+    opts.agent_forwarding = opts.agent_forwarding and "permit-agent-forwarding" in ext
+    opts.x11_forwarding = opts.x11_forwarding and "permit-X11-forwarding" in ext
+    return opts
+
+
+def is_certificate(key: Any) -> bool:
+    """A certificate from a key plugin (it names its CA and can check itself)."""
+    return hasattr(key, "ca") and callable(getattr(key, "problem", None))
+
+
+class CertifiedKey:
+    """A private key presented as its OpenSSH certificate (``id_ed25519`` together with
+    ``id_ed25519-cert.pub``): it authenticates as a user, or serves as a host, with the
+    certificate; signatures are made by the private key with the plain algorithm."""
+
+    def __init__(self, private: Any, cert: Any) -> None:
+        if not is_certificate(cert):
+            raise KeyImportError("not a certificate")
+        if private.public_blob != cert.key.public_blob:
+            raise KeyImportError("the certificate is for a different key")
+        self.private = private
+        self.cert = cert
+        self.key_type = cert.key_type
+        self.public_blob = cert.public_blob
+        self.comment = getattr(private, "comment", "")
+
+    @property
+    def has_private(self) -> bool:
+        return True
+
+    def sig_algorithms(self) -> Sequence[str]:
+        return list(self.cert.sig_algorithms())
+
+    def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
+        alg = algorithm or self.sig_algorithms()[0]
+        return bytes(self.private.sign(data, alg.removesuffix(CERT_SUFFIX)))
+
+    def verify(self, data: bytes, signature: bytes, algorithm: str | None = None) -> bool:
+        return bool(self.cert.verify(data, signature, algorithm))
+
+    def __repr__(self) -> str:
+        return f"<CertifiedKey {self.cert!r}>"
+
+
+def read_certificate(path: str | Path, *, registry: Registry | None = None) -> Any:
+    """An OpenSSH certificate file (``*-cert.pub``)."""
+    cert = read_public_key(path, registry=registry)
+    if not is_certificate(cert):
+        raise KeyImportError(f"{path}: not a certificate ({cert.key_type})")
+    return cert
+
+
+def read_key_pair(path: str | Path, passphrase: str | bytes | None = None, *,
+                  certificate: str | Path | None = None, registry: Registry | None = None) -> Any:
+    """A private key, presented with its certificate when ``certificate`` is given or
+    ``PATH-cert.pub`` exists next to it (as ssh does with ``-i PATH``)."""
+    key = read_private_key(path, passphrase, registry=registry)
+    cert_path = Path(certificate) if certificate is not None else Path(f"{Path(path).expanduser()}-cert.pub")
+    if certificate is None and not cert_path.exists():
+        return key
+    return CertifiedKey(key, read_certificate(cert_path, registry=registry))

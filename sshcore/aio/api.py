@@ -13,7 +13,8 @@ from typing import Any
 
 from ..config import ConnectionConfig
 from ..errors import ConnectionLostError, SSHError
-from ..keys import KnownHosts, read_private_key
+from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
+                    read_certificate, read_private_key)
 from ..registry import Registry, default_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
 from .server import SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer, host_key_paths
@@ -59,6 +60,10 @@ def _prefer_known_types(reg: Registry, known_hosts: Any, host: str, port: int) -
     types = {e.key_type for e in table.host_entries(host, port)}
     enabled = reg.expand("signature", None)
     first = [d.name for d in reg.all("signature") if d.key_type in types and d.name in enabled]
+    names = host_names(host, port)
+    if any(e.marker == "@cert-authority" and _host_patterns_match(e.patterns, names)
+           for e in table.entries):  # a CA is trusted for this host: certificates first
+        first = [n for n in enabled if n.endswith(CERT_SUFFIX)] + first
     return "^" + ",".join(first) if first else None
 
 
@@ -192,7 +197,8 @@ async def listen(host: str = "", port: int = 22, *,
                  auth_methods_required: Sequence[Sequence[str]] | None = None,
                  require_strict_kex: bool = False, rekey_bytes: int | None = None,
                  rekey_seconds: float | None = None, reuse_address: bool = True,
-                 known_client_hosts: Any = None, allow_forwarding: bool = False) -> SSHAcceptor:
+                 known_client_hosts: Any = None, allow_forwarding: bool = False,
+                 server_host_certs: Any = None) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
@@ -209,6 +215,13 @@ async def listen(host: str = "", port: int = 22, *,
     reg = registry or default_registry()
     keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
             for k in host_key_paths(server_host_keys)]
+    # Host certificates (sshd's HostCertificate): each is served alongside its plain key.
+    for cert in ([] if server_host_certs is None else host_key_paths(server_host_certs)):
+        cert = read_certificate(cert, registry=reg) if isinstance(cert, (str, Path)) else cert
+        private = next((k for k in keys if k.public_blob == cert.key.public_blob), None)
+        if private is None:
+            raise SSHError(f"host certificate {cert.key_id!r} is for none of the host keys")
+        keys.insert(0, CertifiedKey(private, cert))
     if not keys:
         raise SSHError("listen() needs at least one server host key")
     connections: set[SSHServerConnection] = set()

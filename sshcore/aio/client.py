@@ -15,7 +15,8 @@ from ..config import ConnectionConfig
 from .._wire import SSHReader, string, uint32
 from ..errors import (SSHError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
-from ..keys import KnownHosts, add_known_host, fingerprint, read_private_key
+from ..keys import (HOST_CERT, KnownHosts, add_known_host, fingerprint, is_certificate,
+                    read_key_pair, read_private_key)
 from .channel import SSHClientChannel, SSHClientSession
 from .connection import SSHConnection, _maybe_await
 from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProtocol,
@@ -113,6 +114,13 @@ class SSHClientConnection(SSHConnection):
             table = KnownHosts()
             for path in paths:
                 table = table + KnownHosts.read(path)
+        if is_certificate(key):
+            why = self._check_host_certificate(table, key)
+            if why is None:
+                return True
+            if why:  # a trusted CA's certificate that is not valid: refused outright
+                return why
+            key = key.key  # no CA trusted here: judge the certified key itself, as ssh does
         verdict = table.check(self.host, self.port, key.public_blob)
         if verdict.status == "trusted":
             return True
@@ -130,6 +138,17 @@ class SSHClientConnection(SSHConnection):
                 return f"{verdict.explain(key.key_type, fingerprint(key))} ({hint})"
             return f"host is not in {where} ({hint})"
         return verdict.explain(key.key_type, fingerprint(key))
+
+    def _check_host_certificate(self, table: KnownHosts, cert: Any) -> str | None:
+        """None: trusted; "": no @cert-authority line for its CA; else why it is refused."""
+        for blob, what in ((cert.public_blob, "host certificate"), (cert.ca.public_blob, "its CA key")):
+            entry = table.revoked(blob)
+            if entry is not None:
+                return f"{what} is marked @revoked in {entry.source}"
+        if table.trusts_ca(self.host, self.port, cert.ca.public_blob) is None:
+            return ""
+        why = cert.problem(HOST_CERT, self.host)
+        return None if why is None else f"host certificate {cert.key_id!r} refused: {why}"
 
     def _on_auth_input(self, event: ev.AuthInputRequested) -> None:
         assert self._conn is not None
@@ -444,14 +463,22 @@ def load_client_keys(client_keys: Any, passphrase: Any, registry: Any) -> list[A
             path = ssh_dir / name
             if path.exists():
                 try:
-                    keys.append(read_private_key(path, passphrase, registry=registry))
+                    pair = read_key_pair(path, passphrase, registry=registry)
                 except KeyImportError:
                     continue
+                keys.extend([pair, pair.private] if hasattr(pair, "cert") else [pair])
         return keys
     if isinstance(client_keys, (str, Path)) or hasattr(client_keys, "sign"):
         client_keys = [client_keys]
-    return [read_private_key(k, passphrase, registry=registry) if isinstance(k, (str, Path)) else k
-            for k in client_keys]
+    keys: list[Any] = []
+    for k in client_keys:
+        if isinstance(k, (str, Path)):
+            # with PATH-cert.pub next to it, the certificate is offered first, then the key
+            pair = read_key_pair(k, passphrase, registry=registry)
+            keys.extend([pair, pair.private] if hasattr(pair, "cert") else [pair])
+        else:
+            keys.append(k)
+    return keys
 
 
 def default_username() -> str:

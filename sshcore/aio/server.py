@@ -13,7 +13,8 @@ from typing import Any
 from .. import events as ev
 from ..config import ConnectionConfig
 from ..errors import ChannelOpenError, ChannelOpenFailureReason
-from ..keys import AuthorizedKeys, KeyOptions, KnownHosts
+from ..keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate,
+                    user_certificate_options)
 from .._wire import string, uint32
 from .channel import SSHServerChannel
 from .forward import (PROHIBITED, SSHTCPChannel, bridge_on_new_channel, connect_bridge,
@@ -186,11 +187,21 @@ class _OptionsServer(SSHServer):
                 ak = AuthorizedKeys.read(str(src).replace("%u", username), self._registry)
             except OSError:
                 return False
+        peer = self._conn.peer_addr if self._conn is not None else None
+        addr = str(peer[0]) if peer else ""
+        if is_certificate(key):
+            ca_options = ak.lookup_ca(key.ca)
+            if ca_options is None:
+                return False
+            verdict = user_certificate_options(key, ca_options, username, addr)
+            if isinstance(verdict, str):
+                logger.info("refusing certificate %r for %s: %s", key.key_id, username, verdict)
+                return False
+            return verdict
         options = ak.lookup(key)
         if options is None:
             return False
-        peer = self._conn.peer_addr if self._conn is not None else None
-        why = options.refusal(str(peer[0]) if peer else "")
+        why = options.refusal(addr)
         if why is not None:
             logger.info("refusing %s key for %s: %s", key.key_type, username, why)
             return False

@@ -9,7 +9,7 @@ from typing import Any
 from sshcore import hookimpl
 from sshcore.interfaces import KeyFormat, KeyType, SignatureAlgorithm
 
-from . import _formats
+from . import _certs, _formats
 from ._keys import DSAKey, ECDSAKey, Ed448Key, Ed25519Key, RSAKey, decode_public_blob
 
 
@@ -27,7 +27,21 @@ def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
         # legacy: SHA-1 signatures, off unless asked for by name
         SignatureAlgorithm("ssh-rsa", "ssh-rsa", d, priority=10, enabled_by_default=False),
         SignatureAlgorithm("ssh-dss", "ssh-dss", d, priority=5, enabled_by_default=False),
+        # OpenSSH certificates: preferred when both sides have them (as in OpenSSH)
+        *(SignatureAlgorithm(name, _certs.SUFFIX.join([_cert_type(base), ""]),
+                             _certs.decode_certificate, priority=_priority(base) + 100,
+                             enabled_by_default=base not in ("ssh-rsa", "ssh-dss"))
+          for name, base in _certs.CERT_SIG_ALGS.items()),
     ]
+
+
+def _cert_type(base_alg: str) -> str:
+    return "ssh-rsa" if base_alg.startswith("rsa-sha2-") else base_alg
+
+
+def _priority(base_alg: str) -> int:
+    return {"ssh-ed25519": 100, "ecdsa-sha2-nistp256": 90, "ecdsa-sha2-nistp384": 89,
+            "ecdsa-sha2-nistp521": 88, "rsa-sha2-512": 80, "rsa-sha2-256": 79}.get(base_alg, 0)
 
 
 def _gen_ecdsa(curve_id: str) -> Any:
