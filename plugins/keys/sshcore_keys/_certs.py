@@ -92,7 +92,7 @@ class SSHCertificate:
             self.extensions = _options(r.string())
             r.string()  # reserved
             self.ca: SSHKey = decode_public_blob(r.string())
-            signed_len = r.pos
+            signed_len = len(blob) - r.remaining
             self.signature = r.string()
             r.finish()
         except SSHError as exc:

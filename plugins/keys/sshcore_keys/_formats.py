@@ -285,7 +285,12 @@ def load_public(data: bytes, filename: str | None) -> SSHKey | None:
         except binascii.Error:
             return None
         try:
-            key = decode_public_blob(blob)
+            if parts[0].endswith(b"-cert-v01@openssh.com"):
+                from ._certs import SSHCertificate
+
+                key = SSHCertificate(blob)
+            else:
+                key = decode_public_blob(blob)
         except ValueError as exc:
             raise _err(filename, str(exc)) from None
         if key.key_type != parts[0].decode("ascii", "replace"):
