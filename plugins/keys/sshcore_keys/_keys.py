@@ -189,6 +189,8 @@ class ECDSAKey(SSHKey):
         r.finish()
         if not (0 < rr < 1 << (8 * size) and 0 < ss < 1 << (8 * size)):
             return False
+        if sig != mpint(rr) + mpint(ss):  # only the minimal (canonical) encoding
+            return False
         raw = rr.to_bytes(size, "big") + ss.to_bytes(size, "big")
         try:
             DSS.new(self._key, "fips-186-3").verify(hash_mod.new(data), raw)

@@ -244,3 +244,58 @@ def test_public_pem_both_ways_with_ssh_keygen(tmp_path, key_type):
     theirs = serialization.load_der_public_key(der)
     line = theirs.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     assert import_public_key(line).public_blob == key.public_blob
+
+
+def test_malformed_ecdsa_and_rsa_signatures_rejected():
+    from sshcore._wire import mpint, string
+
+    key = generate_private_key("ecdsa-sha2-nistp256")
+    good = key.sign(b"m")
+    r = SSHReader(good)
+    alg, inner = r.text("ascii"), r.string()
+    ir = SSHReader(inner)
+    rr, ss = ir.mpint(), ir.mpint()
+    assert key.verify(b"m", good)
+    padded = string(alg) + string(string(b"\0\0" + rr.to_bytes(33, "big").lstrip(b"\0").rjust(33, b"\0"))
+                                  + mpint(ss))
+    assert not key.verify(b"m", padded)                                     # non-minimal mpint
+    assert not key.verify(b"m", string(alg) + string(inner + b"\0"))        # trailing bytes
+    assert not key.verify(b"m", string(alg) + string(mpint(-rr) + mpint(ss)))  # negative r
+    rsa = generate_private_key("ssh-rsa", bits=2048)
+    sig = rsa.sign(b"m", "rsa-sha2-256")
+    r = SSHReader(sig)
+    alg, raw = r.text("ascii"), r.string()
+    assert not rsa.verify(b"m", string(alg) + string(b"\0" + raw))          # longer than modulus
+    assert not rsa.verify(b"m", sig, "rsa-sha2-512")                        # other algorithm
+
+
+def test_certificate_parsing_and_tampering(tmp_path):
+    import base64
+    import time
+
+    from sshcore_keys._certs import HOST_CERT, USER_CERT, CertificateError, SSHCertificate
+
+    ca = keygen(tmp_path / "ca", "ed25519", [])
+    user = keygen(tmp_path / "u", "ecdsa", ["-b", "384"])
+    subprocess.run(["ssh-keygen", "-q", "-s", str(ca), "-I", "key-id-1", "-n", "alice,bob",
+                    "-V", "20200101:20991231", "-O", "force-command=/bin/true", "-z", "42",
+                    str(user) + ".pub"], check=True, timeout=60)
+    line = (tmp_path / "u-cert.pub").read_text().split()
+    cert = read_public_key(tmp_path / "u-cert.pub")
+    assert isinstance(cert, SSHCertificate)
+    assert (cert.key_type, cert.serial, cert.key_id, cert.principals) == (
+        "ecdsa-sha2-nistp384-cert-v01@openssh.com", 42, "key-id-1", ["alice", "bob"])
+    assert cert.critical_options == {"force-command": "/bin/true"}
+    assert "permit-pty" in cert.extensions
+    assert cert.key.public_blob == read_public_key(str(user) + ".pub").public_blob
+    assert cert.ca.public_blob == read_public_key(str(ca) + ".pub").public_blob
+    assert cert.problem(USER_CERT, "alice") is None
+    assert "not valid for 'carol'" in cert.problem(USER_CERT, "carol")
+    assert "not a host certificate" in cert.problem(HOST_CERT, None)
+    assert "expired" in cert.problem(USER_CERT, None, now=time.mktime((2100, 1, 1, 0, 0, 0, 0, 0, -1)))
+    blob = bytearray(base64.b64decode(line[1]))
+    i = blob.index(b"key-id-1")
+    blob[i] ^= 1  # "jey-id-1": the CA signature no longer matches
+    assert "signature" in SSHCertificate(bytes(blob)).problem(USER_CERT, None)
+    with pytest.raises(CertificateError):
+        SSHCertificate(bytes(blob[:-10]))
