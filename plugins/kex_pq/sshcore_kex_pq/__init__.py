@@ -1,0 +1,1 @@
+"""Post-quantum hybrid key exchange for sshcore (mlkem768x25519-sha256)."""

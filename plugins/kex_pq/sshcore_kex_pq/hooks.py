@@ -1,0 +1,16 @@
+"""Hook implementations: the post-quantum hybrid key exchanges of this distribution."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sshcore import hookimpl
+from sshcore.interfaces import KexAlgorithm
+
+from ._hybrid import MLKEM768X25519Exchange
+
+
+@hookimpl
+def sshcore_kex_algorithms() -> Sequence[KexAlgorithm]:
+    # First in the default order, as in OpenSSH 10 (curve25519-sha256 is 100).
+    return [KexAlgorithm("mlkem768x25519-sha256", "sha256", MLKEM768X25519Exchange, priority=110)]
