@@ -466,6 +466,9 @@ async def _run(args: argparse.Namespace) -> int:
             kwargs["accept_new_host_keys"] = True
             kwargs["hash_known_hosts"] = opts.get("hashknownhosts", "no").lower() == "yes"
     kwargs.pop("preferred_auth", None)
+    jump = args.jump or opts.get("proxyjump")
+    if jump and jump.lower() != "none":
+        kwargs["tunnel"] = jump
     prompter = Prompter()
     kwargs.update(_auth_options(opts, user, target, prompter))
     if "client_keys" not in kwargs:
@@ -626,6 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-D", dest="dynamic", action="append", metavar="[bind:]port",
                    help="SOCKS 4/5 proxy through the server")
     r.add_argument("-N", dest="no_command", action="store_true", help="no command: just forward")
+    r.add_argument("-J", dest="jump", metavar="[USER@]HOST[:PORT][,...]",
+                   help="connect through these jump hosts in turn (ProxyJump)")
     r.add_argument("-t", dest="tty", action="count", default=0,
                    help="request a PTY (-tt: even without a local terminal)")
     r.add_argument("-T", dest="no_tty", action="store_true", help="never request a PTY")

@@ -17,6 +17,7 @@ from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match,
                     read_certificate, read_private_key)
 from ..registry import Registry, default_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
+from .forward import tunnel_socket
 from .server import SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer, host_key_paths
 
 logger = logging.getLogger("sshcore.aio")
@@ -43,6 +44,19 @@ class _ConnectContext:
     async def __aexit__(self, *exc_info: Any) -> None:
         if self._conn is not None:
             await self._conn.aclose()
+
+
+def _parse_jump(spec: str) -> tuple[str | None, str, int]:
+    """``[user@]host[:port]`` (``[v6addr]:port`` too), as ssh -J takes it."""
+    user, _, rest = spec.rpartition("@")
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else ""
+    else:
+        host, _, port = rest.partition(":")
+    if not host or (port and not port.isdigit()):
+        raise SSHError(f"bad jump host {spec!r}: expected [user@]host[:port]")
+    return user or None, host, int(port or 22)
 
 
 def _prefer_known_types(reg: Registry, known_hosts: Any, host: str, port: int) -> str | None:
@@ -83,9 +97,14 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             client_username: str | None = None,
             registry: Registry | None = None, connect_timeout: float | None = 30.0,
             require_strict_kex: bool = False, rekey_bytes: int | None = None,
-            rekey_seconds: float | None = None, sock: Any = None) -> _ConnectContext:
+            rekey_seconds: float | None = None, sock: Any = None,
+            tunnel: Any = None) -> _ConnectContext:
     """Open an authenticated SSH client connection.
 
+    ``tunnel``: reach ``host`` through another SSH connection's direct-tcpip channel (an
+    open :class:`SSHClientConnection`, or a ProxyJump string ``"[user@]jump[:port],..."``
+    whose hops are opened with this call's keys and host key settings and closed with
+    the connection).
     ``agent_path``: an SSH agent's socket whose keys are tried first (default:
     ``$SSH_AUTH_SOCK`` when ``client_keys`` is not given; ``None`` disables it).
     ``known_hosts``: a path, list of paths, :class:`~sshcore.keys.KnownHosts`, a callable
@@ -158,12 +177,34 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
                                        hash_known_hosts=hash_known_hosts)
 
         async def establish() -> SSHClientConnection:
-            if sock is not None:
-                _, conn = await loop.create_connection(factory, sock=sock)
-            else:
-                _, conn = await loop.create_connection(factory, host, port)
-            await conn._ready
-            return conn
+            hops: list[SSHClientConnection] = []
+            try:
+                tunnel_sock = sock
+                if tunnel is not None:
+                    via = tunnel
+                    if isinstance(tunnel, str):
+                        for spec in [h.strip() for h in tunnel.split(",") if h.strip()]:
+                            hop_user, hop_host, hop_port = _parse_jump(spec)
+                            hops.append(await connect(
+                                hop_host, hop_port, username=hop_user, client_keys=client_keys,
+                                passphrase=passphrase, known_hosts=known_hosts,
+                                agent_path=agent_path, accept_new_host_keys=accept_new_host_keys,
+                                hash_known_hosts=hash_known_hosts, registry=registry,
+                                connect_timeout=connect_timeout,
+                                tunnel=hops[-1] if hops else None))
+                        via = hops[-1]
+                    tunnel_sock = await tunnel_socket(via, host, port)
+                if tunnel_sock is not None:
+                    _, conn = await loop.create_connection(factory, sock=tunnel_sock)
+                else:
+                    _, conn = await loop.create_connection(factory, host, port)
+                conn._hops = hops  # closed with it
+                await conn._ready
+                return conn
+            except BaseException:
+                for hop in reversed(hops):
+                    hop.close()
+                raise
 
         try:
             if connect_timeout is None:

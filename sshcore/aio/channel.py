@@ -130,6 +130,8 @@ class SSHChannel:
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._closed_fut: asyncio.Future[None] | None = None
         self._closed = False
+        self._made = False      # connection_made() has been called
+        self._early: list[Any] = []  # data/EOF that arrived before that
         self._closing = False   # close() called: no more input is delivered
         self._in_request = False
         self._close_after_request = False
@@ -146,6 +148,16 @@ class SSHChannel:
         self._closed_fut = conn._loop.create_future()
 
     def _opened(self) -> None:
+        """The channel is open: tell the session (once, however often this is called)."""
+        if self._made:
+            return
+        self._made = True
+        self._on_opened()
+        early, self._early = self._early, []
+        for event in early:  # what the peer sent before the opener was ready for it
+            self._handle_event(event)
+
+    def _on_opened(self) -> None:
         if self._session is not None:
             self._session.connection_made(self)
 
@@ -250,6 +262,9 @@ class SSHChannel:
     # -------------------------------------------------------------- kernel events
 
     def _handle_event(self, event: Any) -> None:
+        if not self._made and isinstance(event, (ev.ChannelData, ev.ChannelEOF)):
+            self._early.append(event)  # the opener calls _opened() when it can take them
+            return
         if self._closing and isinstance(event, (ev.ChannelData, ev.ChannelEOF)):
             # Closed by the application: like an asyncio transport, no more input.
             if isinstance(event, ev.ChannelData) and self._conn is not None and self._conn._conn is not None:

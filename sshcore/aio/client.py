@@ -69,6 +69,8 @@ class SSHClientConnection(SSHConnection):
         self._client.connection_made(self)
 
     def on_closed(self, exc: Exception | None) -> None:
+        for hop in reversed(getattr(self, "_hops", [])):  # jump hosts opened for this one
+            hop.close()
         self._client.connection_lost(exc)
 
     # -------------------------------------------------------------- events

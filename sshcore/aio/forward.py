@@ -71,8 +71,8 @@ class SSHTCPChannel(SSHChannel):
             return self.extra[name]
         return super().get_extra_info(name, default)
 
-    def _opened(self) -> None:
-        super()._opened()
+    def _on_opened(self) -> None:
+        super()._on_opened()
         if self._session is not None:
             self._session.session_started()
 
@@ -439,6 +439,34 @@ async def _maybe(value: Any) -> Any:
     return value
 
 
+async def tunnel_socket(conn: SSHConnection, host: str, port: int) -> Any:
+    """A local socket whose peer is ``host:port`` reached through ``conn`` (a direct-tcpip
+    channel bridged to one end of a socket pair): what an SSH connection through a jump
+    host runs over.  A refusal raises :class:`ChannelOpenError`."""
+    import socket
+
+    loop = conn._loop
+    ours, theirs = socket.socketpair()
+    bridge = _Bridge(loop)
+    try:
+        transport, _ = await loop.connect_accepted_socket(lambda: _SocketProtocol(bridge), theirs)
+    except BaseException:
+        ours.close()
+        theirs.close()
+        raise
+    transport.pause_reading()
+    chan = SSHTCPChannel(bridge, channel_type="direct-tcpip")
+    try:
+        await conn.open_channel("direct-tcpip", chan, direct_tcpip_data(host, port, "127.0.0.1", 0))
+    except BaseException:
+        transport.close()
+        ours.close()
+        raise
+    chan._opened()
+    transport.resume_reading()
+    return ours
+
+
 async def connect_bridge(conn: SSHConnection, channel_type: str, host: str | None, port: int,
                          path: str | None = None) -> SSHTCPChannel:
     """Connect a local socket (TCP or Unix) for an incoming channel; returns the channel to
@@ -598,12 +626,12 @@ class _SocksProtocol(_SocketProtocol):
                     self._socks5_reply(5)   # connection refused
                 transport.close()
                 return
-            chan._opened()
             if self._version == 4:
                 self._socks4_reply(True)
             else:
                 self._socks5_reply(0)
             self._state = "relay"
+            chan._opened()  # now the destination's first bytes may follow the reply
             early, self._buf = self._buf, b""
             if early:
                 self.bridge.socket_data(early)
