@@ -44,12 +44,12 @@ _LAZY = {
 
 from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402
                      DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError,
-                     KeyImportError, KeyPassphraseError, PermissionDeniedError, ProcessError, ProtocolError,
+                     KeepaliveTimeoutError, KeyImportError, KeyPassphraseError, PermissionDeniedError, ProcessError, ProtocolError,
                      SSHError)
 
 __all__ = [
     "hookimpl", "__version__", "ChannelListenError", "ChannelOpenError", "ConfigurationError", "DisconnectError",
-    "DisconnectReason", "HostKeyNotVerifiableError", "KeyExchangeError", "KeyImportError", "KeyPassphraseError",
+    "DisconnectReason", "HostKeyNotVerifiableError", "KeepaliveTimeoutError", "KeyExchangeError", "KeyImportError", "KeyPassphraseError",
     "PermissionDeniedError", "ProcessError", "ProtocolError", "SSHError", *_LAZY,
 ]
 

@@ -62,6 +62,7 @@ class ChannelLayer:
         self.channels: dict[int, Channel] = {}
         self._next_id = 0
         self.global_out = 0   # global requests awaiting replies (FIFO)
+        self.global_owners: deque[bool] = deque()  # ... and whether each is the kernel's own
         self.global_in = 0
 
     # ------------------------------------------------------------------ helpers
@@ -190,9 +191,12 @@ class ChannelLayer:
             self.conn.send_payload(byte(MessageType.CHANNEL_WINDOW_ADJUST) + uint32(ch.remote_id)
                                    + uint32(adj))
 
-    def global_request(self, request: str, want_reply: bool, data: bytes = b"") -> None:
+    def global_request(self, request: str, want_reply: bool, data: bytes = b"",
+                       internal: bool = False) -> None:
+        """``internal``: the kernel's own request (a keepalive), whose reply is not an event."""
         if want_reply:
             self.global_out += 1
+            self.global_owners.append(internal)
         self.conn.send_payload(byte(MessageType.GLOBAL_REQUEST) + string(request)
                                + boolean(want_reply) + data)
 
@@ -360,6 +364,8 @@ class ChannelLayer:
         if self.global_out <= 0:
             raise RemoteProtocolError("global request reply without a request")
         self.global_out -= 1
+        if self.global_owners.popleft():
+            return  # a keepalive's answer: hearing it was the point
         self.conn._events.append(ev.GlobalRequestReplied(payload[0] == MessageType.REQUEST_SUCCESS,
                                                          payload[1:]))
 

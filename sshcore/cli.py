@@ -466,6 +466,10 @@ async def _run(args: argparse.Namespace) -> int:
             kwargs["accept_new_host_keys"] = True
             kwargs["hash_known_hosts"] = opts.get("hashknownhosts", "no").lower() == "yes"
     kwargs.pop("preferred_auth", None)
+    if "serveraliveinterval" in opts:
+        kwargs["keepalive_interval"] = float(opts["serveraliveinterval"]) or None
+    if "serveralivecountmax" in opts:
+        kwargs["keepalive_count_max"] = int(opts["serveralivecountmax"])
     jump = args.jump or opts.get("proxyjump")
     if jump and jump.lower() != "none":
         kwargs["tunnel"] = jump

@@ -51,6 +51,11 @@ class ConnectionConfig:
     require_strict_kex: bool = False
     #: Options passed to key exchange methods (e.g. group-exchange sizes).
     kex_options: dict[str, Any] = field(default_factory=dict)
+    #: Keepalive: after this many seconds without hearing from the peer, send a
+    #: keepalive@openssh.com probe (None: never); give up after ``keepalive_count_max``
+    #: unanswered probes (OpenSSH's ServerAliveInterval/CountMax, ClientAlive* on servers).
+    keepalive_interval: float | None = None
+    keepalive_count_max: int = 3
     #: Channel defaults.
     window_size: int = 2 * 1024 * 1024
     max_packet_size: int = 32768

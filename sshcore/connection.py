@@ -30,6 +30,10 @@ class Connection(Transport):
         self.channels = ChannelLayer(self)
         self.username: str | None = None
         self._auth_deadline: float | None = None
+        self._last_heard = 0.0     # when the peer last sent us anything
+        self._last_probe = 0.0
+        self._probes = 0           # keepalives sent since we last heard from the peer
+        self.keepalives_sent = 0
 
     # ------------------------------------------------------------------ layering
 
@@ -75,8 +79,21 @@ class Connection(Transport):
 
     # ------------------------------------------------------------------ timers
 
+    def receive_data(self, data: bytes, now: float = 0.0) -> None:
+        if data:
+            self._last_heard = now
+            self._probes = 0
+        super().receive_data(data, now)
+
+    def _keepalive_due(self) -> float | None:
+        interval = self.config.keepalive_interval
+        if interval is None or not self.authenticated or self.closed:
+            return None
+        return max(self._last_heard, self._last_probe) + interval
+
     def get_timer(self) -> float | None:
-        timers = [t for t in (super().get_timer(), self._auth_deadline) if t is not None]
+        timers = [t for t in (super().get_timer(), self._auth_deadline, self._keepalive_due())
+                  if t is not None]
         return min(timers) if timers else None
 
     def handle_timer(self, now: float) -> None:
@@ -85,6 +102,19 @@ class Connection(Transport):
 
             self._fail(NoMoreAuthMethodsError("authentication timed out"))
             return
+        due = self._keepalive_due()
+        if due is not None and now >= due:
+            if self._probes >= self.config.keepalive_count_max:
+                from .errors import KeepaliveTimeoutError
+
+                self._fail(KeepaliveTimeoutError(
+                    f"no answer from the peer to {self._probes} keepalives "
+                    f"{self.config.keepalive_interval:g} s apart"))
+                return
+            self._probes += 1
+            self.keepalives_sent += 1
+            self._last_probe = now
+            self._guard(self.channels.global_request, "keepalive@openssh.com", True, b"", True)
         super().handle_timer(now)
 
     # ------------------------------------------------------------------ application answers

@@ -106,6 +106,11 @@ class ConnectionLostError(ProtocolError):
     reason = DisconnectReason.CONNECTION_LOST
 
 
+class KeepaliveTimeoutError(ConnectionLostError):
+    """The peer answered none of our keepalive probes (OpenSSH's "Timeout, server not
+    responding"): it or the path to it is gone."""
+
+
 class DisconnectError(ProtocolError):
     """The peer sent SSH_MSG_DISCONNECT (``reason`` is the code it sent)."""
 

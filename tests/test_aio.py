@@ -276,3 +276,19 @@ def test_server_session_callbacks_semantics(test_registry, keys):
     run(main())
     assert events[:4] == ["started", ("data", "abc"), "eof", "broken pipe"], events
     assert ("lost", None) in events, events
+
+
+def test_keepalive_replies_do_not_steal_application_global_replies(test_registry, keys):
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv, sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                        known_hosts=None, registry=test_registry,
+                                        keepalive_interval=0.01, keepalive_count_max=3) as conn:
+            answers = []
+            for _ in range(20):
+                answers.append(await conn.global_request("nothing@test.invalid"))
+                await asyncio.sleep(0.01)  # keepalives go out in between
+            assert answers == [(False, b"")] * 20
+            assert conn._conn._probes <= 1 and conn._conn.keepalives_sent > 0
+            assert (await conn.run("still")).stdout == "cmd=still"
+    run(main())

@@ -98,9 +98,13 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             registry: Registry | None = None, connect_timeout: float | None = 30.0,
             require_strict_kex: bool = False, rekey_bytes: int | None = None,
             rekey_seconds: float | None = None, sock: Any = None,
-            tunnel: Any = None) -> _ConnectContext:
+            tunnel: Any = None, keepalive_interval: float | None = 60.0,
+            keepalive_count_max: int = 3) -> _ConnectContext:
     """Open an authenticated SSH client connection.
 
+    ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
+    a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
+    :class:`~sshcore.KeepaliveTimeoutError` when it stops answering.
     ``tunnel``: reach ``host`` through another SSH connection's direct-tcpip channel (an
     open :class:`SSHClientConnection`, or a ProxyJump string ``"[user@]jump[:port],..."``
     whose hops are opened with this call's keys and host key settings and closed with
@@ -160,7 +164,9 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             mac_algs=mac_algs, compression_algs=compression_algs,
             server_host_key_algs=host_key_algs, signature_algs=signature_algs,
             username=username or default_username(), auth_methods=preferred_auth,
-            credentials=credentials, require_strict_kex=require_strict_kex)
+            credentials=credentials, require_strict_kex=require_strict_kex,
+            keepalive_interval=keepalive_interval or None,
+            keepalive_count_max=keepalive_count_max)
         if rekey_bytes is not None:
             cfg.rekey_bytes = rekey_bytes
         if rekey_seconds is not None:
@@ -239,7 +245,8 @@ async def listen(host: str = "", port: int = 22, *,
                  require_strict_kex: bool = False, rekey_bytes: int | None = None,
                  rekey_seconds: float | None = None, reuse_address: bool = True,
                  known_client_hosts: Any = None, allow_forwarding: bool = False,
-                 server_host_certs: Any = None) -> SSHAcceptor:
+                 server_host_certs: Any = None, keepalive_interval: float | None = None,
+                 keepalive_count_max: int = 3) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
@@ -274,7 +281,8 @@ async def listen(host: str = "", port: int = 22, *,
             server_host_key_algs=server_host_key_algs, signature_algs=signature_algs,
             server_host_keys=keys, auth_methods=auth_methods, max_auth_tries=max_auth_tries,
             login_timeout=login_timeout, banner=banner, require_strict_kex=require_strict_kex,
-            auth_methods_required=auth_methods_required)
+            auth_methods_required=auth_methods_required,
+            keepalive_interval=keepalive_interval or None, keepalive_count_max=keepalive_count_max)
         if rekey_bytes is not None:
             cfg.rekey_bytes = rekey_bytes
         if rekey_seconds is not None:

@@ -140,5 +140,9 @@ def test_restrict_permitopen_and_permitlisten(setup, helpers, echo_port):
                 got += chunk
     finally:
         proc.terminate()
-        proc.communicate(timeout=10)
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=10)
     assert got == b"LISTEN OK"
