@@ -443,6 +443,30 @@ async def _identities(paths: list[str] | None, prompter: Prompter | None) -> lis
     return keys
 
 
+def _merge_ssh_config(args: argparse.Namespace, opts: dict[str, str], host: str,
+                      user: str | None) -> None:
+    """ssh_config's values under the command line's (-o and flags win, as in ssh)."""
+    from .ssh_config import SSHConfig
+
+    if args.config and args.config.lower() == "none":
+        return
+    table = SSHConfig.load([args.config] if args.config else None)
+    for name, value in table.lookup(host, user=user, port=args.port).items():
+        if name in ("localforward", "remoteforward", "dynamicforward"):
+            flag = {"localforward": "local", "remoteforward": "remote", "dynamicforward": "dynamic"}[name]
+            # ssh_config writes "[bind:]port host:hostport"; -L/-R write it with a colon
+            specs = [":".join(v.split(None, 1)) for v in value]
+            setattr(args, flag, (getattr(args, flag) or []) + specs)
+        elif name == "identityfile":
+            if not args.identity:
+                args.identity = [f for f in (os.path.expanduser(v) for v in value) if os.path.exists(f)]
+        elif isinstance(value, list):
+            if name not in opts:
+                opts[name] = "\n".join(value)
+        else:
+            opts.setdefault(name, value)
+
+
 async def _run(args: argparse.Namespace) -> int:
     from . import connect
 
@@ -451,12 +475,17 @@ async def _run(args: argparse.Namespace) -> int:
     user = args.login or opts.get("user")
     if "@" in target:
         user, target = target.rsplit("@", 1)
+    _merge_ssh_config(args, opts, target, user)
+    user = user or opts.get("user")
+    target = opts.get("hostname", target)
     port = args.port or int(opts.get("port", 22))
     kwargs: dict[str, Any] = {}
     for name, kw in _OPTION_MAP.items():
         if name in opts:
             kwargs[kw] = opts[name]
     known_hosts: Any = args.known_hosts or opts.get("userknownhostsfile")
+    if isinstance(known_hosts, str) and known_hosts != "none" and " " in known_hosts.strip():
+        known_hosts = [os.path.expanduser(f) for f in known_hosts.split()]
     strict = opts.get("stricthostkeychecking", "yes").lower()
     if known_hosts == "none" or strict in ("no", "off"):
         known_hosts = None
@@ -466,6 +495,10 @@ async def _run(args: argparse.Namespace) -> int:
             kwargs["accept_new_host_keys"] = True
             kwargs["hash_known_hosts"] = opts.get("hashknownhosts", "no").lower() == "yes"
     kwargs.pop("preferred_auth", None)
+    from .aio.api import _apply_ssh_config
+
+    _apply_ssh_config({k: v for k, v in opts.items() if k in ("compression", "connecttimeout",
+                                                             "rekeylimit")}, target, port, kwargs)
     if "serveraliveinterval" in opts:
         kwargs["keepalive_interval"] = float(opts["serveraliveinterval"]) or None
     if "serveralivecountmax" in opts:
@@ -495,6 +528,11 @@ async def _run(args: argparse.Namespace) -> int:
                 or (args.tty == 0 and not args.no_tty and command is None and stdin_tty))
     if args.no_tty:
         want_pty = False
+    # The file's options were merged above; the library reads it again only for what it
+    # resolves itself (jump host aliases), under everything given explicitly here.
+    if args.config:
+        kwargs["config"] = None if args.config.lower() == "none" else args.config
+    kwargs.setdefault("tunnel", None)
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
         listeners = await _start_forwards(conn, args, opts)
         if args.no_command:
@@ -622,6 +660,8 @@ def build_parser() -> argparse.ArgumentParser:
     _cli_keys.add_parser(sub)
     r = sub.add_parser("run", help="run a remote command, like ssh HOST COMMAND")
     r.add_argument("-p", "--port", type=int)
+    r.add_argument("-F", dest="config", metavar="FILE",
+                   help="ssh_config file (default ~/.ssh/config and /etc/ssh/ssh_config; 'none')")
     r.add_argument("-l", "--login")
     r.add_argument("-i", "--identity", action="append")
     r.add_argument("-o", "--option", action="append", help="Name=Value, as for ssh -o")

@@ -46,7 +46,7 @@ class _ConnectContext:
             await self._conn.aclose()
 
 
-def _parse_jump(spec: str) -> tuple[str | None, str, int]:
+def _parse_jump(spec: str) -> tuple[str | None, str, int | None]:
     """``[user@]host[:port]`` (``[v6addr]:port`` too), as ssh -J takes it."""
     user, _, rest = spec.rpartition("@")
     if rest.startswith("["):
@@ -56,7 +56,7 @@ def _parse_jump(spec: str) -> tuple[str | None, str, int]:
         host, _, port = rest.partition(":")
     if not host or (port and not port.isdigit()):
         raise SSHError(f"bad jump host {spec!r}: expected [user@]host[:port]")
-    return user or None, host, int(port or 22)
+    return user or None, host, int(port) if port else None  # None: ssh_config or 22
 
 
 def _prefer_known_types(reg: Registry, known_hosts: Any, host: str, port: int) -> str | None:
@@ -81,7 +81,7 @@ def _prefer_known_types(reg: Registry, known_hosts: Any, host: str, port: int) -
     return "^" + ",".join(first) if first else None
 
 
-def connect(host: str, port: int = 22, *, username: str | None = None,
+def _connect(host: str, port: int = 22, *, username: str | None = None,
             password: str | Callable[[str], Any] | None = None,
             client_keys: Any = None, passphrase: str | None = None,
             known_hosts: Any = _DEFAULT_KNOWN_HOSTS, agent_path: Any = _DEFAULT_AGENT,
@@ -99,8 +99,8 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             require_strict_kex: bool = False, rekey_bytes: int | None = None,
             rekey_seconds: float | None = None, sock: Any = None,
             tunnel: Any = None, keepalive_interval: float | None = 60.0,
-            keepalive_count_max: int = 3) -> _ConnectContext:
-    """Open an authenticated SSH client connection.
+            keepalive_count_max: int = 3, config: Any = None) -> _ConnectContext:
+    """Open an authenticated SSH client connection (``connect`` after ssh_config).
 
     ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
     a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
@@ -192,7 +192,8 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
                         for spec in [h.strip() for h in tunnel.split(",") if h.strip()]:
                             hop_user, hop_host, hop_port = _parse_jump(spec)
                             hops.append(await connect(
-                                hop_host, hop_port, username=hop_user, client_keys=client_keys,
+                                hop_host, hop_port, config=config, username=hop_user,
+                                client_keys=client_keys,
                                 passphrase=passphrase, known_hosts=known_hosts,
                                 agent_path=agent_path, accept_new_host_keys=accept_new_host_keys,
                                 hash_known_hosts=hash_known_hosts, registry=registry,
@@ -226,6 +227,104 @@ def connect(host: str, port: int = 22, *, username: str | None = None,
             raise ConnectionLostError(f"{host}:{port}: {why}") from None
 
     return _ConnectContext(run())
+
+
+_DEFAULT_CONFIG = object()
+
+
+def connect(host: str, port: int | None = None, *, config: Any = _DEFAULT_CONFIG,
+            **options: Any) -> _ConnectContext:
+    """Open an authenticated SSH client connection, as ``ssh`` would.
+
+    The user's OpenSSH configuration applies first (``~/.ssh/config`` then
+    ``/etc/ssh/ssh_config``; ``config=`` names other files, ``config=None`` ignores them):
+    HostName, Port, User, IdentityFile, IdentitiesOnly, UserKnownHostsFile,
+    GlobalKnownHostsFile, StrictHostKeyChecking, HashKnownHosts, KexAlgorithms, Ciphers,
+    MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms, Compression,
+    PreferredAuthentications, ProxyJump, ServerAliveInterval, ServerAliveCountMax,
+    ConnectTimeout and RekeyLimit.  Keyword arguments given here override it, as ``-o``
+    does on ssh's command line; the rest are those of the resolved connection:
+
+    """
+    from ..ssh_config import SSHConfig
+
+    if config is _DEFAULT_CONFIG:
+        table = SSHConfig.load()
+    elif config is None:
+        table = None
+    elif isinstance(config, SSHConfig):
+        table = config
+    else:
+        table = SSHConfig.load([config] if isinstance(config, (str, Path)) else list(config))
+    if table is not None:
+        found = table.lookup(host, user=options.get("username"), port=port)
+        host, port = _apply_ssh_config(found, host, port, options)
+    return _connect(host, 22 if port is None else port, config=table, **options)
+
+
+def _size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower()
+    return int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
+
+
+def _seconds(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = text.strip().lower()
+    return float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+
+
+def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
+                      options: dict[str, Any]) -> tuple[str, int | None]:
+    """Fill ``options`` from an ssh_config lookup where the caller gave nothing."""
+    def put(name: str, value: Any) -> None:
+        options.setdefault(name, value)
+
+    yes = lambda name: str(found.get(name, "")).lower() in ("yes", "true")  # noqa: E731
+    host = found.get("hostname", host)
+    if port is None and "port" in found:
+        port = int(found["port"])
+    if "user" in found:
+        put("username", found["user"])
+    if "identityfile" in found:
+        files = [os.path.expanduser(f) for f in found["identityfile"]]
+        put("client_keys", [f for f in files if os.path.exists(f)])
+    if yes("identitiesonly"):
+        put("agent_path", None)
+    if "userknownhostsfile" in found or "globalknownhostsfile" in found:
+        files = found.get("userknownhostsfile", "~/.ssh/known_hosts").split()
+        files += found.get("globalknownhostsfile", "").split()
+        if any(f.lower() != "none" for f in files):
+            put("known_hosts", [os.path.expanduser(f) for f in files if f.lower() != "none"])
+    strict = str(found.get("stricthostkeychecking", "")).lower()
+    if strict in ("accept-new", "no", "off"):
+        put("accept_new_host_keys", True)  # changed keys still fail, whatever "no" says
+    if yes("hashknownhosts"):
+        put("hash_known_hosts", True)
+    for name, kw in (("kexalgorithms", "kex_algs"), ("ciphers", "encryption_algs"),
+                     ("macs", "mac_algs"), ("hostkeyalgorithms", "server_host_key_algs"),
+                     ("pubkeyacceptedalgorithms", "signature_algs"),
+                     ("pubkeyacceptedkeytypes", "signature_algs"),
+                     ("preferredauthentications", "preferred_auth")):
+        if name in found:
+            put(kw, found[name])
+    if "compression" in found:
+        put("compression_algs", "^zlib@openssh.com,zlib" if yes("compression") else "none")
+    if str(found.get("proxyjump", "none")).lower() != "none":
+        put("tunnel", found["proxyjump"])
+    if "serveraliveinterval" in found:
+        put("keepalive_interval", _seconds(found["serveraliveinterval"]) or None)
+    if "serveralivecountmax" in found:
+        put("keepalive_count_max", int(found["serveralivecountmax"]))
+    if "connecttimeout" in found:
+        put("connect_timeout", _seconds(found["connecttimeout"]))
+    if "rekeylimit" in found:
+        parts = found["rekeylimit"].split()
+        if parts and parts[0].lower() != "default":
+            put("rekey_bytes", _size(parts[0]))
+        if len(parts) > 1 and parts[1].lower() not in ("none", "default"):
+            put("rekey_seconds", _seconds(parts[1]))
+    return host, port
 
 
 async def listen(host: str = "", port: int = 22, *,
@@ -290,12 +389,13 @@ async def listen(host: str = "", port: int = 22, *,
         return cfg
 
     make_config()  # validate the options once, before accepting anyone
-    env_filter = None
+    env_filter: Callable[[str], bool] | None = None
     if accept_env is not None:
         patterns = [accept_env] if isinstance(accept_env, str) else list(accept_env)
 
-        def env_filter(name: str) -> bool:
+        def accepted(name: str) -> bool:
             return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+        env_filter = accepted
 
     def factory() -> SSHServerConnection:
         options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
