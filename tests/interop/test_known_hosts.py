@@ -103,8 +103,8 @@ def test_accept_new_records_a_line_ssh_reads(start_sshd, keys, tmp_path, hashed)
 def test_cli_strict_host_key_checking_accept_new(start_sshd, keys, tmp_path):
     sshd = start_sshd()
     kh = tmp_path / "kh"
-    base = [sys.executable, "-m", "sshcore", "run", "-p", str(sshd.port), "-i",
-            str(keys.user["ed25519"]), "-o", f"UserKnownHostsFile={kh}"]
+    base = [sys.executable, "-m", "sshcore", "run", "-F", "none", "-p", str(sshd.port), "-i",
+            str(keys.user["ed25519"]), "-o", f"UserKnownHostsFile={kh}"]  # no HashKnownHosts
     refused = subprocess.run(base + ["127.0.0.1", "echo x"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 255 and "host is not in" in refused.stderr
     ok = subprocess.run(base + ["-o", "StrictHostKeyChecking=accept-new", "127.0.0.1", "echo x"],
