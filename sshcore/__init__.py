@@ -42,13 +42,16 @@ _LAZY = {
     "check_password": "sshcore.passwords",
 }
 
+from .errors import (ClosedBeforeBannerError, ConnectError, ConnectRefusedError,  # noqa: E402
+                     ConnectTimeoutError, HostUnreachableError, NoCommonAlgorithmError)
 from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402
                      DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError,
                      KeepaliveTimeoutError, KeyImportError, KeyPassphraseError, PermissionDeniedError, ProcessError, ProtocolError,
                      SSHError)
 
 __all__ = [
-    "hookimpl", "__version__", "ChannelListenError", "ChannelOpenError", "ConfigurationError", "DisconnectError",
+    "hookimpl", "__version__", "ClosedBeforeBannerError", "ConnectError", "ConnectRefusedError",
+    "ConnectTimeoutError", "HostUnreachableError", "NoCommonAlgorithmError", "ChannelListenError", "ChannelOpenError", "ConfigurationError", "DisconnectError",
     "DisconnectReason", "HostKeyNotVerifiableError", "KeepaliveTimeoutError", "KeyExchangeError", "KeyImportError", "KeyPassphraseError",
     "PermissionDeniedError", "ProcessError", "ProtocolError", "SSHError", *_LAZY,
 ]

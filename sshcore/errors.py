@@ -74,6 +74,18 @@ class KeyExchangeError(RemoteProtocolError):
     reason = DisconnectReason.KEY_EXCHANGE_FAILED
 
 
+class NoCommonAlgorithmError(KeyExchangeError):
+    """Negotiation found nothing both sides accept for ``family``; ``client_offer`` and
+    ``server_offer`` are the two lists as offered."""
+
+    def __init__(self, message: str, *, family: str = "", client_offer: tuple[str, ...] = (),
+                 server_offer: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.family = family
+        self.client_offer = client_offer
+        self.server_offer = server_offer
+
+
 class MACError(RemoteProtocolError):
     reason = DisconnectReason.MAC_ERROR
 
@@ -99,11 +111,50 @@ class NoMoreAuthMethodsError(ProtocolError):
 
 
 class PermissionDeniedError(NoMoreAuthMethodsError):
-    """Authentication failed: every method the client could try was refused."""
+    """Authentication failed: every method the client could try was refused.
+
+    ``allowed``: the methods the server said could continue; ``tried``: what we tried."""
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...] = (),
+                 tried: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+        self.tried = tried
 
 
 class ConnectionLostError(ProtocolError):
     reason = DisconnectReason.CONNECTION_LOST
+
+
+class ConnectError(ConnectionLostError, OSError):
+    """The TCP connection (or the SSH banner) to ``host``:``port`` could not be had; the
+    subclass says why.  Also an :class:`OSError`, as asyncio's connection errors are."""
+
+    def __init__(self, message: str, *, host: str = "", port: int = 0) -> None:
+        super().__init__(message)
+        self.host = host
+        self.port = port
+
+
+class ConnectRefusedError(ConnectError):
+    """Nothing listens there (the peer answered with a reset)."""
+
+
+class HostUnreachableError(ConnectError):
+    """No route to the host, or its name does not resolve."""
+
+
+class ConnectTimeoutError(ConnectError):
+    """No connection, banner or key exchange within ``timeout`` seconds."""
+
+    def __init__(self, message: str, *, host: str = "", port: int = 0, timeout: float = 0.0) -> None:
+        super().__init__(message, host=host, port=port)
+        self.timeout = timeout
+
+
+class ClosedBeforeBannerError(ConnectError):
+    """The server accepted the connection and closed it before saying anything (sshd
+    does that past MaxStartups, or when a TCP wrapper refuses)."""
 
 
 class KeepaliveTimeoutError(ConnectionLostError):

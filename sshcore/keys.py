@@ -208,8 +208,10 @@ class HostKeyCheck:
         sent = f"{key_type} {key_fingerprint}"
         e = self.entry
         if self.status == "mismatch" and e is not None:
+            old = "SHA256:" + base64.b64encode(hashlib.sha256(e.blob).digest()).decode().rstrip("=")
             return (f"host key mismatch: the server sent {sent}, but {e.source} records a "
-                    f"different {e.key_type} key for this host (possible man-in-the-middle)")
+                    f"different {e.key_type} key ({old}) for this host (possible "
+                    f"man-in-the-middle; if the host really changed keys, fix that line)")
         if self.status == "revoked" and e is not None:
             return f"host key {sent} is marked @revoked in {e.source}"
         if self.status == "unknown" and e is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .errors import KeyExchangeError
+from .errors import NoCommonAlgorithmError
 
 
 def choose(family: str, client: Sequence[str], server: Sequence[str]) -> str:
@@ -13,9 +13,10 @@ def choose(family: str, client: Sequence[str], server: Sequence[str]) -> str:
     for name in client:
         if name in server_set:
             return name
-    raise KeyExchangeError(
+    raise NoCommonAlgorithmError(
         f"no matching {family} algorithm: client offered [{','.join(client)}], "
-        f"server offered [{','.join(server)}]")
+        f"server offered [{','.join(server)}]", family=family, client_offer=tuple(client),
+        server_offer=tuple(server))
 
 
 def choose_kex(client_kex: Sequence[str], server_kex: Sequence[str],

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConnectionConfig
-from ..errors import ConnectionLostError, SSHError
+from ..errors import (ClosedBeforeBannerError, ConnectError, ConnectionLostError,
+                      ConnectRefusedError, ConnectTimeoutError, HostUnreachableError,
+                      ProtocolError, SSHError)
 from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
                     read_certificate, read_private_key)
 from ..registry import Registry, default_registry
@@ -206,7 +208,15 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                 else:
                     _, conn = await loop.create_connection(factory, host, port)
                 conn._hops = hops  # closed with it
-                await conn._ready
+                try:
+                    await conn._ready
+                except ProtocolError:
+                    if conn._conn is not None and conn._conn.peer_version is None:
+                        raise ClosedBeforeBannerError(
+                            f"{host}:{port}: the server closed the connection before its "
+                            f"banner (MaxStartups reached, or a TCP wrapper?)", host=host,
+                            port=port) from None
+                    raise
                 return conn
             except BaseException:
                 for hop in reversed(hops):
@@ -219,12 +229,23 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             async with asyncio.timeout(connect_timeout):
                 return await establish()
         except TimeoutError:
-            raise ConnectionLostError(f"{host}:{port}: connection timed out") from None
+            raise ConnectTimeoutError(f"{host}:{port}: timed out after {connect_timeout:g} s",
+                                      host=host, port=port, timeout=connect_timeout or 0.0) from None
+        except ConnectError:
+            raise
         except OSError as exc:
             why = os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0 else str(exc)
             if isinstance(exc, socket.gaierror):
                 why = exc.strerror or str(exc)
-            raise ConnectionLostError(f"{host}:{port}: {why}") from None
+            import errno as _errno
+
+            cls = ConnectError
+            if isinstance(exc, ConnectionRefusedError):
+                cls, why = ConnectRefusedError, "connection refused"
+            elif isinstance(exc, socket.gaierror) or exc.errno in (
+                    _errno.EHOSTUNREACH, _errno.ENETUNREACH, _errno.EADDRNOTAVAIL):
+                cls = HostUnreachableError
+            raise cls(f"{host}:{port}: {why}", host=host, port=port) from None
 
     return _ConnectContext(run())
 

@@ -16,7 +16,7 @@ from .._wire import SSHReader, string, uint32
 from ..errors import (SSHError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
 from ..keys import (HOST_CERT, KnownHosts, add_known_host, fingerprint, is_certificate,
-                    read_key_pair, read_private_key)
+                    read_key_pair)
 from .channel import SSHClientChannel, SSHClientSession
 from .connection import SSHConnection, _maybe_await
 from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProtocol,
@@ -190,8 +190,12 @@ class SSHClientConnection(SSHConnection):
 
     def _on_auth_exhausted(self, event: ev.AuthExhausted) -> None:
         assert self._conn is not None
+        userauth = getattr(self._conn, "userauth", None)
+        tried = tuple(getattr(userauth, "methods", {}) or ())
         self._set_error(PermissionDeniedError(
-            f"permission denied (server allows: {','.join(event.allowed) or 'none'})"))
+            f"permission denied: authentication failed (server allows: "
+            f"{','.join(event.allowed) or 'none'}; we tried: {','.join(tried) or 'nothing'})",
+            allowed=tuple(event.allowed), tried=tried))
         self._conn.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
                               "no more authentication methods available")
 
