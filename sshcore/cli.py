@@ -443,6 +443,31 @@ async def _identities(paths: list[str] | None, prompter: Prompter | None) -> lis
     return keys
 
 
+def _ask_about_host(prompter: Prompter) -> Any:
+    """ssh's StrictHostKeyChecking=ask: show the key, accept "yes" or its fingerprint."""
+    async def ask(host: str, port: int, key: Any) -> bool:
+        from ._cli_keys import type_label
+        from .keys import fingerprint
+
+        name = host if port == 22 else f"[{host}]:{port}"
+        fp = fingerprint(key)
+        question = (f"The authenticity of host '{name}' can't be established.\n"
+                    f"{type_label(key.key_type)} key fingerprint is {fp}.\n"
+                    f"Are you sure you want to continue connecting (yes/no/[fingerprint])? ")
+        for _ in range(3):
+            answer = await prompter.ask(question, echo=True)
+            if answer is None:
+                return False
+            answer = answer.strip()
+            if answer.lower() == "yes" or answer == fp:
+                return True
+            if answer.lower() == "no":
+                return False
+            question = "Please type 'yes', 'no' or the fingerprint: "
+        return False
+    return ask
+
+
 def _merge_ssh_config(args: argparse.Namespace, opts: dict[str, str], host: str,
                       user: str | None) -> None:
     """ssh_config's values under the command line's (-o and flags win, as in ssh)."""
@@ -486,14 +511,16 @@ async def _run(args: argparse.Namespace) -> int:
     known_hosts: Any = args.known_hosts or opts.get("userknownhostsfile")
     if isinstance(known_hosts, str) and known_hosts != "none" and " " in known_hosts.strip():
         known_hosts = [os.path.expanduser(f) for f in known_hosts.split()]
-    strict = opts.get("stricthostkeychecking", "yes").lower()
+    strict = opts.get("stricthostkeychecking", "ask").lower()
     if known_hosts == "none" or strict in ("no", "off"):
         known_hosts = None
     else:
         known_hosts = known_hosts or os.path.expanduser("~/.ssh/known_hosts")
+        kwargs["hash_known_hosts"] = opts.get("hashknownhosts", "no").lower() == "yes"
         if strict == "accept-new":
             kwargs["accept_new_host_keys"] = True
-            kwargs["hash_known_hosts"] = opts.get("hashknownhosts", "no").lower() == "yes"
+        elif strict == "ask" and opts.get("batchmode", "no").lower() not in ("yes", "true"):
+            kwargs["unknown_host_handler"] = _ask_about_host(Prompter())
     kwargs.pop("preferred_auth", None)
     from .aio.api import _apply_ssh_config
 
@@ -506,6 +533,8 @@ async def _run(args: argparse.Namespace) -> int:
     jump = args.jump or opts.get("proxyjump")
     if jump and jump.lower() != "none":
         kwargs["tunnel"] = jump
+    elif opts.get("proxycommand", "none").lower() != "none":
+        kwargs["proxy_command"] = opts["proxycommand"]
     prompter = Prompter()
     kwargs.update(_auth_options(opts, user, target, prompter))
     if "client_keys" not in kwargs:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConnectionConfig
-from ..errors import (ClosedBeforeBannerError, ConnectError, ConnectionLostError,
+from ..errors import (ClosedBeforeBannerError, ConnectError,
                       ConnectRefusedError, ConnectTimeoutError, HostUnreachableError,
                       ProtocolError, SSHError)
 from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
@@ -46,6 +46,42 @@ class _ConnectContext:
     async def __aexit__(self, *exc_info: Any) -> None:
         if self._conn is not None:
             await self._conn.aclose()
+
+
+def _pinned(fingerprints: str | Sequence[str]) -> Callable[[str, int, Any], bool]:
+    """A known_hosts callable trusting only keys with these fingerprints."""
+    from ..keys import fingerprint
+
+    wanted = {fingerprints} if isinstance(fingerprints, str) else set(fingerprints)
+    for fp in wanted:
+        if not fp.startswith(("SHA256:", "MD5:")):
+            raise SSHError(f"host key fingerprint {fp!r}: expected SHA256:... or MD5:...")
+
+    def check(host: str, port: int, key: Any) -> bool:
+        return fingerprint(key) in wanted or fingerprint(key, "md5") in wanted
+    return check
+
+
+def _spawn_proxy(command: str, host: str, port: int, user: str | None) -> tuple[Any, Any]:
+    """Run ssh's ProxyCommand with one end of a socket pair as its stdin and stdout."""
+    import subprocess
+
+    tokens = {"h": host, "p": str(port), "r": user or default_username(), "n": host, "%": "%"}
+    out, i = [], 0
+    while i < len(command):
+        if command[i] == "%" and i + 1 < len(command) and command[i + 1] in tokens:
+            out.append(tokens[command[i + 1]])
+            i += 2
+        else:
+            out.append(command[i])
+            i += 1
+    ours, theirs = socket.socketpair()
+    try:
+        proc = subprocess.Popen("exec " + "".join(out), shell=True, stdin=theirs, stdout=theirs,
+                                start_new_session=True)
+    finally:
+        theirs.close()
+    return ours, proc
 
 
 def _parse_jump(spec: str) -> tuple[str | None, str, int | None]:
@@ -101,12 +137,20 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             require_strict_kex: bool = False, rekey_bytes: int | None = None,
             rekey_seconds: float | None = None, sock: Any = None,
             tunnel: Any = None, keepalive_interval: float | None = 60.0,
-            keepalive_count_max: int = 3, config: Any = None) -> _ConnectContext:
+            keepalive_count_max: int = 3, config: Any = None, proxy_command: str | None = None,
+            host_key_fingerprint: str | Sequence[str] | None = None,
+            unknown_host_handler: Callable[[str, int, Any], Any] | None = None) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
 
     ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
     a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
     :class:`~sshcore.KeepaliveTimeoutError` when it stops answering.
+    ``proxy_command``: a shell command whose stdin/stdout carry the connection (ssh's
+    ProxyCommand; ``%h %p %r %n %%`` expanded), e.g. ``"ssh -W %h:%p jump"``.
+    ``host_key_fingerprint``: trust exactly this key (``SHA256:...`` as ssh-keygen -l
+    prints it, or a list), instead of known_hosts.
+    ``unknown_host_handler(host, port, key)``: asked (maybe async) about a host
+    known_hosts does not list; True records and trusts it (StrictHostKeyChecking=ask).
     ``tunnel``: reach ``host`` through another SSH connection's direct-tcpip channel (an
     open :class:`SSHClientConnection`, or a ProxyJump string ``"[user@]jump[:port],..."``
     whose hops are opened with this call's keys and host key settings and closed with
@@ -142,6 +186,8 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
         kh = known_hosts
         if kh is _DEFAULT_KNOWN_HOSTS:
             kh = [os.path.expanduser("~/.ssh/known_hosts")]
+        if host_key_fingerprint is not None:
+            kh = _pinned(host_key_fingerprint)
         credentials: dict[str, Any] = {**(auth_credentials or {}), "client_keys": keys}
         if isinstance(password, str):
             credentials["password"] = password
@@ -182,7 +228,8 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                                        password=password, kbdint_handler=kbdint_handler,
                                        password_change=password_change,
                                        accept_new_host_keys=accept_new_host_keys,
-                                       hash_known_hosts=hash_known_hosts)
+                                       hash_known_hosts=hash_known_hosts,
+                                       unknown_host_handler=unknown_host_handler)
 
         async def establish() -> SSHClientConnection:
             hops: list[SSHClientConnection] = []
@@ -203,8 +250,13 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                                 tunnel=hops[-1] if hops else None))
                         via = hops[-1]
                     tunnel_sock = await tunnel_socket(via, host, port)
+                proxy = None
+                if proxy_command is not None and tunnel_sock is None:
+                    tunnel_sock, proxy = _spawn_proxy(proxy_command, host, port, username)
                 if tunnel_sock is not None:
                     _, conn = await loop.create_connection(factory, sock=tunnel_sock)
+                    if proxy is not None:
+                        conn._proxy = proxy  # ended with the connection
                 else:
                     _, conn = await loop.create_connection(factory, host, port)
                 conn._hops = hops  # closed with it
@@ -333,6 +385,8 @@ def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
         put("compression_algs", "^zlib@openssh.com,zlib" if yes("compression") else "none")
     if str(found.get("proxyjump", "none")).lower() != "none":
         put("tunnel", found["proxyjump"])
+    elif str(found.get("proxycommand", "none")).lower() != "none":
+        put("proxy_command", found["proxycommand"])
     if "serveraliveinterval" in found:
         put("keepalive_interval", _seconds(found["serveraliveinterval"]) or None)
     if "serveralivecountmax" in found:

@@ -50,13 +50,15 @@ class SSHClientConnection(SSHConnection):
     def __init__(self, config: ConnectionConfig, host: str, port: int, *,
                  known_hosts: Any, client: SSHClient | None,
                  password: Any, kbdint_handler: Any = None, password_change: Any = None,
-                 accept_new_host_keys: bool = False, hash_known_hosts: bool = False) -> None:
+                 accept_new_host_keys: bool = False, hash_known_hosts: bool = False,
+                 unknown_host_handler: Any = None) -> None:
         super().__init__(config)
         self.host = host
         self.port = port
         self._known_hosts = known_hosts
         self._accept_new = accept_new_host_keys
         self._hash_known_hosts = hash_known_hosts
+        self._unknown_host_handler = unknown_host_handler
         self._client = client or SSHClient()
         self._password = password
         self._kbdint = kbdint_handler
@@ -71,6 +73,11 @@ class SSHClientConnection(SSHConnection):
     def on_closed(self, exc: Exception | None) -> None:
         for hop in reversed(getattr(self, "_hops", [])):  # jump hosts opened for this one
             hop.close()
+        proxy = getattr(self, "_proxy", None)
+        if proxy is not None:  # ProxyCommand: ends with us
+            if proxy.poll() is None:
+                proxy.terminate()
+            self._loop.run_in_executor(None, proxy.wait)  # reap it off the event loop
         self._client.connection_lost(exc)
 
     # -------------------------------------------------------------- events
@@ -86,10 +93,11 @@ class SSHClientConnection(SSHConnection):
                 ok = await verdict
                 if self._conn is None or self._conn.closed:
                     return
-                if ok:
+                if ok and not isinstance(ok, str):
                     self._conn.accept_host_key()
                 else:
-                    self._reject_host_key("host key rejected by the application")
+                    self._reject_host_key(ok if isinstance(ok, str)
+                                          else "host key rejected by the application")
                 self._process()
             self._spawn(decide())
         else:
@@ -137,8 +145,21 @@ class SSHClientConnection(SSHConnection):
             hint = ("accept_new_host_keys=True, or -o StrictHostKeyChecking=accept-new, "
                     "records a new host's key")
             if verdict.entry is not None:
-                return f"{verdict.explain(key.key_type, fingerprint(key))} ({hint})"
-            return f"host is not in {where} ({hint})"
+                why = f"{verdict.explain(key.key_type, fingerprint(key))} ({hint})"
+            else:
+                why = f"host is not in {where} ({hint})"
+            if self._unknown_host_handler is None:
+                return why
+
+            async def ask() -> Any:
+                ok = await _maybe_await(self._unknown_host_handler(self.host, self.port, key))
+                if ok is not True:
+                    return f"{why}; not confirmed"
+                if paths:
+                    add_known_host(paths[0], self.host, self.port, key,
+                                   hashed=self._hash_known_hosts)
+                return True
+            return ask()
         return verdict.explain(key.key_type, fingerprint(key))
 
     def _check_host_certificate(self, table: KnownHosts, cert: Any) -> str | None:
