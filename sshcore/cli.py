@@ -535,6 +535,9 @@ async def _run(args: argparse.Namespace) -> int:
         kwargs["tunnel"] = jump
     elif opts.get("proxycommand", "none").lower() != "none":
         kwargs["proxy_command"] = opts["proxycommand"]
+    if (args.forward_agent or opts.get("forwardagent", "no").lower() == "yes") \
+            and os.environ.get("SSH_AUTH_SOCK"):
+        kwargs["forward_agent"] = True
     prompter = Prompter()
     kwargs.update(_auth_options(opts, user, target, prompter))
     if "client_keys" not in kwargs:
@@ -702,6 +705,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-D", dest="dynamic", action="append", metavar="[bind:]port",
                    help="SOCKS 4/5 proxy through the server")
     r.add_argument("-N", dest="no_command", action="store_true", help="no command: just forward")
+    r.add_argument("-A", dest="forward_agent", action="store_true",
+                   help="let the server use the local SSH agent (ForwardAgent)")
     r.add_argument("-J", dest="jump", metavar="[USER@]HOST[:PORT][,...]",
                    help="connect through these jump hosts in turn (ProxyJump)")
     r.add_argument("-t", dest="tty", action="count", default=0,

@@ -139,12 +139,15 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             tunnel: Any = None, keepalive_interval: float | None = 60.0,
             keepalive_count_max: int = 3, config: Any = None, proxy_command: str | None = None,
             host_key_fingerprint: str | Sequence[str] | None = None,
-            unknown_host_handler: Callable[[str, int, Any], Any] | None = None) -> _ConnectContext:
+            unknown_host_handler: Callable[[str, int, Any], Any] | None = None,
+            forward_agent: bool | str = False) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
 
     ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
     a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
     :class:`~sshcore.KeepaliveTimeoutError` when it stops answering.
+    ``forward_agent``: let the server use our SSH agent (``True``: ``$SSH_AUTH_SOCK``,
+    or a socket path), as ``ssh -A`` does.
     ``proxy_command``: a shell command whose stdin/stdout carry the connection (ssh's
     ProxyCommand; ``%h %p %r %n %%`` expanded), e.g. ``"ssh -W %h:%p jump"``.
     ``host_key_fingerprint``: trust exactly this key (``SHA256:...`` as ssh-keygen -l
@@ -222,7 +225,17 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
         cfg.registry.expand("kex", kex_algs)  # validate early: unknown names fail here
         loop = asyncio.get_running_loop()
 
+        agent_socket = (os.environ.get("SSH_AUTH_SOCK") if forward_agent is True
+                        else forward_agent or None)
+        if forward_agent and not agent_socket:
+            raise SSHError("forward_agent: no SSH agent (SSH_AUTH_SOCK is not set)")
+
         def factory() -> SSHClientConnection:
+            conn = _make_connection()
+            conn.agent_forwarding_path = agent_socket
+            return conn
+
+        def _make_connection() -> SSHClientConnection:
             return SSHClientConnection(cfg, host, port, known_hosts=kh,
                                        client=client_factory() if client_factory else None,
                                        password=password, kbdint_handler=kbdint_handler,
@@ -387,6 +400,11 @@ def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
         put("tunnel", found["proxyjump"])
     elif str(found.get("proxycommand", "none")).lower() != "none":
         put("proxy_command", found["proxycommand"])
+    forward = str(found.get("forwardagent", "no"))
+    if forward.lower() not in ("no", "false") and (forward.lower() in ("yes", "true")
+                                                   or os.environ.get("SSH_AUTH_SOCK")):
+        put("forward_agent", True if forward.lower() in ("yes", "true")
+            else os.path.expanduser(forward.replace("$SSH_AUTH_SOCK", os.environ.get("SSH_AUTH_SOCK", ""))))
     if "serveraliveinterval" in found:
         put("keepalive_interval", _seconds(found["serveraliveinterval"]) or None)
     if "serveralivecountmax" in found:

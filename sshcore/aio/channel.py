@@ -345,6 +345,9 @@ class SSHClientChannel(SSHChannel):
     async def _start(self, command: str | None, subsystem: str | None,
                      env: Mapping[str, str] | None, term_type: str | None,
                      term_size: tuple[int, ...] | None, term_modes: Mapping[int, int] | None) -> None:
+        if getattr(self._conn, "agent_forwarding_path", None):
+            # ForwardAgent: the server may open auth-agent@openssh.com channels back to us
+            self.send_request_nowait("auth-agent-req@openssh.com")
         for name, value in (env or {}).items():
             self.send_request_nowait("env", string(str(name)) + string(str(value)))
         if term_type:

@@ -220,7 +220,14 @@ class SSHClientConnection(SSHConnection):
         self._conn.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
                               "no more authentication methods available")
 
+    #: Set from connect(forward_agent=): the local agent socket the server may reach.
+    agent_forwarding_path: str | None = None
+
     def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+        if channel_type == "auth-agent@openssh.com":
+            if not self.agent_forwarding_path:
+                raise ChannelOpenError(PROHIBITED, "agent forwarding was not requested")
+            return connect_bridge(self, channel_type, None, 0, self.agent_forwarding_path)
         if channel_type == "forwarded-tcpip":
             host, port, orig_host, orig_port = parse_tcpip_data(data)
             listener = self._remote_listeners.get(("tcp", port))

@@ -84,3 +84,25 @@ def test_sshcore_run_uses_the_agent_and_errors_are_clear(start_sshd, agent, tmp_
         await SSHAgentClient(tmp_path / "nowhere.sock").get_keys()
     with pytest.raises(AgentError, match="cannot reach the SSH agent"):
         asyncio.run(unreachable())
+
+
+def test_agent_forwarding_to_sshd(start_sshd, agent, tmp_path):
+    """ssh -A: the remote `ssh-add -l` lists our agent's key through the forwarded channel."""
+    sock, keys, env = agent
+    ssh_add(env, keys["ed25519"])
+    auth = tmp_path / "authorized_keys"
+    auth.write_text(Path(f"{keys['ed25519']}.pub").read_text())
+    sshd = start_sshd(AuthorizedKeysFile=str(auth))
+    fp = subprocess.run(["ssh-keygen", "-l", "-f", f"{keys['ed25519']}.pub"], capture_output=True,
+                        text=True, check=True).stdout.split()[1]
+
+    async def main(forward):
+        async with sshcore.connect("127.0.0.1", sshd.port, config=None, agent_path=str(sock),
+                                   client_keys=[], known_hosts=str(sshd.known_hosts),
+                                   forward_agent=str(sock) if forward else False) as conn:
+            return await conn.run("ssh-add -l")
+
+    forwarded = asyncio.run(asyncio.wait_for(main(True), 60))
+    assert forwarded.exit_status == 0 and fp in forwarded.stdout, forwarded.stderr
+    plain = asyncio.run(asyncio.wait_for(main(False), 60))
+    assert plain.exit_status == 2 and "Could not open a connection" in plain.stderr
