@@ -281,14 +281,14 @@ class KnownHosts:
             key_type = SSHReader(blob).text("ascii")
         except SSHError:
             key_type = ""
-        other_type: KnownHostEntry | None = None
-        for entry in self.host_entries(host, port, extra_names):
+        entries = self.host_entries(host, port, extra_names)
+        for entry in entries:
             if entry.blob == blob:
                 return HostKeyCheck("trusted", entry)
+        for entry in entries:
             if entry.key_type == key_type:
                 return HostKeyCheck("mismatch", entry)
-            other_type = other_type or entry
-        return HostKeyCheck("unknown", other_type)
+        return HostKeyCheck("unknown", entries[0] if entries else None)
 
     def trusts_ca(self, host: str, port: int, ca_blob: bytes) -> KnownHostEntry | None:
         """The ``@cert-authority`` line trusting ``ca_blob`` for host certificates of

@@ -140,12 +140,16 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             keepalive_count_max: int = 3, config: Any = None, proxy_command: str | None = None,
             host_key_fingerprint: str | Sequence[str] | None = None,
             unknown_host_handler: Callable[[str, int, Any], Any] | None = None,
-            forward_agent: bool | str = False) -> _ConnectContext:
+            forward_agent: bool | str = False,
+            update_host_keys: bool | None = None) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
 
     ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
     a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
     :class:`~sshcore.KeepaliveTimeoutError` when it stops answering.
+    ``update_host_keys``: learn the server's other host keys (OpenSSH's UpdateHostKeys:
+    each proven by the server before it is added to the known_hosts file that vouched
+    for the host); default on with the default known_hosts file only.
     ``forward_agent``: let the server use our SSH agent (``True``: ``$SSH_AUTH_SOCK``,
     or a socket path), as ``ssh -A`` does.
     ``proxy_command``: a shell command whose stdin/stdout carry the connection (ssh's
@@ -242,7 +246,10 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                                        password_change=password_change,
                                        accept_new_host_keys=accept_new_host_keys,
                                        hash_known_hosts=hash_known_hosts,
-                                       unknown_host_handler=unknown_host_handler)
+                                       unknown_host_handler=unknown_host_handler,
+                                       update_host_keys=(known_hosts is _DEFAULT_KNOWN_HOSTS
+                                                         if update_host_keys is None
+                                                         else update_host_keys))
 
         async def establish() -> SSHClientConnection:
             hops: list[SSHClientConnection] = []
@@ -405,6 +412,8 @@ def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
                                                    or os.environ.get("SSH_AUTH_SOCK")):
         put("forward_agent", True if forward.lower() in ("yes", "true")
             else os.path.expanduser(forward.replace("$SSH_AUTH_SOCK", os.environ.get("SSH_AUTH_SOCK", ""))))
+    if "updatehostkeys" in found:
+        put("update_host_keys", str(found["updatehostkeys"]).lower() in ("yes", "ask"))
     if "serveraliveinterval" in found:
         put("keepalive_interval", _seconds(found["serveraliveinterval"]) or None)
     if "serveralivecountmax" in found:

@@ -51,7 +51,7 @@ class SSHClientConnection(SSHConnection):
                  known_hosts: Any, client: SSHClient | None,
                  password: Any, kbdint_handler: Any = None, password_change: Any = None,
                  accept_new_host_keys: bool = False, hash_known_hosts: bool = False,
-                 unknown_host_handler: Any = None) -> None:
+                 unknown_host_handler: Any = None, update_host_keys: bool = False) -> None:
         super().__init__(config)
         self.host = host
         self.port = port
@@ -59,6 +59,8 @@ class SSHClientConnection(SSHConnection):
         self._accept_new = accept_new_host_keys
         self._hash_known_hosts = hash_known_hosts
         self._unknown_host_handler = unknown_host_handler
+        self._update_host_keys = update_host_keys
+        self._trusted_by: list[Any] = []  # the known_hosts files that vouched for this host
         self._client = client or SSHClient()
         self._password = password
         self._kbdint = kbdint_handler
@@ -133,6 +135,7 @@ class SSHClientConnection(SSHConnection):
             key = key.key  # no CA trusted here: judge the certified key itself, as ssh does
         verdict = table.check(self.host, self.port, key.public_blob)
         if verdict.status == "trusted":
+            self._trusted_by = paths
             return True
         if verdict.status == "unknown" and self._accept_new:
             if paths:  # StrictHostKeyChecking=accept-new: record it in the first file
@@ -219,6 +222,54 @@ class SSHClientConnection(SSHConnection):
             allowed=tuple(event.allowed), tried=tried))
         self._conn.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
                               "no more authentication methods available")
+
+    def global_request_received(self, request: str, data: bytes) -> Any:
+        if request == "hostkeys-00@openssh.com" and self._update_host_keys and self._trusted_by:
+            self._spawn_quiet(self._learn_host_keys(data))
+        return super().global_request_received(request, data)
+
+    async def _learn_host_keys(self, data: bytes) -> None:
+        """UpdateHostKeys: have the server prove the host keys known_hosts lacks, then
+        record them (never replacing a recorded key of the same type)."""
+        from .._wire import SSHReader, string
+        from ..keys import decode_public_blob
+
+        paths = self._trusted_by
+        r = SSHReader(data)
+        blobs = []
+        while r.remaining:
+            blobs.append(r.string())
+        table = KnownHosts()
+        for path in paths:
+            table = table + KnownHosts.read(path)
+        recorded = {e.key_type for e in table.host_entries(self.host, self.port)}
+        new = []
+        for blob in blobs:
+            try:
+                key = decode_public_blob(blob, self._config.registry)
+            except KeyImportError:
+                continue  # a type no plugin knows
+            if key.key_type not in recorded and table.revoked(blob) is None:
+                new.append(key)
+        if not new:
+            return
+        ok, proofs = await self.global_request(
+            "hostkeys-prove-00@openssh.com", b"".join(string(k.public_blob) for k in new))
+        if not ok or self._conn is None or self._conn.session_id is None:
+            return
+        pr = SSHReader(proofs)
+        for key in new:
+            signed = (string("hostkeys-prove-00@openssh.com") + string(self._conn.session_id)
+                      + string(key.public_blob))
+            sig = pr.string()
+            if not key.verify(signed, sig):
+                logger.warning("%s:%s: server failed to prove host key %s; none recorded",
+                               self.host, self.port, fingerprint(key))
+                return
+        for key in new:
+            add_known_host(paths[0], self.host, self.port, key, hashed=self._hash_known_hosts)
+            logger.info("%s:%s: learned host key %s %s", self.host, self.port, key.key_type,
+                        fingerprint(key))
 
     #: Set from connect(forward_agent=): the local agent socket the server may reach.
     agent_forwarding_path: str | None = None

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import events as ev
 from ..config import ConnectionConfig
-from ..errors import ChannelOpenError, ChannelOpenFailureReason
+from ..errors import ChannelOpenError, ChannelOpenFailureReason, SSHError
 from ..keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate,
                     user_certificate_options)
 from .._wire import string, uint32
@@ -366,6 +366,8 @@ class SSHServerConnection(SSHConnection):
         return chan
 
     def global_request_received(self, request: str, data: bytes) -> Any:
+        if request == "hostkeys-prove-00@openssh.com":
+            return self._prove_host_keys(data)
         if request == "tcpip-forward":
             host, port = parse_forward_request(data)
             return self._start_forward(host, port)
@@ -421,9 +423,43 @@ class SSHServerConnection(SSHConnection):
         self._listeners.discard(listener)
         return True
 
+    def _plain_host_keys(self) -> list[Any]:
+        return [k for k in self._config.server_host_keys if not hasattr(k, "cert")]
+
+    def _announce_host_keys(self) -> None:
+        """OpenSSH's hostkeys-00@openssh.com: tell the client every host key we have, so
+        it can learn new ones (UpdateHostKeys) once it has asked us to prove them."""
+        blobs = b"".join(string(k.public_blob) for k in self._plain_host_keys())
+        if blobs and self._conn is not None and not self._conn.closed:
+            try:
+                self._call(self._conn.send_global_request, "hostkeys-00@openssh.com", False, blobs)
+            except SSHError:
+                pass  # closed meanwhile
+
+    def _prove_host_keys(self, data: bytes) -> Any:
+        """Sign (request name, session id, key) with each requested host key."""
+        from .._wire import SSHReader
+
+        assert self._conn is not None and self._conn.session_id is not None
+        keys = {k.public_blob: k for k in self._plain_host_keys()}
+        r = SSHReader(data)
+        proofs = []
+        while r.remaining:
+            blob = r.string()
+            key = keys.get(blob)
+            if key is None:
+                return False  # not one of ours: refuse the whole request, as sshd does
+            message = (string("hostkeys-prove-00@openssh.com") + string(self._conn.session_id)
+                       + string(blob))
+            algs = list(key.sig_algorithms())
+            alg = "rsa-sha2-512" if "rsa-sha2-512" in algs else algs[0]
+            proofs.append(string(key.sign(message, alg)))
+        return b"".join(proofs) or True
+
     def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
         self.username = event.username
         self.key_options = self._candidate_options
+        self._loop.call_soon(self._announce_host_keys)
         if not self._ready.done():
             self._ready.set_result(None)
 
