@@ -556,6 +556,14 @@ async def _run(args: argparse.Namespace) -> int:
     if args.no_command and command is not None:
         raise_config("-N takes no command")
     stdin_tty = sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
+    request_tty = opts.get("requesttty", "auto").lower()  # -t/-T on the command line win
+    if args.tty == 0 and not args.no_tty:
+        if request_tty == "force":
+            args.tty = 2
+        elif request_tty == "yes":
+            args.tty = 1
+        elif request_tty == "no":
+            args.no_tty = True
     want_pty = (args.tty > 1 or (args.tty == 1 and stdin_tty)
                 or (args.tty == 0 and not args.no_tty and command is None and stdin_tty))
     if args.no_tty:

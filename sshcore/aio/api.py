@@ -141,12 +141,14 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             host_key_fingerprint: str | Sequence[str] | None = None,
             unknown_host_handler: Callable[[str, int, Any], Any] | None = None,
             forward_agent: bool | str = False,
-            update_host_keys: bool | None = None) -> _ConnectContext:
+            update_host_keys: bool | None = None, client_certs: Any = None) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
 
     ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
     a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
     :class:`~sshcore.KeepaliveTimeoutError` when it stops answering.
+    ``client_certs``: OpenSSH certificate files for the client keys (CertificateFile),
+    each offered before its key.
     ``update_host_keys``: learn the server's other host keys (OpenSSH's UpdateHostKeys:
     each proven by the server before it is added to the known_hosts file that vouched
     for the host); default on with the default known_hosts file only.
@@ -175,6 +177,14 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
     async def run() -> SSHClientConnection:
         reg = registry or default_registry()
         keys = load_client_keys(client_keys, passphrase, reg)
+        for cert_path in ([client_certs] if isinstance(client_certs, (str, Path))
+                          else list(client_certs or [])):
+            cert = read_certificate(cert_path, registry=reg) if isinstance(cert_path, (str, Path)) else cert_path
+            match = next((k for k in keys if not hasattr(k, "cert")
+                          and k.public_blob == cert.key.public_blob), None)
+            if match is None:
+                raise SSHError(f"certificate {cert_path}: no client key matches it")
+            keys.insert(keys.index(match), CertifiedKey(match, cert))
         agent = agent_path
         if agent is _DEFAULT_AGENT:  # like ssh: the agent, when there is one and no keys were named
             agent = os.environ.get("SSH_AUTH_SOCK") if client_keys is None else None
@@ -382,6 +392,9 @@ def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
     if "identityfile" in found:
         files = [os.path.expanduser(f) for f in found["identityfile"]]
         put("client_keys", [f for f in files if os.path.exists(f)])
+    if "certificatefile" in found:
+        put("client_certs", [os.path.expanduser(f) for f in found["certificatefile"]
+                             if os.path.exists(os.path.expanduser(f))])
     if yes("identitiesonly"):
         put("agent_path", None)
     if "userknownhostsfile" in found or "globalknownhostsfile" in found:

@@ -294,6 +294,15 @@ class SSHClientConnection(SSHConnection):
 
     # -------------------------------------------------------------- sessions
 
+    async def _open_session(self, chan: Any) -> None:
+        try:
+            await self.open_channel("session", chan)
+        except ChannelOpenError as exc:
+            if exc.code in (1, 2):  # sshd refuses a session past MaxSessions ("open failed")
+                raise ChannelOpenError(exc.code, f"{exc.reason} (session refused: the "
+                                                 f"server's MaxSessions limit?)") from None
+            raise
+
     async def create_session(self, session_factory: Callable[[], Any], command: str | None = None,
                              *, subsystem: str | None = None, env: Mapping[str, str] | None = None,
                              term_type: str | None = None, term_size: Sequence[int] | None = None,
@@ -302,7 +311,7 @@ class SSHClientConnection(SSHConnection):
                              ) -> tuple[SSHClientChannel, Any]:
         session = session_factory()
         chan = SSHClientChannel(session, encoding=encoding, errors=errors)
-        await self.open_channel("session", chan)
+        await self._open_session(chan)
         chan._opened()
         await chan._start(command, subsystem, env, term_type,
                           tuple(term_size) if term_size else None, term_modes)
@@ -322,7 +331,7 @@ class SSHClientConnection(SSHConnection):
         proc = SSHClientProcess(encoding, errors, merge_stderr=stderr == STDOUT)
         proc.command = command
         chan = SSHClientChannel(proc, encoding=None)
-        await self.open_channel("session", chan)
+        await self._open_session(chan)
         chan._opened()
         await chan._start(command, subsystem, env, term_type,
                           tuple(term_size) if term_size else None, term_modes)

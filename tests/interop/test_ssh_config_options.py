@@ -1,0 +1,117 @@
+"""More ssh_config options against real sshd: CertificateFile, Compression, RekeyLimit,
+LocalForward/DynamicForward, SendEnv/SetEnv and RequestTTY through `sshcore run`, and the
+MaxSessions refusal explained."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import sshcore
+
+pytestmark = pytest.mark.interop
+
+
+def go(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def test_certificate_file_compression_and_rekey_limit(start_sshd, keys, helpers, tmp_path):
+    ca = helpers.keygen(tmp_path / "ca", "ed25519")
+    key = helpers.keygen(tmp_path / "id", "ecdsa")
+    subprocess.run(["ssh-keygen", "-q", "-s", str(ca), "-I", "cfg", "-n", helpers.USER,
+                    "-V", "-5m:+1h", "-O", "clear", f"{key}.pub"], check=True, capture_output=True)
+    cert = tmp_path / "elsewhere-cert.pub"
+    os.rename(f"{key}-cert.pub", cert)  # not next to the key: only CertificateFile finds it
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    sshd = start_sshd(TrustedUserCAKeys=f"{ca}.pub", AuthorizedKeysFile=str(empty))
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Host cert-host\n  HostName 127.0.0.1\n  Port {sshd.port}\n"
+                   f"  IdentityFile {key}\n  CertificateFile {cert}\n"
+                   f"  UserKnownHostsFile {sshd.known_hosts}\n  Compression yes\n"
+                   f"  RekeyLimit 64K\n")
+
+    async def main():
+        async with sshcore.connect("cert-host", config=str(cfg)) as conn:
+            r = await conn.run("head -c 300000 /dev/urandom", encoding=None)
+            return (len(r.stdout), conn.get_extra_info("algorithms")["comp_cs"],
+                    conn.statistics()["key_exchanges"])
+
+    out, comp, kexes = go(main())
+    assert out == 300000 and comp == "zlib@openssh.com" and kexes >= 2
+    assert "Accepted publickey" in sshd.log.read_text() and "ID cfg" in sshd.log.read_text()
+
+
+@pytest.fixture
+def echo_server():
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def run():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with c:
+                while data := c.recv(4096):
+                    c.sendall(data[::-1])
+    threading.Thread(target=run, daemon=True).start()
+    yield srv.getsockname()[1]
+    srv.close()
+
+
+def test_cli_forwards_env_and_tty_from_the_config(start_sshd, keys, helpers, tmp_path, echo_server):
+    sshd = start_sshd()  # AcceptEnv LANG LC_* SSHCORE_*
+    lport, dport = helpers.free_port(), helpers.free_port()
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Host fw\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentityFile {keys.user['ed25519']}\n"
+                   f"  UserKnownHostsFile {sshd.known_hosts}\n"
+                   f"  LocalForward 127.0.0.1:{lport} 127.0.0.1:{echo_server}\n"
+                   f"  DynamicForward 127.0.0.1:{dport}\n"
+                   f"  SendEnv SSHCORE_FROM_*\n  SetEnv SSHCORE_SET=configured\n  RequestTTY no\n")
+    env = dict(os.environ, SSHCORE_FROM_CFG="sent")
+    proc = subprocess.Popen([sys.executable, "-m", "sshcore", "run", "-F", str(cfg), "fw",
+                             "echo $SSHCORE_FROM_CFG $SSHCORE_SET; tty; sleep 3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        helpers.wait_port(lport, timeout=20)
+        with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+            s.sendall(b"local")
+            assert s.recv(100) == b"lacol"
+        with socket.create_connection(("127.0.0.1", dport), timeout=10) as s:
+            s.sendall(b"\x05\x01\x00")
+            assert s.recv(2) == b"\x05\x00"
+            s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", echo_server))
+            assert s.recv(10)[:2] == b"\x05\x00"
+            s.sendall(b"socks")
+            assert s.recv(100) == b"skcos"
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert out.splitlines()[:2] == ["sent configured", "not a tty"]
+
+
+def test_max_sessions_refusal_is_explained(start_sshd, keys):
+    sshd = start_sshd(MaxSessions="2")
+
+    async def main():
+        async with sshcore.connect("127.0.0.1", sshd.port, config=None,
+                                   client_keys=[str(keys.user["ed25519"])],
+                                   known_hosts=str(sshd.known_hosts)) as conn:
+            held = [await conn.create_process("sleep 5") for _ in range(2)]
+            with pytest.raises(sshcore.ChannelOpenError, match="MaxSessions"):
+                await conn.create_process("true")
+            for p in held:
+                p.close()
+
+    go(main())
