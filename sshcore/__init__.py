@@ -43,7 +43,8 @@ _LAZY = {
 }
 
 from .errors import (ClosedBeforeBannerError, ConnectError, ConnectRefusedError,  # noqa: E402
-                     ConnectTimeoutError, HostUnreachableError, NoCommonAlgorithmError)
+                     ConnectTimeoutError, HostUnreachableError, NoCommonAlgorithmError,
+                     TooManySessionsError)
 from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402
                      DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError,
                      KeepaliveTimeoutError, KeyImportError, KeyPassphraseError, PermissionDeniedError, ProcessError, ProtocolError,
@@ -51,7 +52,7 @@ from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, D
 
 __all__ = [
     "hookimpl", "__version__", "ClosedBeforeBannerError", "ConnectError", "ConnectRefusedError",
-    "ConnectTimeoutError", "HostUnreachableError", "NoCommonAlgorithmError", "ChannelListenError", "ChannelOpenError", "ConfigurationError", "DisconnectError",
+    "ConnectTimeoutError", "HostUnreachableError", "NoCommonAlgorithmError", "TooManySessionsError", "ChannelListenError", "ChannelOpenError", "ConfigurationError", "DisconnectError",
     "DisconnectReason", "HostKeyNotVerifiableError", "KeepaliveTimeoutError", "KeyExchangeError", "KeyImportError", "KeyPassphraseError",
     "PermissionDeniedError", "ProcessError", "ProtocolError", "SSHError", *_LAZY,
 ]

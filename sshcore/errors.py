@@ -185,6 +185,11 @@ class ChannelOpenError(SSHError):
         self.lang = lang
 
 
+class TooManySessionsError(ChannelOpenError):
+    """The server refused another session channel on this connection (sshd does this
+    past its MaxSessions limit, 10 by default)."""
+
+
 class ChannelListenError(SSHError):
     """A forwarding listener could not be set up (refused by the peer, or a local bind
     failed)."""

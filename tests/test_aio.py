@@ -292,3 +292,17 @@ def test_keepalive_replies_do_not_steal_application_global_replies(test_registry
             assert conn._conn._probes <= 1 and conn._conn.keepalives_sent > 0
             assert (await conn.run("still")).stdout == "cmd=still"
     run(main())
+
+
+def test_use_after_close_is_a_clear_error(test_registry, keys):
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv:
+            conn = await sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                         known_hosts=None, registry=test_registry)
+            conn.close()
+            await asyncio.wait_for(conn.wait_closed(), 10)
+            assert conn.is_closed
+            with pytest.raises(sshcore.SSHError, match="closed"):
+                await conn.run("late")
+    run(main())

@@ -13,7 +13,7 @@ from typing import Any
 from .. import events as ev
 from ..config import ConnectionConfig
 from .._wire import SSHReader, string, uint32
-from ..errors import (SSHError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
+from ..errors import (SSHError, TooManySessionsError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
 from ..keys import (HOST_CERT, KnownHosts, add_known_host, fingerprint, is_certificate,
                     read_key_pair)
@@ -299,8 +299,8 @@ class SSHClientConnection(SSHConnection):
             await self.open_channel("session", chan)
         except ChannelOpenError as exc:
             if exc.code in (1, 2):  # sshd refuses a session past MaxSessions ("open failed")
-                raise ChannelOpenError(exc.code, f"{exc.reason} (session refused: the "
-                                                 f"server's MaxSessions limit?)") from None
+                raise TooManySessionsError(exc.code, f"{exc.reason} (session refused: the "
+                                                     f"server's MaxSessions limit?)") from None
             raise
 
     async def create_session(self, session_factory: Callable[[], Any], command: str | None = None,

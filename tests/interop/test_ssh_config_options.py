@@ -109,9 +109,61 @@ def test_max_sessions_refusal_is_explained(start_sshd, keys):
                                    client_keys=[str(keys.user["ed25519"])],
                                    known_hosts=str(sshd.known_hosts)) as conn:
             held = [await conn.create_process("sleep 5") for _ in range(2)]
-            with pytest.raises(sshcore.ChannelOpenError, match="MaxSessions"):
+            with pytest.raises(sshcore.TooManySessionsError, match="MaxSessions"):
                 await conn.create_process("true")
             for p in held:
                 p.close()
 
     go(main())
+
+
+def test_more_options_through_a_proxy_command(start_sshd, keys, tmp_path):
+    jump, target = start_sshd(), start_sshd(MaxAuthTries="5")
+    empty = tmp_path / "user_known_hosts"
+    empty.write_text("")
+    cfg = tmp_path / "config"
+    cfg.write_text(f"""
+Host t
+    HostName 127.0.0.1
+    Port {target.port}
+    ProxyCommand ssh -F /dev/null -p {jump.port} -i {keys.user['ed25519']} -o BatchMode=yes -o UserKnownHostsFile={jump.known_hosts} -W %h:%p 127.0.0.1
+    UserKnownHostsFile {empty}
+    GlobalKnownHostsFile {target.known_hosts}
+    KexAlgorithms curve25519-sha256
+    Ciphers aes128-ctr
+    MACs hmac-sha2-512
+    HostKeyAlgorithms ecdsa-sha2-nistp256
+    IdentityFile {keys.user['rsa']}
+    PubkeyAcceptedAlgorithms rsa-sha2-256
+    PreferredAuthentications publickey
+    ServerAliveCountMax 5
+    ConnectTimeout 7
+""")
+
+    async def main():
+        async with sshcore.connect("t", config=str(cfg)) as conn:
+            await conn.run("true")
+            return conn.get_extra_info("algorithms"), conn._conn.config.keepalive_count_max
+
+    algs, count_max = go(main())
+    assert (algs["kex"], algs["enc_cs"], algs["mac_cs"], algs["host_key"]) == (
+        "curve25519-sha256", "aes128-ctr", "hmac-sha2-512", "ecdsa-sha2-nistp256")
+    assert count_max == 5
+    assert f"target 127.0.0.1 port {target.port}" in jump.log.read_text()  # the ProxyCommand
+    accepted = target.log.read_text().split("Accepted publickey")[-1].splitlines()[0]
+    assert "RSA SHA256:" in accepted
+
+
+def test_accept_new_and_hashed_from_the_config(start_sshd, keys, tmp_path):
+    sshd = start_sshd()
+    kh = tmp_path / "kh"
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Host n\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentityFile {keys.user['ed25519']}\n"
+                   f"  UserKnownHostsFile {kh}\n  StrictHostKeyChecking accept-new\n  HashKnownHosts yes\n")
+
+    async def main():
+        async with sshcore.connect("n", config=str(cfg)) as conn:
+            return (await conn.run("echo new")).stdout
+
+    assert go(main()) == "new\n"
+    assert kh.read_text().startswith("|1|")
