@@ -107,6 +107,9 @@ def _auth_options(opts: dict[str, str], user: str | None, host: str,
            "keyboard-interactive": not (yes("kbdinteractiveauthentication")
                                         and yes("challengeresponseauthentication"))}
     methods = [m for m in methods if m and not off.get(m, False)]
+    if not methods:
+        raise_config("no authentication method is left to try (PreferredAuthentications, "
+                     "PubkeyAuthentication, PasswordAuthentication, KbdInteractiveAuthentication)")
     tries = int(opts.get("numberofpasswordprompts", "3"))
     kw: dict[str, Any] = {"preferred_auth": methods,
                           "auth_credentials": {"password_attempts": tries}}

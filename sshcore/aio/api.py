@@ -421,10 +421,13 @@ def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
     elif str(found.get("proxycommand", "none")).lower() != "none":
         put("proxy_command", found["proxycommand"])
     forward = str(found.get("forwardagent", "no"))
-    if forward.lower() not in ("no", "false") and (forward.lower() in ("yes", "true")
-                                                   or os.environ.get("SSH_AUTH_SOCK")):
-        put("forward_agent", True if forward.lower() in ("yes", "true")
-            else os.path.expanduser(forward.replace("$SSH_AUTH_SOCK", os.environ.get("SSH_AUTH_SOCK", ""))))
+    if forward.lower() in ("yes", "true"):
+        if os.environ.get("SSH_AUTH_SOCK"):
+            put("forward_agent", True)
+    elif forward.lower() not in ("no", "false"):  # a socket path (or $SSH_AUTH_SOCK)
+        path = os.path.expanduser(forward.replace("$SSH_AUTH_SOCK", os.environ.get("SSH_AUTH_SOCK", "")))
+        if path:
+            put("forward_agent", path)
     if "updatehostkeys" in found:
         put("update_host_keys", str(found["updatehostkeys"]).lower() in ("yes", "ask"))
     if "serveraliveinterval" in found:

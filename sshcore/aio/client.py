@@ -67,6 +67,7 @@ class SSHClientConnection(SSHConnection):
         self._password_change = password_change
         self.server_host_key: Any = None
         self._remote_listeners: dict[tuple[str, Any], _RemoteListener] = {}
+        self._pending_forwards: set[asyncio.Future[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -288,9 +289,20 @@ class SSHClientConnection(SSHConnection):
             listener = self._remote_listeners.get(("unix", host))
         else:
             raise ChannelOpenError(PROHIBITED, f"{channel_type} channels are not accepted by this client")
+        if listener is None and self._pending_forwards:
+            key = ("tcp", port) if channel_type == "forwarded-tcpip" else ("unix", host)
+            return self._incoming_after_pending(key, host, orig_host, orig_port)
         if listener is None:
             raise ChannelOpenError(PROHIBITED, f"no forwarding was requested for {host}")
         return listener._incoming(orig_host, orig_port)
+
+    async def _incoming_after_pending(self, key: tuple[str, Any], host: str, orig_host: str,
+                                      orig_port: int) -> Any:
+        await asyncio.gather(*list(self._pending_forwards))
+        listener = self._remote_listeners.get(key)
+        if listener is None:
+            raise ChannelOpenError(PROHIBITED, f"no forwarding was requested for {host}")
+        return await listener._incoming(orig_host, orig_port)
 
     # -------------------------------------------------------------- sessions
 
@@ -436,9 +448,24 @@ class SSHClientConnection(SSHConnection):
 
     # -------------------------------------------------------------- forwarding: remote
 
+    async def _forward_request(self, request: str, data: bytes) -> tuple[bool, bytes]:
+        """A (streamlocal-/tcpip-)forward request; until its listener exists, channels the
+        server opens for it wait (they may arrive right behind the reply)."""
+        settled: asyncio.Future[None] = self._loop.create_future()
+        self._pending_forwards.add(settled)
+        try:
+            return await self.global_request(request, data)
+        finally:
+            self._loop.call_soon(self._settle_forward, settled)
+
+    def _settle_forward(self, settled: asyncio.Future[None]) -> None:
+        self._pending_forwards.discard(settled)
+        if not settled.done():
+            settled.set_result(None)
+
     async def _listen_remote(self, listen_host: str, listen_port: int,
                              opener: Callable[[str, int], Any]) -> SSHListener:
-        ok, data = await self.global_request("tcpip-forward", string(listen_host) + uint32(listen_port))
+        ok, data = await self._forward_request("tcpip-forward", string(listen_host) + uint32(listen_port))
         if not ok:
             raise ChannelListenError(f"remote port forwarding from {listen_host or '*'}:{listen_port} "
                                      "refused by the server")
@@ -452,7 +479,7 @@ class SSHClientConnection(SSHConnection):
 
     async def _listen_remote_path(self, listen_path: str,
                                   opener: Callable[[str, int], Any]) -> SSHListener:
-        ok, _ = await self.global_request("streamlocal-forward@openssh.com", string(listen_path))
+        ok, _ = await self._forward_request("streamlocal-forward@openssh.com", string(listen_path))
         if not ok:
             raise ChannelListenError(f"remote forwarding from {listen_path} refused by the server")
         listener = _RemoteListener(self, ("unix", listen_path), opener, path=listen_path)

@@ -106,3 +106,21 @@ def test_agent_forwarding_to_sshd(start_sshd, agent, tmp_path):
     assert forwarded.exit_status == 0 and fp in forwarded.stdout, forwarded.stderr
     plain = asyncio.run(asyncio.wait_for(main(False), 60))
     assert plain.exit_status == 2 and "Could not open a connection" in plain.stderr
+
+
+def test_forward_agent_from_ssh_config(start_sshd, agent, tmp_path):
+    sock, keys, env = agent
+    ssh_add(env, keys["rsa"])
+    auth = tmp_path / "authorized_keys"
+    auth.write_text(Path(f"{keys['rsa']}.pub").read_text())
+    sshd = start_sshd(AuthorizedKeysFile=str(auth))
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Host a\n  HostName 127.0.0.1\n  Port {sshd.port}\n  ForwardAgent {sock}\n"
+                   f"  IdentityAgent {sock}\n  UserKnownHostsFile {sshd.known_hosts}\n")
+
+    async def main():
+        async with sshcore.connect("a", config=str(cfg), agent_path=str(sock)) as conn:
+            return await conn.run("ssh-add -l")
+
+    r = asyncio.run(asyncio.wait_for(main(), 60))
+    assert r.exit_status == 0 and "(RSA)" in r.stdout, r.stderr

@@ -167,3 +167,29 @@ def test_accept_new_and_hashed_from_the_config(start_sshd, keys, tmp_path):
 
     assert go(main()) == "new\n"
     assert kh.read_text().startswith("|1|")
+
+
+def test_cli_remote_forward_and_password_authentication_from_the_config(start_sshd, keys, helpers,
+                                                                         tmp_path, echo_server):
+    sshd = start_sshd()
+    rport = helpers.free_port()
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Host r\n  HostName 127.0.0.1\n  Port {sshd.port}\n  IdentityFile {keys.user['ed25519']}\n"
+                   f"  UserKnownHostsFile {sshd.known_hosts}\n"
+                   f"  RemoteForward 127.0.0.1:{rport} 127.0.0.1:{echo_server}\n"
+                   f"  PasswordAuthentication no\n  KbdInteractiveAuthentication no\n")
+    proc = subprocess.Popen([sys.executable, "-m", "sshcore", "run", "-F", str(cfg), "-N", "r"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        helpers.wait_port(rport, timeout=20)  # sshd listens for us
+        with socket.create_connection(("127.0.0.1", rport), timeout=10) as s:
+            s.sendall(b"remote")
+            assert s.recv(100) == b"etomer"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    # with publickey off by config as well, nothing is left to try
+    cfg.write_text(cfg.read_text() + "  PubkeyAuthentication no\n")
+    r = subprocess.run([sys.executable, "-m", "sshcore", "run", "-F", str(cfg), "r", "true"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 255 and "no authentication method is left to try" in r.stderr
