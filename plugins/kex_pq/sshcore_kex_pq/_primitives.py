@@ -17,8 +17,10 @@ MLKEM768_CT_LEN = 1088
 class MLKEM768:
     """An ML-KEM-768 decapsulation key (the client's side of one exchange)."""
 
-    def __init__(self) -> None:
-        self._key = MLKEM.generate(param_set=MLKEM.ML_KEM_768)
+    def __init__(self, seed: bytes | None = None) -> None:
+        """A fresh key, or the one the 64-byte ``seed`` (d || z) determines (for tests)."""
+        self._key = (MLKEM.generate(param_set=MLKEM.ML_KEM_768) if seed is None
+                     else MLKEM.MLKEMKey(param_set=MLKEM.ML_KEM_768, seed=seed))
 
     @property
     def encapsulation_key(self) -> bytes:
@@ -29,11 +31,12 @@ class MLKEM768:
         return bytes(self._key._decaps(ciphertext))
 
 
-def mlkem768_encapsulate(encapsulation_key: bytes) -> tuple[bytes, bytes]:
+def mlkem768_encapsulate(encapsulation_key: bytes,
+                         coins: bytes | None = None) -> tuple[bytes, bytes]:
     """(shared secret, ciphertext) for the peer's key; ValueError if the key is invalid
-    (FIPS 203 input checks)."""
+    (FIPS 203 input checks).  ``coins`` (the 32-byte m) only for known-answer tests."""
     peer = MLKEM.MLKEMKey(param_set=MLKEM.ML_KEM_768, ek=encapsulation_key)
-    secret, ciphertext = peer._encaps()
+    secret, ciphertext = peer._encaps(coins)
     return bytes(secret), bytes(ciphertext)
 
 
