@@ -168,8 +168,8 @@ class Env:
         return float(out.stdout.split()[-1])
 
 
-KEX_METHODS = ["curve25519-sha256", "mlkem768x25519-sha256", "ecdh-sha2-nistp256",
-               "diffie-hellman-group14-sha256"]
+KEX_METHODS = ["curve25519-sha256", "mlkem768x25519-sha256", "sntrup761x25519-sha512",
+               "ecdh-sha2-nistp256", "diffie-hellman-group14-sha256"]
 
 
 def kex_table(seconds: float = 1.0) -> None:

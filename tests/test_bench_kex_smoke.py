@@ -12,7 +12,8 @@ def test_bench_kex_table_prints_every_method():
     r = subprocess.run([sys.executable, "-m", "bench", "--kex", "--kex-seconds", "0.05"], cwd=root,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    for name in ("curve25519-sha256", "mlkem768x25519-sha256", "ecdh-sha2-nistp256",
+    for name in ("curve25519-sha256", "mlkem768x25519-sha256", "sntrup761x25519-sha512",
+                 "ecdh-sha2-nistp256",
                  "diffie-hellman-group14-sha256"):
         assert any(line.split()[:1] == [name] and line.rstrip().endswith("curve25519)")
                    for line in r.stdout.splitlines()), (name, r.stdout)

@@ -16,6 +16,7 @@ from sshcore._wire import SSHReader, byte, string
 from sshcore.errors import KeyExchangeError, SSHError
 from sshcore.interfaces import KexContext, KexResult, KexStep
 
+from . import _sntrup761
 from ._primitives import (MLKEM768, MLKEM768_CT_LEN, MLKEM768_EK_LEN, mlkem768_encapsulate,
                           x25519_keypair, x25519_shared)
 
@@ -23,38 +24,89 @@ KEX_HYBRID_INIT, KEX_HYBRID_REPLY = 30, 31
 X25519_LEN = 32
 
 
-class MLKEM768X25519Exchange:
+class _KEM:
+    """What a hybrid needs from its KEM: key pair, encapsulation, decapsulation."""
+
+    name = ""
+    pk_len = ct_len = 0
+    hash = hashlib.sha256
+
+    def keypair(self) -> tuple[bytes, object]:
+        raise NotImplementedError
+
+    def encapsulate(self, pk: bytes) -> tuple[bytes, bytes]:
+        """(shared secret, ciphertext); ValueError for an invalid public key."""
+        raise NotImplementedError
+
+    def decapsulate(self, ct: bytes, state: object) -> bytes:
+        raise NotImplementedError
+
+
+class _MLKEM768(_KEM):
+    name, pk_len, ct_len, hash = "ML-KEM-768", MLKEM768_EK_LEN, MLKEM768_CT_LEN, hashlib.sha256
+
+    def keypair(self) -> tuple[bytes, object]:
+        kem = MLKEM768()
+        return kem.encapsulation_key, kem
+
+    def encapsulate(self, pk: bytes) -> tuple[bytes, bytes]:
+        return mlkem768_encapsulate(pk)
+
+    def decapsulate(self, ct: bytes, state: object) -> bytes:
+        return state.decapsulate(ct)  # type: ignore[attr-defined]
+
+
+class _SNTRUP761(_KEM):
+    name, hash = "sntrup761", hashlib.sha512
+    pk_len, ct_len = _sntrup761.PUBLICKEY_BYTES, _sntrup761.CIPHERTEXT_BYTES
+
+    def keypair(self) -> tuple[bytes, object]:
+        return _sntrup761.keypair()
+
+    def encapsulate(self, pk: bytes) -> tuple[bytes, bytes]:
+        ct, secret = _sntrup761.encapsulate(pk)
+        return secret, ct
+
+    def decapsulate(self, ct: bytes, state: object) -> bytes:
+        return _sntrup761.decapsulate(ct, state)  # type: ignore[arg-type]
+
+
+class HybridX25519Exchange:
+    """KEM + X25519 as OpenSSH hybrids do: C_INIT = kem_pk || x25519, S_REPLY = kem_ct ||
+    x25519, K = HASH(kem_secret || x25519_secret) as a string."""
+
+    kem: _KEM = _KEM()
+
     def __init__(self, ctx: KexContext) -> None:
         self.ctx = ctx
         self.x_key, self.x_pub = x25519_keypair()
-        self.kem = MLKEM768() if ctx.role == "client" else None
+        if ctx.role == "client":
+            self.kem_pk, self.kem_state = self.kem.keypair()
         self.done = False
 
     def _hash(self, k_s: bytes, c_init: bytes, s_reply: bytes, k: bytes) -> bytes:
         c = self.ctx
-        return hashlib.sha256(b"".join((
+        return self.kem.hash(b"".join((
             string(c.client_version), string(c.server_version), string(c.client_kexinit),
             string(c.server_kexinit), string(k_s), string(c_init), string(s_reply), k))).digest()
 
-    @staticmethod
-    def _secret(k_pq: bytes, k_cl: bytes) -> bytes:
-        return string(hashlib.sha256(k_pq + k_cl).digest())
+    def _secret(self, k_pq: bytes, k_cl: bytes) -> bytes:
+        return string(self.kem.hash(k_pq + k_cl).digest())
 
     def start(self) -> KexStep:
         if self.ctx.role == "client":
-            assert self.kem is not None
-            return KexStep(send=[byte(KEX_HYBRID_INIT)
-                                 + string(self.kem.encapsulation_key + self.x_pub)])
+            return KexStep(send=[byte(KEX_HYBRID_INIT) + string(self.kem_pk + self.x_pub)])
         return KexStep()
 
     def _server_reply(self, c_init: bytes) -> KexStep:
-        if len(c_init) != MLKEM768_EK_LEN + X25519_LEN:
-            raise KeyExchangeError("mlkem768x25519 client value has the wrong length")
-        ek, x_peer = c_init[:MLKEM768_EK_LEN], c_init[MLKEM768_EK_LEN:]
+        kem = self.kem
+        if len(c_init) != kem.pk_len + X25519_LEN:
+            raise KeyExchangeError(f"{kem.name} hybrid client value has the wrong length")
+        pk, x_peer = c_init[:kem.pk_len], c_init[kem.pk_len:]
         try:
-            k_pq, ct = mlkem768_encapsulate(ek)
+            k_pq, ct = kem.encapsulate(pk)
         except ValueError as exc:
-            raise KeyExchangeError(f"invalid ML-KEM-768 encapsulation key: {exc}") from None
+            raise KeyExchangeError(f"invalid {kem.name} encapsulation key: {exc}") from None
         k = self._secret(k_pq, self._x25519(x_peer))
         s_reply = ct + self.x_pub
         h = self._hash(self.ctx.host_key_blob, c_init, s_reply, k)
@@ -72,6 +124,7 @@ class MLKEM768X25519Exchange:
     def receive(self, payload: bytes) -> KexStep:
         if self.done:
             raise KeyExchangeError("key exchange message after the exchange finished")
+        kem = self.kem
         try:
             r = SSHReader(payload, 1)
             if self.ctx.role == "server" and payload[0] == KEX_HYBRID_INIT:
@@ -83,16 +136,23 @@ class MLKEM768X25519Exchange:
             if self.ctx.role == "client" and payload[0] == KEX_HYBRID_REPLY:
                 k_s, s_reply, sig = r.string(), r.string(), r.string()
                 r.finish()
-                if len(s_reply) != MLKEM768_CT_LEN + X25519_LEN:
-                    raise KeyExchangeError("mlkem768x25519 server value has the wrong length")
-                assert self.kem is not None
-                k_pq = self.kem.decapsulate(s_reply[:MLKEM768_CT_LEN])
-                k = self._secret(k_pq, self._x25519(s_reply[MLKEM768_CT_LEN:]))
-                h = self._hash(k_s, self.kem.encapsulation_key + self.x_pub, s_reply, k)
+                if len(s_reply) != kem.ct_len + X25519_LEN:
+                    raise KeyExchangeError(f"{kem.name} hybrid server value has the wrong length")
+                k_pq = kem.decapsulate(s_reply[:kem.ct_len], self.kem_state)
+                k = self._secret(k_pq, self._x25519(s_reply[kem.ct_len:]))
+                h = self._hash(k_s, self.kem_pk + self.x_pub, s_reply, k)
                 self.done = True
                 return KexStep(result=KexResult(k, h, k_s, sig))
         except KeyExchangeError:
             raise
         except SSHError as exc:
             raise KeyExchangeError(f"malformed hybrid key exchange message: {exc}") from None
-        raise KeyExchangeError(f"unexpected message {payload[0]} during mlkem768x25519 exchange")
+        raise KeyExchangeError(f"unexpected message {payload[0]} during {kem.name} hybrid exchange")
+
+
+class MLKEM768X25519Exchange(HybridX25519Exchange):
+    kem = _MLKEM768()
+
+
+class SNTRUP761X25519Exchange(HybridX25519Exchange):
+    kem = _SNTRUP761()
