@@ -65,9 +65,23 @@ def _inverse(a: list[int], m: int) -> list[int] | None:
     s1 = [1]
     while r1:
         inv_lead = pow(r1[-1], -1, m)
+        d1 = len(r1)
+        if len(r0) == d1 + 1 and d1 >= 2:
+            # The usual case, a quotient q1*x + q0: both eliminations in one pass.
+            q1 = r0[-1] * inv_lead % m
+            q0 = (r0[-2] - q1 * r1[-2]) * inv_lead % m
+            r1x = [0] + r1
+            rem = trim([(a - q1 * b - q0 * c) % m for a, b, c in zip(r0, r1x, r1 + [0])])
+            ls = max(len(s0), len(s1) + 1)
+            s0e = s0 + [0] * (ls - len(s0))
+            s1x = [0] + s1 + [0] * (ls - len(s1) - 1)
+            s1e = s1 + [0] * (ls - len(s1))
+            s_new = trim([(a - q1 * b - q0 * c) % m for a, b, c in zip(s0e, s1x, s1e)])
+            r0, r1 = r1, rem
+            s0, s1 = s1, s_new
+            continue
         s_new = list(s0)
         rem = r0
-        d1 = len(r1)
         while len(rem) >= d1:
             coef = rem[-1] * inv_lead % m
             shift = len(rem) - d1
@@ -90,6 +104,53 @@ def _inverse(a: list[int], m: int) -> list[int] | None:
     scale = pow(r0[0], -1, m)
     inv = [x * scale % m for x in s0] + [0] * max(0, P - len(s0))
     return _reduce(inv, m) if len(inv) > P else inv
+
+
+# GF(3) polynomials bit-sliced into two integers: bit i of ``p`` set when the coefficient
+# of x^i is +1, of ``m`` when it is -1.  Additions are a handful of integer operations.
+
+def _add3(ap: int, am: int, bp: int, bm: int) -> tuple[int, int]:
+    nza, nzb = ap | am, bp | bm
+    return ((ap & ~nzb) | (bp & ~nza) | (am & bm),
+            (am & ~nzb) | (bm & ~nza) | (ap & bp))
+
+
+def _inverse3(a: list[int]) -> list[int] | None:
+    """1/a in Z_3[x]/(x^p - x - 1) (bit-sliced extended Euclid), or None."""
+    def lead(p_: int, m_: int) -> tuple[int, int]:
+        d = max(p_.bit_length(), m_.bit_length()) - 1
+        return d, (1 if (p_ >> d) & 1 else -1) if d >= 0 else 0
+
+    r0p, r0m = 1 << P, 0b11          # x^p - x - 1
+    r1p = sum(1 << i for i, x in enumerate(a) if x % 3 == 1)
+    r1m = sum(1 << i for i, x in enumerate(a) if x % 3 == 2)
+    s0p = s0m = 0
+    s1p, s1m = 1, 0
+    while r1p | r1m:
+        d1, c1 = lead(r1p, r1m)
+        remp, remm = r0p, r0m
+        sp, sm = s0p, s0m
+        while True:
+            d, c = lead(remp, remm)
+            if d < d1:
+                break
+            shift = d - d1
+            # rem -= (c/c1) x^shift r1: with c/c1 = +1 subtract, -1 add
+            if c == c1:
+                remp, remm = _add3(remp, remm, r1m << shift, r1p << shift)
+                sp, sm = _add3(sp, sm, s1m << shift, s1p << shift)
+            else:
+                remp, remm = _add3(remp, remm, r1p << shift, r1m << shift)
+                sp, sm = _add3(sp, sm, s1p << shift, s1m << shift)
+        r0p, r0m, r1p, r1m = r1p, r1m, remp, remm
+        s0p, s0m, s1p, s1m = s1p, s1m, sp, sm
+    d, c = lead(r0p, r0m)
+    if d != 0:
+        return None
+    if c == -1:
+        s0p, s0m = s0m, s0p
+    out = [((s0p >> i) & 1) - ((s0m >> i) & 1) for i in range(max(s0p.bit_length(), s0m.bit_length(), P))]
+    return [x % 3 for x in (_reduce(out, 3) if len(out) > P else out)]
 
 
 def _reduce(c: list[int], m: int) -> list[int]:
@@ -235,20 +296,23 @@ def _hash_session(b: int, y: bytes, z: bytes) -> bytes:
 
 # --------------------------------------------------------------------------- sampling
 
-def _urandom32(rand: object) -> int:
-    return int.from_bytes(rand(4), "little")  # type: ignore[operator]
+def _urandom32s(rand: object) -> list[int]:
+    """p little-endian uint32 values from one randomness request (as the reference does,
+    which fixes the NIST known answers)."""
+    raw = rand(4 * P)  # type: ignore[operator]
+    return [int.from_bytes(raw[i:i + 4], "little") for i in range(0, 4 * P, 4)]
 
 
 def _short_random(rand: object) -> list[int]:
     """Weight-w vector with coefficients +-1 (a random permutation by sorting)."""
-    lst = [_urandom32(rand) for _ in range(P)]
+    lst = _urandom32s(rand)
     lst = [x & 0xFFFFFFFE for x in lst[:W]] + [(x & 0xFFFFFFFC) | 1 for x in lst[W:]]
     lst.sort()
     return [(x & 3) - 1 for x in lst]
 
 
 def _small_random(rand: object) -> list[int]:
-    return [(((_urandom32(rand) & 0x3FFFFFFF) * 3) >> 30) - 1 for _ in range(P)]
+    return [(((x & 0x3FFFFFFF) * 3) >> 30) - 1 for x in _urandom32s(rand)]
 
 
 def _round(a: list[int]) -> list[int]:
@@ -265,7 +329,7 @@ def keypair(rand: object = secrets.token_bytes) -> tuple[bytes, bytes]:
     """(public key, secret key)."""
     while True:
         g = _small_random(rand)
-        ginv = _inverse(g, 3)
+        ginv = _inverse3(g)
         if ginv is not None:
             break
     f = _short_random(rand)
@@ -274,7 +338,7 @@ def keypair(rand: object = secrets.token_bytes) -> tuple[bytes, bytes]:
     h = [_freeze_q(x) for x in _mul(finv, g, Q)]
     pk = _rq_encode(h)
     ginv_small = [_freeze_3(x) for x in ginv]
-    rho = _small_encode(_small_random(rand))
+    rho = rand(SMALL_BYTES)  # type: ignore[operator]  # random bytes for implicit rejection
     sk = _small_encode(f) + _small_encode(ginv_small) + pk + rho + _hash(4, pk)
     return pk, sk
 

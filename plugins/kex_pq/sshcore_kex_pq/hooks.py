@@ -12,12 +12,10 @@ from ._hybrid import MLKEM768X25519Exchange, SNTRUP761X25519Exchange
 
 @hookimpl
 def sshcore_kex_algorithms() -> Sequence[KexAlgorithm]:
-    # First in the default order, as in OpenSSH 10 (curve25519-sha256 is 100).
+    # First in the default order, in OpenSSH 10's order (curve25519-sha256 is 100).
     return [
         KexAlgorithm("mlkem768x25519-sha256", "sha256", MLKEM768X25519Exchange, priority=110),
-        # sntrup761 in Python: proven against OpenSSH 9.x, but its key generation takes
-        # ~150 ms here, so it is offered after curve25519 (enable it first by name)
-        KexAlgorithm("sntrup761x25519-sha512", "sha512", SNTRUP761X25519Exchange, priority=98),
+        KexAlgorithm("sntrup761x25519-sha512", "sha512", SNTRUP761X25519Exchange, priority=105),
         KexAlgorithm("sntrup761x25519-sha512@openssh.com", "sha512", SNTRUP761X25519Exchange,
-                     priority=97),
+                     priority=104),
     ]

@@ -107,5 +107,6 @@ def test_tampered_ciphertext_gives_a_different_secret_not_an_error():
 def test_first_in_the_default_order():
     from sshcore.registry import default_registry
 
-    assert default_registry().default_names("kex")[:2] == ["mlkem768x25519-sha256",
-                                                           "curve25519-sha256"]
+    assert default_registry().default_names("kex")[:4] == [
+        "mlkem768x25519-sha256", "sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com",
+        "curve25519-sha256"]
