@@ -2,9 +2,10 @@
 Python from the NTRU Prime specification: p = 761, q = 4591, w = 286, R = Z[x]/(x^p-x-1).
 
 Polynomial products use Kronecker substitution on Python integers; inverses use the
-extended Euclidean algorithm.  Python cannot promise constant time: decapsulation has no
-secret-dependent branch on the comparison result, but integer arithmetic itself is not
-constant-time.
+extended Euclidean algorithm (key generation only).  Decapsulation has no branch and no
+table index that depends on secret data: reductions, the weight check and the final
+selection are arithmetic.  CPython's integer arithmetic itself is not constant-time,
+which is as far as Python allows.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ _SLOT = 5  # bytes per coefficient in Kronecker products (sums stay below 2**40)
 # --------------------------------------------------------------------------- arithmetic
 
 def _freeze_q(x: int) -> int:
+    """x mod q in [-(q-1)/2, (q-1)/2], without a branch on x."""
     r = x % Q
-    return r - Q if r > Q12 else r
+    return r - Q * (((Q12 - r) >> 63) & 1)
 
 
 def _freeze_3(x: int) -> int:
+    """x mod 3 in {-1, 0, 1}, without a branch on x."""
     r = x % 3
-    return r - 3 if r > 1 else r
+    return r - 3 * (r >> 1)
 
 
 def _pack(coeffs: list[int]) -> int:
@@ -320,7 +323,7 @@ def _round(a: list[int]) -> list[int]:
 
 
 def _weight(r: list[int]) -> int:
-    return sum(1 for x in r if x)
+    return sum(x & 1 for x in r)  # +-1 & 1 == 1, 0 & 1 == 0: no branch on the values
 
 
 # --------------------------------------------------------------------------- the KEM
@@ -371,12 +374,19 @@ def decapsulate(c: bytes, sk: bytes) -> bytes:
     cc = _rounded_decode(c[:ROUNDED_BYTES])
     e3 = [_freeze_3(_freeze_q(3 * x)) for x in _mul(cc, f, Q)]   # 3*f*c in Rq, then mod 3
     ev = [_freeze_3(x) for x in _mul(e3, ginv, 3)]
-    r = ev if _weight(ev) == W else [1] * W + [0] * (P - W)
+    # Selections below are arithmetic, not branches on secret data (as far as Python
+    # allows): a wrong-weight ev becomes the fixed vector (1,...,1,0,...,0).
+    wd = _weight(ev) - W
+    bad = ((wd | -wd) >> 63) & 1
+    default = [1] * W + [0] * (P - W)
+    r = [e + bad * (d - e) for e, d in zip(ev, default)]
     r_enc = _small_encode(r)
     h = _rq_decode(pk)
     c2 = _rounded_encode(_encrypt(r, h)) + _hash_confirm(r_enc, cache)
     diff = 0
     for x, y in zip(c, c2):
         diff |= x ^ y
-    ok = int(diff == 0)
-    return _hash_session(ok, r_enc if ok else rho, c)
+    mismatch = ((diff | -diff) >> 63) & 1            # 1 when the ciphertext does not re-encrypt
+    mb = 0xFF * mismatch
+    chosen = bytes(a ^ ((a ^ b) & mb) for a, b in zip(r_enc, rho))
+    return _hash_session(1 - mismatch, chosen, c)
