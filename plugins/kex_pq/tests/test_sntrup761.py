@@ -68,3 +68,11 @@ def test_wrong_lengths_end_the_key_exchange():
         kem.encapsulate(b"short")
     with pytest.raises(ValueError):
         kem.decapsulate(b"short", b"")
+
+
+def test_branch_free_reductions_agree_with_the_definition():
+    for x in range(-3 * kem.Q, 3 * kem.Q):
+        r = x % kem.Q
+        assert kem._freeze_q(x) == (r - kem.Q if r > kem.Q12 else r)
+        assert kem._freeze_3(x) == (x % 3 - 3 if x % 3 > 1 else x % 3)
+    assert kem._weight([1, -1, 0, 1]) == 3
