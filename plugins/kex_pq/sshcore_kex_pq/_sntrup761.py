@@ -46,13 +46,7 @@ def _mul(a: list[int], b: list[int], m: int) -> list[int]:
     """a*b in Z_m[x]/(x^p - x - 1), coefficients in [0, m)."""
     prod = _pack([x % m for x in a]) * _pack([x % m for x in b])
     raw = prod.to_bytes(_SLOT * (2 * P - 1), "little")
-    c = [int.from_bytes(raw[i:i + _SLOT], "little") for i in range(0, len(raw), _SLOT)]
-    for k in range(2 * P - 2, P - 1, -1):   # x^k = x^(k-p) * (x + 1)
-        v = c[k]
-        if v:
-            c[k - P] += v
-            c[k - P + 1] += v
-    return [x % m for x in c[:P]]
+    return _reduce([int.from_bytes(raw[i:i + _SLOT], "little") for i in range(0, len(raw), _SLOT)], m)
 
 
 def _inverse(a: list[int], m: int) -> list[int] | None:
@@ -157,6 +151,7 @@ def _inverse3(a: list[int]) -> list[int] | None:
 
 
 def _reduce(c: list[int], m: int) -> list[int]:
+    """c mod (x^p - x - 1, m): x^k = x^(k-p) * (x + 1), from the top down."""
     c = list(c)
     for k in range(len(c) - 1, P - 1, -1):
         v = c[k]
