@@ -259,6 +259,18 @@ class KnownHosts:
         except FileNotFoundError:
             return cls(sources=[str(path)])
 
+    @classmethod
+    def load(cls, source: Any) -> tuple[KnownHosts, list[Any]]:
+        """A table from a KnownHosts, a path or a list of paths, and the paths it came
+        from (the first is where new keys are recorded)."""
+        if isinstance(source, KnownHosts):
+            return source, []
+        paths = [source] if isinstance(source, (str, Path)) else list(source)
+        table = cls()
+        for path in paths:
+            table = table + cls.read(path)
+        return table, paths
+
     def __add__(self, other: KnownHosts) -> KnownHosts:
         return KnownHosts(self.entries + other.entries, self.sources + other.sources)
 

@@ -212,16 +212,7 @@ class SSHConfig:
                   "l": os.uname().nodename}
 
         def expand(value: str) -> str:
-            out, i = [], 0
-            while i < len(value):
-                ch = value[i]
-                if ch == "%" and i + 1 < len(value) and value[i + 1] in tokens:
-                    out.append(tokens[value[i + 1]])
-                    i += 2
-                else:
-                    out.append(ch)
-                    i += 1
-            return "".join(out)
+            return expand_tokens(value, tokens)
 
         if "hostname" in opts:  # in HostName, %h is the name given; elsewhere, the result
             opts["hostname"] = expand(opts["hostname"])
@@ -231,6 +222,19 @@ class SSHConfig:
                 value = opts[name]
                 opts[name] = [expand(v) for v in value] if isinstance(value, list) else expand(value)
         return opts
+
+
+def expand_tokens(value: str, tokens: dict[str, str]) -> str:
+    """Replace ``%x`` for each ``x`` in ``tokens`` (others are left as they are)."""
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == "%" and i + 1 < len(value) and value[i + 1] in tokens:
+            out.append(tokens[value[i + 1]])
+            i += 2
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
 
 
 def _patterns(patterns: str, name: str) -> bool:

@@ -66,18 +66,12 @@ def _spawn_proxy(command: str, host: str, port: int, user: str | None) -> tuple[
     """Run ssh's ProxyCommand with one end of a socket pair as its stdin and stdout."""
     import subprocess
 
+    from ..ssh_config import expand_tokens
+
     tokens = {"h": host, "p": str(port), "r": user or default_username(), "n": host, "%": "%"}
-    out, i = [], 0
-    while i < len(command):
-        if command[i] == "%" and i + 1 < len(command) and command[i + 1] in tokens:
-            out.append(tokens[command[i + 1]])
-            i += 2
-        else:
-            out.append(command[i])
-            i += 1
     ours, theirs = socket.socketpair()
     try:
-        proc = subprocess.Popen("exec " + "".join(out), shell=True, stdin=theirs, stdout=theirs,
+        proc = subprocess.Popen("exec " + expand_tokens(command, tokens), shell=True, stdin=theirs, stdout=theirs,
                                 start_new_session=True)
     finally:
         theirs.close()
@@ -102,13 +96,7 @@ def _prefer_known_types(reg: Registry, known_hosts: Any, host: str, port: int) -
     records for this host come first, so the server shows a key we can check."""
     if callable(known_hosts) and not isinstance(known_hosts, KnownHosts):
         return None
-    if isinstance(known_hosts, KnownHosts):
-        table = known_hosts
-    else:
-        paths = [known_hosts] if isinstance(known_hosts, (str, Path)) else list(known_hosts)
-        table = KnownHosts()
-        for path in paths:
-            table = table + KnownHosts.read(path)
+    table, _ = KnownHosts.load(known_hosts)
     types = {e.key_type for e in table.host_entries(host, port)}
     enabled = reg.expand("signature", None)
     first = [d.name for d in reg.all("signature") if d.key_type in types and d.name in enabled]

@@ -120,13 +120,7 @@ class SSHClientConnection(SSHConnection):
             return True
         if callable(kh):
             return kh(self.host, self.port, key)
-        if isinstance(kh, KnownHosts):
-            table, paths = kh, []
-        else:
-            paths = [kh] if isinstance(kh, (str, Path)) else list(kh)
-            table = KnownHosts()
-            for path in paths:
-                table = table + KnownHosts.read(path)
+        table, paths = KnownHosts.load(kh)
         if is_certificate(key):
             why = self._check_host_certificate(table, key)
             if why is None:
@@ -240,9 +234,7 @@ class SSHClientConnection(SSHConnection):
         blobs = []
         while r.remaining:
             blobs.append(r.string())
-        table = KnownHosts()
-        for path in paths:
-            table = table + KnownHosts.read(path)
+        table, _ = KnownHosts.load(paths)
         recorded = {e.key_type for e in table.host_entries(self.host, self.port)}
         new = []
         for blob in blobs:
