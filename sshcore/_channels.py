@@ -15,6 +15,7 @@ reports data consumed (``consume()``).
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from .connection import Connection
 
 _MAX_CHANNELS = 1024
+_U32X2 = struct.Struct(">II")
+_U32X3 = struct.Struct(">III")
 
 
 class Channel:
@@ -81,11 +84,13 @@ class ChannelLayer:
 
     def _get(self, payload: bytes) -> tuple[Channel, SSHReader]:
         r = SSHReader(payload, 1)
-        local = r.uint32()
+        return self._lookup(r.uint32(), payload[0]), r
+
+    def _lookup(self, local: int, mtype: int) -> Channel:
         ch = self.channels.get(local)
         if ch is None or ch.state == "opening_remote":
-            raise RemoteProtocolError(f"message {payload[0]} for unknown channel {local}")
-        return ch, r
+            raise RemoteProtocolError(f"message {mtype} for unknown channel {local}")
+        return ch
 
     def _chan(self, local_id: int) -> Channel:
         ch = self.channels.get(local_id)
@@ -302,18 +307,22 @@ class ChannelLayer:
             return
         self.conn._events.append(ev.ChannelData(ch.local_id, data, datatype))
 
-    def _on_data(self, payload: bytes) -> None:
-        ch, r = self._get(payload)
-        data = r.string()
-        r.finish()
-        self._receive(ch, data, None)
+    def _on_data(self, payload: bytes | memoryview) -> None:
+        # The hot path: parsed in place, the data stays a view of the decrypted packet.
+        if len(payload) < 9:
+            raise RemoteProtocolError("truncated CHANNEL_DATA")
+        local, n = _U32X2.unpack_from(payload, 1)
+        if 9 + n != len(payload):
+            raise RemoteProtocolError("CHANNEL_DATA length does not match the packet")
+        self._receive(self._lookup(local, payload[0]), payload[9:], None)
 
-    def _on_extended_data(self, payload: bytes) -> None:
-        ch, r = self._get(payload)
-        datatype = r.uint32()
-        data = r.string()
-        r.finish()
-        self._receive(ch, data, datatype)
+    def _on_extended_data(self, payload: bytes | memoryview) -> None:
+        if len(payload) < 13:
+            raise RemoteProtocolError("truncated CHANNEL_EXTENDED_DATA")
+        local, datatype, n = _U32X3.unpack_from(payload, 1)
+        if 13 + n != len(payload):
+            raise RemoteProtocolError("CHANNEL_EXTENDED_DATA length does not match the packet")
+        self._receive(self._lookup(local, payload[0]), payload[13:], datatype)
 
     def _on_eof(self, payload: bytes) -> None:
         ch, r = self._get(payload)

@@ -18,6 +18,9 @@ MAX_PACKET_LENGTH = 256 * 1024
 #: Largest uncompressed payload we accept.
 MAX_PAYLOAD = 256 * 1024
 _SEQ_MASK = 0xFFFFFFFF
+#: Receive buffer of an idle connection, and the most a bulk transfer grows it to.
+_SMALL_BUFFER = 4096
+_BULK_BUFFER = 1024 * 1024
 
 
 class PacketWriter:
@@ -82,7 +85,17 @@ class PacketWriter:
 
 
 class PacketReader:
-    """Reassembles packets from received bytes; ``next_payload()`` returns one or None."""
+    """Reassembles packets from received bytes; ``next_payload()`` returns one or None.
+
+    Bytes arrive by ``feed(data)`` or, without a copy, by writing into ``get_buffer()`` and
+    calling ``buffer_updated(n)`` (the shape of :class:`asyncio.BufferedProtocol`).  The
+    buffer starts small, grows while reads fill it (bulk transfers) and shrinks back once
+    it is empty after a small read, so an idle connection holds little memory.
+
+    Ciphers and MACs get memoryviews into the buffer, valid only during the call.  A
+    returned payload is a memoryview of the decrypted packet, a fresh object that the
+    reader never reuses; before the first key exchange it is a copy.
+    """
 
     def __init__(self) -> None:
         self.seq = 0
@@ -94,12 +107,21 @@ class PacketReader:
         self.mac_size = 0
         self.decompressor: Any = None
         self.delayed_decompressor: Any = None
-        self.buffer = bytearray()
         self.bytes_received = 0
         self.packets_received = 0
-        # State of a packet whose first block is already decrypted (non-etm ciphers).
+        self._buf = bytearray(_SMALL_BUFFER)
+        self._view = memoryview(self._buf)
+        self._rd = 0        # start of unparsed data
+        self._wr = 0        # end of received data
+        self._need = 0      # total size of the packet in progress, once known
+        self._last_read = 0
+        self._offered = 0
+        self._filled = False
+        # A packet whose first block is decrypted already (encrypt-and-MAC ciphers), and
+        # a length an AEAD cipher decrypted already: decrypting again would be wasted work
+        # (and, for a stateful cipher, wrong).
         self._first: bytes | None = None
-        self._length = 0
+        self._length = -1
 
     def set_keys(self, cipher: Any, aead: bool, block: int, mac: Any, mac_size: int,
                  etm: bool, decompressor: Any, delayed: bool) -> None:
@@ -115,8 +137,53 @@ class PacketReader:
         if self.delayed_decompressor is not None:
             self.decompressor, self.delayed_decompressor = self.delayed_decompressor, None
 
-    def feed(self, data: bytes) -> None:
-        self.buffer += data
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as packets."""
+        return self._wr - self._rd
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        n = len(data)
+        self.get_buffer(n)[:n] = data
+        self.buffer_updated(n)
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Free space to receive into, never empty: at least ``sizehint`` bytes, and room
+        for the rest of the packet in progress."""
+        rd, wr, size = self._rd, self._wr, len(self._buf)
+        if rd == wr:
+            self._rd = self._wr = rd = wr = 0
+            if size > _SMALL_BUFFER and self._last_read < _SMALL_BUFFER and sizehint <= _SMALL_BUFFER:
+                self._resize(_SMALL_BUFFER)
+                size = _SMALL_BUFFER
+        pending = wr - rd
+        need = max(sizehint, self._need - pending, 1)
+        target = size
+        if self._filled and size < _BULK_BUFFER:
+            target = min(2 * size, _BULK_BUFFER)  # reads fill what we offer: offer more
+        if pending + need > target:
+            target = max(pending + need, 2 * size)
+        if target > size:
+            self._resize(target)
+        elif size - wr < max(need, size // 4) and rd:
+            self._buf[:pending] = self._view[rd:wr]  # move the partial packet to the front
+            self._rd, self._wr = 0, pending
+        view = self._view[self._wr:]
+        self._offered = len(view)
+        return view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._wr += nbytes
+        self._last_read = nbytes
+        self._filled = nbytes >= self._offered
+
+    def _resize(self, size: int) -> None:
+        rd, wr = self._rd, self._wr
+        buf = bytearray(size)
+        buf[:wr - rd] = self._view[rd:wr]
+        self._view.release()
+        self._buf, self._view = buf, memoryview(buf)
+        self._rd, self._wr = 0, wr - rd
 
     def _check_length(self, length: int, aligned: int) -> None:
         if length < 5 or length > MAX_PACKET_LENGTH:
@@ -124,69 +191,73 @@ class PacketReader:
         if aligned % self.block:
             raise RemoteProtocolError(f"packet length {length} is not a multiple of the block size")
 
-    def next_payload(self) -> bytes | None:
-        buf = self.buffer
+    def next_payload(self) -> bytes | memoryview | None:
+        rd = self._rd
+        avail = self._wr - rd
+        view = self._view
         cipher = self.cipher
         seq = self.seq
         if cipher is None or self.aead or self.etm:
-            if len(buf) < 4:
+            if avail < 4:
                 return None
-            header = bytes(buf[:4])
-            if self.aead:
-                length = cipher.decrypt_length(seq, header)
-                tail = self.mac_size
-            else:
-                (length,) = unpack_u32_from(header)
-                tail = self.mac_size if self.mac is not None else 0
-            self._check_length(length, length if cipher is not None else length + 4)
+            length = self._length
+            if length < 0:
+                if self.aead:
+                    length = cipher.decrypt_length(seq, view[rd:rd + 4])
+                else:
+                    (length,) = unpack_u32_from(self._buf, rd)
+                self._check_length(length, length if cipher is not None else length + 4)
+                self._length = length
+            tail = self.mac_size if self.aead or self.mac is not None else 0
             total = 4 + length + tail
-            if len(buf) < total:
+            if avail < total:
+                self._need = total
                 return None
-            body = bytes(buf[4:4 + length + tail])
-            del buf[:total]
+            end = rd + 4 + length
             if cipher is None:
-                if self.mac is not None and not self.mac.verify(seq, header + body[:length], body[length:]):
-                    raise MACError("MAC verification failed")
-                packet = body[:length]
+                if self.mac is not None and not self.mac.verify(seq, view[rd:end], view[end:rd + total]):
+                    raise MACError("MAC verification failed")  # pragma: no cover - never negotiated
+                packet: Any = bytes(view[rd + 4:end])
             elif self.aead:
-                packet = cipher.decrypt_packet(seq, header, body)
+                packet = cipher.decrypt_packet(seq, view[rd:rd + 4], view[rd + 4:rd + total])
                 if packet is None:
                     raise MACError("message authentication failed")
             else:
-                ciphertext = body[:length]
-                if not self.mac.verify(seq, header + ciphertext, body[length:]):
+                if not self.mac.verify(seq, view[rd:end], view[end:rd + total]):
                     raise MACError("MAC verification failed")
-                packet = cipher.decrypt(ciphertext)
+                packet = cipher.decrypt(view[rd + 4:end])
         else:
             block = self.block
-            if self._first is None:
-                if len(buf) < block:
+            first = self._first
+            if first is None:
+                if avail < block:
                     return None
-                first = cipher.decrypt(bytes(buf[:block]))
+                first = cipher.decrypt(view[rd:rd + block])
                 (length,) = unpack_u32_from(first)
                 self._check_length(length, length + 4)
-                del buf[:block]
                 self._first, self._length = first, length
             length = self._length
-            need = length + 4 - block + self.mac_size
-            if len(buf) < need:
+            total = 4 + length + self.mac_size
+            if avail < total:
+                self._need = total
                 return None
-            rest_len = length + 4 - block
-            rest = cipher.decrypt(bytes(buf[:rest_len])) if rest_len else b""
-            mac = bytes(buf[rest_len:need])
-            del buf[:need]
-            whole = self._first + rest
+            end = rd + 4 + length
+            whole = first + cipher.decrypt(view[rd + block:end]) if end > rd + block else first
             self._first = None
-            if not self.mac.verify(seq, whole, mac):
+            if not self.mac.verify(seq, whole, view[end:rd + total]):
                 raise MACError("MAC verification failed")
-            packet = whole[4:]
+            packet = memoryview(whole)[4:]
+        self._rd = rd + total
+        self._need = 0
+        self._length = -1
         self.seq = (seq + 1) & _SEQ_MASK
         self.packets_received += 1
-        self.bytes_received += 4 + len(packet) + self.mac_size
+        self.bytes_received += total
         padlen = packet[0]
-        if padlen < 4 or padlen >= len(packet):
+        plen = len(packet)
+        if padlen < 4 or padlen >= plen:
             raise RemoteProtocolError(f"invalid padding length {padlen}")
-        payload = packet[1:len(packet) - padlen]
+        payload = memoryview(packet)[1:plen - padlen]
         if self.decompressor is not None:
             try:
                 payload = self.decompressor.decompress(payload, MAX_PAYLOAD)

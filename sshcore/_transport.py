@@ -98,6 +98,7 @@ class Transport:
         self._writer = PacketWriter(random=config.random)
         self._reader = PacketReader()
         self._preface = bytearray()
+        self._scratch = memoryview(bytearray(4096))  # intake before the version line
         self.local_version = config.version
         self.peer_version: str | None = None
         self.session_id: bytes | None = None
@@ -159,18 +160,42 @@ class Transport:
         self._now = now
         if self.closed:
             return
+        self._guarded(self._take_data, data)
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """Where the driver may write received bytes without a copy (the shape of
+        :meth:`asyncio.BufferedProtocol.get_buffer`): fill a prefix of the returned view,
+        then call :meth:`buffer_updated`.  Never empty."""
+        if self.peer_version is None or self.closed:
+            return self._scratch
+        return self._reader.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int, now: float = 0.0) -> None:
+        """``nbytes`` were written into the view :meth:`get_buffer` returned."""
+        if self.peer_version is None or self.closed or not nbytes:
+            self.receive_data(bytes(self._scratch[:nbytes]), now)
+            return
+        self._now = now
+        self._reader.buffer_updated(nbytes)
+        self._guarded(self._process_packets)
+
+    def _take_data(self, data: bytes) -> None:
+        if not data:
+            raise RemoteProtocolError("connection closed by peer",
+                                      reason=DisconnectReason.CONNECTION_LOST)
+        if self.peer_version is None:
+            self._preface += data
+            if not self._parse_version():
+                return
+            data = bytes(self._preface)
+            self._preface.clear()
+        self._reader.feed(data)
+        self._process_packets()
+
+    def _guarded(self, fn: Any, *args: Any) -> None:
+        """Run an intake step; a peer's fault ends the connection with the right reason."""
         try:
-            if not data:
-                raise RemoteProtocolError("connection closed by peer",
-                                          reason=DisconnectReason.CONNECTION_LOST)
-            if self.peer_version is None:
-                self._preface += data
-                if not self._parse_version():
-                    return
-                data = bytes(self._preface)
-                self._preface.clear()
-            self._reader.feed(data)
-            self._process_packets()
+            fn(*args)
         except ProtocolError as exc:
             self._fail(exc)
             raise
@@ -289,8 +314,12 @@ class Transport:
                     and reader.bytes_received - self._recv_at_kex >= self.config.rekey_bytes):
                 self.start_rekey()
 
-    def _dispatch(self, payload: bytes) -> None:
+    def _dispatch(self, payload: bytes | memoryview) -> None:
         mtype = payload[0]
+        if mtype != MessageType.CHANNEL_DATA and mtype != MessageType.CHANNEL_EXTENDED_DATA:
+            # Control messages are small: the handlers get bytes.  Channel data stays a
+            # memoryview of the decrypted packet, copied once, when the application reads.
+            payload = bytes(payload)
         kex = self._kex
         first_kex = kex is not None and kex.first and not kex.newkeys_received
         if first_kex and self._reader.packets_received > 0xFFFFFFFF:

@@ -85,6 +85,12 @@ class Connection(Transport):
             self._probes = 0
         super().receive_data(data, now)
 
+    def buffer_updated(self, nbytes: int, now: float = 0.0) -> None:
+        if nbytes:
+            self._last_heard = now
+            self._probes = 0
+        super().buffer_updated(nbytes, now)
+
     def _keepalive_due(self) -> float | None:
         interval = self.config.keepalive_interval
         if interval is None or not self.authenticated or self.closed:

@@ -100,7 +100,10 @@ class ChannelOpenFailed(Event):
 @dataclass(frozen=True, slots=True)
 class ChannelData(Event):
     channel: int
-    data: bytes
+    #: A bytes-like object: a memoryview of the decrypted packet (never reused by the
+    #: kernel), so received data is not copied until the application takes it; use
+    #: ``bytes(event.data)`` where real bytes are needed.
+    data: bytes | memoryview
     #: None for ordinary data, 1 (SSH_EXTENDED_DATA_STDERR) for stderr.
     datatype: int | None = None
 

@@ -18,17 +18,23 @@ Role = Literal["client", "server"]
 
 
 class StreamCipher(Protocol):
-    """A cipher used with a separate MAC: encrypt/decrypt whole blocks, keeping state."""
+    """A cipher used with a separate MAC: encrypt/decrypt whole blocks, keeping state.
 
-    def encrypt(self, data: bytes) -> bytes: ...
+    ``data`` may be a memoryview into the kernel's receive buffer, valid only during the
+    call; the result must be a new bytes-like object (never a view of ``data``).
+    """
 
-    def decrypt(self, data: bytes) -> bytes: ...
+    def encrypt(self, data: bytes | memoryview) -> bytes: ...
+
+    def decrypt(self, data: bytes | memoryview) -> bytes: ...
 
 
 class AEADCipher(Protocol):
     """A cipher that frames and authenticates whole packets itself (GCM, ChaCha20-Poly1305).
 
     ``packet`` is ``uint32 packet_length || padding_length || payload || padding`` in clear.
+    On receipt, ``header`` and ``body`` are memoryviews into the kernel's receive buffer,
+    valid only during the call; a returned packet must be a new bytes-like object.
     """
 
     def encrypt_packet(self, seq: int, packet: bytes) -> bytes:
@@ -66,9 +72,12 @@ class CipherAlgorithm:
 
 
 class Mac(Protocol):
-    def sign(self, seq: int, data: bytes) -> bytes: ...
+    """``data`` and ``mac`` may be memoryviews into the kernel's buffers, valid only during
+    the call."""
 
-    def verify(self, seq: int, data: bytes, mac: bytes) -> bool:
+    def sign(self, seq: int, data: bytes | memoryview) -> bytes: ...
+
+    def verify(self, seq: int, data: bytes | memoryview, mac: bytes | memoryview) -> bool:
         """Constant-time comparison of the expected and received MAC."""
         ...
 

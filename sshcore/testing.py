@@ -104,8 +104,8 @@ class _TestKex:
 
 
 class _Identity:
-    def encrypt(self, data: bytes) -> bytes:
-        return data
+    def encrypt(self, data: bytes | memoryview) -> bytes:
+        return bytes(data)  # a fresh object, as the cipher contract asks
 
     decrypt = encrypt
 
@@ -114,8 +114,10 @@ class _Mac:
     def __init__(self, key: bytes) -> None:
         self.key = key
 
-    def sign(self, seq: int, data: bytes) -> bytes:
-        return hmac.new(self.key, seq.to_bytes(4, "big") + data, "sha256").digest()
+    def sign(self, seq: int, data: bytes | memoryview) -> bytes:
+        h = hmac.new(self.key, seq.to_bytes(4, "big"), "sha256")
+        h.update(data)
+        return h.digest()
 
     def verify(self, seq: int, data: bytes, mac: bytes) -> bool:
         return hmac.compare_digest(self.sign(seq, data), mac)

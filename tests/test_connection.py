@@ -105,7 +105,7 @@ def test_many_channels(test_registry):
     for i, (ch, _) in enumerate(pairs):
         p.client.send_data(ch, f"channel {i}".encode())
     p.pump()
-    by_chan = {e.channel: e.data for e in p.server_events if isinstance(e, ev.ChannelData)}
+    by_chan = {e.channel: bytes(e.data) for e in p.server_events if isinstance(e, ev.ChannelData)}
     assert sorted(by_chan[s] for _, s in pairs) == sorted(f"channel {i}".encode() for i in range(50))
 
 

@@ -137,12 +137,16 @@ class SSHChannel:
         self._close_after_request = False
         self._eof_sent = False
         self._decoders: dict[int | None, Any] = {}
+        self._zero_copy = False
 
     def _bind(self, conn: SSHConnection, local_id: int) -> None:
         # Stream-style sessions re-open the window as the application reads (back-pressure);
         # callback sessions get it re-opened as soon as data is delivered.
         if getattr(self._session, "consumes_on_read", False):
             self.auto_consume = False
+        # Sessions of ours that only buffer or forward data take it as a memoryview of the
+        # decrypted packet; an application's session gets bytes.
+        self._zero_copy = bool(getattr(self._session, "accepts_memoryview", False))
         self._conn = conn
         self._id = local_id
         self._closed_fut = conn._loop.create_future()
@@ -170,9 +174,9 @@ class SSHChannel:
             return data.encode(self._encoding, self._errors)
         return bytes(data)
 
-    def _decode(self, data: bytes, datatype: int | None = None) -> bytes | str:
+    def _decode(self, data: bytes | memoryview, datatype: int | None = None) -> bytes | memoryview | str:
         if not self._encoding:
-            return data
+            return data if self._zero_copy else bytes(data)
         dec = self._decoders.get(datatype)
         if dec is None:
             dec = self._decoders[datatype] = codecs.getincrementaldecoder(self._encoding)(self._errors)

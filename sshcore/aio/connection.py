@@ -28,7 +28,7 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
-class SSHConnection(asyncio.Protocol):
+class SSHConnection(asyncio.BufferedProtocol):
     """Shared client/server machinery."""
 
     def __init__(self, config: ConnectionConfig) -> None:
@@ -49,6 +49,7 @@ class SSHConnection(asyncio.Protocol):
         self._error: Exception | None = None
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._processing = False
+        self._discard = memoryview(bytearray(4096))  # reads after the kernel closed
         self.peer_addr: tuple[Any, ...] | None = None
         self.username: str | None = None
 
@@ -65,6 +66,21 @@ class SSHConnection(asyncio.Protocol):
             transport.close()
             return
         self._flush()
+
+    # The socket reads straight into the kernel's receive buffer (no copy, no new bytes
+    # object per read).  data_received stays for transports that do not buffer.
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        conn = self._conn
+        if conn is None or conn.closed:
+            return self._discard
+        return conn.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        conn = self._conn
+        if conn is None or conn.closed:
+            return
+        self._intake(conn.buffer_updated, nbytes)
 
     def data_received(self, data: bytes) -> None:
         self._feed(data)
@@ -84,8 +100,13 @@ class SSHConnection(asyncio.Protocol):
         conn = self._conn
         if conn is None or conn.closed:
             return
+        self._intake(conn.receive_data, data)
+
+    def _intake(self, fn: Callable[[Any, float], None], arg: Any) -> None:
+        conn = self._conn
+        assert conn is not None
         try:
-            conn.receive_data(data, self._loop.time())
+            fn(arg, self._loop.time())
         except ProtocolError as exc:
             if not self._is_clean_disconnect(exc):
                 self._set_error(exc)

@@ -131,6 +131,7 @@ class _Bridge:
     """Channel session joining an SSH channel and a local socket transport."""
 
     consumes_on_read = True  # the window re-opens as the socket accepts the data
+    accepts_memoryview = True  # data only goes into buffers or a socket
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -256,6 +257,7 @@ class _StreamSession(SSHTCPSession):
     """Reader/writer pair over a forwarding channel (``open_connection`` and handlers)."""
 
     consumes_on_read = True
+    accepts_memoryview = True  # data only goes into buffers or a socket
 
     def __init__(self, encoding: str | None = None, errors: str = "strict") -> None:
         self._encoding = encoding

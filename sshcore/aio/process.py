@@ -172,6 +172,7 @@ class SSHClientProcess(SSHClientSession):
     """A remote process: ``stdin`` writer, ``stdout``/``stderr`` readers, ``wait()``."""
 
     consumes_on_read = True
+    accepts_memoryview = True  # data only goes into buffers or a socket
 
     def __init__(self, encoding: str | None = "utf-8", errors: str = "strict",
                  merge_stderr: bool = False) -> None:
@@ -263,6 +264,7 @@ class SSHServerProcess(SSHServerSession):
     """Server side of a session as streams; ``process_factory(process)`` runs it."""
 
     consumes_on_read = True
+    accepts_memoryview = True  # data only goes into buffers or a socket
 
     def __init__(self, process_factory: ProcessFactory, encoding: str | None = None,
                  errors: str = "strict", accept_env: Callable[[str], bool] | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import struct
 
-from ._primitives import AES, ChaCha20, GCMKey, Poly1305
+from ._primitives import AES, RAW, ChaCha20, GCMKey, Poly1305, RawChaChaPoly, RawCTR, RawGCM
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -17,12 +17,13 @@ class AESCTR:
     __slots__ = ("_cipher", "encrypt", "decrypt")
 
     def __init__(self, key: bytes, iv: bytes, encrypt: bool) -> None:
-        self._cipher = AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv)
+        self._cipher = (RawCTR(key, iv) if RAW
+                        else AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv))
         self.encrypt = self._cipher.encrypt
         self.decrypt = self._cipher.decrypt
 
 
-class AESGCM:
+class _AESGCM:
     """aes*-gcm@openssh.com: length in clear as AAD, 64-bit invocation counter in the IV."""
 
     __slots__ = ("_gcm", "_fixed", "_counter")
@@ -48,7 +49,7 @@ class AESGCM:
         return self._gcm.open(self._next_nonce(), header, body)
 
 
-class ChaChaPoly:
+class _ChaChaPoly:
     """chacha20-poly1305@openssh.com: K_2 (first 32 bytes) for the payload and the Poly1305
     key, K_1 (last 32 bytes) for the length; the nonce is the sequence number."""
 
@@ -68,7 +69,7 @@ class ChaChaPoly:
         mac = Poly1305.new(key=poly_key, cipher=_RawPolyKey)
         mac.update(enc_len)
         mac.update(enc_body)
-        return enc_len + enc_body + mac.digest()
+        return b"".join((enc_len, enc_body, mac.digest()))
 
     def decrypt_length(self, seq: int, header: bytes) -> int:
         clear = ChaCha20.new(key=self._header, nonce=_U64.pack(seq)).decrypt(header)
@@ -84,7 +85,49 @@ class ChaChaPoly:
         if not hmac.compare_digest(mac.digest(), body[-16:]):
             return None
         main.seek(64)
-        return bytes(main.encrypt(body[:-16]))  # a stream cipher: the same operation
+        return main.encrypt(body[:-16])  # a stream cipher: the same operation
+
+
+class _RawAESGCM:
+    """aes*-gcm@openssh.com through pycryptodome's C cores (see RawGCM)."""
+
+    __slots__ = ("_gcm",)
+
+    def __init__(self, key: bytes, iv: bytes, encrypt: bool) -> None:
+        self._gcm = RawGCM(key, iv)
+
+    def encrypt_packet(self, seq: int, packet: bytes) -> bytes:
+        view = memoryview(packet)
+        return self._gcm.seal(view[:4], view[4:])
+
+    def decrypt_length(self, seq: int, header: bytes) -> int:
+        return int(_U32.unpack(header)[0])
+
+    def decrypt_packet(self, seq: int, header: bytes, body: bytes) -> bytearray | None:
+        return self._gcm.open(header, body)
+
+
+class _RawChaChaPolyCipher:
+    """chacha20-poly1305@openssh.com through pycryptodome's C cores (see RawChaChaPoly)."""
+
+    __slots__ = ("_c",)
+
+    def __init__(self, key: bytes, iv: bytes, encrypt: bool) -> None:
+        self._c = RawChaChaPoly(key)
+
+    def encrypt_packet(self, seq: int, packet: bytes) -> bytes:
+        return self._c.seal(seq, packet)
+
+    def decrypt_length(self, seq: int, header: bytes) -> int:
+        return int(_U32.unpack(self._c.length(seq, header))[0])
+
+    def decrypt_packet(self, seq: int, header: bytes, body: bytes) -> bytearray | None:
+        return self._c.open(seq, header, body)
+
+
+#: The C-core versions when pycryptodome's internals are as expected, else the public API.
+AESGCM = _RawAESGCM if RAW else _AESGCM
+ChaChaPoly = _RawChaChaPolyCipher if RAW else _ChaChaPoly
 
 
 class _RawPolyKey:
