@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 _MAX_CHANNELS = 1024
 _U32X2 = struct.Struct(">II")
 _U32X3 = struct.Struct(">III")
+_DATA_HEADER = struct.Struct(">BII")
+_EXT_HEADER = struct.Struct(">BIII")
 
 
 class Channel:
@@ -220,17 +222,19 @@ class ChannelLayer:
         while ch.queue and ch.remote_window > 0:
             datatype, data = ch.queue[0]
             n = min(len(data), ch.remote_window, ch.remote_max_packet)
-            chunk = data[:n]
             if n == len(data):
                 ch.queue.popleft()
-            else:
-                ch.queue[0] = (datatype, data[n:])
+                chunk = data
+            else:  # views, so a large write is not copied again for every packet
+                view = data if type(data) is memoryview else memoryview(data)
+                chunk = view[:n]
+                ch.queue[0] = (datatype, view[n:])
             ch.queued -= n
             ch.remote_window -= n
             if datatype is None:
-                send(b"".join((b"\x5e", uint32(rid), uint32(n), chunk)))
+                send((_DATA_HEADER.pack(MessageType.CHANNEL_DATA, rid, n), chunk))
             else:
-                send(b"".join((b"\x5f", uint32(rid), uint32(datatype), uint32(n), chunk)))
+                send((_EXT_HEADER.pack(MessageType.CHANNEL_EXTENDED_DATA, rid, datatype, n), chunk))
         if ch.queue:
             return
         if ch.eof_pending and not ch.eof_sent:

@@ -8,6 +8,7 @@ algorithms only through the descriptor objects of :mod:`sshcore.interfaces`; the
 from __future__ import annotations
 
 import os
+import struct
 from typing import Any
 
 from ._wire import pack_u32, unpack_u32_from
@@ -18,6 +19,7 @@ MAX_PACKET_LENGTH = 256 * 1024
 #: Largest uncompressed payload we accept.
 MAX_PAYLOAD = 256 * 1024
 _SEQ_MASK = 0xFFFFFFFF
+_LEN_PAD = struct.Struct(">IB")
 #: Receive buffer of an idle connection, and the most a bulk transfer grows it to.
 _SMALL_BUFFER = 4096
 _BULK_BUFFER = 1024 * 1024
@@ -38,6 +40,8 @@ class PacketWriter:
         self.bytes_sent = 0
         self.packets_sent = 0
         self._random = random
+        self._pool = b""
+        self._pool_pos = 0
 
     def set_keys(self, cipher: Any, aead: bool, block: int, mac: Any, etm: bool,
                  compressor: Any, delayed: bool) -> None:
@@ -52,34 +56,48 @@ class PacketWriter:
         if self.delayed_compressor is not None:
             self.compressor, self.delayed_compressor = self.delayed_compressor, None
 
-    def pack(self, payload: bytes) -> bytes:
+    def _padding(self, n: int) -> bytes:
+        """``n`` random bytes, drawn from the injected source 1 KiB at a time."""
+        pos = self._pool_pos
+        if pos + n > len(self._pool):
+            self._pool, pos = self._random(1024), 0
+        self._pool_pos = pos + n
+        return self._pool[pos:pos + n]
+
+    def pack(self, payload: bytes | tuple[Any, ...]) -> bytes:
+        """The wire bytes of one packet."""
+        return b"".join(self.pack_parts(payload))
+
+    def pack_parts(self, payload: bytes | tuple[Any, ...]) -> tuple[Any, ...]:
+        """The wire bytes of one packet as a few pieces, for the caller to join with the
+        rest of its output.  ``payload`` is bytes or a tuple of bytes-like parts (a
+        message header and the data it carries), joined here once."""
+        parts = payload if type(payload) is tuple else (payload,)
         if self.compressor is not None:
-            payload = self.compressor.compress(payload)
+            parts = (self.compressor.compress(b"".join(parts)),)
+        plen = sum(map(len, parts)) if len(parts) > 1 else len(parts[0])
         block = self.block
         # The length field is excluded from the alignment when it travels in clear / as AAD.
-        skip_len = self.aead or self.etm
-        base = 1 + len(payload) + (0 if skip_len else 4)
+        base = 1 + plen + (0 if self.aead or self.etm else 4)
         padlen = block - (base % block)
         if padlen < 4:
             padlen += block
-        packet_length = 1 + len(payload) + padlen
-        packet = b"".join((pack_u32(packet_length), bytes((padlen,)), payload,
-                           self._random(padlen)))
+        packet = b"".join((_LEN_PAD.pack(1 + plen + padlen, padlen), *parts, self._padding(padlen)))
         seq = self.seq
         cipher = self.cipher
         if cipher is None:
-            wire = packet
+            wire: tuple[Any, ...] = (packet,)
             if self.mac is not None:  # pragma: no cover - MAC without cipher never negotiated
-                wire += self.mac.sign(seq, packet)
+                wire = (packet, self.mac.sign(seq, packet))
         elif self.aead:
-            wire = cipher.encrypt_packet(seq, packet)
+            wire = (cipher.encrypt_packet(seq, packet),)
         elif self.etm:
-            wire = packet[:4] + cipher.encrypt(packet[4:])
-            wire += self.mac.sign(seq, wire)
+            sealed = packet[:4] + cipher.encrypt(memoryview(packet)[4:])
+            wire = (sealed, self.mac.sign(seq, sealed))
         else:
-            wire = cipher.encrypt(packet) + self.mac.sign(seq, packet)
+            wire = (cipher.encrypt(packet), self.mac.sign(seq, packet))
         self.seq = (seq + 1) & _SEQ_MASK
-        self.bytes_sent += len(wire)
+        self.bytes_sent += sum(map(len, wire))
         self.packets_sent += 1
         return wire
 

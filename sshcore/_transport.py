@@ -93,7 +93,7 @@ class Transport:
         self.role = config.role
         self.is_client = config.role == "client"
         self.registry = config.registry
-        self._out = bytearray()
+        self._out: list[Any] = []  # wire pieces, joined once by data_to_send()
         self._events: deque[ev.Event] = deque()
         self._writer = PacketWriter(random=config.random)
         self._reader = PacketReader()
@@ -138,13 +138,16 @@ class Transport:
                 raise LocalProtocolError("server has no host key usable with the enabled "
                                          f"host key algorithms {enabled}")
             self._host_key_names = offered
-        self._out += (self.local_version + "\r\n").encode("ascii")
+        self._out.append((self.local_version + "\r\n").encode("ascii"))
 
     # ------------------------------------------------------------------ driver API
 
     def data_to_send(self) -> bytes:
-        data = bytes(self._out)
-        self._out.clear()
+        out = self._out
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
+        out.clear()
         return data
 
     def next_event(self) -> ev.Event | None:
@@ -250,17 +253,18 @@ class Transport:
     # ------------------------------------------------------------------ sending
 
     def _send_now(self, payload: bytes) -> None:
-        self._out += self._writer.pack(payload)
+        self._out += self._writer.pack_parts(payload)
 
-    def send_payload(self, payload: bytes) -> None:
-        """Send an upper-layer message, holding it back while a key exchange runs."""
+    def send_payload(self, payload: bytes | tuple[Any, ...]) -> None:
+        """Send an upper-layer message (bytes, or a tuple of parts joined once when the
+        packet is made), holding it back while a key exchange runs."""
         if self.closed:
             raise LocalProtocolError("connection is closed")
         kex = self._kex
         if kex is not None and kex.our_init is not None and not kex.newkeys_sent:
             self._held.append(payload)
             return
-        self._out += self._writer.pack(payload)
+        self._out += self._writer.pack_parts(payload)
         if (self._writer.bytes_sent - self._bytes_at_kex >= self.config.rekey_bytes
                 and self._kex is None):
             self.start_rekey()
@@ -536,7 +540,7 @@ class Transport:
         if kex.newkeys_received:
             self._finish_kex(kex)
         while self._held and not self.closed:
-            self._out += self._writer.pack(self._held.popleft())
+            self._out += self._writer.pack_parts(self._held.popleft())
 
     def ext_info_payload(self) -> bytes:
         sig_algs = ",".join(self.config.user_sig_algs())

@@ -241,7 +241,7 @@ def test_require_strict_kex_refuses_peer_without_it(test_registry):
     orig = _kexinit.STRICT_SERVER
     server._send_kexinit.__func__  # noqa: B018
     server._out.clear()
-    server._out += (server.local_version + "\r\n").encode()
+    server._out.append((server.local_version + "\r\n").encode())
     server._kex = None
     import sshcore._transport as tr
     tr.STRICT_SERVER, saved = "not-strict@x", tr.STRICT_SERVER
