@@ -130,3 +130,48 @@ def test_registry_order_and_legacy_disabled():
     assert defaults[0] == "chacha20-poly1305@openssh.com"
     for legacy in ("aes128-cbc", "3des-cbc", "blowfish-cbc", "cast128-cbc", "arcfour"):
         assert legacy in reg.names("cipher") and legacy not in defaults
+
+
+# ------------------------------------------------------ C-core fast path vs public API
+from sshcore_ciphers import _modern, _primitives  # noqa: E402
+
+
+def test_fast_path_is_in_use():
+    """pycryptodome 4.4's internals are where the fast path expects them; if this fails
+    after an upgrade, the plugin still works (public API) but slower."""
+    assert _primitives.RAW
+    assert _modern.AESGCM is _modern._RawAESGCM and _modern.ChaChaPoly is _modern._RawChaChaPolyCipher
+
+
+@pytest.mark.parametrize("fast,slow,klen,ivlen", [
+    (_modern._RawAESGCM, _modern._AESGCM, 32, 12),
+    (_modern._RawAESGCM, _modern._AESGCM, 16, 12),
+    (_modern._RawChaChaPolyCipher, _modern._ChaChaPoly, 64, 0),
+])
+def test_fast_and_public_api_ciphers_agree(fast, slow, klen, ivlen):
+    key = os.urandom(klen)
+    # an invocation counter about to wrap (GCM) exercises the 64-bit counter arithmetic
+    iv = os.urandom(4) + b"\xff" * 7 + b"\xfe" if ivlen else b""
+    enc_f, enc_s = fast(key, iv, True), slow(key, iv, True)
+    dec_f, dec_s = fast(key, iv, False), slow(key, iv, False)
+    for seq, n in enumerate((1, 15, 16, 17, 1000, 32763, 4)):
+        pkt = packet(n)
+        wire = enc_f.encrypt_packet(seq, pkt)
+        assert wire == enc_s.encrypt_packet(seq, pkt)
+        head, body = memoryview(wire)[:4], memoryview(wire)[4:]
+        assert dec_f.decrypt_length(seq, head) == dec_s.decrypt_length(seq, bytes(head)) == len(pkt) - 4
+        assert bytes(dec_f.decrypt_packet(seq, head, body)) == dec_s.decrypt_packet(seq, bytes(head), bytes(body)) == pkt[4:]
+    bad = bytearray(enc_f.encrypt_packet(99, packet(64)))
+    enc_s.encrypt_packet(99, packet(64))
+    bad[9] ^= 0x80
+    assert dec_f.decrypt_packet(99, memoryview(bad)[:4], memoryview(bad)[4:]) is None
+    assert dec_s.decrypt_packet(99, bytes(bad[:4]), bytes(bad[4:])) is None
+
+
+def test_fast_ctr_matches_public_api_across_calls():
+    key, iv = os.urandom(16), b"\xff" * 15 + b"\xf0"  # the 128-bit counter carries
+    fast = _primitives.RawCTR(key, iv)
+    slow = _primitives.AES.new(key, _primitives.AES.MODE_CTR, nonce=b"", initial_value=iv)
+    for n in (16, 48, 32768, 160):
+        data = os.urandom(n)
+        assert fast.encrypt(memoryview(data)) == slow.encrypt(data)
