@@ -46,6 +46,23 @@ def raise_fd_limit(want: int = 8192) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def _die_with_parent() -> None:
+    """preexec_fn of every process the bench starts: SIGTERM it when the bench process
+    dies, however it dies (prctl PR_SET_PDEATHSIG), so that none is ever left behind."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+
+
+def popen(args: list[str], **kw: Any) -> subprocess.Popen[Any]:
+    """Popen in a session of its own (so stop() can end its whole group), tied to us."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent, **kw)
+
+
+def run(args: list[str], **kw: Any) -> subprocess.CompletedProcess[Any]:
+    return subprocess.run(args, start_new_session=True, preexec_fn=_die_with_parent, **kw)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,11 +122,10 @@ class LibServer:
 
     def __init__(self, env: Env, lib: str) -> None:
         self.lib = lib
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             [sys.executable, "-m", "bench.servers", lib, "--host-key", str(env.dir / "host"),
              "--authorized-keys", str(env.dir / "authorized_keys")],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            start_new_session=True)
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
@@ -173,14 +189,14 @@ class Env:
             # 100 sessions on one connection, 100 handshakes at once
             "MaxSessions 200\nMaxStartups 300:30:400\n"
             f"Ciphers {','.join(c for c, _ in CIPHERS.values())}\n")
-        sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)],
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        sshd = popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)],
+                                stderr=subprocess.DEVNULL)
         self.procs.append(sshd)
         self.our_port = free_port()
-        ours = subprocess.Popen([sys.executable, "-m", "sshcore", "serve", "--listen",
+        ours = popen([sys.executable, "-m", "sshcore", "serve", "--listen",
                                  f"127.0.0.1:{self.our_port}", "--host-key", str(d / "host"),
                                  "--authorized-keys", str(d / "authorized_keys")],
-                                cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True)
+                                cwd=ROOT, stderr=subprocess.DEVNULL)
         self.procs.append(ours)
         wait_port(self.sshd_port, sshd)
         wait_port(self.our_port, ours)
@@ -231,9 +247,8 @@ class Env:
         """Run :mod:`bench.workers` jobs one after another in a fresh interpreter; the
         list of their results (each a list of measured values)."""
         specs = [{**self._common(), **job} for job in jobs]
-        out = subprocess.run([sys.executable, "-m", "bench.workers", json.dumps(specs)], cwd=ROOT,
-                             capture_output=True, text=True, timeout=timeout,
-                             start_new_session=True)
+        out = run([sys.executable, "-m", "bench.workers", json.dumps(specs)], cwd=ROOT,
+                  capture_output=True, text=True, timeout=timeout)
         if out.returncode:
             what = ", ".join(f"{j['op']} {j.get('lib')}" for j in jobs)
             raise RuntimeError(f"worker ({what}) failed:\n{out.stderr[-3000:]}")
@@ -242,9 +257,9 @@ class Env:
     def spawn_worker(self, op: str, **spec: Any) -> subprocess.Popen[str]:
         """A long-lived worker (the scale driver) talking over stdin/stdout lines."""
         spec = {**self._common(), "op": op, **spec}
-        proc = subprocess.Popen([sys.executable, "-m", "bench.workers", json.dumps([spec])],
+        proc = popen([sys.executable, "-m", "bench.workers", json.dumps([spec])],
                                 cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True, start_new_session=True)
+                                text=True)
         self.procs.append(proc)
         return proc
 
@@ -267,8 +282,8 @@ class Env:
         if key not in self._masters:
             path = self.dir / f"cm{len(self._masters)}"
             args = self.ssh_args(port, cipher, mac)
-            proc = subprocess.Popen(args[:1] + ["-M", "-S", str(path), "-N"] + args[1:],
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = popen(args[:1] + ["-M", "-S", str(path), "-N"] + args[1:],
+                                    stdin=subprocess.DEVNULL)
             self.procs.append(proc)
             deadline = time.monotonic() + 30
             while not path.exists():
@@ -282,10 +297,10 @@ class Env:
         """Seconds for `ssh` to move ``size`` bytes up or down in one new session."""
         args = self.ssh_master(port, cipher, mac)
         if mode == "up":
-            src = subprocess.Popen(["head", "-c", str(size), "/dev/zero"], stdout=subprocess.PIPE)
+            src = popen(["head", "-c", str(size), "/dev/zero"], stdout=subprocess.PIPE)
             try:
                 t0 = time.perf_counter()
-                subprocess.run(args + ["cat > /dev/null"], stdin=src.stdout, check=True, timeout=1800)
+                run(args + ["cat > /dev/null"], stdin=src.stdout, check=True, timeout=1800)
                 dt = time.perf_counter() - t0
             finally:
                 assert src.stdout is not None
@@ -293,7 +308,7 @@ class Env:
                 src.wait()
         else:
             t0 = time.perf_counter()
-            subprocess.run(args + [f"head -c {size} /dev/zero"], stdout=subprocess.DEVNULL,
-                           check=True, timeout=1800)
+            run(args + [f"head -c {size} /dev/zero"], stdout=subprocess.DEVNULL, check=True,
+                timeout=1800)
             dt = time.perf_counter() - t0
         return dt

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import paramiko
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[+-]?\d+)?$")
@@ -59,17 +60,31 @@ def paramiko_lacks(short: str) -> bool:
     return cipher not in t._preferred_ciphers or (mac is not None and mac not in t._preferred_macs)
 
 
+def run_smoke(timeout: float = 120) -> tuple[int, str, str]:
+    """``python -m bench --smoke``; on timeout it gets SIGTERM, so that it stops its own
+    servers, and the test fails."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "--smoke"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"python -m bench --smoke took over {timeout:g} s:\n{out}\n{err[-3000:]}")
+    return proc.returncode, out, err
+
+
+@pytest.mark.timeout(180)
 def test_bench_smoke_prints_every_row():
-    r = subprocess.run([sys.executable, "-m", "bench", "--smoke"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-3000:]
+    code, stdout, stderr = run_smoke()
+    assert code == 0, stderr[-3000:]
     printed = {}
-    for line in r.stdout.splitlines():
+    for line in stdout.splitlines():
         cols = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("| ") and len(cols) == 5:
             printed[(cols[0], cols[1])] = (cols[2], cols[3])
     for (case, pair), unit in expected_rows().items():
-        assert (case, pair) in printed, f"row {case} / {pair} missing:\n{r.stdout}"
+        assert (case, pair) in printed, f"row {case} / {pair} missing:\n{stdout}"
         figure, got_unit = printed[(case, pair)]
         assert got_unit == unit, (case, pair, got_unit)
         if pair == "paramiko -> sshd" and paramiko_lacks(case.split()[0]):
@@ -77,7 +92,7 @@ def test_bench_smoke_prints_every_row():
         else:
             assert NUMBER.match(figure), f"{case} / {pair}: no figure ({figure!r})"
     # the targets summary: one verdict per target, computed
-    verdicts = [line for line in r.stdout.splitlines() if line.rstrip().endswith(("| PASS |", "| FAIL |"))]
-    assert len(verdicts) == 3 * 2 * 3 + 4 + 4 + 3, r.stdout
+    verdicts = [line for line in stdout.splitlines() if line.rstrip().endswith(("| PASS |", "| FAIL |"))]
+    assert len(verdicts) == 3 * 2 * 3 + 4 + 4 + 3, stdout
     # the key exchange table is part of the default run
-    assert "curve25519-sha256" in r.stdout and "(1.00x curve25519)" in r.stdout
+    assert "curve25519-sha256" in stdout and "(1.00x curve25519)" in stdout
