@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .env import CIPHERS, Env
-from .table import Cell, Row, Target, find, measure, ratio, rows_of
+from .table import Cell, Row, Target, find, ratio
 
 SSHCORE_SSHD = "sshcore -> sshd"
 SSH_SERVE = "ssh -> sshcore serve"
@@ -69,12 +69,6 @@ def cells(env: Env, size: int, ciphers: list[str]) -> list[Cell]:
                                 convert=lambda s: mb / s,
                                 unsupported=paramiko_lacks(cipher, mac) if client == "paramiko" else None))
     return out
-
-
-def run(env: Env, size: int, runs: int, ciphers: list[str], batch: bool) -> list[Row]:
-    todo = cells(env, size, ciphers)
-    measure(env, todo, runs, batch)
-    return rows_of("bulk", todo)
 
 
 def targets(rows: list[Row], ciphers: list[str]) -> list[Target]:

@@ -4,7 +4,7 @@ exec + close), one after another and all at once."""
 from __future__ import annotations
 
 from .env import CIPHERS, DEFAULT_CIPHER, Env
-from .table import Cell, Row, Target, find, measure, ratio, rows_of
+from .table import Cell, Row, Target, find, ratio
 
 SEQ = "sequential"
 CONC = "concurrent"
@@ -18,7 +18,7 @@ PAIRS = [(SSHCORE_LOOP, "sshcore", None), (ASYNCSSH_LOOP, "asyncssh", None),
 COMPARISONS = {SSHCORE_LOOP: [ASYNCSSH_LOOP], SSHCORE_SSHD: [ASYNCSSH_SSHD]}
 
 
-def run(env: Env, sequential: int, concurrent: int, runs: int, batch: bool) -> list[Row]:
+def cells(env: Env, sequential: int, concurrent: int) -> list[Cell]:
     cipher, mac = CIPHERS[DEFAULT_CIPHER]
     todo = []
     for case, mode, count in ((SEQ, "seq", sequential), (CONC, "conc", concurrent)):
@@ -27,8 +27,7 @@ def run(env: Env, sequential: int, concurrent: int, runs: int, batch: bool) -> l
                              dict(op="handshake", lib=client, cipher=cipher, mac=mac, mode=mode,
                                   count=count, runs=1,
                                   port=None if server is None else env.port(server))))
-    measure(env, todo, runs, batch)
-    return rows_of("handshake", todo)
+    return todo
 
 
 def targets(rows: list[Row]) -> list[Target]:

@@ -35,7 +35,7 @@ from importlib import metadata
 from . import bulk, handshake, scale, sessions, small
 from .env import CIPHERS, DEFAULT_CIPHER, KEX, Env
 from .kex import kex_table
-from .table import Target, print_rows, print_targets
+from .table import Cell, Row, Target, measure, print_rows, print_targets, profile, rows_of
 
 SCENARIOS = ["bulk", "small", "handshake", "scale", "sessions", "kex"]
 DEFAULT_SIZE_MIB = 256
@@ -74,6 +74,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="scale: idle window over which the server's CPU is measured")
     ap.add_argument("--sessions", type=int, default=100, help="sessions on one connection")
     ap.add_argument("--session-mib", type=float, default=1.0, help="MiB each session downloads")
+    ap.add_argument("--profile", default="",
+                    help="comma-separated scenarios (bulk, small, handshake, sessions) whose "
+                         "sshcore client jobs run once more under cProfile, untimed; the merged "
+                         "top entries are printed after their table")
     ap.add_argument("--smoke", action="store_true",
                     help="a few KiB per scenario, 5 connections, 3 concurrent, one run (the test "
                          "suite runs this; its figures mean nothing)")
@@ -82,6 +86,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         ap.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
+    args.profile = [p.strip() for p in args.profile.split(",") if p.strip()]
+    if set(args.profile) - {"bulk", "small", "handshake", "sessions"}:
+        ap.error("--profile takes bulk, small, handshake and sessions")
     args.ciphers = [c.strip() for c in args.ciphers.split(",") if c.strip()]
     bad = set(args.ciphers) - set(CIPHERS)
     if bad:
@@ -113,21 +120,30 @@ def main(argv: list[str] | None = None) -> None:
           f" ed25519 host and user keys" + ("; SMOKE MODE: the figures mean nothing" if args.smoke else ""))
     batch = args.smoke
     targets: list[Target] = []
+
+    def scenario(name: str, title: str, todo: list[Cell], comparisons: dict[str, list[str]]) -> list[Row]:
+        measure(env, todo, args.runs, batch)
+        rows = rows_of(name, todo)
+        print_rows(title, rows, comparisons)
+        if name in args.profile:
+            profile(env, title, todo)
+        return rows
+
     with Env() as env:
         if "bulk" in args.only:
             size = args.size_bytes
-            rows = bulk.run(env, size, args.runs, args.ciphers, batch)
-            print_rows(f"Bulk: {size / 1048576:g} MiB per transfer, MB/s", rows, bulk.COMPARISONS)
+            rows = scenario("bulk", f"Bulk: {size / 1048576:g} MiB per transfer, MB/s",
+                            bulk.cells(env, size, args.ciphers), bulk.COMPARISONS)
             targets += bulk.targets(rows, args.ciphers)
         if "small" in args.only:
-            rows = small.run(env, args.messages, args.runs, batch)
-            print_rows(f"Small messages: {args.messages} per run, {DEFAULT_CIPHER}", rows,
-                       small.COMPARISONS)
+            rows = scenario("small", f"Small messages: {args.messages} per run, {DEFAULT_CIPHER}",
+                            small.cells(env, args.messages), small.COMPARISONS)
             targets += small.targets(rows)
         if "handshake" in args.only:
-            rows = handshake.run(env, args.handshakes, args.concurrent, args.runs, batch)
-            print_rows(f"Handshakes: {args.handshakes} sequential, {args.concurrent} concurrent,"
-                       f" {DEFAULT_CIPHER}", rows, handshake.COMPARISONS)
+            rows = scenario("handshake", f"Handshakes: {args.handshakes} sequential, "
+                            f"{args.concurrent} concurrent, {DEFAULT_CIPHER}",
+                            handshake.cells(env, args.handshakes, args.concurrent),
+                            handshake.COMPARISONS)
             targets += handshake.targets(rows)
         if "scale" in args.only:
             rows = scale.run(env, args.connections, args.batch, args.idle_seconds, args.runs)
@@ -136,10 +152,9 @@ def main(argv: list[str] | None = None) -> None:
                        rows, scale.COMPARISONS)
             targets += scale.targets(rows)
         if "sessions" in args.only:
-            rows = sessions.run(env, args.sessions, args.session_bytes, args.runs, batch)
-            print_rows(f"Many sessions: {args.sessions} at once on one connection, each "
-                       f"downloading {args.session_bytes / 1048576:g} MiB, seconds", rows,
-                       sessions.COMPARISONS)
+            scenario("sessions", f"Many sessions: {args.sessions} at once on one connection, "
+                     f"each downloading {args.session_bytes / 1048576:g} MiB, seconds",
+                     sessions.cells(env, args.sessions, args.session_bytes), sessions.COMPARISONS)
     if "kex" in args.only:
         print()
         kex_table(args.kex_seconds)

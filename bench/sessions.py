@@ -4,7 +4,7 @@ amount (`head -c N /dev/zero`); total seconds."""
 from __future__ import annotations
 
 from .env import CIPHERS, DEFAULT_CIPHER, Env
-from .table import Cell, Row, measure, rows_of
+from .table import Cell
 
 CASE = "sessions on one connection"
 SSHCORE_OWN = "sshcore -> sshcore in-process"
@@ -16,11 +16,10 @@ PAIRS = [(SSHCORE_OWN, "sshcore", "sshcore"), (ASYNCSSH_OWN, "asyncssh", "asyncs
 COMPARISONS = {SSHCORE_OWN: [ASYNCSSH_OWN], SSHCORE_SSHD: [ASYNCSSH_SSHD]}
 
 
-def run(env: Env, sessions: int, size: int, runs: int, batch: bool) -> list[Row]:
+def cells(env: Env, sessions: int, size: int) -> list[Cell]:
     cipher, mac = CIPHERS[DEFAULT_CIPHER]
     todo = [Cell(CASE, label, "s", dict(op="sessions", lib=client, port=env.port(server),
                                         cipher=cipher, mac=mac, sessions=sessions, size=size,
                                         runs=1))
             for label, client, server in PAIRS]
-    measure(env, todo, runs, batch)
-    return rows_of("sessions", todo)
+    return todo

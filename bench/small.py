@@ -4,7 +4,7 @@ second, and 1 KiB messages per second one way."""
 from __future__ import annotations
 
 from .env import CIPHERS, DEFAULT_CIPHER, Env
-from .table import Cell, Row, Target, find, measure, ratio, rows_of
+from .table import Cell, Row, Target, find, ratio
 
 RTT = "1-byte echo round trips"
 ONEWAY = "1 KiB messages one way"
@@ -18,7 +18,7 @@ PAIRS = [(SSHCORE_OWN, "sshcore", "sshcore"), (ASYNCSSH_OWN, "asyncssh", "asyncs
 COMPARISONS = {SSHCORE_OWN: [ASYNCSSH_OWN], SSHCORE_SSHD: [ASYNCSSH_SSHD]}
 
 
-def run(env: Env, count: int, runs: int, batch: bool) -> list[Row]:
+def cells(env: Env, count: int) -> list[Cell]:
     cipher, mac = CIPHERS[DEFAULT_CIPHER]
     todo = []
     for case, kind, unit in ((RTT, "rtt", "ops/s"), (ONEWAY, "oneway", "msgs/s")):
@@ -26,8 +26,7 @@ def run(env: Env, count: int, runs: int, batch: bool) -> list[Row]:
             todo.append(Cell(case, label, unit,
                              dict(op="small", lib=client, port=env.port(server), cipher=cipher,
                                   mac=mac, kind=kind, count=count, runs=1)))
-    measure(env, todo, runs, batch)
-    return rows_of("small", todo)
+    return todo
 
 
 def targets(rows: list[Row]) -> list[Target]:

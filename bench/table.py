@@ -11,6 +11,7 @@ PASS/FAIL come from the values measured in this run.
 from __future__ import annotations
 
 import statistics
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -60,6 +61,24 @@ def measure(env: Any, cells: list[Cell], runs: int, batch: bool) -> None:
                 c.values += [c.convert(v) for v in c.job()]
             elif not batch:
                 c.values += [c.convert(v) for v in env.worker_batch([c.job])[0]]
+
+
+def profile(env: Any, title: str, cells: list[Cell], top: int = 25) -> None:
+    """One more round of the sshcore client cells, each under cProfile (never timed: the
+    profiler slows them), and the merged top entries by own time."""
+    import pstats
+
+    jobs = [dict(c.job, profile=str(env.dir / f"profile-{i}.pstats"))
+            for i, c in enumerate(cells)
+            if isinstance(c.job, dict) and c.job.get("lib") == "sshcore" and c.unsupported is None]
+    if not jobs:
+        return
+    env.worker_batch(jobs)
+    stats = pstats.Stats(*(j["profile"] for j in jobs), stream=sys.stdout)
+    print(f"\n### Profile: {title} (sshcore client side, {len(jobs)} job(s), by own time)\n")
+    print("```")
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    print("```", flush=True)
 
 
 def rows_of(scenario: str, cells: list[Cell]) -> list[Row]:

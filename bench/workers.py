@@ -20,6 +20,21 @@ from .env import KEX, USER, raise_fd_limit
 
 CHUNK = 256 * 1024
 TIMEOUT = 1800.0
+#: set by run_job for a profiled job: on only while the clock runs
+_profiler: Any = None
+
+
+def clock_start() -> float:
+    if _profiler is not None:
+        _profiler.enable()
+    return time.perf_counter()
+
+
+def clock_stop(t0: float) -> float:
+    dt = time.perf_counter() - t0
+    if _profiler is not None:
+        _profiler.disable()
+    return dt
 
 
 class Client:
@@ -98,14 +113,14 @@ async def op_bulk(spec: dict[str, Any]) -> list[float]:
         conn = await client.connect(spec["port"])
         try:
             for _ in range(spec["runs"]):
-                t0 = time.perf_counter()  # the session's opening counts, as with ssh
+                t0 = clock_start()  # the session's opening counts, as with ssh
                 if spec["direction"] == "up":
                     proc = await client.process(conn, "cat > /dev/null")
                     await bulk_up(proc, size)
                 else:
                     proc = await client.process(conn, f"head -c {size} /dev/zero")
                     await bulk_down(proc, size)
-                times.append(time.perf_counter() - t0)
+                times.append(clock_stop(t0))
         finally:
             await _close(conn)
     return times
@@ -136,7 +151,7 @@ def paramiko_bulk(spec: dict[str, Any]) -> list[float]:
         t.auth_publickey(USER, key)
         block = bytes(CHUNK)
         for _ in range(spec["runs"]):
-            t0 = time.perf_counter()
+            t0 = clock_start()
             chan = t.open_session()
             chan.settimeout(TIMEOUT)
             if spec["direction"] == "up":
@@ -159,7 +174,7 @@ def paramiko_bulk(spec: dict[str, Any]) -> list[float]:
                 status = chan.recv_exit_status()
                 if got != size:
                     raise RuntimeError(f"paramiko downloaded {got} bytes, expected {size}")
-            times.append(time.perf_counter() - t0)
+            times.append(clock_stop(t0))
             chan.close()
             if status:
                 raise RuntimeError(f"paramiko: remote command exited {status}")
@@ -184,25 +199,25 @@ async def op_small(spec: dict[str, Any]) -> list[float]:
                     byte = b"x"
                     proc.stdin.write(byte)  # warm: the echo is running before the clock
                     await proc.stdout.readexactly(1)
-                    t0 = time.perf_counter()
+                    t0 = clock_start()
                     for _ in range(count):
                         proc.stdin.write(byte)
                         await proc.stdin.drain()
                         if await proc.stdout.readexactly(1) != byte:
                             raise RuntimeError("echo returned another byte")
-                    dt = time.perf_counter() - t0
+                    dt = clock_stop(t0)
                     proc.stdin.write_eof()
                     await proc.wait()
                 else:
                     proc = await client.process(conn, "cat > /dev/null")
                     msg = bytes(1024)
-                    t0 = time.perf_counter()
+                    t0 = clock_start()
                     for _ in range(count):
                         proc.stdin.write(msg)
                         await proc.stdin.drain()
                     proc.stdin.write_eof()
                     await proc.wait()
-                    dt = time.perf_counter() - t0
+                    dt = clock_stop(t0)
                 if proc.returncode:
                     raise RuntimeError(f"remote command exited {proc.returncode}")
                 rates.append(count / dt)
@@ -247,13 +262,13 @@ async def op_handshake(spec: dict[str, Any]) -> list[float]:
         async with asyncio.timeout(TIMEOUT):
             await once()  # warm: imports and first-use set-up outside the clock
             for _ in range(spec["runs"]):
-                t0 = time.perf_counter()
+                t0 = clock_start()
                 if spec["mode"] == "seq":
                     for _ in range(spec["count"]):
                         await once()
                 else:
                     await asyncio.gather(*(once() for _ in range(spec["count"])))
-                rates.append(spec["count"] / (time.perf_counter() - t0))
+                rates.append(spec["count"] / clock_stop(t0))
     finally:
         if server is not None:
             server.close()
@@ -276,9 +291,9 @@ async def op_sessions(spec: dict[str, Any]) -> list[float]:
         conn = await client.connect(spec["port"])
         try:
             for _ in range(spec["runs"]):
-                t0 = time.perf_counter()
+                t0 = clock_start()
                 await asyncio.gather(*(one(conn) for _ in range(n)))
-                times.append(time.perf_counter() - t0)
+                times.append(clock_stop(t0))
         finally:
             await _close(conn)
     return times
@@ -319,9 +334,22 @@ OPS = {"bulk": op_bulk, "small": op_small, "handshake": op_handshake, "sessions"
 
 
 def run_job(spec: dict[str, Any]) -> Any:
-    if spec["op"] == "bulk" and spec["lib"] == "paramiko":
-        return paramiko_bulk(spec)
-    return asyncio.run(OPS[spec["op"]](spec))
+    """One job; with ``profile`` (a path), its timed parts run under cProfile and the
+    stats are dumped there."""
+    global _profiler
+    if spec.get("profile"):
+        import cProfile
+
+        _profiler = cProfile.Profile()
+    try:
+        if spec["op"] == "bulk" and spec["lib"] == "paramiko":
+            return paramiko_bulk(spec)
+        return asyncio.run(OPS[spec["op"]](spec))
+    finally:
+        if _profiler is not None:
+            _profiler.disable()
+            _profiler.dump_stats(spec["profile"])
+            _profiler = None
 
 
 def main() -> None:
