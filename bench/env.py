@@ -126,12 +126,19 @@ class LibServer:
             [sys.executable, "-m", "bench.servers", lib, "--host-key", str(env.dir / "host"),
              "--authorized-keys", str(env.dir / "authorized_keys")],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            stop(self.proc)
-            raise RuntimeError(f"bench.servers {lib} did not start: {line!r}")
-        self.port = int(line.split()[1])
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        """The port, once the server says it listens (the first use waits for it)."""
+        if self._port is None:
+            assert self.proc.stdout is not None
+            line = self.proc.stdout.readline()
+            if not line.startswith("PORT "):
+                stop(self.proc)
+                raise RuntimeError(f"bench.servers {self.lib} did not start: {line!r}")
+            self._port = int(line.split()[1])
+        return self._port
 
     @property
     def pid(self) -> int:
@@ -198,10 +205,10 @@ class Env:
                                  "--authorized-keys", str(d / "authorized_keys")],
                                 cwd=ROOT, stderr=subprocess.DEVNULL)
         self.procs.append(ours)
+        for lib in ("sshcore", "asyncssh"):  # all four start at once
+            self.servers[lib] = LibServer(self, lib)
         wait_port(self.sshd_port, sshd)
         wait_port(self.our_port, ours)
-        for lib in ("sshcore", "asyncssh"):
-            self.servers[lib] = LibServer(self, lib)
         self.kh = d / "known_hosts"
         pub = (d / "host.pub").read_text().strip()
         ports = [self.sshd_port, self.our_port] + [s.port for s in self.servers.values()]
