@@ -19,7 +19,8 @@ All but bulk use aes256-gcm@openssh.com; every client uses curve25519-sha256.
 
 Bulk moves 64 MiB per transfer by default, not the issue's 256 MiB: on the shared 2-core
 bench machine the 256 MiB matrix alone (3 ciphers x 2 directions x 8 pairs x 3 runs)
-took about 18 minutes.  `--size 256` runs the issue's figure.
+took over 15 minutes (a full 256 MiB run of everything: 27 minutes).  `--size 256`
+runs the issue's figure.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--kex-seconds", type=float, default=1.0, help="time per key exchange row")
     ap.add_argument("--size", type=int, default=DEFAULT_SIZE_MIB,
                     help=f"bulk MiB per transfer (default {DEFAULT_SIZE_MIB}; the issue's "
-                         "256 takes about 18 minutes for the bulk matrix alone)")
+                         "256 takes over 15 minutes for the bulk matrix alone)")
     ap.add_argument("--runs", type=int, default=3, help="runs per figure; the median is printed")
     ap.add_argument("--ciphers", default=",".join(CIPHERS),
                     help=f"bulk ciphers, comma-separated (default {','.join(CIPHERS)})")
