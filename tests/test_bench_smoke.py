@@ -1,0 +1,98 @@
+"""`python -m bench --smoke` runs every scenario and prints every row with a figure.
+
+This checks that the suite runs and prints, never a timing: the smoke figures come from
+a few KiB and a handful of connections and mean nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import paramiko
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[+-]?\d+)?$")
+
+BULK_PAIRS = ["sshcore -> sshd", "ssh -> sshcore serve", "sshcore -> sshcore serve",
+              "sshcore -> sshcore in-process", "asyncssh -> sshd",
+              "asyncssh -> asyncssh in-process", "paramiko -> sshd", "ssh -> sshd"]
+BULK_CIPHERS = {"aes128-ctr": ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
+                "aes256-gcm": ("aes256-gcm@openssh.com", None),
+                "chacha20": ("chacha20-poly1305@openssh.com", None)}
+LIB_PAIRS = ["sshcore -> sshcore in-process", "asyncssh -> asyncssh in-process",
+             "sshcore -> sshd", "asyncssh -> sshd"]
+HANDSHAKE_PAIRS = ["sshcore <-> sshcore, one event loop", "asyncssh <-> asyncssh, one event loop",
+                   "sshcore -> sshd", "asyncssh -> sshd"]
+SCALE_CASES = ["KiB per idle connection", "seconds to open them",
+               "pending timers per idle connection", "asyncio tasks per idle connection",
+               "CPU while idle"]
+
+
+def expected_rows() -> dict[tuple[str, str], str]:
+    """(case, pair) -> unit, for every row the issue's five scenarios call for."""
+    rows = {}
+    for short in BULK_CIPHERS:
+        for direction in ("up", "down"):
+            for pair in BULK_PAIRS:
+                rows[(f"{short} {direction}", pair)] = "MB/s"
+    for case, unit in (("1-byte echo round trips", "ops/s"), ("1 KiB messages one way", "msgs/s")):
+        for pair in LIB_PAIRS:
+            rows[(case, pair)] = unit
+    for case in ("sequential", "concurrent"):
+        for pair in HANDSHAKE_PAIRS:
+            rows[(case, pair)] = "handshakes/s"
+    units = ["KiB/conn", "s", "timers/conn", "tasks/conn", "%"]
+    for case, unit in zip(SCALE_CASES, units):
+        for pair in ("sshcore server", "asyncssh server"):
+            rows[(case, pair)] = unit
+    for pair in LIB_PAIRS:
+        rows[("sessions on one connection", pair)] = "s"
+    return rows
+
+
+def paramiko_lacks(short: str) -> bool:
+    cipher, mac = BULK_CIPHERS[short]
+    t = paramiko.Transport
+    return cipher not in t._preferred_ciphers or (mac is not None and mac not in t._preferred_macs)
+
+
+def run_smoke(timeout: float = 120) -> tuple[int, str, str]:
+    """``python -m bench --smoke``; on timeout it gets SIGTERM, so that it stops its own
+    servers, and the test fails."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "--smoke"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"python -m bench --smoke took over {timeout:g} s:\n{out}\n{err[-3000:]}")
+    return proc.returncode, out, err
+
+
+@pytest.mark.timeout(180)
+def test_bench_smoke_prints_every_row():
+    code, stdout, stderr = run_smoke()
+    assert code == 0, stderr[-3000:]
+    printed = {}
+    for line in stdout.splitlines():
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cols) == 5:
+            printed[(cols[0], cols[1])] = (cols[2], cols[3])
+    for (case, pair), unit in expected_rows().items():
+        assert (case, pair) in printed, f"row {case} / {pair} missing:\n{stdout}"
+        figure, got_unit = printed[(case, pair)]
+        assert got_unit == unit, (case, pair, got_unit)
+        if pair == "paramiko -> sshd" and paramiko_lacks(case.split()[0]):
+            assert figure.startswith("unsupported (paramiko"), (case, figure)
+        else:
+            assert NUMBER.match(figure), f"{case} / {pair}: no figure ({figure!r})"
+    # the targets summary: one verdict per target, computed
+    verdicts = [line for line in stdout.splitlines() if line.rstrip().endswith(("| PASS |", "| FAIL |"))]
+    assert len(verdicts) == 3 * 2 * 3 + 4 + 4 + 3, stdout
+    # the key exchange table is part of the default run
+    assert "curve25519-sha256" in stdout and "(1.00x curve25519)" in stdout
