@@ -245,7 +245,7 @@ class KnownHosts:
                 continue
             try:
                 blob = base64.b64decode(parts[2], validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII text (a str argument)
                 continue
             kh.entries.append(KnownHostEntry(parts[0], marker, blob, parts[1],
                                              f"{source} line {lineno}"))
@@ -571,7 +571,7 @@ class AuthorizedKeys:
                 continue
             try:
                 blob = base64.b64decode(parts[1], validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII text (a str argument)
                 continue
             try:
                 parsed = KeyOptions.parse(options, f"{source} line {lineno}")

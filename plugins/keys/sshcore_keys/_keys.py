@@ -216,6 +216,8 @@ class ECDSAKey(SSHKey):
 
     @classmethod
     def from_private(cls, curve_id: str, d: int) -> ECDSAKey:
+        if curve_id not in CURVES:
+            raise ValueError(f"unknown curve {curve_id}")
         return cls(ECC.construct(curve=CURVES[curve_id][0], d=d), curve_id)
 
 
