@@ -417,9 +417,15 @@ def _expiry(value: str, source: str) -> float:
     if not digits.isdigit() or len(digits) not in (8, 12, 14):
         raise KeyImportError(f"{source}: bad expiry-time {value!r}")
     digits = digits.ljust(14, "0")
-    fields = (int(digits[0:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]),
-              int(digits[10:12]), int(digits[12:14]), 0, 0, -1)
-    return float(calendar.timegm(fields) if utc else _time.mktime(fields))
+    try:
+        fields = (int(digits[0:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]),
+                  int(digits[10:12]), int(digits[12:14]), 0, 0, -1)
+        if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24
+                and fields[4] < 60 and fields[5] < 61):
+            raise ValueError("field out of range")
+        return float(calendar.timegm(fields) if utc else _time.mktime(fields))
+    except (ValueError, OverflowError):  # e.g. month 13, a year mktime cannot represent
+        raise KeyImportError(f"{source}: bad expiry-time {value!r}") from None
 
 
 @dataclass

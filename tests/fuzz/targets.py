@@ -207,7 +207,7 @@ def _pair(**kw: Any) -> Any:
 
     cfgs = pair_configs(_registry(), **kw)
     cfgs.client.username = "alice"
-    cfgs.client.credentials = {"client_keys": [TestKey()], "password": "secret"}
+    cfgs.client.credentials = {"client_keys": [TestKey(b"fuzz-client-key")], "password": "secret"}
     return ConnectionPair(cfgs.client, cfgs.server)
 
 
