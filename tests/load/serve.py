@@ -92,6 +92,26 @@ class ServeProcess:
                 return int(line.split()[1])
         raise AssertionError("no VmRSS line")
 
+    def open_fds(self) -> int:
+        assert self.proc is not None
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def children(self) -> list[int]:
+        """Pids of the server's live child processes (commands it runs)."""
+        assert self.proc is not None
+        out = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
+                out.append(int(entry))
+        return out
+
     def known_hosts_line(self) -> str:
         return f"[127.0.0.1]:{self.port} {self.host_key_pub.read_text()}"
 
