@@ -1,0 +1,50 @@
+"""Inputs the fuzzers found that raised something other than the decoder's own error;
+each now gets the documented reaction (the line is skipped, or KeyImportError)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from sshcore._wire import mpint, string, uint32
+from sshcore.errors import KeyImportError
+from sshcore.keys import AuthorizedKeys, KeyOptions, KnownHosts, import_private_key
+
+GOOD = base64.b64encode(string("ssh-ed25519") + string(bytes(32))).decode()
+
+
+def test_authorized_keys_line_with_non_ascii_key_data_is_skipped():
+    ak = AuthorizedKeys.parse(f"ssh-ed25519 AAAA\u00e9\nssh-ed25519 {GOOD} ok\n")
+    assert len(ak.blobs) == 1  # the good line still counts
+
+
+def test_known_hosts_line_with_non_ascii_key_data_is_skipped():
+    kh = KnownHosts.parse(f"host ssh-ed25519 AAAA\u00e9\nhost ssh-ed25519 {GOOD}\n")
+    assert len(kh.entries) == 1
+
+
+@pytest.mark.parametrize("value", ["31372040Z", "20301301", "20300132", "202001012500", "99999999"])
+def test_out_of_range_expiry_time_is_a_key_import_error(value):
+    with pytest.raises(KeyImportError, match="expiry-time"):
+        KeyOptions.parse(f'expiry-time="{value}"')
+    ak = AuthorizedKeys.parse(f'expiry-time="{value}" ssh-ed25519 {GOOD}\nssh-ed25519 {GOOD} ok\n')
+    assert len(ak.blobs) == 1  # as sshd: the bad line allows nothing, the rest is read
+
+
+def openssh_private(fields: bytes) -> bytes:
+    section = uint32(7) + uint32(7) + fields + string("comment")
+    section += bytes(range(1, 1 + (-len(section)) % 8))
+    raw = (b"openssh-key-v1\0" + string("none") + string("none") + string("") + uint32(1)
+           + string(b"pub") + string(section))
+    b64 = base64.b64encode(raw).decode()
+    return ("-----BEGIN OPENSSH PRIVATE KEY-----\n" + b64 + "\n-----END OPENSSH PRIVATE KEY-----\n").encode()
+
+
+@pytest.mark.parametrize("fields", [
+    string("ecdsa-sha2-nistp256") + string("nkstp256") + string(b"\x04" + bytes(64)) + mpint(5),
+    string("ssh-rsa") + b"".join(mpint(0) for _ in range(6)),
+], ids=["unknown-ecdsa-curve", "zero-rsa-modulus"])
+def test_malformed_openssh_private_key_is_a_key_import_error(fields):
+    with pytest.raises(KeyImportError):
+        import_private_key(openssh_private(fields))
