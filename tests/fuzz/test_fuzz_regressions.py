@@ -48,3 +48,16 @@ def openssh_private(fields: bytes) -> bytes:
 def test_malformed_openssh_private_key_is_a_key_import_error(fields):
     with pytest.raises(KeyImportError):
         import_private_key(openssh_private(fields))
+
+
+def test_rsa_signature_under_a_huge_public_exponent_is_refused():
+    """A peer's RSA key may carry a public exponent as long as its modulus: with 16384
+    bits each, one verification cost ~15 s of CPU.  As OpenSSL does, exponents above 64
+    bits are refused, even when the signature is genuine."""
+    from Crypto.PublicKey import RSA
+    from sshcore_keys._keys import RSAKey
+
+    for e, expected in ((65537, True), ((1 << 64) - 59, True), ((1 << 65) + 1, False)):
+        key = RSAKey(RSA.generate(2048, e=e))
+        sig = key.sign(b"data", "rsa-sha2-256")
+        assert key.verify(b"data", sig, "rsa-sha2-256") is expected, e

@@ -237,6 +237,10 @@ class RSAKey(SSHKey):
         size = (self._key.n.bit_length() + 7) // 8
         if len(sig) > size:
             return False
+        if self._key.e.bit_length() > 64:
+            # As OpenSSL refuses it: a huge public exponent (a peer's 16384-bit e with a
+            # 16384-bit n) makes one verification cost seconds of CPU.
+            return False
         sig = sig.rjust(size, b"\0")  # OpenSSH accepts (and some peers send) short signatures
         try:
             pkcs1_15.new(self._key).verify(_RSA_HASH[alg].new(data), sig)
