@@ -12,7 +12,6 @@ import binascii
 import hashlib
 import hmac
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,9 +155,29 @@ def fingerprint(key: Any, hash_name: str = "sha256") -> str:
 
 
 def _glob(pattern: str, name: str) -> bool:
-    """OpenSSH host pattern: only ``*`` and ``?`` are special (``[`` is literal)."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
-    return re.fullmatch(regex, name.lower()) is not None
+    """OpenSSH host pattern: only ``*`` and ``?`` are special (``[`` is literal).
+
+    Matched in O(len(pattern) * len(name)) by backtracking to the last ``*`` only: a
+    regular expression (``.*`` per star) backtracks exponentially on patterns with many
+    stars, which the known_hosts fuzzer found hanging."""
+    p, n = pattern.lower(), name.lower()
+    pi = ni = 0
+    star, mark = -1, 0
+    while ni < len(n):
+        if pi < len(p) and (p[pi] == "?" or p[pi] == n[ni]):
+            pi += 1
+            ni += 1
+        elif pi < len(p) and p[pi] == "*":
+            star, mark = pi, ni
+            pi += 1
+        elif star >= 0:
+            pi, mark = star + 1, mark + 1
+            ni = mark
+        else:
+            return False
+    while pi < len(p) and p[pi] == "*":
+        pi += 1
+    return pi == len(p)
 
 
 def _host_patterns_match(patterns: str, names: Sequence[str]) -> bool:

@@ -61,3 +61,28 @@ def test_rsa_signature_under_a_huge_public_exponent_is_refused():
         key = RSAKey(RSA.generate(2048, e=e))
         sig = key.sign(b"data", "rsa-sha2-256")
         assert key.verify(b"data", sig, "rsa-sha2-256") is expected, e
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.text("ab*?.", max_size=12), st.text("ab.", max_size=12))
+def test_host_glob_agrees_with_its_definition(pattern, name):
+    """``*`` any run, ``?`` one character, everything else literal, case-insensitive."""
+    import re
+
+    from sshcore.keys import _glob
+
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    assert _glob(pattern, name.upper()) == (re.fullmatch(regex, name, re.S) is not None)
+
+
+def test_host_glob_with_many_stars_does_not_backtrack_exponentially():
+    """The known_hosts fuzzer hung (> 300 s) on a pattern with many stars: the regular
+    expression ``_glob`` used to build tried every way of splitting the name."""
+    from sshcore.keys import KnownHosts, _glob
+
+    assert _glob("*a" * 30 + "b", "a" * 60) is False
+    kh = KnownHosts.parse(f"{'*a' * 30}b ssh-ed25519 {GOOD}\n")
+    assert kh.check("a" * 60, 22, b"blob").status == "unknown"
