@@ -23,7 +23,7 @@ from typing import Any
 from sshcore import events as ev
 from sshcore._framing import MAX_PAYLOAD, PacketReader, PacketWriter
 from sshcore._kexinit import KexInit, negotiate
-from sshcore._wire import SSHReader, boolean, byte, name_list, string, uint32
+from sshcore._wire import boolean, name_list, string, uint32
 from sshcore.errors import KeyImportError, ProtocolError, RemoteProtocolError
 
 Target = Callable[[bytes], None]

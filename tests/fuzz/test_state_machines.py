@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from sshcore import events as ev
-from sshcore._wire import boolean, byte, string, uint32
+from sshcore._wire import boolean, string, uint32
 from sshcore.errors import ProtocolError
 from tests.fuzz.targets import _pair
 

@@ -70,15 +70,17 @@ def check_memory(fig: dict[str, Any], rss_noise_kib: int) -> list[str]:
     return bad
 
 
-async def run_all(size: dict[str, int], workdir: Path) -> tuple[dict[str, Any], list[str]]:
+async def run_all(size: dict[str, int], workdir: Path,
+                  only: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
     ident = sc.Identity(workdir / "id")
     figures: dict[str, Any] = {}
     problems: list[str] = []
-    for name, scenario, check in (
+    for name, scenario, check in [t for t in (
             ("concurrent_exec", lambda s: sc.concurrent_exec(s, ident, size["concurrent"], 600), check_concurrent),
             ("slow_peers", lambda s: sc.slow_peers(s, ident, size["slow_peers"], size["slow_clients"]), check_slow),
             ("memory_churn", lambda s: sc.memory_churn(s, ident, size["churn"], size["warmup"], size["rounds"]),
-             lambda fig: check_memory(fig, size["rss_noise_kib"]))):
+             lambda fig: check_memory(fig, size["rss_noise_kib"])))
+            if not only or t[0] in only]:
         srv = sc.start_server(workdir / f"home-{name}", ident)
         try:
             fig = await scenario(srv)
@@ -94,9 +96,11 @@ async def run_all(size: dict[str, int], workdir: Path) -> tuple[dict[str, Any], 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="the issue's sizes (minutes, not seconds)")
+    ap.add_argument("--only", action="append", choices=["concurrent_exec", "slow_peers", "memory_churn"],
+                    help="run only this scenario (repeatable)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sshcore-load-") as tmp:
-        _, problems = asyncio.run(run_all(SIZES["full" if args.full else "ci"], Path(tmp)))
+        _, problems = asyncio.run(run_all(SIZES["full" if args.full else "ci"], Path(tmp), args.only))
     for p in problems:
         print("FAILED:", p)
     return 1 if problems else 0
