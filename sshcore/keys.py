@@ -12,7 +12,6 @@ import binascii
 import hashlib
 import hmac
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,9 +155,29 @@ def fingerprint(key: Any, hash_name: str = "sha256") -> str:
 
 
 def _glob(pattern: str, name: str) -> bool:
-    """OpenSSH host pattern: only ``*`` and ``?`` are special (``[`` is literal)."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
-    return re.fullmatch(regex, name.lower()) is not None
+    """OpenSSH host pattern: only ``*`` and ``?`` are special (``[`` is literal).
+
+    Matched in O(len(pattern) * len(name)) by backtracking to the last ``*`` only: a
+    regular expression (``.*`` per star) backtracks exponentially on patterns with many
+    stars, which the known_hosts fuzzer found hanging."""
+    p, n = pattern.lower(), name.lower()
+    pi = ni = 0
+    star, mark = -1, 0
+    while ni < len(n):
+        if pi < len(p) and (p[pi] == "?" or p[pi] == n[ni]):
+            pi += 1
+            ni += 1
+        elif pi < len(p) and p[pi] == "*":
+            star, mark = pi, ni
+            pi += 1
+        elif star >= 0:
+            pi, mark = star + 1, mark + 1
+            ni = mark
+        else:
+            return False
+    while pi < len(p) and p[pi] == "*":
+        pi += 1
+    return pi == len(p)
 
 
 def _host_patterns_match(patterns: str, names: Sequence[str]) -> bool:
@@ -245,7 +264,7 @@ class KnownHosts:
                 continue
             try:
                 blob = base64.b64decode(parts[2], validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII text (a str argument)
                 continue
             kh.entries.append(KnownHostEntry(parts[0], marker, blob, parts[1],
                                              f"{source} line {lineno}"))
@@ -417,9 +436,15 @@ def _expiry(value: str, source: str) -> float:
     if not digits.isdigit() or len(digits) not in (8, 12, 14):
         raise KeyImportError(f"{source}: bad expiry-time {value!r}")
     digits = digits.ljust(14, "0")
-    fields = (int(digits[0:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]),
-              int(digits[10:12]), int(digits[12:14]), 0, 0, -1)
-    return float(calendar.timegm(fields) if utc else _time.mktime(fields))
+    try:
+        fields = (int(digits[0:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]),
+                  int(digits[10:12]), int(digits[12:14]), 0, 0, -1)
+        if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24
+                and fields[4] < 60 and fields[5] < 61):
+            raise ValueError("field out of range")
+        return float(calendar.timegm(fields) if utc else _time.mktime(fields))
+    except (ValueError, OverflowError):  # e.g. month 13, a year mktime cannot represent
+        raise KeyImportError(f"{source}: bad expiry-time {value!r}") from None
 
 
 @dataclass
@@ -571,7 +596,7 @@ class AuthorizedKeys:
                 continue
             try:
                 blob = base64.b64decode(parts[1], validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII text (a str argument)
                 continue
             try:
                 parsed = KeyOptions.parse(options, f"{source} line {lineno}")

@@ -137,7 +137,7 @@ def load_openssh_private(data: bytes, passphrase: bytes | None, filename: str | 
         raise
     except SSHError:
         raise _err(filename, "truncated or corrupt private key section") from None
-    except ValueError as exc:
+    except (ValueError, ZeroDivisionError) as exc:  # pycryptodome: e.g. a zero modulus
         raise _err(filename, f"invalid key: {exc}") from None
     return key
 

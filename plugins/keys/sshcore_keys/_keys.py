@@ -216,6 +216,8 @@ class ECDSAKey(SSHKey):
 
     @classmethod
     def from_private(cls, curve_id: str, d: int) -> ECDSAKey:
+        if curve_id not in CURVES:
+            raise ValueError(f"unknown curve {curve_id}")
         return cls(ECC.construct(curve=CURVES[curve_id][0], d=d), curve_id)
 
 
@@ -234,6 +236,10 @@ class RSAKey(SSHKey):
     def _verify(self, alg: str, data: bytes, sig: bytes) -> bool:
         size = (self._key.n.bit_length() + 7) // 8
         if len(sig) > size:
+            return False
+        if self._key.e.bit_length() > 64:
+            # As OpenSSL refuses it: a huge public exponent (a peer's 16384-bit e with a
+            # 16384-bit n) makes one verification cost seconds of CPU.
             return False
         sig = sig.rjust(size, b"\0")  # OpenSSH accepts (and some peers send) short signatures
         try:
