@@ -26,8 +26,6 @@ from .messages import MessageType
 if TYPE_CHECKING:
     from .connection import Connection
 
-_MAX_CHANNELS = 1024
-
 
 class Channel:
     __slots__ = ("local_id", "remote_id", "channel_type", "state", "local_window",
@@ -68,7 +66,7 @@ class ChannelLayer:
     # ------------------------------------------------------------------ helpers
 
     def _alloc(self, channel_type: str, window: int | None, max_packet: int | None) -> Channel:
-        if len(self.channels) >= _MAX_CHANNELS:
+        if len(self.channels) >= self.conn.config.max_channels:
             raise LocalProtocolError("too many open channels")
         while self._next_id in self.channels:
             self._next_id = (self._next_id + 1) & 0xFFFFFFFF
@@ -254,7 +252,7 @@ class ChannelLayer:
         ctype = r.text("ascii")
         remote_id, window, max_packet = r.uint32(), r.uint32(), r.uint32()
         data = r.rest()
-        if len(self.channels) >= _MAX_CHANNELS:
+        if len(self.channels) >= self.conn.config.max_channels:
             self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(remote_id),
                                              uint32(4), string("too many channels"), string(""))))
             return
@@ -358,6 +356,8 @@ class ChannelLayer:
         want_reply = r.boolean()
         if want_reply:
             self.global_in += 1
+            if self.global_in > self.conn.config.max_pending_global_requests:
+                raise RemoteProtocolError("too many global requests waiting for a reply")
         self.conn._events.append(ev.GlobalRequestReceived(request, want_reply, r.rest()))
 
     def _on_global_reply(self, payload: bytes) -> None:

@@ -97,6 +97,9 @@ class PacketReader:
         self.buffer = bytearray()
         self.bytes_received = 0
         self.packets_received = 0
+        #: Limits (the transport sets them from its configuration).
+        self.max_length = MAX_PACKET_LENGTH
+        self.max_payload = MAX_PAYLOAD
         # State of a packet whose first block is already decrypted (non-etm ciphers).
         self._first: bytes | None = None
         self._length = 0
@@ -119,7 +122,7 @@ class PacketReader:
         self.buffer += data
 
     def _check_length(self, length: int, aligned: int) -> None:
-        if length < 5 or length > MAX_PACKET_LENGTH:
+        if length < 5 or length > self.max_length:
             raise RemoteProtocolError(f"invalid packet length {length}")
         if aligned % self.block:
             raise RemoteProtocolError(f"packet length {length} is not a multiple of the block size")
@@ -189,7 +192,7 @@ class PacketReader:
         payload = packet[1:len(packet) - padlen]
         if self.decompressor is not None:
             try:
-                payload = self.decompressor.decompress(payload, MAX_PAYLOAD)
+                payload = self.decompressor.decompress(payload, self.max_payload)
             except CompressionError:
                 raise
             except Exception as exc:

@@ -97,7 +97,10 @@ class Transport:
         self._events: deque[ev.Event] = deque()
         self._writer = PacketWriter(random=config.random)
         self._reader = PacketReader()
+        self._reader.max_length = config.max_packet_length
+        self._reader.max_payload = config.max_decompressed_size
         self._preface = bytearray()
+        self._preface_lines = 0
         self.local_version = config.version
         self.peer_version: str | None = None
         self.session_id: bytes | None = None
@@ -244,20 +247,26 @@ class Transport:
 
     def _parse_version(self) -> bool:
         buf = self._preface
+        max_line = self.config.max_banner_line
         while True:
             nl = buf.find(b"\n")
             if nl < 0:
                 if len(buf) > MAX_VERSION_LINE and buf.startswith(b"SSH-"):
                     raise ProtocolVersionError("version line too long")
-                if len(buf) > MAX_PREFACE_BYTES:
-                    raise ProtocolVersionError("no SSH version line from peer")
+                if len(buf) > max_line or len(buf) > MAX_PREFACE_BYTES:
+                    raise ProtocolVersionError("line before the version line too long")
                 return False
+            if nl > max_line:
+                raise ProtocolVersionError("line before the version line too long")
             line = bytes(buf[:nl]).rstrip(b"\r")
             del buf[:nl + 1]
             if line.startswith(b"SSH-"):
                 break
             if not self.is_client:
                 raise ProtocolVersionError("client sent data before its version line")
+            self._preface_lines += 1
+            if self._preface_lines > self.config.max_pre_banner_lines:
+                raise ProtocolVersionError("too many lines before the version line")
             if len(buf) > MAX_PREFACE_BYTES:
                 raise ProtocolVersionError("no SSH version line from peer")
         if len(line) > MAX_VERSION_LINE:
@@ -471,6 +480,9 @@ class Transport:
             raise KeyExchangeError("server host key could not be decoded") from None
         except (ValueError, IndexError, TypeError):
             raise KeyExchangeError("server host key could not be decoded") from None
+        if not self.key_size_ok(key):
+            raise KeyExchangeError(f"server host key too small (RSA keys need at least "
+                                   f"{self.config.min_rsa_bits} bits)")
         if not key.verify(result.exchange_hash, result.signature, alg):
             raise KeyExchangeError(f"server host key signature ({alg}) did not verify")
         if kex.first:
@@ -479,6 +491,14 @@ class Transport:
             self._events.append(ev.HostKeyReceived(key, alg))
         elif result.host_key_blob != self.host_key_blob:
             raise HostKeyNotVerifiableError("server host key changed during rekey")
+
+    def key_size_ok(self, key: Any) -> bool:
+        """False for an RSA key (or certificate of one) below ``config.min_rsa_bits``."""
+        base = getattr(key, "key", key)  # a certificate: the key it certifies
+        if getattr(base, "key_type", "") != "ssh-rsa":
+            return True
+        bits = getattr(base, "bits", None)
+        return bits is None or int(bits) >= self.config.min_rsa_bits
 
     def accept_host_key(self) -> None:
         kex = self._kex

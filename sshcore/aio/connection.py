@@ -59,7 +59,7 @@ class SSHConnection(asyncio.Protocol):
         self._transport = transport
         self.peer_addr = transport.get_extra_info("peername")
         try:
-            self._conn = Connection(self._config)
+            self._conn = Connection(self._config, self._loop.time())
         except SSHError as exc:
             self._set_error(exc)
             transport.close()
