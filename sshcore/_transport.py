@@ -26,8 +26,9 @@ Which message is legal when (everything else is a protocol error)::
     NEWKEYS                 after the kex produced its result
     SERVICE_REQUEST         server, after the initial kex, once
     SERVICE_ACCEPT          client, after it sent SERVICE_REQUEST
-    EXT_INFO                client: first packet after the first NEWKEYS or right after
-                            USERAUTH_SUCCESS
+    EXT_INFO                client: first packet after the first NEWKEYS, and once
+                            during userauth directly before USERAUTH_SUCCESS (RFC 8308
+                            section 2.4) or right after it
     50..79 (userauth)       after the service was accepted (see _userauth)
     80..127 (connection)    after user authentication succeeded (see _channels)
     other numbers           answered with UNIMPLEMENTED (RFC 4253 section 11.4)
@@ -111,6 +112,10 @@ class Transport:
         self.strict_kex = False
         self.peer_ext_info = False
         self._ext_info_ok = False
+        # Client: an EXT_INFO received during userauth, valid only if USERAUTH_SUCCESS
+        # comes next (RFC 8308 section 2.4); at most one.
+        self._ext_info_before_success: bytes | None = None
+        self._ext_info_in_auth = False
         self.server_sig_algs: list[str] | None = None
         self.host_key: Any = None  # client: the verified server host key (first kex)
         self.host_key_blob = b""
@@ -305,6 +310,11 @@ class Transport:
         if first_kex and self._reader.packets_received > 0xFFFFFFFF:
             raise RemoteProtocolError("sequence number wrapped during the initial key exchange")
         ext_ok, self._ext_info_ok = self._ext_info_ok, False
+        held, self._ext_info_before_success = self._ext_info_before_success, None
+        if held is not None:
+            if mtype != MessageType.USERAUTH_SUCCESS:
+                raise RemoteProtocolError("EXT_INFO not directly followed by USERAUTH_SUCCESS")
+            self._on_ext_info(held)
         if mtype == MessageType.DISCONNECT:
             self._on_disconnect(payload)
             return
@@ -329,10 +339,15 @@ class Transport:
         if first_kex or (kex is not None and kex.peer_init is not None and not kex.newkeys_received):
             raise RemoteProtocolError(f"unexpected message {mtype} during key exchange")
         if mtype == MessageType.EXT_INFO:
-            if not (self.is_client and ext_ok):
-                raise RemoteProtocolError("unexpected EXT_INFO message")
-            self._on_ext_info(payload)
-            return
+            if self.is_client and ext_ok:
+                self._on_ext_info(payload)
+                return
+            if (self.is_client and self.service_accepted and not self.authenticated
+                    and not self._ext_info_in_auth):
+                self._ext_info_in_auth = True
+                self._ext_info_before_success = payload
+                return
+            raise RemoteProtocolError("unexpected EXT_INFO message")
         if mtype == MessageType.SERVICE_REQUEST:
             self._on_service_request(payload)
             return
