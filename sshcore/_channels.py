@@ -356,8 +356,6 @@ class ChannelLayer:
         want_reply = r.boolean()
         if want_reply:
             self.global_in += 1
-            if self.global_in > self.conn.config.max_pending_global_requests:
-                raise RemoteProtocolError("too many global requests waiting for a reply")
         self.conn._events.append(ev.GlobalRequestReceived(request, want_reply, r.rest()))
 
     def _on_global_reply(self, payload: bytes) -> None:

@@ -258,10 +258,10 @@ class Transport:
             if nl < 0:
                 if len(buf) > MAX_VERSION_LINE and buf.startswith(b"SSH-"):
                     raise ProtocolVersionError("version line too long")
-                if len(buf) > max_line or len(buf) > MAX_PREFACE_BYTES:
+                if len(buf) > max_line + 1 or len(buf) > MAX_PREFACE_BYTES:
                     raise ProtocolVersionError("line before the version line too long")
                 return False
-            if nl > max_line:
+            if nl - (nl > 0 and buf[nl - 1] == 13) > max_line:  # not counting CR LF
                 raise ProtocolVersionError("line before the version line too long")
             line = bytes(buf[:nl]).rstrip(b"\r")
             del buf[:nl + 1]

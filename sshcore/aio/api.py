@@ -14,7 +14,7 @@ from typing import Any
 from ..config import ConnectionConfig
 from ..errors import (ClosedBeforeBannerError, ConfigurationError, ConnectError,
                       ConnectRefusedError, ConnectTimeoutError, HostUnreachableError,
-                      ProtocolError, SSHError)
+                      ProtocolError, ProtocolVersionError, SSHError)
 from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
                     read_certificate, read_private_key)
 from ..registry import Registry, default_registry
@@ -307,8 +307,9 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                 conn._hops = hops  # closed with it
                 try:
                     await conn._ready
-                except ProtocolError:
-                    if conn._conn is not None and conn._conn.peer_version is None:
+                except ProtocolError as exc:
+                    if (conn._conn is not None and conn._conn.peer_version is None
+                            and not isinstance(exc, ProtocolVersionError)):
                         raise ClosedBeforeBannerError(
                             f"{host}:{port}: the server closed the connection before its "
                             f"banner (MaxStartups reached, or a TCP wrapper?)", host=host,

@@ -46,7 +46,8 @@ class RawPeer:
                  host_key_algs: Sequence[str] | None = None,
                  ciphers: Sequence[str] | None = None, macs: Sequence[str] | None = None,
                  compression: Sequence[str] = ("none",), strict: bool = True,
-                 ext_info: bool = False, version: str = "SSH-2.0-rawpeer_0.1") -> None:
+                 ext_info: bool = False, version: str = "SSH-2.0-rawpeer_0.1",
+                 preface: Sequence[bytes] = ()) -> None:
         self.reader, self.writer = reader, writer
         self.role = role
         self.registry = registry
@@ -66,6 +67,7 @@ class RawPeer:
         self.strict = strict
         self.ext_info = ext_info
         self.version = version
+        self.preface = list(preface)  # lines a server sends before its version line
         self.peer_version = ""
         self.w = PacketWriter()
         self.r = PacketReader()
@@ -172,18 +174,27 @@ class RawPeer:
             if payload is not None:
                 raise AssertionError(f"expected EOF, got message {payload[0]}")
 
-    async def expect_silence(self, seconds: float = 0.3) -> None:
-        """Nothing arrives for ``seconds`` (a message was ignored) and the link stays up."""
-        try:
-            payload = await self.recv(seconds)
-        except TimeoutError:
-            return
-        raise AssertionError(f"expected no answer, got message {payload[0]}")
+    async def expect_silence(self, seconds: float = 0.3,
+                             skip: Sequence[int] = (M.IGNORE, M.DEBUG, M.GLOBAL_REQUEST)) -> None:
+        """Nothing but ``skip`` (noise such as the server's hostkeys-00 announcement)
+        arrives for ``seconds``: a message was ignored, and the link stays up."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while True:
+            left = end - loop.time()
+            if left <= 0:
+                return
+            try:
+                payload = await self.recv(left)
+            except TimeoutError:
+                return
+            if payload[0] not in skip:
+                raise AssertionError(f"expected no answer, got message {payload[0]}")
 
     # ------------------------------------------------------------------ version exchange
 
-    async def send_version(self, preface: Sequence[bytes] = ()) -> None:
-        for line in preface:
+    async def send_version(self, preface: Sequence[bytes] | None = None) -> None:
+        for line in self.preface if preface is None else preface:
             self.writer.write(line + b"\r\n")
         self.writer.write(self.version.encode() + b"\r\n")
 

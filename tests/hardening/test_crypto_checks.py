@@ -280,3 +280,19 @@ def test_our_padding_is_at_least_4_bytes_and_block_aligned():
         wire = w.pack(b"\x02" + bytes(n))
         padlen = wire[4]
         assert padlen >= 4 and len(wire) % 8 == 0
+
+
+def test_all_zero_x25519_result_is_refused_even_if_the_library_let_it_through(monkeypatch):
+    """pycryptodome already refuses low-order points at import; the plugin's own check
+    of the result stands behind it."""
+    from sshcore_kex_ecdh import _ecdh
+
+    from sshcore.interfaces import KexContext
+
+    monkeypatch.setattr(_ecdh, "key_agreement", lambda **kw: bytes(32))
+    kex = _ecdh.ECDHExchange(KexContext("client", b"c", b"s", b"ci", b"si"), "curve25519",
+                             "sha256")
+    other = _ecdh.ECDHExchange(KexContext("server", b"c", b"s", b"ci", b"si"), "curve25519",
+                               "sha256")
+    with pytest.raises(KeyExchangeError, match="all-zero"):
+        kex._shared(other.q)
