@@ -57,23 +57,45 @@ def test_server_refuses_invalid_client_public_value(real_registry, ed25519_key, 
     assert run(main()) == R.KEY_EXCHANGE_FAILED
 
 
-@pytest.mark.parametrize("kex, value", [(k, v) for k, v, _ in BAD_VALUES if "x25519" in _ or "dh-" in _],
-                         ids=[i for _, _, i in BAD_VALUES if "x25519" in i or "dh-" in i])
+CLIENT_BAD = [(k, v, i) for k, v, i in BAD_VALUES if "x25519" in i] + [
+    # f values whose shared secret the hostile server can compute without the client's
+    # exponent, so it signs a correct exchange hash: only the range check stops them
+    ("diffie-hellman-group14-sha256", f, f"dh-{name}")
+    for f, name in ((0, "0"), (1, "1"), (P14, "p"), (P14 + 1, "p+1"))]
+
+
+@pytest.mark.parametrize("kex, value", [(k, v) for k, v, _ in CLIENT_BAD],
+                         ids=[i for _, _, i in CLIENT_BAD])
 def test_client_refuses_invalid_server_public_value(real_registry, ed25519_key, kex, value):
-    """The server's half (Q_S / f) is checked as strictly, before any signature."""
+    """The server's half (Q_S / f) is checked as strictly, even under a valid signature."""
+    from sshcore_kex_dh._dh import DHExchange
+
+    from sshcore._wire import SSHReader
+    from sshcore.interfaces import KexContext
+
     codes = []
 
     async def handler(peer):
         peer.send_kexinit()
         await peer.recv_type(M.KEXINIT, skip=())
-        await peer.recv_type(30, skip=())
-        sig = ed25519_key.sign(b"whatever")
-        peer.send(byte(31) + string(ed25519_key.public_blob) + value + string(sig))
+        init = await peer.recv_type(30, skip=())
+        k_s = ed25519_key.public_blob
+        if isinstance(value, int):  # DH: f, K = f^x mod p known without x, a true signature
+            e = SSHReader(init, 1).mpint()
+            ctx = KexContext("server", peer.peer_version.encode(), peer.version.encode(),
+                             peer.peer_kexinit, peer.our_kexinit)
+            dh = DHExchange(ctx, P14, 2, "sha256")
+            k = mpint(pow(value, 3, P14))  # 0 or 1 whatever the exponent
+            sig = ed25519_key.sign(dh._hash(k_s, e, value, k), "ssh-ed25519")
+            peer.send(byte(31) + string(k_s) + mpint(value) + string(sig))
+        else:
+            sig = ed25519_key.sign(b"whatever")
+            peer.send(byte(31) + string(k_s) + value + string(sig))
         codes.append(await peer.expect_disconnect())
 
     async def main():
         async with hostile_server(handler, real_registry, ed25519_key, kex=[kex]) as hs:
-            with pytest.raises(KeyExchangeError):
+            with pytest.raises(KeyExchangeError, match="range|invalid|Invalid|wrong length"):
                 await client(hs.port, real_registry)
     run(main())
     assert codes == [R.KEY_EXCHANGE_FAILED]
