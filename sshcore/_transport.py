@@ -178,6 +178,13 @@ class Transport:
                 data = bytes(self._preface)
                 self._preface.clear()
             self._reader.feed(data)
+            kex = self._kex
+            if (kex is not None and kex.awaiting_host_key
+                    and len(self._reader.buffer) > 2 * self.config.max_packet_length):
+                # Packets wait unread while the application checks the host key; a
+                # server has little to say then (NEWKEYS, EXT_INFO), so do not hoard.
+                raise RemoteProtocolError("too much data from the server while its host key "
+                                          "was being checked")
             self._process_packets()
         except ProtocolError as exc:
             self._fail(exc)

@@ -555,3 +555,33 @@ def test_peer_that_never_reads_cannot_make_us_buffer_more_than_the_window(test_r
             assert more == window
             await peer.aclose()
     run(main())
+
+
+def test_client_does_not_hoard_data_while_checking_the_host_key(test_registry):
+    """While an (async) known_hosts decision is pending, packets wait unread; a server
+    that floods meanwhile is disconnected instead of filling our memory."""
+    codes = []
+
+    async def slow_known_hosts(host, port, key):
+        await asyncio.sleep(2)
+        return True
+
+    async def handler(peer):
+        await peer.key_exchange(newkeys=False)
+        peer.send(byte(M.NEWKEYS))
+        peer.install_keys(outgoing=True)
+        for _ in range(20):  # 20 x 64 KiB, past 2 x max_packet_length
+            peer.send(byte(M.IGNORE) + string(bytes(65536)))
+        try:
+            codes.append(await peer.expect_disconnect())
+        except ConnectionResetError:  # closed with our flood unread: the DISCONNECT is lost
+            codes.append(R.PROTOCOL_ERROR)
+
+    async def main():
+        async with hostile_server(handler, test_registry, TestKey()) as hs:
+            with pytest.raises(ProtocolError, match="host key was being checked"):
+                await sshcore.connect("127.0.0.1", hs.port, username=USER, password=PASSWORD,
+                                      known_hosts=slow_known_hosts, registry=test_registry,
+                                      config=None, agent_path=None, client_keys=[])
+    run(main())
+    assert codes == [R.PROTOCOL_ERROR]
