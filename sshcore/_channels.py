@@ -27,7 +27,6 @@ from .messages import MessageType
 if TYPE_CHECKING:
     from .connection import Connection
 
-_MAX_CHANNELS = 1024
 _U32X2 = struct.Struct(">II")
 _U32X3 = struct.Struct(">III")
 _DATA_HEADER = struct.Struct(">BII")
@@ -73,7 +72,7 @@ class ChannelLayer:
     # ------------------------------------------------------------------ helpers
 
     def _alloc(self, channel_type: str, window: int | None, max_packet: int | None) -> Channel:
-        if len(self.channels) >= _MAX_CHANNELS:
+        if len(self.channels) >= self.conn.config.max_channels:
             raise LocalProtocolError("too many open channels")
         while self._next_id in self.channels:
             self._next_id = (self._next_id + 1) & 0xFFFFFFFF
@@ -263,7 +262,7 @@ class ChannelLayer:
         ctype = r.text("ascii")
         remote_id, window, max_packet = r.uint32(), r.uint32(), r.uint32()
         data = r.rest()
-        if len(self.channels) >= _MAX_CHANNELS:
+        if len(self.channels) >= self.conn.config.max_channels:
             self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(remote_id),
                                              uint32(4), string("too many channels"), string(""))))
             return

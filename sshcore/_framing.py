@@ -127,6 +127,9 @@ class PacketReader:
         self.delayed_decompressor: Any = None
         self.bytes_received = 0
         self.packets_received = 0
+        #: Limits (the transport sets them from its configuration).
+        self.max_length = MAX_PACKET_LENGTH
+        self.max_payload = MAX_PAYLOAD
         self._buf = bytearray(_SMALL_BUFFER)
         self._view = memoryview(self._buf)
         self._rd = 0        # start of unparsed data
@@ -204,7 +207,7 @@ class PacketReader:
         self._rd, self._wr = 0, wr - rd
 
     def _check_length(self, length: int, aligned: int) -> None:
-        if length < 5 or length > MAX_PACKET_LENGTH:
+        if length < 5 or length > self.max_length:
             raise RemoteProtocolError(f"invalid packet length {length}")
         if aligned % self.block:
             raise RemoteProtocolError(f"packet length {length} is not a multiple of the block size")
@@ -278,7 +281,7 @@ class PacketReader:
         payload = memoryview(packet)[1:plen - padlen]
         if self.decompressor is not None:
             try:
-                payload = self.decompressor.decompress(payload, MAX_PAYLOAD)
+                payload = self.decompressor.decompress(payload, self.max_payload)
             except CompressionError:
                 raise
             except Exception as exc:

@@ -26,8 +26,9 @@ Which message is legal when (everything else is a protocol error)::
     NEWKEYS                 after the kex produced its result
     SERVICE_REQUEST         server, after the initial kex, once
     SERVICE_ACCEPT          client, after it sent SERVICE_REQUEST
-    EXT_INFO                client: first packet after the first NEWKEYS or right after
-                            USERAUTH_SUCCESS
+    EXT_INFO                client: first packet after the first NEWKEYS, and once
+                            during userauth directly before USERAUTH_SUCCESS (RFC 8308
+                            section 2.4) or right after it
     50..79 (userauth)       after the service was accepted (see _userauth)
     80..127 (connection)    after user authentication succeeded (see _channels)
     other numbers           answered with UNIMPLEMENTED (RFC 4253 section 11.4)
@@ -97,8 +98,11 @@ class Transport:
         self._events: deque[ev.Event] = deque()
         self._writer = PacketWriter(random=config.random)
         self._reader = PacketReader()
+        self._reader.max_length = config.max_packet_length
+        self._reader.max_payload = config.max_decompressed_size
         self._preface = bytearray()
         self._scratch = memoryview(bytearray(4096))  # intake before the version line
+        self._preface_lines = 0
         self.local_version = config.version
         self.peer_version: str | None = None
         self.session_id: bytes | None = None
@@ -109,6 +113,10 @@ class Transport:
         self.strict_kex = False
         self.peer_ext_info = False
         self._ext_info_ok = False
+        # Client: an EXT_INFO received during userauth, valid only if USERAUTH_SUCCESS
+        # comes next (RFC 8308 section 2.4); at most one.
+        self._ext_info_before_success: bytes | None = None
+        self._ext_info_in_auth = False
         self.server_sig_algs: list[str] | None = None
         self.host_key: Any = None  # client: the verified server host key (first kex)
         self.host_key_blob = b""
@@ -273,20 +281,26 @@ class Transport:
 
     def _parse_version(self) -> bool:
         buf = self._preface
+        max_line = self.config.max_banner_line
         while True:
             nl = buf.find(b"\n")
             if nl < 0:
                 if len(buf) > MAX_VERSION_LINE and buf.startswith(b"SSH-"):
                     raise ProtocolVersionError("version line too long")
-                if len(buf) > MAX_PREFACE_BYTES:
-                    raise ProtocolVersionError("no SSH version line from peer")
+                if len(buf) > max_line + 1 or len(buf) > MAX_PREFACE_BYTES:
+                    raise ProtocolVersionError("line before the version line too long")
                 return False
+            if nl - (nl > 0 and buf[nl - 1] == 13) > max_line:  # not counting CR LF
+                raise ProtocolVersionError("line before the version line too long")
             line = bytes(buf[:nl]).rstrip(b"\r")
             del buf[:nl + 1]
             if line.startswith(b"SSH-"):
                 break
             if not self.is_client:
                 raise ProtocolVersionError("client sent data before its version line")
+            self._preface_lines += 1
+            if self._preface_lines > self.config.max_pre_banner_lines:
+                raise ProtocolVersionError("too many lines before the version line")
             if len(buf) > MAX_PREFACE_BYTES:
                 raise ProtocolVersionError("no SSH version line from peer")
         if len(line) > MAX_VERSION_LINE:
@@ -306,6 +320,13 @@ class Transport:
 
     def _process_packets(self) -> None:
         reader = self._reader
+        kex = self._kex
+        if (kex is not None and kex.awaiting_host_key
+                and reader.buffered > 2 * self.config.max_packet_length):
+            # Packets wait unread while the application checks the host key; a
+            # server has little to say then (NEWKEYS, EXT_INFO), so do not hoard.
+            raise RemoteProtocolError("too much data from the server while its host key "
+                                      "was being checked")
         while not self.closed:
             kex = self._kex
             if kex is not None and kex.awaiting_host_key:
@@ -329,6 +350,11 @@ class Transport:
         if first_kex and self._reader.packets_received > 0xFFFFFFFF:
             raise RemoteProtocolError("sequence number wrapped during the initial key exchange")
         ext_ok, self._ext_info_ok = self._ext_info_ok, False
+        held, self._ext_info_before_success = self._ext_info_before_success, None
+        if held is not None:
+            if mtype != MessageType.USERAUTH_SUCCESS:
+                raise RemoteProtocolError("EXT_INFO not directly followed by USERAUTH_SUCCESS")
+            self._on_ext_info(held)
         if mtype == MessageType.DISCONNECT:
             self._on_disconnect(payload)
             return
@@ -353,10 +379,15 @@ class Transport:
         if first_kex or (kex is not None and kex.peer_init is not None and not kex.newkeys_received):
             raise RemoteProtocolError(f"unexpected message {mtype} during key exchange")
         if mtype == MessageType.EXT_INFO:
-            if not (self.is_client and ext_ok):
-                raise RemoteProtocolError("unexpected EXT_INFO message")
-            self._on_ext_info(payload)
-            return
+            if self.is_client and ext_ok:
+                self._on_ext_info(payload)
+                return
+            if (self.is_client and self.service_accepted and not self.authenticated
+                    and not self._ext_info_in_auth):
+                self._ext_info_in_auth = True
+                self._ext_info_before_success = payload
+                return
+            raise RemoteProtocolError("unexpected EXT_INFO message")
         if mtype == MessageType.SERVICE_REQUEST:
             self._on_service_request(payload)
             return
@@ -504,6 +535,9 @@ class Transport:
             raise KeyExchangeError("server host key could not be decoded") from None
         except (ValueError, IndexError, TypeError):
             raise KeyExchangeError("server host key could not be decoded") from None
+        if not self.key_size_ok(key):
+            raise KeyExchangeError(f"server host key too small (RSA keys need at least "
+                                   f"{self.config.min_rsa_bits} bits)")
         if not key.verify(result.exchange_hash, result.signature, alg):
             raise KeyExchangeError(f"server host key signature ({alg}) did not verify")
         if kex.first:
@@ -512,6 +546,14 @@ class Transport:
             self._events.append(ev.HostKeyReceived(key, alg))
         elif result.host_key_blob != self.host_key_blob:
             raise HostKeyNotVerifiableError("server host key changed during rekey")
+
+    def key_size_ok(self, key: Any) -> bool:
+        """False for an RSA key (or certificate of one) below ``config.min_rsa_bits``."""
+        base = getattr(key, "key", key)  # a certificate: the key it certifies
+        if getattr(base, "key_type", "") != "ssh-rsa":
+            return True
+        bits = getattr(base, "bits", None)
+        return bits is None or int(bits) >= self.config.min_rsa_bits
 
     def accept_host_key(self) -> None:
         kex = self._kex

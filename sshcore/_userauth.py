@@ -18,7 +18,7 @@ Server theory of operation::
     WAIT_REQUEST --USERAUTH_REQUEST--> method.request() -> AuthAsk: emit AuthRequested,
         wait answer_auth(); AuthSend: send payloads (e.g. PK_OK), back to WAIT_REQUEST;
         AuthDone: SUCCESS (DONE) or FAILURE(allowed, partial)
-    More than max_auth_tries failures, or the login timeout: disconnect.
+    The max_auth_tries-th failure (as OpenSSH's MaxAuthTries), or the login timeout: disconnect.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ class ServerUserauth:
     def _failure(self, counted: bool, partial: bool = False, username: str = "") -> None:
         if counted:
             self.failures += 1
-        if self.failures > self.conn.config.max_auth_tries:
+        if counted and self.failures >= self.conn.config.max_auth_tries:
             raise NoMoreAuthMethodsError("too many authentication failures",
                                          reason=DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE)
         self.conn.send_payload(b"".join((byte(MessageType.USERAUTH_FAILURE),

@@ -214,7 +214,9 @@ async def _serve(args: argparse.Namespace) -> int:
                           authorized_client_keys=authorized, passwords=passwords,
                           allow_forwarding=args.allow_forwarding,
                           accept_env=args.accept_env or ["LANG", "LC_*"],
-                          subsystems=_subsystems(args.subsystem))
+                          subsystems=_subsystems(args.subsystem),
+                          max_startups=(None if args.max_startups.lower() == "none"
+                                        else args.max_startups))
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
@@ -693,6 +695,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "sftp defaults to OpenSSH's sftp-server when installed)")
     s.add_argument("--password-file", help="file of salted password hashes (see 'sshcore passwd'); "
                    "enables password and keyboard-interactive auth")
+    s.add_argument("--max-startups", default="10:30:100", metavar="START:RATE:FULL",
+                   help="like sshd's MaxStartups: from START unauthenticated connections, refuse "
+                   "new ones with a probability rising from RATE %% to 100 %% at FULL "
+                   "(default %(default)s; 'none': no cap)")
     pw = sub.add_parser("passwd", help="add, change or remove a user in a password file")
     pw.add_argument("--file", default=DEFAULT_PASSWORD_FILE, help="password file (default %(default)s)")
     pw.add_argument("--stdin", action="store_true", help="read the password from stdin")

@@ -59,6 +59,23 @@ class ConnectionConfig:
     #: Channel defaults.
     window_size: int = 2 * 1024 * 1024
     max_packet_size: int = 32768
+    #: Resource limits (OpenSSH's values where it has one).  A peer that goes past one
+    #: is disconnected, except channels: an open past ``max_channels`` is refused.
+    #: Largest packet_length accepted, checked before the packet is buffered (256 KiB).
+    max_packet_length: int = 256 * 1024
+    #: Largest payload a compressed packet may inflate to.
+    max_decompressed_size: int = 256 * 1024
+    #: Longest line the peer may send before its version line, and how many such lines
+    #: (OpenSSH's SSH_MAX_BANNER_LEN and SSH_MAX_PRE_BANNER_LINES); only servers may send
+    #: them, and the version line itself is at most 255 bytes (RFC 4253 section 4.2).
+    max_banner_line: int = 8192
+    max_pre_banner_lines: int = 1024
+    #: Channels open at once on this connection.
+    max_channels: int = 1024
+    #: Global requests from the peer still waiting for our reply.
+    max_pending_global_requests: int = 64
+    #: Smallest RSA modulus accepted for host and user keys (OpenSSH's RequiredRSASize).
+    min_rsa_bits: int = 2048
 
     def algs(self, family: str) -> list[str]:
         spec = {

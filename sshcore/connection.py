@@ -23,13 +23,20 @@ __all__ = ["Connection", "ConnectionConfig"]
 
 
 class Connection(Transport):
-    def __init__(self, config: ConnectionConfig) -> None:
+    """``now``: when the connection started (the server's login grace time runs from it)."""
+
+    def __init__(self, config: ConnectionConfig, now: float = 0.0) -> None:
         super().__init__(config)
+        self._now = now
         self.userauth: ClientUserauth | ServerUserauth = (
             ClientUserauth(self) if self.is_client else ServerUserauth(self))
         self.channels = ChannelLayer(self)
         self.username: str | None = None
-        self._auth_deadline: float | None = None
+        # OpenSSH's LoginGraceTime: from the first byte to USERAUTH_SUCCESS, so a peer
+        # that stays silent or trickles its version line or kex is dropped too.
+        self._auth_deadline: float | None = (
+            now + config.login_timeout
+            if not self.is_client and config.login_timeout is not None else None)
         self._last_heard = 0.0     # when the peer last sent us anything
         self._last_probe = 0.0
         self._probes = 0           # keepalives sent since we last heard from the peer
@@ -40,8 +47,6 @@ class Connection(Transport):
     def on_first_kex_done(self) -> None:
         if self.is_client:
             self.request_service("ssh-userauth")
-        elif self.config.login_timeout is not None:
-            self._auth_deadline = self._now + self.config.login_timeout
 
     def on_service_accepted(self) -> None:
         if self.is_client:
@@ -149,6 +154,8 @@ class Connection(Transport):
             desc = self.registry.get("signature", algorithm)
             key: PublicKey = desc.decode(blob)
         except Exception:  # noqa: BLE001 - a malformed key from the peer is just "no"
+            return None
+        if not self.key_size_ok(key):
             return None
         return key
 

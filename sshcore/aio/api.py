@@ -12,17 +12,29 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConnectionConfig
-from ..errors import (ClosedBeforeBannerError, ConnectError,
+from ..errors import (ClosedBeforeBannerError, ConfigurationError, ConnectError,
                       ConnectRefusedError, ConnectTimeoutError, HostUnreachableError,
-                      ProtocolError, SSHError)
+                      ProtocolError, ProtocolVersionError, SSHError)
 from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
                     read_certificate, read_private_key)
 from ..registry import Registry, default_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
 from .forward import tunnel_socket
-from .server import SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer, host_key_paths
+from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _Dropped, _OptionsServer,
+                     host_key_paths, parse_max_startups, startups_should_drop)
 
 logger = logging.getLogger("sshcore.aio")
+
+def _apply_limits(cfg: ConnectionConfig, limits: Mapping[str, int | None]) -> ConnectionConfig:
+    """Resource limits connect() and listen() pass to the kernel's ConnectionConfig
+    (None keeps its default; see there for what each bounds)."""
+    for name, value in limits.items():
+        if value is not None:
+            if int(value) < 0:
+                raise ConfigurationError(f"{name} must not be negative, not {value!r}")
+            setattr(cfg, name, int(value))
+    return cfg
+
 
 _DEFAULT_AGENT = object()
 _DEFAULT_KNOWN_HOSTS = object()
@@ -129,12 +141,21 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             host_key_fingerprint: str | Sequence[str] | None = None,
             unknown_host_handler: Callable[[str, int, Any], Any] | None = None,
             forward_agent: bool | str = False,
-            update_host_keys: bool | None = None, client_certs: Any = None) -> _ConnectContext:
+            update_host_keys: bool | None = None, client_certs: Any = None,
+            max_packet_length: int | None = None, max_decompressed_size: int | None = None,
+            max_banner_line: int | None = None, max_pre_banner_lines: int | None = None,
+            max_channels: int | None = None, max_pending_global_requests: int | None = None,
+            min_rsa_bits: int | None = None) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
 
     ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
     a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
     :class:`~sshcore.KeepaliveTimeoutError` when it stops answering.
+    Limits (``None``: the defaults of :class:`~sshcore.config.ConnectionConfig`):
+    ``max_packet_length`` (256 KiB), ``max_decompressed_size`` (256 KiB),
+    ``max_banner_line`` (8192) and ``max_pre_banner_lines`` (1024) for the lines a server
+    may send before its version, ``max_channels`` (1024), ``max_pending_global_requests``
+    (64), ``min_rsa_bits`` (2048: smaller RSA host keys are refused).
     ``client_certs``: OpenSSH certificate files for the client keys (CertificateFile),
     each offered before its key.
     ``update_host_keys``: learn the server's other host keys (OpenSSH's UpdateHostKeys:
@@ -220,6 +241,12 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             credentials=credentials, require_strict_kex=require_strict_kex,
             keepalive_interval=keepalive_interval or None,
             keepalive_count_max=keepalive_count_max)
+        _apply_limits(cfg, {
+            "max_packet_length": max_packet_length, "max_decompressed_size": max_decompressed_size,
+            "max_banner_line": max_banner_line, "max_pre_banner_lines": max_pre_banner_lines,
+            "max_channels": max_channels,
+            "max_pending_global_requests": max_pending_global_requests,
+            "min_rsa_bits": min_rsa_bits})
         if rekey_bytes is not None:
             cfg.rekey_bytes = rekey_bytes
         if rekey_seconds is not None:
@@ -280,8 +307,9 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                 conn._hops = hops  # closed with it
                 try:
                     await conn._ready
-                except ProtocolError:
-                    if conn._conn is not None and conn._conn.peer_version is None:
+                except ProtocolError as exc:
+                    if (conn._conn is not None and conn._conn.peer_version is None
+                            and not isinstance(exc, ProtocolVersionError)):
                         raise ClosedBeforeBannerError(
                             f"{host}:{port}: the server closed the connection before its "
                             f"banner (MaxStartups reached, or a TCP wrapper?)", host=host,
@@ -451,7 +479,13 @@ async def listen(host: str = "", port: int = 22, *,
                  rekey_seconds: float | None = None, reuse_address: bool = True,
                  known_client_hosts: Any = None, allow_forwarding: bool = False,
                  server_host_certs: Any = None, keepalive_interval: float | None = None,
-                 keepalive_count_max: int = 3) -> SSHAcceptor:
+                 keepalive_count_max: int = 3,
+                 max_startups: str | Sequence[int] | None = "10:30:100",
+                 max_sessions: int | None = 10, max_forward_listeners: int | None = 64,
+                 max_packet_length: int | None = None, max_decompressed_size: int | None = None,
+                 max_banner_line: int | None = None, max_channels: int | None = None,
+                 max_pending_global_requests: int | None = None,
+                 min_rsa_bits: int | None = None) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
@@ -464,6 +498,18 @@ async def listen(host: str = "", port: int = 22, *,
     subprocesses unless ``process_factory`` is given; ``subsystems`` maps
     subsystem names to the commands that serve them (``{"sftp": "/usr/lib/openssh/sftp-server"}``,
     like sshd's Subsystem), or, with a ``process_factory``, lists the names it accepts.
+
+    Limits, with sshd's defaults: ``login_timeout`` (LoginGraceTime, 120 s from the
+    connection to authentication), ``max_auth_tries`` (MaxAuthTries, 6),
+    ``max_startups`` (MaxStartups ``"10:30:100"``, or a ``(10, 30, 100)`` tuple, or
+    ``None`` for no cap: from 10 unauthenticated connections, new ones are refused with a
+    probability rising from 30 % to 100 % at 100), ``max_sessions`` (MaxSessions, 10 session
+    channels per connection), ``max_forward_listeners`` (64 ``tcpip-forward`` /
+    streamlocal listeners per connection); and ``max_packet_length``,
+    ``max_decompressed_size``, ``max_banner_line``, ``max_channels``,
+    ``max_pending_global_requests`` and ``min_rsa_bits`` as for :func:`connect`
+    (``None``: the kernel's defaults).  ``None`` for ``max_sessions`` or
+    ``max_forward_listeners`` means no cap.
     """
     reg = registry or default_registry()
     keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
@@ -488,6 +534,11 @@ async def listen(host: str = "", port: int = 22, *,
             login_timeout=login_timeout, banner=banner, require_strict_kex=require_strict_kex,
             auth_methods_required=auth_methods_required,
             keepalive_interval=keepalive_interval or None, keepalive_count_max=keepalive_count_max)
+        _apply_limits(cfg, {
+            "max_packet_length": max_packet_length, "max_decompressed_size": max_decompressed_size,
+            "max_banner_line": max_banner_line, "max_channels": max_channels,
+            "max_pending_global_requests": max_pending_global_requests,
+            "min_rsa_bits": min_rsa_bits})
         if rekey_bytes is not None:
             cfg.rekey_bytes = rekey_bytes
         if rekey_seconds is not None:
@@ -495,6 +546,7 @@ async def listen(host: str = "", port: int = 22, *,
         return cfg
 
     make_config()  # validate the options once, before accepting anyone
+    startups = parse_max_startups(max_startups)
     env_filter: Callable[[str], bool] | None = None
     if accept_env is not None:
         patterns = [accept_env] if isinstance(accept_env, str) else list(accept_env)
@@ -503,7 +555,13 @@ async def listen(host: str = "", port: int = 22, *,
             return any(fnmatch.fnmatchcase(name, p) for p in patterns)
         env_filter = accepted
 
-    def factory() -> SSHServerConnection:
+    def factory() -> asyncio.Protocol:
+        if startups is not None:
+            waiting = sum(1 for c in connections if c.username is None)
+            if startups_should_drop(waiting, startups):
+                logger.info("MaxStartups %s:%s:%s: dropping a connection (%d unauthenticated)",
+                            *startups, waiting)
+                return _Dropped()
         options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
                                  allow_forwarding)
         if server_factory is None:
@@ -512,7 +570,8 @@ async def listen(host: str = "", port: int = 22, *,
             server = server_factory()
             server._defaults = options
         conn = SSHServerConnection(make_config(), server, process_factory, session_encoding,
-                                   env_filter, subsystems)
+                                   env_filter, subsystems, max_sessions=max_sessions,
+                                   max_forward_listeners=max_forward_listeners)
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]
         return conn

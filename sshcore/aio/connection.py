@@ -17,7 +17,8 @@ from .. import events as ev
 from ..connection import Connection
 from ..config import ConnectionConfig
 from ..errors import (ChannelOpenError, ChannelOpenFailureReason, ConnectionLostError,
-                      DisconnectError, DisconnectReason, ProtocolError, SSHError)
+                      DisconnectError, DisconnectReason, ProtocolError, RemoteProtocolError,
+                      SSHError)
 
 logger = logging.getLogger("sshcore.aio")
 
@@ -60,7 +61,7 @@ class SSHConnection(asyncio.BufferedProtocol):
         self._transport = transport
         self.peer_addr = transport.get_extra_info("peername")
         try:
-            self._conn = Connection(self._config)
+            self._conn = Connection(self._config, self._loop.time())
         except SSHError as exc:
             self._set_error(exc)
             transport.close()
@@ -315,6 +316,10 @@ class SSHConnection(asyncio.BufferedProtocol):
         return None
 
     def _on_global_request(self, event: ev.GlobalRequestReceived) -> None:
+        if event.want_reply and len(self._global_replies) >= self._config.max_pending_global_requests:
+            # Replies go out in request order, so requests queued behind a slow decision
+            # pile up: a peer may not keep more than this many waiting.
+            raise RemoteProtocolError("too many global requests waiting for a reply")
         try:
             answer = self.global_request_received(event.request, event.data)
         except (SSHError, ValueError):

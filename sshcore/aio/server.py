@@ -6,13 +6,14 @@ import asyncio
 import functools
 import hmac
 import logging
+import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import events as ev
 from ..config import ConnectionConfig
-from ..errors import ChannelOpenError, ChannelOpenFailureReason, SSHError
+from ..errors import ChannelOpenError, ChannelOpenFailureReason, ConfigurationError, SSHError
 from ..keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate,
                     user_certificate_options)
 from .._wire import string, uint32
@@ -239,7 +240,9 @@ class SSHServerConnection(SSHConnection):
                  process_factory: Callable[[SSHServerProcess], Any] | None,
                  session_encoding: str | None = None,
                  accept_env: Callable[[str], bool] | None = None,
-                 subsystems: Mapping[str, str] | None = None) -> None:
+                 subsystems: Mapping[str, str] | None = None, *,
+                 max_sessions: int | None = 10,
+                 max_forward_listeners: int | None = 64) -> None:
         # Offer only the methods this SSHServer supports, so a client's "Permission denied
         # (...)" lists what could work; third-party methods decide for themselves.
         supported = {"password": server.password_auth_supported,
@@ -262,6 +265,8 @@ class SSHServerConnection(SSHConnection):
             self._accept_subsystem = lambda name: allowed is None or name in allowed
         self._session_encoding = session_encoding
         self._accept_env = accept_env
+        self._max_sessions = max_sessions
+        self._max_forward_listeners = max_forward_listeners
         self._forwards: dict[tuple[Any, ...], Any] = {}
         #: The authorized_keys restrictions of the key that logged in (None: none apply).
         self.key_options: KeyOptions | None = None
@@ -386,6 +391,10 @@ class SSHServerConnection(SSHConnection):
         if limits is not None and not (limits.port_forwarding if path is not None
                                        else limits.allows_listen(host or "", port)):
             return False
+        limit = self._max_forward_listeners
+        if limit is not None and len(self._forwards) >= limit:
+            logger.info("refusing a forward listener: %d already open", len(self._forwards))
+            return False
         allowed = await _maybe_await(server.unix_server_requested(path) if path is not None
                                      else server.server_requested(host or "", port))
         if allowed is not True:
@@ -482,6 +491,13 @@ class SSHServerConnection(SSHConnection):
         if channel_type != "session":
             raise ChannelOpenError(ChannelOpenFailureReason.UNKNOWN_CHANNEL_TYPE,
                                    f"unknown channel type {channel_type}")
+        if self._max_sessions is not None and self._conn is not None:
+            # sshd's MaxSessions; the kernel already counts the channel being opened.
+            sessions = sum(1 for c in self._conn.channels.channels.values()
+                           if c.channel_type == "session")
+            if sessions > self._max_sessions:
+                raise ChannelOpenError(ChannelOpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
+                                       f"too many sessions (MaxSessions {self._max_sessions})")
         session = self._server.session_requested()
         if session is False or session is None:
             raise ChannelOpenError(ChannelOpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
@@ -503,6 +519,53 @@ SSHServerConnection.event_handlers = {
     ev.AuthRequested: SSHServerConnection._on_auth_requested,
     ev.AuthCompleted: SSHServerConnection._on_auth_completed,
 }
+
+
+MaxStartups = tuple[int, int, int]
+
+
+def parse_max_startups(value: str | Sequence[int] | None) -> MaxStartups | None:
+    """sshd's MaxStartups ``"start:rate:full"`` (or ``"full"``, or a tuple) as a tuple."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            parts = [int(p) for p in value.split(":")]
+        else:
+            parts = [int(p) for p in value]
+        if len(parts) == 1:
+            parts = [parts[0], 100, parts[0]]
+        start, rate, full = parts
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"max_startups {value!r}: expected 'start:rate:full'") from None
+    if not (0 < start <= full and 0 <= rate <= 100):
+        raise ConfigurationError(f"max_startups {value!r}: need 0 < start <= full and "
+                                 "0 <= rate <= 100")
+    return start, rate, full
+
+
+def startups_should_drop(unauthenticated: int, limits: MaxStartups,
+                         rand: Callable[[int], int] = random.randrange) -> bool:
+    """OpenSSH's random early drop (sshd.c ``should_drop_connection``): with
+    ``unauthenticated`` connections already waiting, refuse the next one never below
+    ``start``, always from ``full``, and in between with a probability rising linearly
+    from ``rate`` percent to 100 percent."""
+    start, rate, full = limits
+    if unauthenticated < start:
+        return False
+    if unauthenticated >= full or rate == 100:
+        return True
+    p = rate + (100 - rate) * (unauthenticated - start) // (full - start)
+    return rand(100) < p
+
+
+class _Dropped(asyncio.Protocol):
+    """A connection refused under MaxStartups: told so in one line, as sshd does, and closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(b"Exceeded MaxStartups\r\n")
+        transport.close()
 
 
 class SSHAcceptor:
