@@ -727,7 +727,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("destination", help="[USER@]HOST")
     r.add_argument("command", nargs=argparse.REMAINDER,
                    help="remote command (none: an interactive shell)")
+    _add_plugin_commands(sub)
     return p
+
+
+def _add_plugin_commands(sub: Any) -> None:
+    """Sub-commands contributed through the ``sshcore_cli_commands`` hook (``sshcore sftp``)."""
+    from .errors import ConfigurationError
+    from .registry import default_registry
+
+    for command in default_registry().cli_commands():
+        if command.name in sub.choices:
+            raise ConfigurationError(f"plugin command {command.name!r} clashes with an existing "
+                                     f"sshcore command")
+        cp = sub.add_parser(command.name, help=command.help)
+        command.add_arguments(cp)
+        cp.set_defaults(_plugin_run=command.run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -735,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="sshcore: %(name)s: %(message)s")
     try:
+        plugin_run = getattr(args, "_plugin_run", None)
+        if plugin_run is not None:
+            return int(plugin_run(args))
         if args.cmd == "algorithms":
             return _cmd_algorithms(args)
         if args.cmd == "serve":
