@@ -182,18 +182,22 @@ def _ensure_host_key(path: Path) -> Path:
 
 
 def _subsystems(specs: list[str] | None) -> dict[str, str]:
-    """``--subsystem NAME=COMMAND`` options; sftp is served by OpenSSH's sftp-server when
-    it is installed and not configured otherwise."""
+    """``--subsystem NAME=COMMAND`` options.  Subsystems from plugins (sftp, from
+    sshcore-sftp) are served by the plugin unless named here; without the sftp plugin,
+    OpenSSH's sftp-server serves sftp when it is installed."""
+    from .registry import default_registry
+
     table: dict[str, str] = {}
     for spec in specs or []:
         name, sep, command = spec.partition("=")
         if not sep or not name or not command:
             raise SystemExit(f"sshcore serve: --subsystem wants NAME=COMMAND, not {spec!r}")
         table[name] = command
-    for candidate in ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
-                      "/usr/libexec/sftp-server"):
-        if "sftp" not in table and os.path.exists(candidate):
-            table["sftp"] = candidate
+    if default_registry().subsystem("sftp") is None:
+        for candidate in ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
+                          "/usr/libexec/sftp-server"):
+            if "sftp" not in table and os.path.exists(candidate):
+                table["sftp"] = candidate
     return table
 
 
@@ -210,16 +214,25 @@ async def _serve(args: argparse.Namespace) -> int:
         from .passwords import PasswordFile
 
         passwords = PasswordFile.read(args.password_file)
+    from .registry import default_registry
+
+    subsystems = _subsystems(args.subsystem)
+    sftp_root = None
+    if "sftp" not in subsystems and default_registry().subsystem("sftp") is not None:
+        sftp_root = os.path.expanduser(args.sftp_root or "~")
+        if not os.path.isdir(sftp_root):
+            raise SystemExit(f"sshcore serve: --sftp-root {sftp_root} is not a directory")
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
                           authorized_client_keys=authorized, passwords=passwords,
                           allow_forwarding=args.allow_forwarding,
                           accept_env=args.accept_env or ["LANG", "LC_*"],
-                          subsystems=_subsystems(args.subsystem))
+                          subsystems=subsystems, sftp_root=sftp_root)
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
           f"(authorized keys: {authorized}"
-          + (f"; passwords: {args.password_file}" if args.password_file else "") + ")",
+          + (f"; passwords: {args.password_file}" if args.password_file else "")
+          + (f"; sftp root: {sftp_root}" if sftp_root else "") + ")",
           file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -690,7 +703,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(repeatable; default LANG and LC_*)")
     s.add_argument("--subsystem", action="append", metavar="NAME=COMMAND",
                    help="serve a subsystem with a command, like sshd's Subsystem (repeatable; "
-                   "sftp defaults to OpenSSH's sftp-server when installed)")
+                   "sftp is served by the sshcore-sftp plugin unless given here)")
+    s.add_argument("--sftp-root", metavar="DIR",
+                   help="the directory SFTP and SCP clients see as / (default: your home "
+                   "directory); nothing outside it is reachable")
     s.add_argument("--password-file", help="file of salted password hashes (see 'sshcore passwd'); "
                    "enables password and keyboard-interactive auth")
     pw = sub.add_parser("passwd", help="add, change or remove a user in a password file")

@@ -14,7 +14,7 @@ from typing import Any
 from ..config import ConnectionConfig
 from ..errors import (ClosedBeforeBannerError, ConnectError,
                       ConnectRefusedError, ConnectTimeoutError, HostUnreachableError,
-                      ProtocolError, SSHError)
+                      ConfigurationError, ProtocolError, SSHError)
 from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
                     read_certificate, read_private_key)
 from ..registry import Registry, default_registry
@@ -439,7 +439,9 @@ async def listen(host: str = "", port: int = 22, *,
                  process_factory: Callable[..., Any] | None = None,
                  session_encoding: str | None = None,
                  accept_env: Sequence[str] | None = None,
-                 subsystems: Mapping[str, str] | None = None,
+                 subsystems: Mapping[str, str | None] | None = None,
+                 subsystem_options: Mapping[str, Mapping[str, Any]] | None = None,
+                 sftp_root: str | os.PathLike[str] | None = None,
                  kex_algs: AlgList = None, encryption_algs: AlgList = None,
                  mac_algs: AlgList = None, compression_algs: AlgList = None,
                  server_host_key_algs: AlgList = None, signature_algs: AlgList = None,
@@ -464,8 +466,31 @@ async def listen(host: str = "", port: int = 22, *,
     subprocesses unless ``process_factory`` is given; ``subsystems`` maps
     subsystem names to the commands that serve them (``{"sftp": "/usr/lib/openssh/sftp-server"}``,
     like sshd's Subsystem), or, with a ``process_factory``, lists the names it accepts.
+
+    Subsystems that plugins provide (``sftp`` from ``sshcore-sftp``) are served by the
+    plugin unless ``subsystems`` maps their name to a command (or to ``None``: not
+    served).  ``subsystem_options={"sftp": {"root": ..., "read_only": ...}}`` passes
+    options to the plugin's server; ``sftp_root=DIR`` is short for the ``root`` option
+    (the directory the client sees as ``/``; default: the home directory).  With a
+    ``process_factory``, a plugin serves only the subsystems named in
+    ``subsystem_options`` (or ``sftp_root``); the factory gets the rest.
     """
     reg = registry or default_registry()
+    plugin_options: dict[str, dict[str, Any]] = {name: dict(opts or {}) for name, opts
+                                                 in (subsystem_options or {}).items()}
+    if sftp_root is not None:
+        plugin_options.setdefault("sftp", {})["root"] = os.fspath(sftp_root)
+    provided = reg.subsystems()
+    for name in plugin_options:
+        if name not in provided or provided[name].server_factory is None:
+            raise ConfigurationError(f"no installed plugin serves the {name!r} subsystem "
+                                     f"(registered: {', '.join(provided) or 'none'})")
+    plugin_subsystems = {
+        name: (desc.server_factory, plugin_options.get(name, {}))
+        for name, desc in provided.items()
+        if desc.server_factory is not None
+        and not (subsystems is not None and name in subsystems)
+        and (process_factory is None or name in plugin_options)}
     keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
             for k in host_key_paths(server_host_keys)]
     # Host certificates (sshd's HostCertificate): each is served alongside its plain key.
@@ -512,7 +537,7 @@ async def listen(host: str = "", port: int = 22, *,
             server = server_factory()
             server._defaults = options
         conn = SSHServerConnection(make_config(), server, process_factory, session_encoding,
-                                   env_filter, subsystems)
+                                   env_filter, subsystems, plugin_subsystems)
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]
         return conn
