@@ -356,6 +356,17 @@ class SSHClientConnection(SSHConnection):
         return result
 
 
+    def start_sftp_client(self, **options: Any) -> Any:
+        """An SFTP session from the plugin providing the "sftp" subsystem (sshcore-sftp):
+        ``async with conn.start_sftp_client() as sftp`` or ``sftp = await
+        conn.start_sftp_client()``; ``options`` go to the plugin's client factory."""
+        from .api import _ConnectContext
+
+        desc = self._config.registry.subsystem("sftp")
+        if desc is None or desc.client_factory is None:
+            raise SSHError("no installed plugin provides an SFTP client (install sshcore-sftp)")
+        return _ConnectContext(desc.client_factory(self, **options))
+
     # -------------------------------------------------------------- forwarding: direct
 
     async def create_connection(self, session_factory: Callable[[], Any], remote_host: str,
