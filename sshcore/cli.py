@@ -508,12 +508,16 @@ def _merge_ssh_config(args: argparse.Namespace, opts: dict[str, str], host: str,
             opts.setdefault(name, value)
 
 
-async def _run(args: argparse.Namespace) -> int:
-    from . import connect
-
+async def connection_options(args: argparse.Namespace, destination: str
+                             ) -> tuple[str, int, str | None, Any, dict[str, Any], dict[str, str]]:
+    """What ``connect()`` needs for ``[USER@]HOST`` and ssh's connection options in ``args``
+    (``-o``, ``-F``, ``-i``, ``-J``, the port, ``--known-hosts``, ``-l``, ``-A``), merged with
+    ssh_config as ``ssh`` merges them: ``(host, port, user, known_hosts, connect keywords,
+    the -o/ssh_config options)``.  Shared by ``run`` and the plugin commands (``sftp``,
+    ``scp``); see :func:`add_connection_arguments`."""
     opts = _parse_options(args.option or [])
-    target = args.destination
-    user = args.login or opts.get("user")
+    target = destination
+    user = getattr(args, "login", None) or opts.get("user")
     if "@" in target:
         user, target = target.rsplit("@", 1)
     _merge_ssh_config(args, opts, target, user)
@@ -551,7 +555,7 @@ async def _run(args: argparse.Namespace) -> int:
         kwargs["tunnel"] = jump
     elif opts.get("proxycommand", "none").lower() != "none":
         kwargs["proxy_command"] = opts["proxycommand"]
-    if (args.forward_agent or opts.get("forwardagent", "no").lower() == "yes") \
+    if (getattr(args, "forward_agent", False) or opts.get("forwardagent", "no").lower() == "yes") \
             and os.environ.get("SSH_AUTH_SOCK"):
         kwargs["forward_agent"] = True
     prompter = Prompter()
@@ -568,6 +572,18 @@ async def _run(args: argparse.Namespace) -> int:
             kwargs["agent_path"] = os.path.expanduser(agent)
         else:
             kwargs["agent_path"] = None
+    # The file's options were merged above; the library reads it again only for what it
+    # resolves itself (jump host aliases), under everything given explicitly here.
+    if args.config:
+        kwargs["config"] = None if args.config.lower() == "none" else args.config
+    kwargs.setdefault("tunnel", None)
+    return target, port, user, known_hosts, kwargs, opts
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from . import connect
+
+    target, port, user, known_hosts, kwargs, opts = await connection_options(args, args.destination)
     command = " ".join(args.command) if args.command else None
     if args.no_command and command is not None:
         raise_config("-N takes no command")
@@ -584,11 +600,6 @@ async def _run(args: argparse.Namespace) -> int:
                 or (args.tty == 0 and not args.no_tty and command is None and stdin_tty))
     if args.no_tty:
         want_pty = False
-    # The file's options were merged above; the library reads it again only for what it
-    # resolves itself (jump host aliases), under everything given explicitly here.
-    if args.config:
-        kwargs["config"] = None if args.config.lower() == "none" else args.config
-    kwargs.setdefault("tunnel", None)
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
         listeners = await _start_forwards(conn, args, opts)
         if args.no_command:
@@ -687,6 +698,22 @@ async def _passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_connection_arguments(p: argparse.ArgumentParser, port_flags: tuple[str, ...] = ("-p",)
+                             ) -> None:
+    """ssh's connection options, for ``run`` and the plugin commands (``scp`` and ``sftp``
+    spell the port ``-P``, as OpenSSH's do): the port, ``-F``, ``-i``, ``-o``, ``-J`` and
+    ``--known-hosts``; :func:`connection_options` reads them."""
+    p.add_argument(*port_flags, dest="port", type=int, help="port to connect to")
+    p.add_argument("-F", dest="config", metavar="FILE",
+                   help="ssh_config file (default ~/.ssh/config and /etc/ssh/ssh_config; 'none')")
+    p.add_argument("-i", "--identity", action="append", metavar="FILE", help="private key file")
+    p.add_argument("-o", "--option", action="append", help="Name=Value, as for ssh -o")
+    p.add_argument("-J", dest="jump", metavar="[USER@]HOST[:PORT][,...]",
+                   help="connect through these jump hosts in turn (ProxyJump)")
+    p.add_argument("--known-hosts", help="known_hosts file, or 'none' to skip host key checks")
+    p.set_defaults(local=None, remote=None, dynamic=None, login=None, forward_agent=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sshcore", description="SSH client and server built on sshcore")
     p.add_argument("-v", "--verbose", action="count", default=0)
@@ -718,12 +745,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_keys.add_parser(sub)
     r = sub.add_parser("run", help="run a remote command, like ssh HOST COMMAND")
-    r.add_argument("-p", "--port", type=int)
-    r.add_argument("-F", dest="config", metavar="FILE",
-                   help="ssh_config file (default ~/.ssh/config and /etc/ssh/ssh_config; 'none')")
+    add_connection_arguments(r, ("-p", "--port"))
     r.add_argument("-l", "--login")
-    r.add_argument("-i", "--identity", action="append")
-    r.add_argument("-o", "--option", action="append", help="Name=Value, as for ssh -o")
     r.add_argument("-n", "--no-stdin", action="store_true", help="do not read stdin")
     r.add_argument("-L", dest="local", action="append", metavar="SPEC",
                    help="[bind:]port:host:hostport, [bind:]port:/socket or /path:/socket")
@@ -734,12 +757,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-N", dest="no_command", action="store_true", help="no command: just forward")
     r.add_argument("-A", dest="forward_agent", action="store_true",
                    help="let the server use the local SSH agent (ForwardAgent)")
-    r.add_argument("-J", dest="jump", metavar="[USER@]HOST[:PORT][,...]",
-                   help="connect through these jump hosts in turn (ProxyJump)")
     r.add_argument("-t", dest="tty", action="count", default=0,
                    help="request a PTY (-tt: even without a local terminal)")
     r.add_argument("-T", dest="no_tty", action="store_true", help="never request a PTY")
-    r.add_argument("--known-hosts", help="known_hosts file, or 'none' to skip host key checks")
     r.add_argument("destination", help="[USER@]HOST")
     r.add_argument("command", nargs=argparse.REMAINDER,
                    help="remote command (none: an interactive shell)")
