@@ -10,10 +10,12 @@ disk) are expanded here with the same rules, an absolute target meaning the root
 operation itself then runs on ``(parent directory fd, final name)`` without following
 links, so nothing, not even a link swapped in meanwhile, leads outside the root.
 
-Requests are handled in arrival order.  Those that may block on the disk (OPEN, READ,
-WRITE, fsync, copy-data) run in one worker thread per session; any request arriving
-while the worker is busy queues behind it, so replies keep the request order and
-nothing races on a handle.  Everything else runs inline on the event loop.  At most
+Requests are handled in arrival order.  Those that may block on the disk (OPEN, WRITE,
+fsync, copy-data, and a READ whose data is not in the page cache: ``RWF_NOWAIT`` tells)
+run in one worker thread per session, handed over in batches (one per read from the
+channel); any request arriving while the worker is busy queues behind it, so replies
+keep the request order and nothing races on a handle.  Everything else, cached reads
+included, runs inline on the event loop.  At most
 :data:`MAX_OUTSTANDING` requests are in progress; past that the session stops reading,
 and the channel window holds the client back.  A packet over
 :data:`~sshcore_sftp._protocol.MAX_PACKET`, or one that does not decode, ends the
@@ -52,6 +54,7 @@ READDIR_BATCH = 100
 _READ_CHUNK = 1024 * 1024
 _MAX_SYMLINKS = 40
 _O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
+_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 _EXIT_PROTOCOL_ERROR = 11  # sftp-server's exit status after a bad message
 
 
@@ -242,9 +245,10 @@ class SFTPServer:
 
 
 class _File:
-    __slots__ = ("fd", "vpath", "readable", "writable", "append")
+    __slots__ = ("fd", "vpath", "readable", "writable", "append", "nowait")
 
     def __init__(self, fd: int, vpath: bytes, readable: bool, writable: bool, append: bool) -> None:
+        self.nowait = True  # until the file system says RWF_NOWAIT is not supported
         self.fd = fd
         self.vpath = vpath
         self.readable = readable
@@ -285,6 +289,7 @@ class _Session:
         self.loop = asyncio.get_running_loop()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sftp-io")
         self.inflight = 0
+        self.batch: list[tuple[Callable[[int, Reader], bytes], int, Reader]] = []
         self.fatal: BaseException | None = None
         self._slot: asyncio.Future[None] | None = None
         self._users: dict[int, str] = {}
@@ -323,14 +328,18 @@ class _Session:
                 if not data:
                     break
                 for ptype, payload in self.parser.feed(data):
-                    while self.inflight >= MAX_OUTSTANDING:
-                        await self._wait_slot()
+                    if self.inflight >= MAX_OUTSTANDING:
+                        self.flush_batch()
+                        while self.inflight >= MAX_OUTSTANDING:
+                            await self._wait_slot()
                     self.dispatch(ptype, payload)
                     if self.fatal is not None:
                         raise self.fatal
+                self.flush_batch()
                 if self.fatal is not None:
                     raise self.fatal
                 await stdout.drain()
+            self.flush_batch()
             while self.inflight:
                 await self._wait_slot()
             if self.fatal is not None:
@@ -402,23 +411,59 @@ class _Session:
             if handler is None:
                 self.send(encode_status(rid, Status.OP_UNSUPPORTED, f"Unknown message type {ptype}"))
                 return
+        if ptype == FXP.READ and not self.inflight and _NOWAIT is not None:
+            # Data already in the page cache is read right here; only a read that would
+            # wait for the disk goes to the worker.
+            reply = self.call(self.read_cached, rid, r)
+            if reply is not None:
+                self.send(reply)
+                return
+            r = Reader(payload, 4)
         if threaded or self.inflight:
+            # To the worker, behind whatever it has (requests keep their order).
             self.inflight += 1
-            fut = self.loop.run_in_executor(self.pool, self.call, handler, rid, r)
-            fut.add_done_callback(self._finished)
+            self.batch.append((handler, rid, r))
         else:
             self.send(self.call(handler, rid, r))
 
-    def _finished(self, fut: asyncio.Future[bytes]) -> None:
-        self.inflight -= 1
+    def flush_batch(self) -> None:
+        """Hand the requests queued from one read of the channel to the worker at once
+        (one thread hand-off per batch, not per request)."""
+        if self.batch:
+            jobs, self.batch = self.batch, []
+            self.pool.submit(self._run_jobs, jobs)
+
+    def _run_jobs(self, jobs: list[tuple[Callable[[int, Reader], bytes], int, Reader]]) -> None:
+        """In the worker: run the jobs in order, posting replies back to the loop about
+        every 256 KiB so the client's pipeline keeps moving."""
+        out: list[bytes] = []
+        size = 0
+        done = 0
+        post = self.loop.call_soon_threadsafe
+        try:
+            for i, (handler, rid, r) in enumerate(jobs):
+                try:
+                    reply = self.call(handler, rid, r)
+                except BaseException as exc:  # a protocol error: the session ends
+                    post(self._deliver, out, len(jobs) - done, exc)
+                    return
+                out.append(reply)
+                size += len(reply)
+                if size >= MAX_PACKET and i + 1 < len(jobs):
+                    post(self._deliver, out, len(out), None)
+                    done += len(out)
+                    out, size = [], 0
+            post(self._deliver, out, len(jobs) - done, None)
+        except RuntimeError:  # the event loop is closed: nobody is listening any more
+            pass
+
+    def _deliver(self, replies: list[bytes], count: int, exc: BaseException | None) -> None:
+        self.inflight -= count
+        for reply in replies:
+            self.send(reply)
         self._wake()
-        if fut.cancelled():
-            return
-        exc = fut.exception()
         if exc is not None:
             self.abort(exc)
-            return
-        self.send(fut.result())
 
     def call(self, handler: Callable[[int, Reader], bytes], rid: int, r: Reader) -> bytes:
         try:
@@ -597,6 +642,34 @@ class _Session:
         if not data:
             return encode_status(rid, Status.EOF)
         return data_header(rid, len(data)) + data
+
+    def read_cached(self, rid: int, r: Reader) -> bytes | bytearray | None:
+        """READ without blocking (``RWF_NOWAIT``): the reply, or ``None`` if the data is not
+        in the page cache (or the file system cannot tell)."""
+        h = self.get_file(r)
+        if not h.nowait:
+            return None
+        offset = r.uint64()
+        length = min(r.uint32(), MAX_DATA)
+        buf = bytearray(13 + length)
+        view = memoryview(buf)
+        try:
+            n = os.preadv(h.fd, [view[13:]], offset, _NOWAIT)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+                h.nowait = False
+                return None
+            raise
+        finally:
+            view.release()
+        if not n:
+            return encode_status(rid, Status.EOF)
+        if n < length:
+            del buf[13 + n:]
+        buf[:13] = data_header(rid, n)
+        return buf
 
     def do_write(self, rid: int, r: Reader) -> bytes:
         h = self.get_file(r)

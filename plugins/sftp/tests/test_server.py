@@ -480,7 +480,17 @@ def test_request_before_init_closes_the_channel(root):
     assert status == 11 and b"expected SSH_FXP_INIT" in err
 
 
-def test_many_outstanding_requests_all_answered_in_order(root):
+@pytest.fixture(params=["cached-inline", "worker-thread"])
+def read_path(request, monkeypatch):
+    """Reads served inline from the page cache, and (RWF_NOWAIT off) by the worker."""
+    import sshcore_sftp._server as server
+
+    if request.param == "worker-thread":
+        monkeypatch.setattr(server, "_NOWAIT", None)
+    return request.param
+
+
+def test_many_outstanding_requests_all_answered_in_order(root, read_path):
     (root / "f").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
 
     async def body(raw):
@@ -498,7 +508,7 @@ def test_many_outstanding_requests_all_answered_in_order(root):
     assert got == ids
 
 
-def test_big_file_checksum_through_pipelined_reads(root):
+def test_big_file_checksum_through_pipelined_reads(root, read_path):
     data = os.urandom(8 << 20)
     (root / "big").write_bytes(data)
 
