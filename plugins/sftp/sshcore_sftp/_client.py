@@ -304,9 +304,7 @@ class SFTPClient:
             for ptype, payload in packets:
                 self._dispatch(ptype, payload)
         except SFTPProtocolError as exc:
-            logger.warning("closing the SFTP session: %s", exc)
-            self._lost(exc)
-            self._chan.close()
+            self._protocol_failure(exc)
 
     def _dispatch(self, ptype: int, payload: memoryview) -> None:
         if ptype == FXP.VERSION:
@@ -329,6 +327,12 @@ class SFTPClient:
             raise SFTPProtocolError(f"SFTP reply (type {ptype}) to no request (id {rid})")
         callback, ctx = entry
         callback(ptype, payload, ctx)
+
+    def _protocol_failure(self, exc: Exception) -> None:
+        if self._error is None:
+            logger.warning("closing the SFTP session: %s", exc)
+            self._lost(exc)
+            self._chan.close()
 
     def _lost(self, exc: Exception) -> None:
         if self._error is None:
@@ -812,6 +816,28 @@ class SFTPClient:
         await self.aclose()
 
 
+def _guard(cls: type, client_of: Callable[[Any], SFTPClient]) -> None:
+    """A malformed reply found while decoding it (after its future resolved) ends the
+    session too, so that later requests fail at once instead of waiting for answers."""
+    import functools
+    import inspect
+
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.iscoroutinefunction(fn):
+            continue
+
+        def wrap(fn: Any) -> Any:
+            @functools.wraps(fn)
+            async def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await fn(self, *args, **kwargs)
+                except SFTPProtocolError as exc:
+                    client_of(self)._protocol_failure(exc)
+                    raise
+            return guarded
+        setattr(cls, name, wrap(fn))
+
+
 def _has_magic(part: bytes) -> bool:
     return any(c in part for c in (b"*", b"?", b"["))
 
@@ -964,6 +990,10 @@ class SFTPFile:
     async def __aiter__(self) -> Any:  # pragma: no cover - convenience
         while chunk := await self.read(self._block):
             yield chunk
+
+
+_guard(SFTPClient, lambda c: c)
+_guard(SFTPFile, lambda f: f._client)
 
 
 def _collect(buf: bytearray, start: int) -> Callable[[int, memoryview], None]:
