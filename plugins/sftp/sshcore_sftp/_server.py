@@ -797,12 +797,21 @@ class _Session:
 
     def ext_expand_path(self, rid: int, r: Reader) -> bytes:
         raw = bytes(r.string())
-        if raw == b"~" or raw.startswith(b"~/"):
-            raw = b"/" + raw[2:]  # the session's home is the root
-        elif raw.startswith(b"~"):
-            raise SFTPError(Status.NO_SUCH_FILE, "No such user (only ~ is known here)")
+        if raw.startswith(b"~"):
+            # The session's home is the root: "~", "~/x", and "~user/x" for the user logged
+            # in (or running the server); nobody else has a home in here.
+            user, _, rest = raw[1:].partition(b"/")
+            if user and os.fsdecode(user) not in self.home_users():
+                raise SFTPError(Status.NO_SUCH_FILE, f"No home directory for {os.fsdecode(user)} here")
+            raw = b"/" + rest
         vpath = self._realpath(raw, "expand-path@openssh.com")
         return encode_name(rid, [(vpath, vpath, SFTPAttrs())])
+
+    def home_users(self) -> set[str]:
+        names = {self.user(os.geteuid())}
+        if self.policy.username:
+            names.add(self.policy.username)
+        return names
 
     def _two_paths(self, r: Reader) -> tuple[_Resolved, _Resolved]:
         old = self.resolve(r, False)
