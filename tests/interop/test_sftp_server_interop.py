@@ -380,3 +380,15 @@ def test_sshcore_serve_subsystem_command_still_works(keys, helpers, tmp_path):
         _, err = proc.communicate(timeout=20)
     assert (served.local / "got.txt").read_text() == "reachable by absolute path\n"
     assert b"sftp root" not in err
+
+
+def test_server_benchmark_prints_every_row():
+    """bench.sftp_server_bench runs end to end (a smoke test of the script, not a timing)."""
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "bench.sftp_server_bench", "--size", "2", "--runs", "1"],
+                       cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for name in ("sshcore-sftp", "sftp-server", "sshd internal-sftp"):
+        for mode in ("get", "put"):
+            assert any(line.startswith(name) and f" {mode} " in line for line in r.stdout.splitlines()), r.stdout
+    assert "get: sshcore-sftp / sftp-server behind sshcore serve = " in r.stdout
