@@ -53,6 +53,7 @@ READDIR_BATCH = 100
 #: Bytes read from the channel at a time.
 _READ_CHUNK = 1024 * 1024
 _MAX_SYMLINKS = 40
+_YIELD_EVERY = 64  # requests handled inline before the loop gets a turn
 _O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
 _NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 _EXIT_PROTOCOL_ERROR = 11  # sftp-server's exit status after a bad message
@@ -228,9 +229,9 @@ class SFTPServer:
 
     @property
     def username(self) -> str | None:
-        chan = getattr(self.process, "channel", None)
-        conn = getattr(chan, "_conn", None)
-        return getattr(conn, "username", None)
+        """The user the SSH connection authenticated as."""
+        get = getattr(self.process, "get_extra_info", None)
+        return get("username") if get is not None else None
 
     def authorize(self, op: str, path: str, *, target: str | None = None,
                   write: bool = False) -> bool:
@@ -327,7 +328,11 @@ class _Session:
                 data = await stdin.read(_READ_CHUNK)
                 if not data:
                     break
-                for ptype, payload in self.parser.feed(data):
+                for n, (ptype, payload) in enumerate(self.parser.feed(data), 1):
+                    if n % _YIELD_EVERY == 0:
+                        # A megabyte of tiny requests must not hold the loop: let others run.
+                        self.flush_batch()
+                        await asyncio.sleep(0)
                     if self.inflight >= MAX_OUTSTANDING:
                         self.flush_batch()
                         while self.inflight >= MAX_OUTSTANDING:

@@ -560,3 +560,46 @@ def test_command_mapping_overrides_the_plugin(root, tmp_path):
 
     r = run(main())
     assert r.stdout == "from-command\n" and r.exit_status == 0
+
+
+def test_expand_path_knows_the_logged_in_user_only(root):
+    (root / "d").mkdir()
+
+    async def body(raw):
+        return (await raw.names(FXP.EXTENDED, string("expand-path@openssh.com") + string("~u/d")),
+                await raw.names(FXP.EXTENDED, string("expand-path@openssh.com") + string("~")),
+                await raw.status(FXP.EXTENDED, string("expand-path@openssh.com") + string("~mallory/d")))
+
+    (mine, home, other), _ = run(session(root, body))
+    assert mine[0][0] == b"/d" and home[0][0] == b"/"
+    assert other == (Status.NO_SUCH_FILE, "No home directory for mallory here")
+
+
+def test_thousands_of_small_pipelined_requests(root):
+    (root / "f").write_text("x")
+
+    async def body(raw):
+        ids = [raw.send(FXP.STAT, string("f")) for _ in range(5000)]
+        got = []
+        for _ in ids:
+            t, r = await raw.recv()
+            assert t == FXP.ATTRS
+            got.append(r.uint32())
+        return ids, got
+
+    (ids, got), _ = run(session(root, body))
+    assert got == ids
+
+
+def test_open_handles_are_bounded(root):
+    from sshcore_sftp._server import MAX_HANDLES
+
+    (root / "f").write_text("x")
+
+    async def body(raw):
+        for _ in range(MAX_HANDLES):
+            await raw.open("f", FXF.READ)
+        return await raw.status(FXP.OPEN, string("f") + u32(FXF.READ) + u32(0))
+
+    over, _ = run(session(root, body))
+    assert over == (Status.FAILURE, f"too many open handles (at most {MAX_HANDLES})")
