@@ -47,7 +47,7 @@ class Channel:
         self.consumed = 0
         self.remote_window = 0
         self.remote_max_packet = 0
-        self.queue: deque[tuple[int | None, bytes]] = deque()
+        self.queue: deque[tuple[int | None, bytes | memoryview]] = deque()
         self.queued = 0
         self.eof_sent = self.eof_pending = False
         self.close_pending = self.close_sent = False
@@ -215,11 +215,15 @@ class ChannelLayer:
         while ch.queue and ch.remote_window > 0:
             datatype, data = ch.queue[0]
             n = min(len(data), ch.remote_window, ch.remote_max_packet)
-            chunk = data[:n]
             if n == len(data):
+                chunk = data
                 ch.queue.popleft()
             else:
-                ch.queue[0] = (datatype, data[n:])
+                # A view, not a copy, of what is left: a large write goes out in many
+                # packets, and re-copying its tail for each would be quadratic.
+                view = data if isinstance(data, memoryview) else memoryview(data)
+                chunk = view[:n]
+                ch.queue[0] = (datatype, view[n:])
             ch.queued -= n
             ch.remote_window -= n
             if datatype is None:
