@@ -53,6 +53,11 @@ DEFAULT_REQUESTS = 64
 LIMITS_BLOCK_CAP = 255 * 1024
 
 
+#: The SFTP channel's receive window and largest data packet (see open_sftp_client).
+DEFAULT_WINDOW = 8 * 1024 * 1024
+DEFAULT_MAX_PKTSIZE = 128 * 1024
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -1023,19 +1028,25 @@ async def open_sftp_client(conn: Any, **options: Any) -> SFTPClient:
         limits@openssh.com, else 32 KiB).
     :param max_requests: outstanding requests per transfer (default 64).
     :param env: environment variables to request for the session.
+    :param window: the channel's receive window (default 8 MiB: a whole transfer's
+        outstanding reads fit in it).
+    :param max_pktsize: the largest channel data packet accepted (default 128 KiB:
+        fewer, larger packets when the server sends them).
     :raises SFTPError: the server refused the subsystem or spoke no SFTP v3.
     """
     from sshcore.errors import ChannelOpenError
 
-    unknown = set(options) - {"block_size", "max_requests", "env"}
+    unknown = set(options) - {"block_size", "max_requests", "env", "window", "max_pktsize"}
     if unknown:
         raise TypeError(f"unknown SFTP client options: {', '.join(sorted(unknown))}")
     client = SFTPClient(block_size=options.get("block_size"),
                         max_requests=options.get("max_requests"))
     session = _Session(client)
     try:
-        chan, _ = await conn.create_session(lambda: session, subsystem="sftp", encoding=None,
-                                            env=options.get("env"))
+        chan, _ = await conn.create_session(
+            lambda: session, subsystem="sftp", encoding=None, env=options.get("env"),
+            window=options.get("window", DEFAULT_WINDOW),
+            max_pktsize=options.get("max_pktsize", DEFAULT_MAX_PKTSIZE))
     except ChannelOpenError as exc:
         raise SFTPOpUnsupportedError(Status.OP_UNSUPPORTED,
                                      f"the server refused the sftp subsystem: {exc}") from exc
