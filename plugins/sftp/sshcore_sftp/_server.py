@@ -641,6 +641,8 @@ class _Session:
 
     def do_read(self, rid: int, r: Reader) -> bytes:
         h = self.get_file(r)
+        if not h.readable:
+            raise SFTPError(Status.PERMISSION_DENIED, "Handle is not open for reading")
         offset = r.uint64()
         length = min(r.uint32(), MAX_DATA)
         data = os.pread(h.fd, length, offset)
@@ -652,8 +654,8 @@ class _Session:
         """READ without blocking (``RWF_NOWAIT``): the reply, or ``None`` if the data is not
         in the page cache (or the file system cannot tell)."""
         h = self.get_file(r)
-        if not h.nowait:
-            return None
+        if not h.nowait or not h.readable:
+            return None  # the worker's do_read answers (or refuses)
         offset = r.uint64()
         length = min(r.uint32(), MAX_DATA)
         buf = bytearray(13 + length)
@@ -678,6 +680,8 @@ class _Session:
 
     def do_write(self, rid: int, r: Reader) -> bytes:
         h = self.get_file(r)
+        if not h.writable:
+            raise SFTPError(Status.PERMISSION_DENIED, "Handle is not open for writing")
         offset = r.uint64()
         data = r.string()
         fd = h.fd

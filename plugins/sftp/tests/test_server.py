@@ -204,19 +204,22 @@ def test_open_flags_append_excl_and_errors(root):
         await raw.ok(FXP.CLOSE, string(h))
         excl = await raw.status(FXP.OPEN, string("a.txt") + u32(FXF.WRITE | FXF.CREAT | FXF.EXCL) + u32(0))
         missing = await raw.status(FXP.OPEN, string("nope/x") + u32(FXF.READ) + u32(0))
+        wo = await raw.open("a.txt", FXF.WRITE)
+        read_wo = await raw.status(FXP.READ, string(wo) + u64(0) + u32(10))
         h = await raw.open("a.txt", FXF.READ)
         write_ro = await raw.status(FXP.WRITE, string(h) + u64(0) + string(b"x"))
         is_dir = await raw.status(FXP.READDIR, string(h))
         unknown = await raw.status(99, b"")
         unknown_ext = await raw.ext("nonsense@example.com")
         bad_handle = await raw.status(FXP.READ, string(b"zzz") + u64(0) + u32(10))
-        return excl, missing, write_ro, is_dir, unknown, unknown_ext, bad_handle
+        return excl, missing, write_ro, is_dir, unknown, unknown_ext, bad_handle, read_wo
 
-    (excl, missing, write_ro, is_dir, unknown, (t, r), bad_handle), _ = run(session(root, body))
+    (excl, missing, write_ro, is_dir, unknown, (t, r), bad_handle, read_wo), _ = run(session(root, body))
+    assert read_wo == (Status.PERMISSION_DENIED, "Handle is not open for reading")
     assert (root / "a.txt").read_bytes() == b"abcdef"
     assert excl == (Status.FAILURE, "File exists")
     assert missing == (Status.NO_SUCH_FILE, "No such file or directory")
-    assert write_ro[0] == Status.NO_SUCH_FILE  # EBADF, as OpenSSH maps it
+    assert write_ro == (Status.PERMISSION_DENIED, "Handle is not open for writing")
     assert is_dir[0] == Status.FAILURE
     assert unknown == (Status.OP_UNSUPPORTED, "Unknown message type 99")
     assert t == FXP.STATUS and r.uint32() == Status.OP_UNSUPPORTED
