@@ -193,3 +193,16 @@ def test_sftp_batch_from_stdin_with_df_and_bad_command(sshd, keys, tmp_path):
     assert "sftp> version" not in out  # @ hides the echo
     assert out.count("Remote working directory") == 1  # stopped at the bad command
     assert "Invalid command: frobnicate" in r.stderr.decode()
+
+
+def test_sftp_interactive_on_a_terminal(sshd, keys, tmp_path, helpers, monkeypatch):
+    (tmp_path / "here.txt").write_text("hi")
+    argv = [sys.executable, "-m", "sshcore", "sftp", *conn_args(sshd, keys), f"127.0.0.1:{tmp_path}"]
+    steps = [(b"sftp> ", b"ls\n"), (b"here.txt", b"get here.txt copy.txt\n"),
+             (b"Fetching", b"frobnicate\n"), (b"Invalid command", b"bye\n")]
+    monkeypatch.chdir(tmp_path)  # the child's local directory: where get writes
+    code, shown = helpers.run_in_pty(argv, steps, timeout=60)
+    text = shown.decode(errors="replace")
+    assert code == 0, text
+    assert "here.txt" in text and "Invalid command: frobnicate" in text
+    assert (tmp_path / "copy.txt").read_text() == "hi"
