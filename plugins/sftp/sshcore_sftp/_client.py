@@ -18,7 +18,6 @@ import asyncio
 import errno
 import logging
 import posixpath
-import stat as _stat
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -365,7 +364,11 @@ class SFTPClient:
         else:
             packet = b"".join((_REQ.pack(sum(map(len, body)) + 5, ptype, rid), *body))
         self._pending[rid] = (callback, ctx)
-        self._chan.write(packet)
+        try:
+            self._chan.write(packet)
+        except BaseException:
+            del self._pending[rid]  # never sent: no reply will come for it
+            raise
         return rid
 
     async def _request(self, ptype: int, body: bytes) -> tuple[int, bytes]:
@@ -992,7 +995,11 @@ class SFTPFile:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.close()
 
-    async def __aiter__(self) -> Any:  # pragma: no cover - convenience
+    def __aiter__(self) -> Any:
+        """``async for chunk in f``: the rest of the file, a block at a time."""
+        return self._chunks()
+
+    async def _chunks(self) -> Any:
         while chunk := await self.read(self._block):
             yield chunk
 
@@ -1060,10 +1067,8 @@ async def open_sftp_client(conn: Any, **options: Any) -> SFTPClient:
 
 
 def iter_paths(paths: Any) -> Iterable[Any]:
+    """One path, or each of several."""
     if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__"):
         return [paths]
     return list(paths)
 
-
-def mode_of(attrs: SFTPAttrs) -> int:
-    return _stat.S_IMODE(attrs.permissions or 0)

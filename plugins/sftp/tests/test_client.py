@@ -139,6 +139,8 @@ def test_operations_and_errors(root):
             await f.write(b"XYZ")
             assert (await f.stat()).size == 11
         assert (root / "a" / "h").read_bytes() == b"01234567XYZ"
+        async with await sftp.open("/a/h", block_size=4) as f:
+            assert [chunk async for chunk in f] == [b"0123", b"4567", b"XYZ"]
         await sftp.symlink("h", "/a/l")
         assert await sftp.readlink("/a/l") == "h"
         await sftp.chdir("/a")
