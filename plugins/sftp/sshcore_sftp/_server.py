@@ -674,6 +674,11 @@ class _Session:
         if not n:
             return encode_status(rid, Status.EOF)
         if n < length:
+            # Only part is cached, or this is the end of the file.  A short reply costs the
+            # client a round trip for the rest (OpenSSH's sftp re-requests serially), so
+            # unless the file really ends here the worker reads the whole request.
+            if offset + n < os.fstat(h.fd).st_size:
+                return None
             del buf[13 + n:]
         buf[:13] = data_header(rid, n)
         return buf

@@ -606,3 +606,30 @@ def test_open_handles_are_bounded(root):
 
     over, _ = run(session(root, body))
     assert over == (Status.FAILURE, f"too many open handles (at most {MAX_HANDLES})")
+
+
+def test_partly_cached_reads_are_not_answered_short(root, monkeypatch):
+    """RWF_NOWAIT may return only the cached part (pages under writeback, say); a short
+    reply would cost OpenSSH's client a serial round trip, so the worker reads it all."""
+    import sshcore_sftp._server as server
+
+    real = os.preadv
+
+    def half(fd, buffers, offset, flags=0):
+        view = memoryview(buffers[0])
+        return real(fd, [view[:max(1, len(view) // 2)]], offset, flags)
+
+    monkeypatch.setattr(server.os, "preadv", half)
+    data = os.urandom(3 * MAX_DATA + 100)
+    (root / "f").write_bytes(data)
+
+    async def body(raw):
+        h = await raw.open("f", FXF.READ)
+        sizes = []
+        for off in range(0, len(data), MAX_DATA):
+            t, r = await raw.request(FXP.READ, string(h) + u64(off) + u32(MAX_DATA))
+            sizes.append(len(r.bytes()))
+        return sizes
+
+    sizes, _ = run(session(root, body))
+    assert sizes == [MAX_DATA, MAX_DATA, MAX_DATA, 100]
