@@ -310,6 +310,8 @@ def _sftp_main(args: argparse.Namespace) -> int:
 
 
 async def _sftp(args: argparse.Namespace) -> int:
+    if args.batch is not None:  # as OpenSSH's sftp -b: nobody is there to type a password
+        args.option = [*(args.option or []), "BatchMode=yes"]
     r = parse_remote(args.destination)
     if r is None:
         user, _, host = args.destination.rpartition("@")
