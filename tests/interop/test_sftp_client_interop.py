@@ -90,9 +90,9 @@ def assert_same_tree(left: Path, right: Path, preserved: bool) -> None:
 
 def test_version_extensions_and_limits(sshd, keys):
     async def body(sftp: SFTPClient):
-        return sftp.version, dict(sftp.extensions), sftp.limits, sftp.block_size
+        return sftp.version, dict(sftp.extensions), sftp.limits, sftp.block_size, sftp.max_requests
 
-    version, ext, limits, block = run(sshd, keys, body)
+    version, ext, limits, block, requests = run(sshd, keys, body)
     assert version == 3
     for name in ("posix-rename@openssh.com", "statvfs@openssh.com", "fstatvfs@openssh.com",
                  "hardlink@openssh.com", "fsync@openssh.com", "lsetstat@openssh.com",
@@ -100,6 +100,7 @@ def test_version_extensions_and_limits(sshd, keys):
         assert name in ext
     assert limits is not None and limits.max_read_length >= 32768
     assert block == min(limits.max_read_length, limits.max_write_length, 255 * 1024)
+    assert requests == max(16, min(128, 4 * 1024 * 1024 // block))  # 4 MiB in flight
 
 
 def test_large_get_and_put_sha256(sshd, keys, tmp_path):

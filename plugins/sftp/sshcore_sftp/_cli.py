@@ -189,7 +189,7 @@ def _transfer_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-B", dest="block_size", type=int, metavar="BYTES",
                    help="bytes per read/write request (default: the server's limit, else 32768)")
     p.add_argument("-R", dest="requests", type=int, metavar="N",
-                   help="outstanding requests per transfer (default 64)")
+                   help="outstanding requests per transfer (default: 4 MiB worth, 16 to 128)")
 
 
 # --------------------------------------------------------------------------- scp

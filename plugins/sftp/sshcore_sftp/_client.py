@@ -45,8 +45,11 @@ _WRITE_TAIL = struct.Struct(">QI")    # offset, data length
 #: Used when the server does not send limits@openssh.com: the size every server takes
 #: (OpenSSH's sftp uses it then, and the draft requires servers to accept 32 KiB).
 DEFAULT_BLOCK_SIZE = 32 * 1024
-#: Outstanding requests per transfer (as OpenSSH's sftp ``-R``).
-DEFAULT_REQUESTS = 64
+#: Bytes in flight per transfer by default: the request count is this over the block
+#: size, kept within [MIN_REQUESTS, MAX_REQUESTS] (16 x 255 KiB with OpenSSH's limits,
+#: 128 x 32 KiB without; more only queues data that the channel window holds back).
+IN_FLIGHT = 4 * 1024 * 1024
+MIN_REQUESTS, MAX_REQUESTS = 16, 128
 #: With limits@openssh.com, blocks of at most this (OpenSSH's sftp goes to the server's
 #: maximum, 255 KiB; a little less keeps each reply to a few SSH packets).
 LIMITS_BLOCK_CAP = 255 * 1024
@@ -235,8 +238,8 @@ class SFTPClient:
     (the login directory).  Failures raise :func:`status_error`'s exceptions.
 
     :param block_size: bytes per READ/WRITE; default from limits@openssh.com, else 32 KiB.
-    :param max_requests: outstanding requests per transfer (default 64, or fewer when the
-        server limits open handles).
+    :param max_requests: outstanding requests per transfer (default: 4 MiB worth of
+        blocks, from 16 to 128).
     """
 
     def __init__(self, chan: Any = None, *, block_size: int | None = None,
@@ -293,7 +296,10 @@ class SFTPClient:
         """Outstanding READ/WRITE requests per transfer."""
         if self._max_requests:
             return self._max_requests
-        return DEFAULT_REQUESTS
+        count = max(MIN_REQUESTS, min(MAX_REQUESTS, IN_FLIGHT // self.block_size))
+        if self.limits is not None and self.limits.max_open_handles:
+            count = min(count, max(1, self.limits.max_open_handles))
+        return count
 
     # ------------------------------------------------------------------ packets
 
@@ -1033,7 +1039,8 @@ async def open_sftp_client(conn: Any, **options: Any) -> SFTPClient:
 
     :param block_size: bytes per READ/WRITE in transfers (default from the server's
         limits@openssh.com, else 32 KiB).
-    :param max_requests: outstanding requests per transfer (default 64).
+    :param max_requests: outstanding requests per transfer (default: 4 MiB worth of
+        blocks, from 16 to 128).
     :param env: environment variables to request for the session.
     :param window: the channel's receive window (default 8 MiB: a whole transfer's
         outstanding reads fit in it).

@@ -206,7 +206,7 @@ def test_malformed_replies_close_the_session_not_the_connection(garbage):
     async def body(conn):
         sftp = await conn.start_sftp_client()
         assert sftp.supports("copy-data") and sftp.limits is None
-        assert sftp.block_size == 32768
+        assert sftp.block_size == 32768 and sftp.max_requests == 128
         with pytest.raises((SFTPProtocolError, SFTPConnectionLostError)):
             await sftp.stat("/x")
         with pytest.raises((SFTPProtocolError, SFTPConnectionLostError)):
