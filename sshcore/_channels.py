@@ -51,7 +51,7 @@ class Channel:
         self.consumed = 0
         self.remote_window = 0
         self.remote_max_packet = 0
-        self.queue: deque[tuple[int | None, bytes]] = deque()
+        self.queue: deque[tuple[int | None, bytes | memoryview]] = deque()
         self.queued = 0
         self.eof_sent = self.eof_pending = False
         self.close_pending = self.close_sent = False
@@ -222,9 +222,12 @@ class ChannelLayer:
             datatype, data = ch.queue[0]
             n = min(len(data), ch.remote_window, ch.remote_max_packet)
             if n == len(data):
+                chunk = data
                 ch.queue.popleft()
                 chunk = data
-            else:  # views, so a large write is not copied again for every packet
+            else:
+                # A view, not a copy, of what is left: a large write goes out in many
+                # packets, and re-copying its tail for each would be quadratic.
                 view = data if type(data) is memoryview else memoryview(data)
                 chunk = view[:n]
                 ch.queue[0] = (datatype, view[n:])

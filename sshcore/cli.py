@@ -182,18 +182,22 @@ def _ensure_host_key(path: Path) -> Path:
 
 
 def _subsystems(specs: list[str] | None) -> dict[str, str]:
-    """``--subsystem NAME=COMMAND`` options; sftp is served by OpenSSH's sftp-server when
-    it is installed and not configured otherwise."""
+    """``--subsystem NAME=COMMAND`` options.  Subsystems from plugins (sftp, from
+    sshcore-sftp) are served by the plugin unless named here; without the sftp plugin,
+    OpenSSH's sftp-server serves sftp when it is installed."""
+    from .registry import default_registry
+
     table: dict[str, str] = {}
     for spec in specs or []:
         name, sep, command = spec.partition("=")
         if not sep or not name or not command:
             raise SystemExit(f"sshcore serve: --subsystem wants NAME=COMMAND, not {spec!r}")
         table[name] = command
-    for candidate in ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
-                      "/usr/libexec/sftp-server"):
-        if "sftp" not in table and os.path.exists(candidate):
-            table["sftp"] = candidate
+    if default_registry().subsystem("sftp") is None:
+        for candidate in ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
+                          "/usr/libexec/sftp-server"):
+            if "sftp" not in table and os.path.exists(candidate):
+                table["sftp"] = candidate
     return table
 
 
@@ -210,18 +214,27 @@ async def _serve(args: argparse.Namespace) -> int:
         from .passwords import PasswordFile
 
         passwords = PasswordFile.read(args.password_file)
+    from .registry import default_registry
+
+    subsystems = _subsystems(args.subsystem)
+    sftp_root = None
+    if "sftp" not in subsystems and default_registry().subsystem("sftp") is not None:
+        sftp_root = os.path.expanduser(args.sftp_root or "~")
+        if not os.path.isdir(sftp_root):
+            raise SystemExit(f"sshcore serve: --sftp-root {sftp_root} is not a directory")
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
                           authorized_client_keys=authorized, passwords=passwords,
                           allow_forwarding=args.allow_forwarding,
                           accept_env=args.accept_env or ["LANG", "LC_*"],
-                          subsystems=_subsystems(args.subsystem),
+                          subsystems=subsystems, sftp_root=sftp_root,
                           max_startups=(None if args.max_startups.lower() == "none"
                                         else args.max_startups))
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
           f"(authorized keys: {authorized}"
-          + (f"; passwords: {args.password_file}" if args.password_file else "") + ")",
+          + (f"; passwords: {args.password_file}" if args.password_file else "")
+          + (f"; sftp root: {sftp_root}" if sftp_root else "") + ")",
           file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -497,12 +510,16 @@ def _merge_ssh_config(args: argparse.Namespace, opts: dict[str, str], host: str,
             opts.setdefault(name, value)
 
 
-async def _run(args: argparse.Namespace) -> int:
-    from . import connect
-
+async def connection_options(args: argparse.Namespace, destination: str
+                             ) -> tuple[str, int, str | None, Any, dict[str, Any], dict[str, str]]:
+    """What ``connect()`` needs for ``[USER@]HOST`` and ssh's connection options in ``args``
+    (``-o``, ``-F``, ``-i``, ``-J``, the port, ``--known-hosts``, ``-l``, ``-A``), merged with
+    ssh_config as ``ssh`` merges them: ``(host, port, user, known_hosts, connect keywords,
+    the -o/ssh_config options)``.  Shared by ``run`` and the plugin commands (``sftp``,
+    ``scp``); see :func:`add_connection_arguments`."""
     opts = _parse_options(args.option or [])
-    target = args.destination
-    user = args.login or opts.get("user")
+    target = destination
+    user = getattr(args, "login", None) or opts.get("user")
     if "@" in target:
         user, target = target.rsplit("@", 1)
     _merge_ssh_config(args, opts, target, user)
@@ -540,7 +557,7 @@ async def _run(args: argparse.Namespace) -> int:
         kwargs["tunnel"] = jump
     elif opts.get("proxycommand", "none").lower() != "none":
         kwargs["proxy_command"] = opts["proxycommand"]
-    if (args.forward_agent or opts.get("forwardagent", "no").lower() == "yes") \
+    if (getattr(args, "forward_agent", False) or opts.get("forwardagent", "no").lower() == "yes") \
             and os.environ.get("SSH_AUTH_SOCK"):
         kwargs["forward_agent"] = True
     prompter = Prompter()
@@ -557,6 +574,18 @@ async def _run(args: argparse.Namespace) -> int:
             kwargs["agent_path"] = os.path.expanduser(agent)
         else:
             kwargs["agent_path"] = None
+    # The file's options were merged above; the library reads it again only for what it
+    # resolves itself (jump host aliases), under everything given explicitly here.
+    if args.config:
+        kwargs["config"] = None if args.config.lower() == "none" else args.config
+    kwargs.setdefault("tunnel", None)
+    return target, port, user, known_hosts, kwargs, opts
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from . import connect
+
+    target, port, user, known_hosts, kwargs, opts = await connection_options(args, args.destination)
     command = " ".join(args.command) if args.command else None
     if args.no_command and command is not None:
         raise_config("-N takes no command")
@@ -573,11 +602,6 @@ async def _run(args: argparse.Namespace) -> int:
                 or (args.tty == 0 and not args.no_tty and command is None and stdin_tty))
     if args.no_tty:
         want_pty = False
-    # The file's options were merged above; the library reads it again only for what it
-    # resolves itself (jump host aliases), under everything given explicitly here.
-    if args.config:
-        kwargs["config"] = None if args.config.lower() == "none" else args.config
-    kwargs.setdefault("tunnel", None)
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
         listeners = await _start_forwards(conn, args, opts)
         if args.no_command:
@@ -676,6 +700,22 @@ async def _passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_connection_arguments(p: argparse.ArgumentParser, port_flags: tuple[str, ...] = ("-p",)
+                             ) -> None:
+    """ssh's connection options, for ``run`` and the plugin commands (``scp`` and ``sftp``
+    spell the port ``-P``, as OpenSSH's do): the port, ``-F``, ``-i``, ``-o``, ``-J`` and
+    ``--known-hosts``; :func:`connection_options` reads them."""
+    p.add_argument(*port_flags, dest="port", type=int, help="port to connect to")
+    p.add_argument("-F", dest="config", metavar="FILE",
+                   help="ssh_config file (default ~/.ssh/config and /etc/ssh/ssh_config; 'none')")
+    p.add_argument("-i", "--identity", action="append", metavar="FILE", help="private key file")
+    p.add_argument("-o", "--option", action="append", help="Name=Value, as for ssh -o")
+    p.add_argument("-J", dest="jump", metavar="[USER@]HOST[:PORT][,...]",
+                   help="connect through these jump hosts in turn (ProxyJump)")
+    p.add_argument("--known-hosts", help="known_hosts file, or 'none' to skip host key checks")
+    p.set_defaults(local=None, remote=None, dynamic=None, login=None, forward_agent=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sshcore", description="SSH client and server built on sshcore")
     p.add_argument("-v", "--verbose", action="count", default=0)
@@ -692,7 +732,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(repeatable; default LANG and LC_*)")
     s.add_argument("--subsystem", action="append", metavar="NAME=COMMAND",
                    help="serve a subsystem with a command, like sshd's Subsystem (repeatable; "
-                   "sftp defaults to OpenSSH's sftp-server when installed)")
+                   "sftp is served by the sshcore-sftp plugin unless given here)")
+    s.add_argument("--sftp-root", metavar="DIR",
+                   help="the directory SFTP and SCP clients see as / (default: your home "
+                   "directory); nothing outside it is reachable")
     s.add_argument("--password-file", help="file of salted password hashes (see 'sshcore passwd'); "
                    "enables password and keyboard-interactive auth")
     s.add_argument("--max-startups", default="10:30:100", metavar="START:RATE:FULL",
@@ -708,12 +751,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_keys.add_parser(sub)
     r = sub.add_parser("run", help="run a remote command, like ssh HOST COMMAND")
-    r.add_argument("-p", "--port", type=int)
-    r.add_argument("-F", dest="config", metavar="FILE",
-                   help="ssh_config file (default ~/.ssh/config and /etc/ssh/ssh_config; 'none')")
+    add_connection_arguments(r, ("-p", "--port"))
     r.add_argument("-l", "--login")
-    r.add_argument("-i", "--identity", action="append")
-    r.add_argument("-o", "--option", action="append", help="Name=Value, as for ssh -o")
     r.add_argument("-n", "--no-stdin", action="store_true", help="do not read stdin")
     r.add_argument("-L", dest="local", action="append", metavar="SPEC",
                    help="[bind:]port:host:hostport, [bind:]port:/socket or /path:/socket")
@@ -724,16 +763,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-N", dest="no_command", action="store_true", help="no command: just forward")
     r.add_argument("-A", dest="forward_agent", action="store_true",
                    help="let the server use the local SSH agent (ForwardAgent)")
-    r.add_argument("-J", dest="jump", metavar="[USER@]HOST[:PORT][,...]",
-                   help="connect through these jump hosts in turn (ProxyJump)")
     r.add_argument("-t", dest="tty", action="count", default=0,
                    help="request a PTY (-tt: even without a local terminal)")
     r.add_argument("-T", dest="no_tty", action="store_true", help="never request a PTY")
-    r.add_argument("--known-hosts", help="known_hosts file, or 'none' to skip host key checks")
     r.add_argument("destination", help="[USER@]HOST")
     r.add_argument("command", nargs=argparse.REMAINDER,
                    help="remote command (none: an interactive shell)")
+    _add_plugin_commands(sub)
     return p
+
+
+def _add_plugin_commands(sub: Any) -> None:
+    """Sub-commands contributed through the ``sshcore_cli_commands`` hook (``sshcore sftp``)."""
+    from .errors import ConfigurationError
+    from .registry import default_registry
+
+    for command in default_registry().cli_commands():
+        if command.name in sub.choices:
+            raise ConfigurationError(f"plugin command {command.name!r} clashes with an existing "
+                                     f"sshcore command")
+        cp = sub.add_parser(command.name, help=command.help)
+        command.add_arguments(cp)
+        cp.set_defaults(_plugin_run=command.run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -741,6 +792,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="sshcore: %(name)s: %(message)s")
     try:
+        plugin_run = getattr(args, "_plugin_run", None)
+        if plugin_run is not None:
+            return int(plugin_run(args))
         if args.cmd == "algorithms":
             return _cmd_algorithms(args)
         if args.cmd == "serve":

@@ -44,9 +44,11 @@ class ConnectionConfig:
     #: Server: of ``auth_methods``, the ones the application can decide (None: all);
     #: may be empty when only "none" auth is used.
     auth_methods_offered: Sequence[str] | None = None
-    #: Rekey after this many bytes in either direction, or this many seconds.
+    #: Rekey after this many bytes in either direction, or this many seconds.  As in
+    #: OpenSSH (RekeyLimit "default none"), no time-based rekeying unless asked for: an
+    #: idle connection then holds no timer at all.
     rekey_bytes: int = 1 << 30
-    rekey_seconds: float | None = 3600.0
+    rekey_seconds: float | None = None
     #: Refuse peers that do not offer strict key exchange.
     require_strict_kex: bool = False
     #: Options passed to key exchange methods (e.g. group-exchange sizes).

@@ -19,9 +19,9 @@ import pluggy
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .interfaces import (AuthMethod, CipherAlgorithm, CompressionAlgorithm, KexAlgorithm,
-                             KeyFormat, KeyType, MacAlgorithm, PrivateKey, PublicKey,
-                             SignatureAlgorithm)
+    from .interfaces import (AuthMethod, CipherAlgorithm, CliCommand, CompressionAlgorithm,
+                             KexAlgorithm, KeyFormat, KeyType, MacAlgorithm, PrivateKey,
+                             PublicKey, SignatureAlgorithm, Subsystem)
 
 hookspec = pluggy.HookspecMarker("sshcore")
 
@@ -119,4 +119,32 @@ def sshcore_auth_methods() -> Sequence[AuthMethod]:
     Each :class:`~sshcore.interfaces.AuthMethod` has sans-I/O client and/or server
     factories; the kernel runs the surrounding protocol (method lists, partial
     success, banners, attempt limits).
+    """
+
+
+# ---------------------------------------------------------------------------
+# Session subsystems and command-line tools
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def sshcore_subsystems() -> Sequence[Subsystem]:
+    """Return the session subsystems (RFC 4254 section 6.5) this plugin provides.
+
+    Each :class:`~sshcore.interfaces.Subsystem` names the subsystem (``"sftp"``) and
+    may carry a ``server_factory`` and a ``client_factory``.  The registry exposes them
+    by name (:meth:`sshcore.registry.Registry.subsystem`); a server built by
+    ``listen()`` serves each registered subsystem with its ``server_factory`` unless the
+    ``subsystems=`` option maps that name to a command.  A name registered twice is an
+    error naming both distributions.
+    """
+
+
+@hookspec
+def sshcore_cli_commands() -> Sequence[CliCommand]:
+    """Return the ``sshcore`` sub-commands this plugin adds (``sshcore sftp ...``).
+
+    Called once when the command line is built; each
+    :class:`~sshcore.interfaces.CliCommand` becomes a sub-parser.  A name clashing with a
+    built-in command or another plugin's is an error.
     """

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import argparse
 
 Role = Literal["client", "server"]
 
@@ -336,3 +339,40 @@ class KeyFormat:
     #: ``export(key, passphrase=None, comment=None)`` returns the file's bytes.
     export_private: Callable[..., bytes] | None = None
     export_public: Callable[..., bytes] | None = None
+
+
+# --------------------------------------------------------------------------- subsystems and CLI
+
+
+@dataclass(frozen=True, slots=True)
+class Subsystem:
+    """A session subsystem (RFC 4254 section 6.5) such as ``sftp``.
+
+    ``server_factory(process, **options)`` is an async function serving one subsystem
+    session on an :class:`~sshcore.SSHServerProcess`-like object (binary ``stdin`` reader,
+    ``stdout`` writer); it returns the exit status (or ``None``).
+    ``client_factory(conn, **options)`` is an async function returning the client object
+    (an async context manager) for an :class:`~sshcore.SSHClientConnection`.
+    """
+
+    name: str
+    priority: int = 0
+    server_factory: Callable[..., Any] | None = None
+    client_factory: Callable[..., Any] | None = None
+    enabled_by_default: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CliCommand:
+    """A ``sshcore NAME ...`` sub-command contributed by a plugin.
+
+    ``add_arguments(parser)`` fills the sub-command's :class:`argparse.ArgumentParser`;
+    ``run(args)`` executes it and returns the process exit status.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    priority: int = 0
+    enabled_by_default: bool = True

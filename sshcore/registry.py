@@ -34,6 +34,8 @@ FAMILIES: Mapping[str, str] = MappingProxyType({
     "auth": "sshcore_auth_methods",
     "key_type": "sshcore_key_types",
     "key_format": "sshcore_key_formats",
+    "subsystem": "sshcore_subsystems",
+    "cli_command": "sshcore_cli_commands",
 })
 
 _NAME_RE = re.compile(r"^[\x21-\x2b\x2d-\x3f\x41-\x7e]+(@[\x21-\x2b\x2d-\x3f\x41-\x7e]+)?$")
@@ -78,6 +80,22 @@ class Registry:
             if p.descriptor.name == name:
                 return p.provider
         raise KeyError(name)
+
+    def subsystem(self, name: str) -> Any:
+        """The :class:`~sshcore.interfaces.Subsystem` registered as ``name``, or ``None``."""
+        for p in self.families.get("subsystem", ()):
+            if p.descriptor.name == name:
+                return p.descriptor
+        return None
+
+    def subsystems(self) -> Mapping[str, Any]:
+        """Every registered :class:`~sshcore.interfaces.Subsystem`, by name."""
+        return MappingProxyType({p.descriptor.name: p.descriptor
+                                 for p in self.families.get("subsystem", ())})
+
+    def cli_commands(self) -> list[Any]:
+        """Every registered :class:`~sshcore.interfaces.CliCommand`, by name."""
+        return sorted(self.all("cli_command"), key=lambda c: c.name)
 
     @property
     def hook(self) -> Any:

@@ -467,7 +467,9 @@ async def listen(host: str = "", port: int = 22, *,
                  process_factory: Callable[..., Any] | None = None,
                  session_encoding: str | None = None,
                  accept_env: Sequence[str] | None = None,
-                 subsystems: Mapping[str, str] | None = None,
+                 subsystems: Mapping[str, str | None] | None = None,
+                 subsystem_options: Mapping[str, Mapping[str, Any]] | None = None,
+                 sftp_root: str | os.PathLike[str] | None = None,
                  kex_algs: AlgList = None, encryption_algs: AlgList = None,
                  mac_algs: AlgList = None, compression_algs: AlgList = None,
                  server_host_key_algs: AlgList = None, signature_algs: AlgList = None,
@@ -510,8 +512,31 @@ async def listen(host: str = "", port: int = 22, *,
     ``max_pending_global_requests`` and ``min_rsa_bits`` as for :func:`connect`
     (``None``: the kernel's defaults).  ``None`` for ``max_sessions`` or
     ``max_forward_listeners`` means no cap.
+
+    Subsystems that plugins provide (``sftp`` from ``sshcore-sftp``) are served by the
+    plugin unless ``subsystems`` maps their name to a command (or to ``None``: not
+    served).  ``subsystem_options={"sftp": {"root": ..., "read_only": ...}}`` passes
+    options to the plugin's server; ``sftp_root=DIR`` is short for the ``root`` option
+    (the directory the client sees as ``/``; default: the home directory).  With a
+    ``process_factory``, a plugin serves only the subsystems named in
+    ``subsystem_options`` (or ``sftp_root``); the factory gets the rest.
     """
     reg = registry or default_registry()
+    plugin_options: dict[str, dict[str, Any]] = {name: dict(opts or {}) for name, opts
+                                                 in (subsystem_options or {}).items()}
+    if sftp_root is not None:
+        plugin_options.setdefault("sftp", {})["root"] = os.fspath(sftp_root)
+    provided = reg.subsystems()
+    for name in plugin_options:
+        if name not in provided or provided[name].server_factory is None:
+            raise ConfigurationError(f"no installed plugin serves the {name!r} subsystem "
+                                     f"(registered: {', '.join(provided) or 'none'})")
+    plugin_subsystems = {
+        name: (desc.server_factory, plugin_options.get(name, {}))
+        for name, desc in provided.items()
+        if desc.server_factory is not None
+        and not (subsystems is not None and name in subsystems)
+        and (process_factory is None or name in plugin_options)}
     keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
             for k in host_key_paths(server_host_keys)]
     # Host certificates (sshd's HostCertificate): each is served alongside its plain key.
@@ -570,7 +595,8 @@ async def listen(host: str = "", port: int = 22, *,
             server = server_factory()
             server._defaults = options
         conn = SSHServerConnection(make_config(), server, process_factory, session_encoding,
-                                   env_filter, subsystems, max_sessions=max_sessions,
+                                   env_filter, subsystems, plugin_subsystems,
+                                   max_sessions=max_sessions,
                                    max_forward_listeners=max_forward_listeners)
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]

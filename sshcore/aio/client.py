@@ -312,9 +312,17 @@ class SSHClientConnection(SSHConnection):
                              term_type: str | None = None, term_size: Sequence[int] | None = None,
                              term_modes: Mapping[int, int] | None = None,
                              encoding: str | None = "utf-8", errors: str = "strict",
+                             window: int | None = None, max_pktsize: int | None = None,
                              ) -> tuple[SSHClientChannel, Any]:
+        """Open a session channel for ``session_factory()``'s callbacks; ``window`` and
+        ``max_pktsize`` (as in AsyncSSH) override the receive window and the largest data
+        packet this side accepts (default: the connection's)."""
         session = session_factory()
         chan = SSHClientChannel(session, encoding=encoding, errors=errors)
+        if window is not None:
+            chan.window_size = window
+        if max_pktsize is not None:
+            chan.max_packet_size = max_pktsize
         await self._open_session(chan)
         chan._opened()
         await chan._start(command, subsystem, env, term_type,
@@ -355,6 +363,17 @@ class SSHClientConnection(SSHConnection):
                                result.stdout, result.stderr)
         return result
 
+
+    def start_sftp_client(self, **options: Any) -> Any:
+        """An SFTP session from the plugin providing the "sftp" subsystem (sshcore-sftp):
+        ``async with conn.start_sftp_client() as sftp`` or ``sftp = await
+        conn.start_sftp_client()``; ``options`` go to the plugin's client factory."""
+        from .api import _ConnectContext
+
+        desc = self._config.registry.subsystem("sftp")
+        if desc is None or desc.client_factory is None:
+            raise SSHError("no installed plugin provides an SFTP client (install sshcore-sftp)")
+        return _ConnectContext(desc.client_factory(self, **options))
 
     # -------------------------------------------------------------- forwarding: direct
 

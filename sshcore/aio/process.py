@@ -68,6 +68,13 @@ class SSHStreamReader:
         await self._waiter
 
     def _take(self, n: int) -> bytes:
+        if len(self._buf) == 1 and n >= self._size:
+            # The common case when reading big chunks: hand the one buffered chunk over as is.
+            taken = self._buf.popleft()
+            self._size = 0
+            if taken:
+                self._chan.consume(len(taken))
+            return taken
         data = b"".join(self._buf)
         self._buf.clear()
         taken, rest = data[:n], data[n:]
@@ -284,6 +291,13 @@ class SSHServerProcess(SSHServerSession):
         self.stdin = SSHStreamReader(chan, self._encoding, self._errors)
         self.stdout = SSHStreamWriter(chan, None, self._encoding, self._errors)
         self.stderr = SSHStreamWriter(chan, EXTENDED_DATA_STDERR, self._encoding, self._errors)
+
+    def use_binary(self) -> None:
+        """Switch stdin, stdout and stderr to bytes (for subsystems such as sftp)."""
+        self._encoding = None
+        self.stdin._decoder = None
+        for writer in (self.stdout, self.stderr):
+            writer._encoding = None
 
     # requests
     def env_requested(self, name: str, value: str) -> bool:

@@ -240,8 +240,9 @@ class SSHServerConnection(SSHConnection):
                  process_factory: Callable[[SSHServerProcess], Any] | None,
                  session_encoding: str | None = None,
                  accept_env: Callable[[str], bool] | None = None,
-                 subsystems: Mapping[str, str] | None = None, *,
-                 max_sessions: int | None = 10,
+                 subsystems: Mapping[str, str | None] | None = None,
+                 plugin_subsystems: Mapping[str, tuple[Callable[..., Any], Mapping[str, Any]]] | None = None,
+                 *, max_sessions: int | None = 10,
                  max_forward_listeners: int | None = 64) -> None:
         # Offer only the methods this SSHServer supports, so a client's "Permission denied
         # (...)" lists what could work; third-party methods decide for themselves.
@@ -253,16 +254,27 @@ class SSHServerConnection(SSHConnection):
                                        if m not in supported or supported[m]()]
         super().__init__(config)
         self._server = server
+        accept: Callable[[str], bool]
         if process_factory is None:
             # Real subprocesses: only the configured subsystems exist (sshd's Subsystem).
-            table = dict(subsystems or {})
-            self._process_factory = functools.partial(run_subprocess, subsystems=table)
-            self._accept_subsystem: Callable[[str], bool] | None = table.__contains__
+            table = {name: cmd for name, cmd in (subsystems or {}).items() if cmd is not None}
+            base: Callable[[SSHServerProcess], Any] = functools.partial(run_subprocess,
+                                                                          subsystems=table)
+            accept = table.__contains__
         else:
             # The application's factory sees process.subsystem and decides what to run.
-            self._process_factory = process_factory
+            base = process_factory
             allowed = None if subsystems is None else set(subsystems)
-            self._accept_subsystem = lambda name: allowed is None or name in allowed
+            accept = lambda name: allowed is None or name in allowed  # noqa: E731
+        plugins = dict(plugin_subsystems or {})
+        if plugins:
+            # Subsystems served by a plugin's server_factory (the sftp plugin's, ...).
+            self._process_factory = functools.partial(_serve_session, plugins, base)
+            self._accept_subsystem: Callable[[str], bool] | None = (
+                lambda name: name in plugins or accept(name))
+        else:
+            self._process_factory = base
+            self._accept_subsystem = accept
         self._session_encoding = session_encoding
         self._accept_env = accept_env
         self._max_sessions = max_sessions
@@ -566,6 +578,17 @@ class _Dropped(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         transport.write(b"Exceeded MaxStartups\r\n")
         transport.close()
+
+
+def _serve_session(plugins: Mapping[str, tuple[Callable[..., Any], Mapping[str, Any]]],
+                   base: Callable[[SSHServerProcess], Any], process: SSHServerProcess) -> Any:
+    """Run a plugin's subsystem server for the subsystems it serves, ``base`` otherwise."""
+    entry = plugins.get(process.subsystem) if process.subsystem is not None else None
+    if entry is None:
+        return base(process)
+    factory, options = entry
+    process.use_binary()  # subsystems speak bytes, whatever session_encoding says
+    return factory(process, **options)
 
 
 class SSHAcceptor:
