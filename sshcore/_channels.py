@@ -222,7 +222,6 @@ class ChannelLayer:
             datatype, data = ch.queue[0]
             n = min(len(data), ch.remote_window, ch.remote_max_packet)
             if n == len(data):
-                chunk = data
                 ch.queue.popleft()
                 chunk = data
             else:

@@ -306,3 +306,36 @@ def test_use_after_close_is_a_clear_error(test_registry, keys):
             with pytest.raises(sshcore.SSHError, match="closed"):
                 await conn.run("late")
     run(main())
+
+
+def test_stream_reader_returns_bytes_for_views_of_packets():
+    """The kernel delivers channel data as memoryviews of decrypted packets; what the
+    application reads is bytes, whichever path the reader takes (one chunk handed over,
+    several joined, lines, exact counts)."""
+    from sshcore.aio.process import SSHStreamReader
+
+    class Chan:
+        consumed = 0
+
+        def consume(self, n):
+            self.consumed += n
+
+    async def main():
+        chan = Chan()
+        r = SSHStreamReader(chan, None)
+        r._feed(memoryview(b"abc"))
+        one = await r.read(100)          # the single chunk, handed over as is
+        r._feed(memoryview(b"de"))
+        r._feed(memoryview(b"f\ngh"))
+        part = await r.read(2)           # joined, then split
+        line = await r.readline()
+        r._feed(memoryview(b"ij"))
+        exact = await r.readexactly(4)
+        r._feed_eof()
+        rest = await r.read()
+        return chan.consumed, [one, part, line, exact, rest]
+
+    consumed, got = asyncio.run(main())
+    assert got == [b"abc", b"de", b"f\n", b"ghij", b""]
+    assert all(type(x) is bytes for x in got), [type(x) for x in got]
+    assert consumed == 11

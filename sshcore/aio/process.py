@@ -74,7 +74,9 @@ class SSHStreamReader:
             self._size = 0
             if taken:
                 self._chan.consume(len(taken))
-            return taken
+            # Channel data arrives as views of decrypted packets: the application gets
+            # bytes, and this is the one copy made of them.
+            return taken if type(taken) is bytes else bytes(taken)
         data = b"".join(self._buf)
         self._buf.clear()
         taken, rest = data[:n], data[n:]
