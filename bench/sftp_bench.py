@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import free_port, wait_port
+from bench.env import free_port, wait_port
 
 CLIENTS = ("sshcore", "asyncssh", "paramiko", "openssh")
 SERVERS = {"internal-sftp": "internal-sftp", "sftp-server": "/usr/lib/openssh/sftp-server"}
@@ -98,7 +98,7 @@ class SftpEnv:
                        f"Subsystem sftp {SERVERS[server]}\n")
         self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)],
                                      stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        wait_port(self.port, self.sshd)
         self.kh = d / "known_hosts"
         self.kh.write_text(f"[127.0.0.1]:{self.port} {(d / 'host.pub').read_text()}")
         (d / "client.py").write_text(CLIENT_SCRIPT)

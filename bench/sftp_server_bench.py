@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import free_port, wait_port
+from bench.env import free_port, wait_port
 
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
 
@@ -81,8 +81,8 @@ class Bench:
                                                             stderr=subprocess.DEVNULL)
         self.ports["sshd internal-sftp"] = port
         self.prefix["sshd internal-sftp"] = f"{self.root}/"
-        for p in self.ports.values():
-            wait_port(p)
+        for name, p in self.ports.items():
+            wait_port(p, self.procs[name])
         self._setup: dict[str, float] = {}
 
     def _serve(self, name: str, *extra: str) -> None:

@@ -253,7 +253,7 @@ class PacketReader:
             if first is None:
                 if avail < block:
                     return None
-                first = cipher.decrypt(view[rd:rd + block])
+                first = bytes(cipher.decrypt(view[rd:rd + block]))  # kept across reads
                 (length,) = unpack_u32_from(first)
                 self._check_length(length, length + 4)
                 self._first, self._length = first, length
@@ -263,7 +263,7 @@ class PacketReader:
                 self._need = total
                 return None
             end = rd + 4 + length
-            whole = first + cipher.decrypt(view[rd + block:end]) if end > rd + block else first
+            whole = b"".join((first, cipher.decrypt(view[rd + block:end]))) if end > rd + block else first
             self._first = None
             if not self.mac.verify(seq, whole, view[end:rd + total]):
                 raise MACError("MAC verification failed")

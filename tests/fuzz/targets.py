@@ -82,7 +82,7 @@ class _FixedCipher:
     """Identity "encryption"; for AEAD mode the length travels in clear."""
 
     def encrypt(self, data: bytes) -> bytes:
-        return data
+        return bytes(data)  # a fresh object, as the cipher contract asks (no view of the input)
 
     decrypt = encrypt
 
@@ -92,7 +92,7 @@ class _FixedCipher:
     def decrypt_packet(self, seq: int, header: bytes, body: bytes) -> bytes | None:
         # tag = the last 16 bytes; "verifies" when its first byte is not 0xee
         tag = body[-16:]
-        return None if tag[:1] == b"\xee" else body[:-16]
+        return None if tag[:1] == b"\xee" else bytes(body[:-16])
 
 
 class _FixedMac:

@@ -77,7 +77,7 @@ class KernelPair(RuleBasedStateMachine):
         src, dst = self.conn(side), self.conn(self.other(side))
         data = src.data_to_send()
         if limit is not None and len(data) > limit:
-            src._out[:0] = data[limit:]  # the rest stays queued, in order
+            src._out[:0] = [data[limit:]]  # the rest stays queued, in order
             data = data[:limit]
         if not data or dst.closed:
             return
@@ -311,7 +311,7 @@ class KernelPair(RuleBasedStateMachine):
     def inject_bytes(self, side: str, junk: bytes) -> None:
         """Raw bytes on the wire: framing, MAC or version-line garbage."""
         self.junk_sent = True
-        self.conn(side)._out += junk
+        self.conn(side)._out.append(junk)
 
     def teardown(self) -> None:
         # How deep the runs got (``pytest --hypothesis-show-statistics`` prints these).
