@@ -25,7 +25,7 @@ from . import scenarios as sc
 #: cannot afford that warm-up: its bound only catches leaking whole connections (tens of
 #: KiB each), while its descriptor and child-process checks stay exact.
 SIZES = {
-    "ci": {"concurrent": 100, "slow_peers": 200, "slow_clients": 10, "churn": 700, "warmup": 500,
+    "ci": {"concurrent": 100, "slow_peers": 200, "slow_clients": 10, "churn": 700, "warmup": 1500,
            "rounds": 1, "rss_noise_kib": 12 * 1024},
     "full": {"concurrent": 500, "slow_peers": 200, "slow_clients": 50, "churn": 10_000,
              "warmup": 2000, "rounds": 5, "rss_noise_kib": 6 * 1024},
