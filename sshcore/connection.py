@@ -1,7 +1,8 @@
 """The sans-I/O SSH connection: transport + userauth + connection protocol in one facade.
 
-Drive it like h2/aioquic: ``receive_data(data, now)``, then drain ``next_event()``,
-write ``data_to_send()`` and re-arm ``get_timer()``.  Decisions that need the outside
+Drive it like h2/aioquic: ``receive_data(data, now)`` (or, without a copy, write into
+``get_buffer()`` and call ``buffer_updated(n, now)``, as asyncio's BufferedProtocol
+does), then drain ``next_event()``, write ``data_to_send()`` and re-arm ``get_timer()``.  Decisions that need the outside
 world are events the application answers by calling a method
 (``accept_host_key``, ``provide_auth_input``, ``answer_auth``, ``accept_channel``...).
 """
