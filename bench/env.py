@@ -202,7 +202,8 @@ class Env:
         self.our_port = free_port()
         ours = popen([sys.executable, "-m", "sshcore", "serve", "--listen",
                                  f"127.0.0.1:{self.our_port}", "--host-key", str(d / "host"),
-                                 "--authorized-keys", str(d / "authorized_keys")],
+                                 "--authorized-keys", str(d / "authorized_keys"),
+                                 "--max-startups", "none"],  # as the bench's sshd: no cap
                                 cwd=ROOT, stderr=subprocess.DEVNULL)
         self.procs.append(ours)
         for lib in ("sshcore", "asyncssh"):  # all four start at once

@@ -66,9 +66,12 @@ async def start(lib: str, host_key: str, authorized_keys: str, port: int = 0) ->
             return await serve_command(process.command, process.stdin, process.stdout,
                                        process.stderr)
 
+        # No MaxStartups/MaxSessions caps: the bench opens 100 handshakes and 1,000
+        # connections at once, and 100 sessions on one (its sshd is configured alike).
         server = await sshcore.listen("127.0.0.1", port, server_host_keys=[host_key],
                                       authorized_client_keys=authorized_keys,
-                                      process_factory=handler)
+                                      process_factory=handler, max_startups=None,
+                                      max_sessions=None)
         return server, server.port
     if lib == "asyncssh":
         import asyncssh
