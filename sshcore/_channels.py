@@ -220,10 +220,20 @@ class ChannelLayer:
         rid = ch.remote_id
         while ch.queue and ch.remote_window > 0:
             datatype, data = ch.queue[0]
-            n = min(len(data), ch.remote_window, ch.remote_max_packet)
+            limit = min(ch.remote_window, ch.remote_max_packet)
+            n = min(len(data), limit)
             if n == len(data):
                 ch.queue.popleft()
                 chunk = data
+                # Small writes that waited for the window leave together, in one packet
+                # up to the limit, not one packet (and one write by the peer) each.
+                if ch.queue and ch.queue[0][0] == datatype and n + len(ch.queue[0][1]) <= limit:
+                    parts = [data]
+                    while ch.queue and ch.queue[0][0] == datatype and n + len(ch.queue[0][1]) <= limit:
+                        nxt = ch.queue.popleft()[1]
+                        parts.append(nxt)
+                        n += len(nxt)
+                    chunk = b"".join(parts)
             else:
                 # A view, not a copy, of what is left: a large write goes out in many
                 # packets, and re-copying its tail for each would be quadratic.

@@ -374,3 +374,32 @@ def test_strict_kex_resets_sequence_numbers(test_registry):
     # After NEWKEYS both directions restarted at 0, so only a handful of packets counted since.
     assert p.client._writer.seq < 10 and p.server._reader.seq < 10
     assert p.client._writer.packets_sent > p.client._writer.seq
+
+
+def test_small_writes_waiting_for_the_window_leave_coalesced(test_registry):
+    """Writes queued while the peer's window is shut go out as few full packets once it
+    opens, in order; a write made with the window open leaves at once, alone."""
+    p = make_pair(test_registry)
+    handshake(p)
+    ch, sch = open_session(p)
+    c = p.client
+    chan = c.channels.channels[ch]
+    window = chan.remote_window
+    c.send_data(ch, b"w" * window)           # fills the window exactly
+    p.pump()
+    before = c.statistics()["packets_sent"]
+    msgs = [bytes([i % 251]) * 1000 for i in range(100)]
+    for m in msgs:
+        c.send_data(ch, m)                    # queued: the window is shut
+    assert c.statistics()["packets_sent"] == before
+    p.server_events.clear()
+    p.server.consume(sch, window)             # the server's application read it all
+    p.pump()
+    got = b"".join(bytes(e.data) for e in p.server_events if isinstance(e, ev.ChannelData))
+    assert got == b"".join(msgs)
+    sent = c.statistics()["packets_sent"] - before
+    assert sent <= 100 * 1000 // chan.remote_max_packet + 3, sent
+    # with the window open, a small write is not held back for company
+    before = c.statistics()["packets_sent"]
+    c.send_data(ch, b"now")
+    assert c.statistics()["packets_sent"] == before + 1
