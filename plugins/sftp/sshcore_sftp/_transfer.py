@@ -39,25 +39,20 @@ _STREAM_CHUNK_BLOCKS = 32  # remote -> remote through the client: blocks per rou
 # --------------------------------------------------------------------------- pipelines
 
 
-class _Reads:
-    """READs of ``[start, end)`` (``end`` None: to EOF) with ``nreq`` outstanding."""
+class _Pipeline:
+    """What READ and WRITE pipelines share: ``nreq`` requests outstanding on one handle,
+    a future for the byte count, the first error."""
 
-    def __init__(self, client: SFTPClient, handle: bytes, start: int, end: int | None,
-                 block: int, nreq: int, sink: Callable[[int, memoryview], Any], path: Any,
-                 soft_end: int | None, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, client: SFTPClient, handle: bytes, start: int, block: int, nreq: int,
+                 path: Any, progress: Callable[[int], None] | None) -> None:
         self.client = client
         self.head = string(handle)
         self.next = start
-        self.end = end
-        self.soft_end = soft_end
         self.block = block
         self.nreq = max(1, nreq)
-        self.sink = sink
         self.path = path
         self.progress = progress
-        self.holes: deque[tuple[int, int]] = deque()
         self.out = 0
-        self.eof: int | None = None
         self.err: BaseException | None = None
         self.done = 0
         self.fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -66,6 +61,26 @@ class _Reads:
         self._issue()
         self._maybe_finish()
         return self.fut
+
+    def _issue(self) -> None:  # pragma: no cover - each pipeline has its own
+        raise NotImplementedError
+
+    def _maybe_finish(self) -> None:  # pragma: no cover - each pipeline has its own
+        raise NotImplementedError
+
+
+class _Reads(_Pipeline):
+    """READs of ``[start, end)`` (``end`` None: to EOF) with ``nreq`` outstanding."""
+
+    def __init__(self, client: SFTPClient, handle: bytes, start: int, end: int | None,
+                 block: int, nreq: int, sink: Callable[[int, memoryview], Any], path: Any,
+                 soft_end: int | None, progress: Callable[[int], None] | None) -> None:
+        super().__init__(client, handle, start, block, nreq, path, progress)
+        self.end = end
+        self.soft_end = soft_end
+        self.sink = sink
+        self.holes: deque[tuple[int, int]] = deque()
+        self.eof: int | None = None
 
     def _issue(self) -> None:
         send, head, reply = self.client._send, self.head, self._reply
@@ -154,30 +169,15 @@ async def read_range(client: SFTPClient, handle: bytes, start: int, end: int | N
                         progress).run()
 
 
-class _Writes:
+class _Writes(_Pipeline):
     """WRITEs of what ``source(offset, n)`` returns until it returns less than ``n``."""
 
     def __init__(self, client: SFTPClient, handle: bytes, start: int,
                  source: Callable[[int, int], Any], block: int, nreq: int, path: Any,
                  progress: Callable[[int], None] | None) -> None:
-        self.client = client
-        self.head = string(handle)
-        self.next = start
+        super().__init__(client, handle, start, block, nreq, path, progress)
         self.source = source
-        self.block = block
-        self.nreq = max(1, nreq)
-        self.path = path
-        self.progress = progress
-        self.out = 0
         self.src_done = False
-        self.err: BaseException | None = None
-        self.done = 0
-        self.fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-    def run(self) -> asyncio.Future[int]:
-        self._issue()
-        self._maybe_finish()
-        return self.fut
 
     def _issue(self) -> None:
         send, head, reply, block = self.client._send, self.head, self._reply, self.block
