@@ -432,10 +432,15 @@ async def _run_in_pty(process: SSHServerProcess, args: list[str], env: dict[str,
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = await asyncio.create_subprocess_exec(*args, stdin=slave, stdout=slave, stderr=slave,
-                                                env=env, cwd=os.path.expanduser("~"),
-                                                preexec_fn=child_setup)
-    os.close(slave)
+    try:
+        proc = await _spawn(args, dict(stdin=slave, stdout=slave, stderr=slave, env=env,
+                                       cwd=os.path.expanduser("~"), preexec_fn=child_setup),
+                            parent_fds=(slave,), cancel_fds=(master,))
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        os.close(master)
+        raise
     loop = asyncio.get_running_loop()
     process.on_resize = lambda c, r, x, y: _set_winsize(master, (c, r, x, y))
     process.on_signal = lambda name: _send_signal(proc.pid, name)
@@ -476,6 +481,56 @@ async def _run_in_pty(process: SSHServerProcess, args: list[str], env: dict[str,
     return status
 
 
+#: Processes whose session ended while they were being started, until they are reaped.
+_orphans: set[asyncio.Task[None]] = set()
+
+
+async def _spawn(args: list[str], kwargs: dict[str, Any], *, parent_fds: tuple[int, ...] = (),
+                 cancel_fds: tuple[int, ...] = ()) -> asyncio.subprocess.Process:
+    """``create_subprocess_exec`` that the session's end cannot interrupt half-way.
+
+    Cancelled while it connects the child's pipes, asyncio kills only the child's own pid
+    and waits for every pipe to close.  A shell that forked (``sh -c 'a; b'``, or dash
+    running a lone command) leaves a grandchild holding those pipes and waiting on its
+    stdin, which the server holds: neither ever exits, and the descriptors stay open.  So
+    the start runs to its end, shielded, and a process whose session is already gone gets
+    what every other one gets when its session ends: SIGHUP to its whole process group
+    and its input closed, then it is reaped.  Each child leads its own session (pty
+    ``setsid`` or ``start_new_session``), so its pid is its process group.
+
+    ``parent_fds`` (a pty's slave end) are closed once the child has them, however the
+    start ends; ``cancel_fds`` (the pty's master end) only if the session ended first,
+    since otherwise the caller goes on using them.
+    """
+    start = asyncio.ensure_future(asyncio.create_subprocess_exec(*args, **kwargs))
+
+    def started(_: asyncio.Future[Any]) -> None:
+        for fd in parent_fds:
+            os.close(fd)
+    start.add_done_callback(started)
+    try:
+        return await asyncio.shield(start)
+    except asyncio.CancelledError:
+        async def hang_up() -> None:
+            try:
+                proc = await start
+            except Exception:  # noqa: BLE001 - nothing was started, nothing to reap
+                proc = None
+            if proc is not None:
+                _send_signal(proc.pid, "HUP")
+            for fd in cancel_fds:
+                os.close(fd)
+            if proc is not None:
+                if proc.stdin is not None:
+                    proc.stdin.close()
+                await proc.wait()
+
+        task = asyncio.ensure_future(hang_up())
+        _orphans.add(task)
+        task.add_done_callback(_orphans.discard)
+        raise
+
+
 def _send_signal(pid: int, name: str) -> None:
     signum = getattr(_signal, "SIG" + name, None)
     if signum is not None:
@@ -512,10 +567,9 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
     if process.term_type:
         status = await _run_in_pty(process, args, env)
         return _report(process, status)
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=os.path.expanduser("~"),
-        start_new_session=True)
+    proc = await _spawn(args, dict(stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                   stderr=asyncio.subprocess.PIPE, env=env,
+                                   cwd=os.path.expanduser("~"), start_new_session=True))
     assert proc.stdin and proc.stdout and proc.stderr
     process.on_signal = lambda name: _send_signal(proc.pid, name)
 

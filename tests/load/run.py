@@ -60,7 +60,8 @@ def check_memory(fig: dict[str, Any], rss_noise_kib: int) -> list[str]:
     if errors:
         bad.append(f"connections that did not reach their drop point: {errors}")
     if fig["after"]["fds"] > fig["idle_fds"]:
-        bad.append(f"descriptors leaked: {fig['after']['fds']} open, {fig['idle_fds']} when idle")
+        bad.append(f"descriptors leaked: {fig['after']['fds']} open ({fig['after'].get('fd_kinds')}), "
+                   f"{fig['idle_fds']} when idle")
     if fig["after"]["children"]:
         bad.append(f"{fig['after']['children']} child processes left running")
     if fig["rss_growth_kib"] > rss_noise_kib:

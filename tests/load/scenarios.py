@@ -56,6 +56,9 @@ class Identity:
 
 
 def start_server(home: Path, ident: Identity, env: dict[str, str] | None = None) -> ServeProcess:
+    # SHELL=/bin/sh: commands run through dash, which forks for them where bash would exec,
+    # as they do wherever SHELL is unset (CI): the harder case for cleaning up after a drop.
+    env = {"SHELL": "/bin/sh", **(env or {})}
     srv = ServeProcess(home, "--authorized-keys", str(ident.authorized_keys), unlimited=True, env=env)
     srv.__enter__()
     ident.trust(srv)
@@ -250,7 +253,8 @@ async def settle(srv: ServeProcess, fds: int, timeout: float = 30) -> dict[str, 
     while time.monotonic() < deadline and (srv.open_fds() > fds or srv.children()):
         await asyncio.sleep(0.2)
     await asyncio.sleep(0.5)
-    return {"rss_kib": srv.rss_kib(), "fds": srv.open_fds(), "children": len(srv.children())}
+    return {"rss_kib": srv.rss_kib(), "fds": srv.open_fds(), "fd_kinds": srv.fd_kinds(),
+            "children": len(srv.children())}
 
 
 async def memory_churn(srv: ServeProcess, ident: Identity, n: int, warmup: int,

@@ -96,6 +96,20 @@ class ServeProcess:
         assert self.proc is not None
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
+    def fd_kinds(self) -> dict[str, int]:
+        """The server's open descriptors by kind (pipe, socket, anon_inode, a path...)."""
+        assert self.proc is not None
+        kinds: dict[str, int] = {}
+        base = f"/proc/{self.proc.pid}/fd"
+        for fd in os.listdir(base):
+            try:
+                target = os.readlink(f"{base}/{fd}")
+            except OSError:
+                continue
+            kind = target.split(":", 1)[0] if ":[" in target else target
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return kinds
+
     def children(self) -> list[int]:
         """Pids of the server's live child processes (commands it runs)."""
         assert self.proc is not None
