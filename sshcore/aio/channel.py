@@ -354,7 +354,7 @@ class SSHClientChannel(SSHChannel):
             self.send_request_nowait("auth-agent-req@openssh.com")
         for name, value in (env or {}).items():
             self.send_request_nowait("env", string(str(name)) + string(str(value)))
-        if term_type:
+        if term_type is not None:  # "" still asks for a pty, as ssh -t does without TERM
             w, h, pw, ph = (tuple(term_size or (80, 24)) + (0, 0, 0, 0))[:4]
             ok = await self.send_request("pty-req", b"".join((
                 string(term_type), uint32(w), uint32(h), uint32(pw), uint32(ph),

@@ -552,8 +552,9 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
     shell = shell or os.environ.get("SHELL") or "/bin/sh"
     env = dict(base_env if base_env is not None else os.environ)
     env.update(process.env)
-    if process.term_type:
-        env["TERM"] = process.term_type
+    pty = process.term_type is not None  # a pty-req, even one with an empty TERM (ssh -t without TERM)
+    if pty:
+        env["TERM"] = process.term_type or ""  # as sshd sets it
     if process.subsystem is not None:
         command = (subsystems or {}).get(process.subsystem)
         if command is None:
@@ -563,8 +564,8 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
     elif process.command is not None:
         args = [shell, "-c", process.command]
     else:
-        args = [shell, "-i"] if process.term_type else [shell]
-    if process.term_type:
+        args = [shell, "-i"] if pty else [shell]
+    if pty:
         status = await _run_in_pty(process, args, env)
         return _report(process, status)
     proc = await _spawn(args, dict(stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,

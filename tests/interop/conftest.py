@@ -144,8 +144,10 @@ def start_sshd(keys: Keys, tmp_path_factory: pytest.TempPathFactory):
 def run_ssh(port: int, command: str, *, identity: Path | None = None,
             known_hosts: Path | str = "/dev/null", options: dict[str, str] | None = None,
             input: bytes | None = None, password: str | None = None, timeout: float = 30,
-            tty: bool = False, tmp: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run the real OpenSSH client against 127.0.0.1:port."""
+            tty: bool = False, tmp: Path | None = None,
+            env_overrides: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run the real OpenSSH client against 127.0.0.1:port (``env_overrides``: variables
+    to set for it, or with None to unset)."""
     args = [need("ssh"), "-F", "/dev/null", "-p", str(port)]
     # ssh takes the first value of an option: the caller's options go first.
     for name, value in (options or {}).items():
@@ -154,6 +156,11 @@ def run_ssh(port: int, command: str, *, identity: Path | None = None,
              "-o", "StrictHostKeyChecking=" + ("no" if str(known_hosts) == "/dev/null" else "yes"),
              "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
     env = dict(os.environ)
+    for name, value in (env_overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     if password is not None:
         assert tmp is not None
         askpass = tmp / "askpass.sh"

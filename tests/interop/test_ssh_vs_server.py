@@ -103,12 +103,16 @@ def test_unknown_key_refused(keys, helpers, tmp_path):
     assert r.returncode == 255 and b"Permission denied" in r.stderr
 
 
-def test_pty_shell(keys, helpers):
+# Without TERM, ssh -tt still sends a pty-req, with an empty terminal type: sshd gives
+# a pty all the same (and TERM=""), and so must we.
+@pytest.mark.parametrize("term", ["xterm-256color", None], ids=["TERM", "no-TERM"])
+def test_pty_shell(keys, helpers, term):
     with serve(keys, helpers) as srv:
-        r = helpers.run_ssh(srv.port, "tty; echo TERM=$TERM; exit 4", identity=keys.user["ed25519"],
-                            tty=True)
+        r = helpers.run_ssh(srv.port, "tty; echo TERM=$TERM.; exit 4", identity=keys.user["ed25519"],
+                            tty=True, env_overrides={"TERM": term})
     assert r.returncode == 4, r.stderr
-    assert b"/dev/pts/" in r.stdout and b"TERM=" in r.stdout
+    assert b"/dev/pts/" in r.stdout, r.stdout
+    assert f"TERM={term or ''}.".encode() in r.stdout, r.stdout
 
 
 def test_exit_signal(keys, helpers):
