@@ -64,6 +64,9 @@ class ChannelLayer:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.channels: dict[int, Channel] = {}
+        # Channels holding data sent with more=True, in the order it was sent: it leaves
+        # at the next data_to_send() (or sooner, see send_data).
+        self.corked: dict[int, Channel] = {}
         self._next_id = 0
         self.global_out = 0   # global requests awaiting replies (FIFO)
         self.global_owners: deque[bool] = deque()  # ... and whether each is the kernel's own
@@ -83,13 +86,16 @@ class ChannelLayer:
         self.channels[ch.local_id] = ch
         return ch
 
-    def _get(self, payload: bytes) -> tuple[Channel, SSHReader]:
+    def _get(self, payload: bytes, opening: bool = False) -> tuple[Channel, SSHReader]:
         r = SSHReader(payload, 1)
-        return self._lookup(r.uint32(), payload[0]), r
+        return self._lookup(r.uint32(), payload[0], opening), r
 
-    def _lookup(self, local: int, mtype: int) -> Channel:
+    def _lookup(self, local: int, mtype: int, opening: bool = False) -> Channel:
+        """The channel a message names.  Until the peer has answered our CHANNEL_OPEN,
+        only its answer (``opening=True``) may name the channel: data, requests or a
+        close before it are protocol errors (and we could not address a reply)."""
         ch = self.channels.get(local)
-        if ch is None or ch.state == "opening_remote":
+        if ch is None or ch.state == "opening_remote" or (ch.state == "opening" and not opening):
             raise RemoteProtocolError(f"message {mtype} for unknown channel {local}")
         return ch
 
@@ -126,7 +132,12 @@ class ChannelLayer:
         self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(ch.remote_id),
                                          uint32(code), string(reason), string(""))))
 
-    def send_data(self, local_id: int, data: bytes, datatype: int | None = None) -> None:
+    def send_data(self, local_id: int, data: bytes, datatype: int | None = None,
+                  more: bool = False) -> None:
+        """Queue ``data`` and packetise what the peer's window allows.  ``more=True``
+        (like TCP's MSG_MORE): more data follows soon, so hold it until the next
+        data_to_send(), or until a full packet's worth is queued, so that many small
+        writes leave as a few full packets rather than one small packet each."""
         ch = self._chan(local_id)
         if ch.eof_pending or ch.eof_sent or ch.close_pending or ch.close_sent:
             raise LocalProtocolError("cannot send data after EOF or close")
@@ -134,8 +145,23 @@ class ChannelLayer:
             return
         ch.queue.append((datatype, bytes(data)))
         ch.queued += len(data)
-        if ch.state == "open":
+        if ch.state != "open":
+            return
+        if not more:
             self._flush(ch)
+        elif ch.queued >= ch.remote_max_packet:
+            self._flush(ch, whole_only=True)  # the full packets; a short tail stays held
+            if ch.queue:
+                self.corked[local_id] = ch
+        else:
+            self.corked[local_id] = ch
+
+    def flush_corked(self) -> None:
+        """Send what send_data(more=True) held back (as far as the windows allow)."""
+        corked, self.corked = self.corked, {}
+        for ch in corked.values():
+            if ch.state == "open" and not ch.close_sent:
+                self._flush(ch)
 
     def pending(self, local_id: int) -> int:
         ch = self.channels.get(local_id)
@@ -170,6 +196,8 @@ class ChannelLayer:
         ch = self._chan(local_id)
         if ch.close_sent or ch.close_pending:
             raise LocalProtocolError("channel is closing")
+        if ch.queue and ch.state == "open":
+            self._flush(ch)  # held-back data goes before the request (exit-status after output)
         if want_reply:
             ch.requests_out += 1
         self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_REQUEST), uint32(ch.remote_id),
@@ -215,12 +243,16 @@ class ChannelLayer:
         else:
             self.conn.send_payload(byte(MessageType.REQUEST_FAILURE))
 
-    def _flush(self, ch: Channel) -> None:
+    def _flush(self, ch: Channel, whole_only: bool = False) -> None:
+        """Packetise queued data as far as the window allows, then a pending EOF and
+        CLOSE.  ``whole_only``: only full packets (the window's or the peer's limit)."""
         send = self.conn.send_payload
         rid = ch.remote_id
         while ch.queue and ch.remote_window > 0:
             datatype, data = ch.queue[0]
             limit = min(ch.remote_window, ch.remote_max_packet)
+            if whole_only and ch.queued < limit:
+                return
             n = min(len(data), limit)
             if n == len(data):
                 ch.queue.popleft()
@@ -284,7 +316,7 @@ class ChannelLayer:
         self.conn._events.append(ev.ChannelOpenRequested(ch.local_id, ctype, data))
 
     def _on_open_confirmation(self, payload: bytes) -> None:
-        ch, r = self._get(payload)
+        ch, r = self._get(payload, opening=True)
         if ch.state != "opening":
             raise RemoteProtocolError("unexpected CHANNEL_OPEN_CONFIRMATION")
         ch.remote_id, ch.remote_window, ch.remote_max_packet = r.uint32(), r.uint32(), max(r.uint32(), 1)
@@ -293,7 +325,7 @@ class ChannelLayer:
         self._flush(ch)
 
     def _on_open_failure(self, payload: bytes) -> None:
-        ch, r = self._get(payload)
+        ch, r = self._get(payload, opening=True)
         if ch.state != "opening":
             raise RemoteProtocolError("unexpected CHANNEL_OPEN_FAILURE")
         code = r.uint32()

@@ -16,7 +16,7 @@ from ._channels import ChannelLayer
 from ._transport import Transport
 from ._userauth import ClientUserauth, ServerUserauth
 from .config import ConnectionConfig
-from .errors import ProtocolError, RemoteProtocolError
+from .errors import DisconnectReason, ProtocolError, RemoteProtocolError
 from .interfaces import PublicKey
 from .messages import CONNECTION_FIRST, CONNECTION_LAST
 
@@ -173,8 +173,22 @@ class Connection(Transport):
     def reject_channel(self, channel: int, code: int, reason: str = "") -> None:
         self.channels.reject(channel, code, reason)
 
-    def send_data(self, channel: int, data: bytes, datatype: int | None = None) -> None:
-        self.channels.send_data(channel, data, datatype)
+    def send_data(self, channel: int, data: bytes, datatype: int | None = None, *,
+                  more: bool = False) -> None:
+        """``more=True``: more data follows soon; hold small writes back until the next
+        :meth:`data_to_send` (or a full packet's worth), so they leave coalesced."""
+        self.channels.send_data(channel, data, datatype, more)
+
+    def data_to_send(self) -> bytes:
+        if self.channels.corked and not self.closed:
+            self.channels.flush_corked()
+        return super().data_to_send()
+
+    def disconnect(self, reason: int = DisconnectReason.BY_APPLICATION,
+                   description: str = "disconnected by application") -> None:
+        if self.channels.corked and not self.closed:
+            self.channels.flush_corked()  # what the application wrote goes before DISCONNECT
+        super().disconnect(reason, description)
 
     def send_eof(self, channel: int) -> None:
         self.channels.send_eof(channel)

@@ -339,3 +339,37 @@ def test_stream_reader_returns_bytes_for_views_of_packets():
     assert got == [b"abc", b"de", b"f\n", b"ghij", b""]
     assert all(type(x) is bytes for x in got), [type(x) for x in got]
     assert consumed == 11
+
+
+def test_a_burst_of_small_writes_leaves_as_few_packets(test_registry, keys):
+    """write()+drain() in a loop that never yields (drain only waits above the high-water
+    mark): the writes are held until the event loop runs, so 2,000 writes of 100 bytes
+    leave in a handful of full packets, in order, rather than 2,000 small ones.  A lone
+    write still leaves within the loop iteration."""
+    async def sink(proc):
+        data = await proc.stdin.read()
+        proc.stdout.write(f"{len(data)} {hash(data)}".encode())
+        return 0
+
+    async def main():
+        srv = await start(test_registry, keys, handler=sink)
+        async with srv, sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                        known_hosts=None, registry=test_registry) as conn:
+            proc = await conn.create_process("sink", encoding=None)
+            msgs = [bytes([i % 251]) * 100 for i in range(2000)]
+            before = conn.statistics()["packets_sent"]
+            for m in msgs:
+                proc.stdin.write(m)
+                await proc.stdin.drain()
+            await asyncio.sleep(0)  # one loop iteration: the held writes leave
+            sent = conn.statistics()["packets_sent"] - before
+            assert 0 < sent <= 20, sent
+            before = conn.statistics()["packets_sent"]
+            proc.stdin.write(b"!")
+            await asyncio.sleep(0)
+            assert conn.statistics()["packets_sent"] == before + 1
+            proc.stdin.write_eof()
+            r = await proc.wait()
+            data = b"".join(msgs) + b"!"
+            assert r.stdout == f"{len(data)} {hash(data)}".encode()
+    run(main())

@@ -403,3 +403,107 @@ def test_small_writes_waiting_for_the_window_leave_coalesced(test_registry):
     before = c.statistics()["packets_sent"]
     c.send_data(ch, b"now")
     assert c.statistics()["packets_sent"] == before + 1
+
+
+def _server_data(p):
+    """What the server received on its channels since its events were last cleared, in
+    order: ("data", bytes), ("request", name), ("eof",), ("close",)."""
+    out = []
+    for e in p.server_events:
+        if isinstance(e, ev.ChannelData):
+            if out and out[-1][0] == "data":
+                out[-1] = ("data", out[-1][1] + bytes(e.data))
+            else:
+                out.append(("data", bytes(e.data)))
+        elif isinstance(e, ev.ChannelRequestReceived):
+            out.append(("request", e.request))
+        elif isinstance(e, ev.ChannelEOF):
+            out.append(("eof",))
+    return out
+
+
+def test_writes_with_more_leave_coalesced_at_data_to_send(test_registry):
+    """send_data(more=True) holds small writes until data_to_send(): a hundred 1 KB
+    writes leave as a few full packets, not a hundred small ones."""
+    p = make_pair(test_registry)
+    handshake(p)
+    ch, sch = open_session(p)
+    c = p.client
+    max_packet = c.channels.channels[ch].remote_max_packet
+    before = c.statistics()["packets_sent"]
+    msgs = [bytes([i % 251]) * 1000 for i in range(100)]
+    for i, m in enumerate(msgs):
+        c.send_data(ch, m, more=True)
+    # every full packet's worth left as soon as it was queued; a short tail is held
+    held = c.pending(ch)
+    assert 0 < held < max_packet
+    early = c.statistics()["packets_sent"] - before
+    assert early >= 2
+    p.server_events.clear()
+    p.pump()
+    assert c.pending(ch) == 0
+    assert _server_data(p) == [("data", b"".join(msgs))]
+    sizes = [len(e.data) for e in p.server_events if isinstance(e, ev.ChannelData)]
+    assert len(sizes) == early + 1
+    assert all(n > max_packet - 1000 for n in sizes[:-1]), sizes  # full packets, whole writes
+    # a lone write with more=True leaves at the next data_to_send()
+    before = c.statistics()["packets_sent"]
+    c.send_data(ch, b"x", more=True)
+    assert c.statistics()["packets_sent"] == before
+    assert c.data_to_send()
+    assert c.statistics()["packets_sent"] == before + 1
+
+
+@pytest.mark.parametrize("then", ["request", "eof", "close", "disconnect"])
+def test_held_back_data_goes_before_what_follows_it(test_registry, then):
+    """Data held by more=True is never overtaken by a later request, EOF, CLOSE or
+    DISCONNECT on the same connection (the exit-status after the output it ends)."""
+    p = make_pair(test_registry)
+    handshake(p)
+    ch, sch = open_session(p)
+    c = p.client
+    p.server_events.clear()
+    c.send_data(ch, b"output", more=True)
+    if then == "request":
+        c.send_channel_request(ch, "exit-status", False, uint32(3))
+        c.send_data(ch, b"more", more=True)
+        p.pump()
+        assert _server_data(p) == [("data", b"output"), ("request", "exit-status"), ("data", b"more")]
+    elif then == "eof":
+        c.send_eof(ch)
+        p.pump()
+        assert _server_data(p) == [("data", b"output"), ("eof",)]
+    elif then == "close":
+        c.close_channel(ch)
+        p.pump()
+        assert _server_data(p) == [("data", b"output")]
+        assert any(isinstance(e, ev.ChannelClosed) and e.channel == sch for e in p.server_events)
+    else:
+        c.disconnect()
+        with pytest.raises(DisconnectError):
+            p.pump()
+        while (e := p.server.next_event()) is not None:
+            p.server_events.append(e)
+        assert _server_data(p) == [("data", b"output")]
+        assert p.server.closed
+
+
+@pytest.mark.parametrize("payload", [
+    byte(98) + uint32(0) + string("exec") + b"\x01" + string("id"),   # CHANNEL_REQUEST
+    byte(94) + uint32(0) + string("data"),                             # CHANNEL_DATA
+    byte(96) + uint32(0),                                              # CHANNEL_EOF
+    byte(97) + uint32(0),                                              # CHANNEL_CLOSE
+    byte(93) + uint32(0) + uint32(1000),                               # CHANNEL_WINDOW_ADJUST
+], ids=["request", "data", "eof", "close", "window-adjust"])
+def test_messages_for_a_channel_the_peer_has_not_confirmed_are_errors(test_registry, payload):
+    """Until the peer answers our CHANNEL_OPEN, nothing else may name that channel (found
+    by the kernel-pair state machine: a request there was accepted, and our reply, with
+    no peer channel id to address it to, failed to encode)."""
+    p = make_pair(test_registry)
+    handshake(p)
+    ch = p.client.open_channel("session")
+    assert ch == 0
+    p.server._send_now(payload)  # before the server's application has accepted it
+    with pytest.raises(RemoteProtocolError):
+        p.client.receive_data(p.server.data_to_send(), 0.0)
+    assert p.client.closed

@@ -186,7 +186,7 @@ class SSHChannel:
         conn = self._live()
         if self._eof_sent or self._closing:
             raise BrokenPipeError("channel is closed for sending (EOF or close already sent)")
-        conn._call(conn._conn.send_data, self._id, self._encode(data), datatype)  # type: ignore[union-attr]
+        conn._write(self._id, self._encode(data), datatype)
 
     def write_stderr(self, data: bytes | str) -> None:
         self.write(data, EXTENDED_DATA_STDERR)

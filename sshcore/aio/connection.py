@@ -50,6 +50,7 @@ class SSHConnection(asyncio.BufferedProtocol):
         self._error: Exception | None = None
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._processing = False
+        self._burst: asyncio.Handle | None = None  # set while this loop iteration writes
         self._discard = memoryview(bytearray(4096))  # reads after the kernel closed
         self.peer_addr: tuple[Any, ...] | None = None
         self.username: str | None = None
@@ -175,6 +176,28 @@ class SSHConnection(asyncio.BufferedProtocol):
         result = fn(*args)
         self._process()
         return result
+
+    def _write(self, channel: int, data: Any, datatype: int | None) -> None:
+        """Channel data.  The first write of an event-loop iteration leaves at once; the
+        writes that follow it in the same iteration are held in the kernel
+        (``more=True``) until the iteration ends, or a full packet's worth is queued, so
+        a burst of small writes leaves as a few full packets while a lone write gains
+        no latency.  (Without this, a writer faster than sshd swamps it with 1 KiB
+        packets: sshd grows its channel buffer 1 KiB at a time, a copy each, and slows
+        to ~1,000 packets/s.)"""
+        conn = self._conn
+        if conn is None or conn.closed:
+            raise self._error or ConnectionLostError("connection is closed")
+        burst = self._burst is not None
+        conn.send_data(channel, data, datatype, more=burst)
+        if not burst:
+            self._burst = self._loop.call_soon(self._burst_over)
+            self._process()
+
+    def _burst_over(self) -> None:
+        self._burst = None
+        if self._conn is not None and self._conn.channels.corked:
+            self._process()
 
     def _spawn(self, coro: Any) -> None:
         task = self._loop.create_task(coro)
