@@ -50,7 +50,7 @@ from .errors import (DisconnectError, DisconnectReason, HostKeyNotVerifiableErro
                      KeyExchangeError, LocalProtocolError, ProtocolError,
                      ProtocolVersionError, RemoteProtocolError, SSHError,
                      ServiceNotAvailableError)
-from .interfaces import KexContext, KexResult, KexStep
+from .interfaces import KexCompute, KexContext, KexResult, KexStep
 from .messages import KEX_FIRST, KEX_LAST, MessageType
 
 logger = logging.getLogger("sshcore.transport")
@@ -67,7 +67,7 @@ class _KexRun:
 
     __slots__ = ("our_init", "our_kexinit", "peer_init", "peer_kexinit", "alg", "kex",
                  "result", "hash_name", "newkeys_sent", "newkeys_received",
-                 "ignore_next", "awaiting_host_key", "host_key", "first")
+                 "ignore_next", "awaiting_host_key", "host_key", "first", "computing")
 
     def __init__(self, first: bool) -> None:
         self.our_init: KexInit | None = None
@@ -84,6 +84,8 @@ class _KexRun:
         self.awaiting_host_key = False
         self.host_key: Any = None
         self.first = first
+        #: (job, KexCompute) while the application computes for this exchange.
+        self.computing: tuple[int, Any] | None = None
 
 
 class Transport:
@@ -110,6 +112,7 @@ class Transport:
         self.error: Exception | None = None
         self._kex: _KexRun | None = None
         self._held: deque[bytes] = deque()
+        self._jobs = 0  # ComputeRequested jobs handed out
         self.strict_kex = False
         self.peer_ext_info = False
         self._ext_info_ok = False
@@ -321,15 +324,16 @@ class Transport:
     def _process_packets(self) -> None:
         reader = self._reader
         kex = self._kex
-        if (kex is not None and kex.awaiting_host_key
+        if (kex is not None and (kex.awaiting_host_key or kex.computing is not None)
                 and reader.buffered > 2 * self.config.max_packet_length):
-            # Packets wait unread while the application checks the host key; a
-            # server has little to say then (NEWKEYS, EXT_INFO), so do not hoard.
-            raise RemoteProtocolError("too much data from the server while its host key "
-                                      "was being checked")
+            # Packets wait unread while the application checks the host key or computes
+            # for the exchange; a peer has little to say then (NEWKEYS, EXT_INFO), so
+            # do not hoard.
+            raise RemoteProtocolError("too much data from the peer while the key exchange "
+                                      "waited for the application")
         while not self.closed:
             kex = self._kex
-            if kex is not None and kex.awaiting_host_key:
+            if kex is not None and (kex.awaiting_host_key or kex.computing is not None):
                 return
             payload = reader.next_payload()
             if payload is None:
@@ -512,8 +516,24 @@ class Transport:
         self._apply_kex_step(kex, step)
 
     def _apply_kex_step(self, kex: _KexRun, step: KexStep) -> None:
-        for msg in step.send:
-            self._send_now(msg)
+        while True:
+            for msg in step.send:
+                self._send_now(msg)
+            compute = step.compute
+            if compute is None:
+                break
+            if self.config.kex_offload:
+                self._jobs += 1
+                kex.computing = (self._jobs, compute)
+                self._events.append(ev.ComputeRequested(self._jobs, compute.fn, compute.args))
+                return
+            try:
+                result = compute.fn(*compute.args)
+            except ProtocolError:
+                raise
+            except (ValueError, IndexError, TypeError) as exc:
+                raise KeyExchangeError(f"key exchange failed: {exc}") from exc
+            step = self._resume_kex(compute, result)
         if step.result is None:
             return
         kex.result = step.result
@@ -524,6 +544,45 @@ class Transport:
             if kex.awaiting_host_key:
                 return
         self._send_newkeys(kex)
+
+    @staticmethod
+    def _resume_kex(compute: KexCompute, result: Any) -> KexStep:
+        try:
+            return compute.resume(result)
+        except ProtocolError:
+            raise
+        except (ValueError, IndexError, TypeError) as exc:
+            raise KeyExchangeError(f"key exchange failed: {exc}") from exc
+
+    def provide_compute_result(self, job: int, result: Any) -> None:
+        """The result of a :class:`~sshcore.events.ComputeRequested` job: the key
+        exchange goes on, and the packets that waited for it are processed."""
+        kex = self._take_job(job)
+        if kex is None:
+            return
+        compute = kex.computing[1] if kex.computing else None
+        kex.computing = None
+        self._guarded(self._continue_kex, kex, compute, result)
+
+    def compute_failed(self, job: int, exc: BaseException) -> None:
+        """The job raised (or its worker died): the key exchange fails."""
+        kex = self._take_job(job)
+        if kex is None:
+            return
+        kex.computing = None
+        self._fail(KeyExchangeError(f"key exchange computation failed: {exc!r}"))
+
+    def _take_job(self, job: int) -> _KexRun | None:
+        if self.closed:
+            return None  # answered after the connection ended: nothing to do
+        kex = self._kex
+        if kex is None or kex.computing is None or kex.computing[0] != job:
+            raise LocalProtocolError(f"no key exchange computation {job} is waiting")
+        return kex
+
+    def _continue_kex(self, kex: _KexRun, compute: KexCompute, result: Any) -> None:
+        self._apply_kex_step(kex, self._resume_kex(compute, result))
+        self._process_packets()
 
     def _check_host_key(self, kex: _KexRun, result: KexResult) -> None:
         assert kex.alg is not None

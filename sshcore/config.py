@@ -53,6 +53,10 @@ class ConnectionConfig:
     require_strict_kex: bool = False
     #: Options passed to key exchange methods (e.g. group-exchange sizes).
     kex_options: dict[str, Any] = field(default_factory=dict)
+    #: Hand a key exchange's heavy work (a KexCompute: sntrup761 key generation, say) to
+    #: the application as ComputeRequested events instead of running it inline, so a
+    #: process pool can spread many handshakes over every core.
+    kex_offload: bool = False
     #: Keepalive: after this many seconds without hearing from the peer, send a
     #: keepalive@openssh.com probe (None: never); give up after ``keepalive_count_max``
     #: unanswered probes (OpenSSH's ServerAliveInterval/CountMax, ClientAlive* on servers).

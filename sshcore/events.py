@@ -17,6 +17,17 @@ class VersionReceived(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ComputeRequested(Event):
+    """With ``kex_offload``: the key exchange waits for ``fn(*args)`` (picklable, for a
+    process pool).  Answer with ``provide_compute_result(job, result)`` or
+    ``compute_failed(job, exc)``; received packets wait unprocessed until then."""
+
+    job: int
+    fn: Any
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class HostKeyReceived(Event):
     """Client: the server proved possession of this host key.
 

@@ -151,12 +151,26 @@ class KexResult:
     signature: bytes = b""
 
 
+@dataclass(frozen=True, slots=True)
+class KexCompute:
+    """Heavy work a key exchange hands to the kernel: ``fn(*args)``, whose result
+    ``resume(result)`` takes to make the next step.  ``fn`` is a module-level function
+    and ``args`` picklable, so that the application may run it in a process pool
+    (``ConnectionConfig.kex_offload``); by default the kernel calls it inline."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    resume: Callable[[Any], KexStep]
+
+
 @dataclass(slots=True)
 class KexStep:
-    """Result of feeding a kex one message: payloads to send, maybe the final result."""
+    """Result of feeding a kex one message: payloads to send, maybe the final result,
+    or work to do before the exchange can go on (sent first, then computed)."""
 
     send: list[bytes] = field(default_factory=list)
     result: KexResult | None = None
+    compute: KexCompute | None = None
 
 
 class KeyExchange(Protocol):

@@ -145,8 +145,13 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             max_packet_length: int | None = None, max_decompressed_size: int | None = None,
             max_banner_line: int | None = None, max_pre_banner_lines: int | None = None,
             max_channels: int | None = None, max_pending_global_requests: int | None = None,
-            min_rsa_bits: int | None = None) -> _ConnectContext:
+            min_rsa_bits: int | None = None, kex_executor: Any = None) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
+
+    ``kex_executor``: a :class:`concurrent.futures.Executor` (a ProcessPoolExecutor) for
+    the key exchange's heavy work, such as sntrup761's key generation (~140 ms of pure
+    Python): many connections opened at once then use every core.  One pool can serve
+    any number of connections.
 
     ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
     a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
@@ -251,6 +256,7 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             cfg.rekey_bytes = rekey_bytes
         if rekey_seconds is not None:
             cfg.rekey_seconds = rekey_seconds
+        cfg.kex_offload = kex_executor is not None
         cfg.registry.expand("kex", kex_algs)  # validate early: unknown names fail here
         loop = asyncio.get_running_loop()
 
@@ -265,6 +271,11 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             return conn
 
         def _make_connection() -> SSHClientConnection:
+            conn = _new_connection()
+            conn.kex_executor = kex_executor
+            return conn
+
+        def _new_connection() -> SSHClientConnection:
             return SSHClientConnection(cfg, host, port, known_hosts=kh,
                                        client=client_factory() if client_factory else None,
                                        password=password, kbdint_handler=kbdint_handler,
@@ -487,7 +498,7 @@ async def listen(host: str = "", port: int = 22, *,
                  max_packet_length: int | None = None, max_decompressed_size: int | None = None,
                  max_banner_line: int | None = None, max_channels: int | None = None,
                  max_pending_global_requests: int | None = None,
-                 min_rsa_bits: int | None = None) -> SSHAcceptor:
+                 min_rsa_bits: int | None = None, kex_executor: Any = None) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
@@ -511,7 +522,8 @@ async def listen(host: str = "", port: int = 22, *,
     ``max_decompressed_size``, ``max_banner_line``, ``max_channels``,
     ``max_pending_global_requests`` and ``min_rsa_bits`` as for :func:`connect`
     (``None``: the kernel's defaults).  ``None`` for ``max_sessions`` or
-    ``max_forward_listeners`` means no cap.
+    ``max_forward_listeners`` means no cap.  ``kex_executor``: as for :func:`connect`,
+    a process pool for the key exchanges' heavy work.
 
     Subsystems that plugins provide (``sftp`` from ``sshcore-sftp``) are served by the
     plugin unless ``subsystems`` maps their name to a command (or to ``None``: not
@@ -568,6 +580,7 @@ async def listen(host: str = "", port: int = 22, *,
             cfg.rekey_bytes = rekey_bytes
         if rekey_seconds is not None:
             cfg.rekey_seconds = rekey_seconds
+        cfg.kex_offload = kex_executor is not None
         return cfg
 
     make_config()  # validate the options once, before accepting anyone
@@ -598,6 +611,7 @@ async def listen(host: str = "", port: int = 22, *,
                                    env_filter, subsystems, plugin_subsystems,
                                    max_sessions=max_sessions,
                                    max_forward_listeners=max_forward_listeners)
+        conn.kex_executor = kex_executor
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]
         return conn

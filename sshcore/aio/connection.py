@@ -51,6 +51,8 @@ class SSHConnection(asyncio.BufferedProtocol):
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._processing = False
         self._burst: asyncio.Handle | None = None  # set while this loop iteration writes
+        #: Where ComputeRequested jobs run (config.kex_offload is set when it is given).
+        self.kex_executor: Any = None
         self._discard = memoryview(bytearray(4096))  # reads after the kernel closed
         self.peer_addr: tuple[Any, ...] | None = None
         self.username: str | None = None
@@ -268,6 +270,34 @@ class SSHConnection(asyncio.BufferedProtocol):
         if handler is not None:
             handler(self, event)
 
+    def _on_compute_requested(self, event: ev.ComputeRequested) -> None:
+        """Key exchange work, to the executor (a process pool); its result goes back to
+        the kernel when done, unless the connection ended meanwhile."""
+        try:
+            fut = self._loop.run_in_executor(self.kex_executor, event.fn, *event.args)
+        except Exception as exc:  # noqa: BLE001 - a shut-down pool: the kex fails, cleanly
+            fut = self._loop.create_future()
+            fut.set_exception(exc)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            conn = self._conn
+            if conn is None or conn.closed or f.cancelled():
+                return
+            exc = f.exception()
+            try:
+                if exc is not None:
+                    conn.compute_failed(event.job, exc)
+                else:
+                    conn.provide_compute_result(event.job, f.result())
+            except ProtocolError as err:
+                self._set_error(err)
+            except Exception as err:  # a bug: close, but never kill the event loop
+                logger.exception("internal error while resuming the key exchange")
+                self._set_error(err)
+                conn.closed = True
+            self._process()
+        fut.add_done_callback(done)
+
     def _on_terminated(self, event: ev.ConnectionTerminated) -> None:
         if event.error is not None and not self._is_clean_disconnect(event.error):
             self._set_error(event.error)
@@ -451,6 +481,7 @@ class SSHConnection(asyncio.BufferedProtocol):
 
 SSHConnection.event_handlers = {
     ev.ConnectionTerminated: SSHConnection._on_terminated,
+    ev.ComputeRequested: SSHConnection._on_compute_requested,
     ev.ChannelOpened: SSHConnection._on_channel_opened,
     ev.ChannelOpenFailed: SSHConnection._on_channel_open_failed,
     ev.ChannelOpenRequested: SSHConnection._on_channel_open_requested,

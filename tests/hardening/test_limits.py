@@ -579,7 +579,7 @@ def test_client_does_not_hoard_data_while_checking_the_host_key(test_registry):
 
     async def main():
         async with hostile_server(handler, test_registry, TestKey()) as hs:
-            with pytest.raises(ProtocolError, match="host key was being checked"):
+            with pytest.raises(ProtocolError, match="key exchange waited for the application"):
                 await sshcore.connect("127.0.0.1", hs.port, username=USER, password=PASSWORD,
                                       known_hosts=slow_known_hosts, registry=test_registry,
                                       config=None, agent_path=None, client_keys=[])

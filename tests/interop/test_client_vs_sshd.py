@@ -51,6 +51,32 @@ def test_kex(start_sshd, keys, kex):
     assert f"kex: algorithm: {kex}" in sshd.log.read_text()
 
 
+def test_sntrup761_with_a_process_pool_fans_out(start_sshd, keys):
+    """kex_executor: sntrup761's key generation and decapsulation run in the pool, for
+    several connections to sshd at once, each completing its exchange."""
+    import concurrent.futures
+
+    kex = "sntrup761x25519-sha512@openssh.com"
+    sshd = start_sshd(KexAlgorithms=kex)
+
+    class Pool(concurrent.futures.ProcessPoolExecutor):
+        submitted = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            self.submitted += 1
+            return super().submit(fn, *args, **kwargs)
+
+    async def main(pool):
+        return await asyncio.gather(*(run_once(sshd, keys, kex_algs=[kex], kex_executor=pool)
+                                      for _ in range(4)))
+    with Pool(2) as pool:
+        results = go(main(pool))
+    for result, algs in results:
+        check(result)
+        assert algs["kex"] == kex
+    assert pool.submitted == 4 * 2  # each client's key pair and decapsulation
+
+
 @pytest.mark.parametrize("cipher", CIPHERS)
 def test_cipher(start_sshd, keys, cipher):
     sshd = start_sshd(Ciphers=cipher)
