@@ -44,6 +44,12 @@ class Client:
         self.lib = lib
         self.cipher = spec.get("cipher")
         self.mac = spec.get("mac")
+        self.kex = spec.get("kex") or KEX
+        self.pool: Any = None
+        if spec.get("pool"):  # sshcore: key exchange work in a process pool of this size
+            import concurrent.futures
+
+            self.pool = concurrent.futures.ProcessPoolExecutor(int(spec["pool"]))
         if lib == "sshcore":
             import sshcore
             from sshcore.keys import KnownHosts
@@ -62,7 +68,9 @@ class Client:
 
     def connect(self, port: int) -> Any:
         kw: dict[str, Any] = dict(username=USER, client_keys=[self.key], known_hosts=self.kh,
-                                  kex_algs=[KEX], config=None, agent_path=None)
+                                  kex_algs=[self.kex], config=None, agent_path=None)
+        if self.pool is not None:
+            kw["kex_executor"] = self.pool
         if self.cipher:
             kw["encryption_algs"] = [self.cipher]
         if self.mac:
