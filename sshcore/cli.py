@@ -202,8 +202,7 @@ def _subsystems(specs: list[str] | None) -> dict[str, str]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from . import listen
-    from .keys import fingerprint, read_private_key
+    from .keys import read_private_key
 
     host, _, port = args.listen.rpartition(":")
     host_keys = [Path(k) for k in args.host_key] if args.host_key else [_ensure_host_key(DEFAULT_HOST_KEY)]
@@ -222,13 +221,36 @@ async def _serve(args: argparse.Namespace) -> int:
         sftp_root = os.path.expanduser(args.sftp_root or "~")
         if not os.path.isdir(sftp_root):
             raise SystemExit(f"sshcore serve: --sftp-root {sftp_root} is not a directory")
+    pool = None
+    if args.kex_workers > 0:
+        import concurrent.futures
+        import multiprocessing
+
+        # forkserver: the workers do not inherit the listening socket or connections
+        pool = concurrent.futures.ProcessPoolExecutor(
+            args.kex_workers, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        return await _serve_with(args, host, port, keys, authorized, passwords, subsystems,
+                                 sftp_root, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list[Any],
+                      authorized: str, passwords: Any, subsystems: dict[str, str],
+                      sftp_root: str | None, pool: Any) -> int:
+    from . import listen
+    from .keys import fingerprint
+
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
                           authorized_client_keys=authorized, passwords=passwords,
                           allow_forwarding=args.allow_forwarding,
                           accept_env=args.accept_env or ["LANG", "LC_*"],
                           subsystems=subsystems, sftp_root=sftp_root,
                           max_startups=(None if args.max_startups.lower() == "none"
-                                        else args.max_startups))
+                                        else args.max_startups),
+                          kex_executor=pool)
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
@@ -742,6 +764,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="like sshd's MaxStartups: from START unauthenticated connections, refuse "
                    "new ones with a probability rising from RATE %% to 100 %% at FULL "
                    "(default %(default)s; 'none': no cap)")
+    s.add_argument("--kex-workers", type=int, default=0, metavar="N",
+                   help="run the key exchanges' heavy work (sntrup761) in N worker processes, "
+                   "so that many handshakes at once use every core (default 0: inline)")
     pw = sub.add_parser("passwd", help="add, change or remove a user in a password file")
     pw.add_argument("--file", default=DEFAULT_PASSWORD_FILE, help="password file (default %(default)s)")
     pw.add_argument("--stdin", action="store_true", help="read the password from stdin")

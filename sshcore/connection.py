@@ -2,9 +2,12 @@
 
 Drive it like h2/aioquic: ``receive_data(data, now)`` (or, without a copy, write into
 ``get_buffer()`` and call ``buffer_updated(n, now)``, as asyncio's BufferedProtocol
-does), then drain ``next_event()``, write ``data_to_send()`` and re-arm ``get_timer()``.  Decisions that need the outside
-world are events the application answers by calling a method
-(``accept_host_key``, ``provide_auth_input``, ``answer_auth``, ``accept_channel``...).
+does), then drain ``next_event()``, write ``data_to_send()`` and re-arm ``get_timer()``.
+Decisions that need the outside world are events the application answers by calling a
+method (``accept_host_key``, ``provide_auth_input``, ``answer_auth``, ``accept_channel``,
+and, with ``config.kex_offload``, ``provide_compute_result`` for a key exchange's heavy
+work...).  ``send_data(..., more=True)`` holds small writes until ``data_to_send()``, so
+that a burst of them leaves as full packets.
 """
 
 from __future__ import annotations

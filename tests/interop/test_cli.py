@@ -77,11 +77,29 @@ def test_run_errors_are_one_line(start_sshd, keys, tmp_path, helpers, case):
     assert "Traceback" not in err
 
 
-def test_serve_accepts_real_ssh(keys, helpers, tmp_path):
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+# --kex-workers: sntrup761's work runs in worker processes (a forkserver child of serve
+# appears with the first handshake); without it, serve has no child once the command ends.
+@pytest.mark.parametrize("workers", [0, 2], ids=["inline", "kex-workers"])
+def test_serve_accepts_real_ssh(keys, helpers, tmp_path, workers):
     port = helpers.free_port()
     env = dict(os.environ, HOME=str(tmp_path))  # the default host key goes under this HOME
+    extra = ["--kex-workers", str(workers)] if workers else []
     proc = subprocess.Popen([sys.executable, "-m", "sshcore", "serve", "--listen", f"127.0.0.1:{port}",
-                             "--authorized-keys", str(keys.authorized_keys)],
+                             "--authorized-keys", str(keys.authorized_keys), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         deadline = time.monotonic() + 30
@@ -98,9 +116,13 @@ def test_serve_accepts_real_ssh(keys, helpers, tmp_path):
                 time.sleep(0.05)
         kh = tmp_path / "known_hosts"
         kh.write_text(f"[127.0.0.1]:{port} {host_pub.read_text()}")
-        r = helpers.run_ssh(port, "echo served; exit 2", identity=keys.user["ed25519"], known_hosts=kh)
+        kex = "sntrup761x25519-sha512@openssh.com"
+        r = helpers.run_ssh(port, "echo served; exit 2", identity=keys.user["ed25519"], known_hosts=kh,
+                            options={"KexAlgorithms": kex, "LogLevel": "DEBUG1"})
         assert r.returncode == 2, r.stderr
         assert r.stdout == b"served\n"
+        assert f"kex: algorithm: {kex}".encode() in r.stderr
+        assert bool(_children(proc.pid)) == bool(workers)
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=20)
