@@ -107,15 +107,21 @@ class SSHConnection(asyncio.BufferedProtocol):
         self._intake(conn.receive_data, data)
 
     def _intake(self, fn: Callable[[Any, float], None], arg: Any) -> None:
+        self._feed_kernel(fn, arg, self._loop.time())
+
+    def _feed_kernel(self, fn: Callable[..., None], *args: Any) -> None:
+        """Give the kernel something from outside (bytes, a computed result): a protocol
+        error closes the connection as the kernel decided; any other exception is a bug,
+        which closes it too but never kills the event loop."""
         conn = self._conn
         assert conn is not None
         try:
-            fn(arg, self._loop.time())
+            fn(*args)
         except ProtocolError as exc:
             if not self._is_clean_disconnect(exc):
                 self._set_error(exc)
-        except Exception as exc:  # a bug: close, but never kill the event loop
-            logger.exception("internal error while processing data")
+        except Exception as exc:
+            logger.exception("internal error in the SSH kernel")
             self._set_error(exc)
             conn.closed = True
         self._process()
@@ -284,18 +290,10 @@ class SSHConnection(asyncio.BufferedProtocol):
             if conn is None or conn.closed or f.cancelled():
                 return
             exc = f.exception()
-            try:
-                if exc is not None:
-                    conn.compute_failed(event.job, exc)
-                else:
-                    conn.provide_compute_result(event.job, f.result())
-            except ProtocolError as err:
-                self._set_error(err)
-            except Exception as err:  # a bug: close, but never kill the event loop
-                logger.exception("internal error while resuming the key exchange")
-                self._set_error(err)
-                conn.closed = True
-            self._process()
+            if exc is not None:
+                self._feed_kernel(conn.compute_failed, event.job, exc)
+            else:
+                self._feed_kernel(conn.provide_compute_result, event.job, f.result())
         fut.add_done_callback(done)
 
     def _on_terminated(self, event: ev.ConnectionTerminated) -> None:
