@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from . import events as ev
@@ -507,13 +508,7 @@ class Transport:
         if kex.ignore_next:
             kex.ignore_next = False
             return
-        try:
-            step = kex.kex.receive(payload)
-        except ProtocolError:
-            raise
-        except (ValueError, IndexError, TypeError) as exc:
-            raise KeyExchangeError(f"key exchange failed: {exc}") from exc
-        self._apply_kex_step(kex, step)
+        self._apply_kex_step(kex, self._kex_call(kex.kex.receive, payload))
 
     def _apply_kex_step(self, kex: _KexRun, step: KexStep) -> None:
         while True:
@@ -527,13 +522,7 @@ class Transport:
                 kex.computing = (self._jobs, compute)
                 self._events.append(ev.ComputeRequested(self._jobs, compute.fn, compute.args))
                 return
-            try:
-                result = compute.fn(*compute.args)
-            except ProtocolError:
-                raise
-            except (ValueError, IndexError, TypeError) as exc:
-                raise KeyExchangeError(f"key exchange failed: {exc}") from exc
-            step = self._resume_kex(compute, result)
+            step = self._kex_call(compute.resume, self._kex_call(compute.fn, *compute.args))
         if step.result is None:
             return
         kex.result = step.result
@@ -546,9 +535,10 @@ class Transport:
         self._send_newkeys(kex)
 
     @staticmethod
-    def _resume_kex(compute: KexCompute, result: Any) -> KexStep:
+    def _kex_call(fn: Callable[..., Any], *args: Any) -> Any:
+        """A key exchange method: a plugin choking on the peer's values fails the kex."""
         try:
-            return compute.resume(result)
+            return fn(*args)
         except ProtocolError:
             raise
         except (ValueError, IndexError, TypeError) as exc:
@@ -560,7 +550,8 @@ class Transport:
         kex = self._take_job(job)
         if kex is None:
             return
-        compute = kex.computing[1] if kex.computing else None
+        assert kex.computing is not None
+        _, compute = kex.computing
         kex.computing = None
         self._guarded(self._continue_kex, kex, compute, result)
 
@@ -581,7 +572,7 @@ class Transport:
         return kex
 
     def _continue_kex(self, kex: _KexRun, compute: KexCompute, result: Any) -> None:
-        self._apply_kex_step(kex, self._resume_kex(compute, result))
+        self._apply_kex_step(kex, self._kex_call(compute.resume, result))
         self._process_packets()
 
     def _check_host_key(self, kex: _KexRun, result: KexResult) -> None:

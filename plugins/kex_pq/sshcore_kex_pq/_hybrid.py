@@ -31,10 +31,9 @@ class _KEM:
     name = ""
     pk_len = ct_len = 0
     hash = hashlib.sha256
-    #: The three operations are module-level functions of picklable arguments, worth
-    #: handing to a process pool (KexCompute); otherwise they run inline.
+    #: True when the three operations are module-level functions of picklable
+    #: arguments, slow enough to hand to a process pool (KexCompute); else inline.
     offload = False
-    keypair_fn = encapsulate_fn = decapsulate_fn = None
 
     def keypair(self) -> tuple[bytes, object]:
         raise NotImplementedError
@@ -71,19 +70,9 @@ class _SNTRUP761(_KEM):
     pk_len, ct_len = _sntrup761.PUBLICKEY_BYTES, _sntrup761.CIPHERTEXT_BYTES
     # Pure Python: ~140 ms per key pair, ~10 ms per decapsulation.
     offload = True
-    keypair_fn = staticmethod(_sntrup761.keypair)
-    encapsulate_fn = staticmethod(_sntrup_encapsulate)
-    decapsulate_fn = staticmethod(_sntrup761.decapsulate)
-
-    def keypair(self) -> tuple[bytes, object]:
-        return _sntrup761.keypair()
-
-    def encapsulate(self, pk: bytes) -> tuple[bytes, bytes]:
-        ct, secret = _sntrup761.encapsulate(pk)
-        return secret, ct
-
-    def decapsulate(self, ct: bytes, state: object) -> bytes:
-        return _sntrup761.decapsulate(ct, state)  # type: ignore[arg-type]
+    keypair = staticmethod(_sntrup761.keypair)  # type: ignore[assignment]
+    encapsulate = staticmethod(_sntrup_encapsulate)  # type: ignore[assignment]
+    decapsulate = staticmethod(_sntrup761.decapsulate)  # type: ignore[assignment]
 
 
 class HybridX25519Exchange:
@@ -99,12 +88,12 @@ class HybridX25519Exchange:
         self.kem_state: object = None
         self.done = False
 
-    def _then(self, fn: Any, args: tuple[Any, ...], inline: Any, resume: Any) -> KexStep:
-        """``resume(result)``, the KEM work computed by the kernel's way (KexCompute) if
-        the KEM is worth it, inline otherwise."""
+    def _then(self, fn: Any, args: tuple[Any, ...], resume: Any) -> KexStep:
+        """``resume(fn(*args))``: handed to the kernel (KexCompute) if the KEM is worth
+        offloading, computed here otherwise."""
         if self.kem.offload:
             return KexStep(compute=KexCompute(fn, args, resume))
-        return resume(inline(*args))
+        return resume(fn(*args))
 
     def _hash(self, k_s: bytes, c_init: bytes, s_reply: bytes, k: bytes) -> bytes:
         c = self.ctx
@@ -122,21 +111,18 @@ class HybridX25519Exchange:
         def init(pair: tuple[bytes, object]) -> KexStep:
             self.kem_pk, self.kem_state = pair
             return KexStep(send=[byte(KEX_HYBRID_INIT) + string(self.kem_pk + self.x_pub)])
-        return self._then(self.kem.keypair_fn, (), lambda: self.kem.keypair(), init)
+        return self._then(self.kem.keypair, (), init)
 
     def _server_reply(self, c_init: bytes) -> KexStep:
         kem = self.kem
         if len(c_init) != kem.pk_len + X25519_LEN:
             raise KeyExchangeError(f"{kem.name} hybrid client value has the wrong length")
         pk, x_peer = c_init[:kem.pk_len], c_init[kem.pk_len:]
-
-        def encapsulate(pk: bytes) -> tuple[bytes, bytes]:
-            try:
-                return kem.encapsulate(pk)
-            except ValueError as exc:
-                raise KeyExchangeError(f"invalid {kem.name} encapsulation key: {exc}") from None
-        return self._then(kem.encapsulate_fn, (pk,), encapsulate,
-                          lambda secret_ct: self._server_finish(c_init, x_peer, *secret_ct))
+        try:
+            return self._then(kem.encapsulate, (pk,),
+                              lambda secret_ct: self._server_finish(c_init, x_peer, *secret_ct))
+        except ValueError as exc:
+            raise KeyExchangeError(f"invalid {kem.name} encapsulation key: {exc}") from None
 
     def _server_finish(self, c_init: bytes, x_peer: bytes, k_pq: bytes, ct: bytes) -> KexStep:
         k = self._secret(k_pq, self._x25519(x_peer))
@@ -176,8 +162,7 @@ class HybridX25519Exchange:
                     k = self._secret(k_pq, self._x25519(s_reply[kem.ct_len:]))
                     h = self._hash(k_s, self.kem_pk + self.x_pub, s_reply, k)
                     return KexStep(result=KexResult(k, h, k_s, sig))
-                return self._then(kem.decapsulate_fn, (s_reply[:kem.ct_len], self.kem_state),
-                                  kem.decapsulate, finish)
+                return self._then(kem.decapsulate, (s_reply[:kem.ct_len], self.kem_state), finish)
         except KeyExchangeError:
             raise
         except SSHError as exc:
