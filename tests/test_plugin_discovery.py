@@ -39,11 +39,8 @@ def run(cmd, **kw):
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("venv")
-    r = run([sys.executable, "-m", "venv", "--system-site-packages", str(path)])
-    assert r.returncode == 0, r.stderr
-    return path / "bin" / "python"
+def venv(child_venv):
+    return child_venv()
 
 
 def test_install_list_negotiate_uninstall(venv):

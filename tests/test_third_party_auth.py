@@ -42,10 +42,8 @@ def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, **kw)
 
 
-def test_token_auth_plugin_end_to_end(tmp_path):
-    r = run([sys.executable, "-m", "venv", "--system-site-packages", str(tmp_path / "venv")])
-    assert r.returncode == 0, r.stderr
-    py = str(tmp_path / "venv" / "bin" / "python")
+def test_token_auth_plugin_end_to_end(child_venv):
+    py = child_venv()
     r = run([py, "-m", "pip", "install", "--no-deps", "--no-build-isolation", str(PLUGIN)])
     assert r.returncode == 0, r.stdout + r.stderr
     r = run([py, "-m", "sshcore", "algorithms"])
