@@ -17,6 +17,51 @@ if TYPE_CHECKING:
 Role = Literal["client", "server"]
 
 
+# --------------------------------------------------------------------------- lazy factories
+
+
+@dataclass(frozen=True, slots=True)
+class LazyCallable:
+    """A factory named by ``"package.module:attribute"``, imported at its first call.
+
+    Descriptors carry names and metadata; a plugin gives them ``lazy(...)`` factories so
+    that listing or negotiating algorithms imports no crypto library, and an algorithm's
+    implementation is imported only when a connection uses it.  ``args`` and ``kwargs``
+    are bound first, as with :func:`functools.partial`.  Picklable (it holds strings and
+    the bound arguments), so a descriptor can cross to a worker process.
+
+    .. versionadded:: 0.2
+    """
+
+    target: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def resolve(self) -> Callable[..., Any]:
+        """Import and return the named callable (cached by the import system)."""
+        import importlib
+
+        module, _, attr = self.target.partition(":")
+        obj: Any = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj  # type: ignore[no-any-return]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*self.args, *args, **dict(self.kwargs), **kwargs)
+
+
+def lazy(target: str, *args: Any, **kwargs: Any) -> LazyCallable:
+    """A :class:`LazyCallable` for ``"package.module:attribute"`` with bound arguments.
+
+    :raises ValueError: if ``target`` is not of the form ``module:attribute``.
+    """
+    module, sep, attr = target.partition(":")
+    if not module or not sep or not attr:
+        raise ValueError(f"lazy target must be 'module:attribute', not {target!r}")
+    return LazyCallable(target, args, tuple(sorted(kwargs.items())))
+
+
 # --------------------------------------------------------------------------- ciphers
 
 

@@ -1,14 +1,19 @@
-"""Hook implementations: the ciphers this distribution contributes."""
+"""Hook implementations: the ciphers this distribution contributes.
+
+Descriptors only: each factory is a :func:`~sshcore.interfaces.lazy` name, so listing or
+negotiating ciphers imports no crypto; pycryptodome loads when a cipher is keyed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sshcore import hookimpl
-from sshcore.interfaces import CipherAlgorithm
+from sshcore.interfaces import CipherAlgorithm, lazy
 
-from . import legacy
-from ._modern import AESCTR, AESGCM, ChaChaPoly
+_M = "sshcore_ciphers._modern:"
+_L = "sshcore_ciphers.legacy:"
+ChaChaPoly, AESCTR, AESGCM = lazy(_M + "ChaChaPoly"), lazy(_M + "AESCTR"), lazy(_M + "AESGCM")
 
 
 @hookimpl
@@ -25,17 +30,17 @@ def sshcore_ciphers() -> Sequence[CipherAlgorithm]:
                         priority=79),
     ]
     old = [
-        CipherAlgorithm("aes128-cbc", 16, 16, 16, legacy.aes_cbc, priority=40, enabled_by_default=False),
-        CipherAlgorithm("aes192-cbc", 24, 16, 16, legacy.aes_cbc, priority=39, enabled_by_default=False),
-        CipherAlgorithm("aes256-cbc", 32, 16, 16, legacy.aes_cbc, priority=38, enabled_by_default=False),
-        CipherAlgorithm("3des-cbc", 24, 8, 8, legacy.des3_cbc, priority=30, enabled_by_default=False),
-        CipherAlgorithm("blowfish-cbc", 16, 8, 8, legacy.blowfish_cbc, priority=25,
+        CipherAlgorithm("aes128-cbc", 16, 16, 16, lazy(_L + "aes_cbc"), priority=40, enabled_by_default=False),
+        CipherAlgorithm("aes192-cbc", 24, 16, 16, lazy(_L + "aes_cbc"), priority=39, enabled_by_default=False),
+        CipherAlgorithm("aes256-cbc", 32, 16, 16, lazy(_L + "aes_cbc"), priority=38, enabled_by_default=False),
+        CipherAlgorithm("3des-cbc", 24, 8, 8, lazy(_L + "des3_cbc"), priority=30, enabled_by_default=False),
+        CipherAlgorithm("blowfish-cbc", 16, 8, 8, lazy(_L + "blowfish_cbc"), priority=25,
                         enabled_by_default=False),
-        CipherAlgorithm("cast128-cbc", 16, 8, 8, legacy.cast_cbc, priority=24, enabled_by_default=False),
-        CipherAlgorithm("arcfour256", 32, 0, 8, legacy.arcfour_discard, priority=12,
+        CipherAlgorithm("cast128-cbc", 16, 8, 8, lazy(_L + "cast_cbc"), priority=24, enabled_by_default=False),
+        CipherAlgorithm("arcfour256", 32, 0, 8, lazy(_L + "arcfour_discard"), priority=12,
                         enabled_by_default=False),
-        CipherAlgorithm("arcfour128", 16, 0, 8, legacy.arcfour_discard, priority=11,
+        CipherAlgorithm("arcfour128", 16, 0, 8, lazy(_L + "arcfour_discard"), priority=11,
                         enabled_by_default=False),
-        CipherAlgorithm("arcfour", 16, 0, 8, legacy.arcfour, priority=10, enabled_by_default=False),
+        CipherAlgorithm("arcfour", 16, 0, 8, lazy(_L + "arcfour"), priority=10, enabled_by_default=False),
     ]
     return modern + old

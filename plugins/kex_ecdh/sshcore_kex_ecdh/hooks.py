@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sshcore import hookimpl
-from sshcore.interfaces import KexAlgorithm, KexContext
-
-from ._ecdh import ECDHExchange
+from sshcore.interfaces import KexAlgorithm, LazyCallable, lazy
 
 
-def _factory(curve: str, hash_name: str) -> Callable[[KexContext], ECDHExchange]:
-    def make(ctx: KexContext) -> ECDHExchange:
-        return ECDHExchange(ctx, curve, hash_name)
-    return make
+def _factory(curve: str, hash_name: str) -> LazyCallable:
+    # Imported at the first exchange, not when the registry lists the algorithms.
+    return lazy("sshcore_kex_ecdh._ecdh:ECDHExchange", curve=curve, hash_name=hash_name)
 
 
 @hookimpl

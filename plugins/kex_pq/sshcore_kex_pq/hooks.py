@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sshcore import hookimpl
-from sshcore.interfaces import KexAlgorithm
+from sshcore.interfaces import KexAlgorithm, lazy
 
-from ._hybrid import MLKEM768X25519Exchange, SNTRUP761X25519Exchange
+# Imported at the first exchange, not when the registry lists the algorithms.
+MLKEM768X25519Exchange = lazy("sshcore_kex_pq._hybrid:MLKEM768X25519Exchange")
+SNTRUP761X25519Exchange = lazy("sshcore_kex_pq._hybrid:SNTRUP761X25519Exchange")
 
 
 @hookimpl

@@ -17,27 +17,7 @@ from sshcore.errors import SSHError
 from ._keys import SSHKey, _split_sig, decode_public_blob
 
 USER_CERT, HOST_CERT = 1, 2
-SUFFIX = "-cert-v01@openssh.com"
-#: certificate type -> (plain key type, how many public fields follow the nonce, their kind)
-CERT_TYPES = {
-    "ssh-ed25519" + SUFFIX: ("ssh-ed25519", "s"),
-    "ecdsa-sha2-nistp256" + SUFFIX: ("ecdsa-sha2-nistp256", "ss"),
-    "ecdsa-sha2-nistp384" + SUFFIX: ("ecdsa-sha2-nistp384", "ss"),
-    "ecdsa-sha2-nistp521" + SUFFIX: ("ecdsa-sha2-nistp521", "ss"),
-    "ssh-rsa" + SUFFIX: ("ssh-rsa", "mm"),
-    "ssh-dss" + SUFFIX: ("ssh-dss", "mmmm"),
-}
-#: signature algorithm for a certificate -> the plain algorithm that signs
-CERT_SIG_ALGS = {
-    "ssh-ed25519" + SUFFIX: "ssh-ed25519",
-    "ecdsa-sha2-nistp256" + SUFFIX: "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384" + SUFFIX: "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521" + SUFFIX: "ecdsa-sha2-nistp521",
-    "rsa-sha2-512" + SUFFIX: "rsa-sha2-512",
-    "rsa-sha2-256" + SUFFIX: "rsa-sha2-256",
-    "ssh-rsa" + SUFFIX: "ssh-rsa",
-    "ssh-dss" + SUFFIX: "ssh-dss",
-}
+from ._names import CERT_SIG_ALGS, CERT_TYPES, SUFFIX  # noqa: F401  (re-exported)
 _KNOWN_CRITICAL = {"force-command", "source-address", "verify-required"}
 
 

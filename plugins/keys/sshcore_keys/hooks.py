@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sshcore import hookimpl
-from sshcore.interfaces import KeyFormat, KeyType, SignatureAlgorithm
+from sshcore.interfaces import KeyFormat, KeyType, SignatureAlgorithm, lazy
 
-from . import _certs, _formats
-from ._keys import DSAKey, ECDSAKey, Ed448Key, Ed25519Key, RSAKey, decode_public_blob
+from . import _names
+
+# Descriptors name their implementations; pycryptodome loads at the first key operation.
+decode_public_blob = lazy("sshcore_keys._keys:decode_public_blob")
+decode_certificate = lazy("sshcore_keys._certs:decode_certificate")
+_F = "sshcore_keys._formats:"
+_G = "sshcore_keys._generate:"
 
 
 @hookimpl
@@ -28,10 +32,10 @@ def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
         SignatureAlgorithm("ssh-rsa", "ssh-rsa", d, priority=10, enabled_by_default=False),
         SignatureAlgorithm("ssh-dss", "ssh-dss", d, priority=5, enabled_by_default=False),
         # OpenSSH certificates: preferred when both sides have them (as in OpenSSH)
-        *(SignatureAlgorithm(name, _certs.SUFFIX.join([_cert_type(base), ""]),
-                             _certs.decode_certificate, priority=_priority(base) + 100,
+        *(SignatureAlgorithm(name, _names.SUFFIX.join([_cert_type(base), ""]),
+                             decode_certificate, priority=_priority(base) + 100,
                              enabled_by_default=base not in ("ssh-rsa", "ssh-dss"))
-          for name, base in _certs.CERT_SIG_ALGS.items()),
+          for name, base in _names.CERT_SIG_ALGS.items()),
     ]
 
 
@@ -44,35 +48,27 @@ def _priority(base_alg: str) -> int:
             "ecdsa-sha2-nistp521": 88, "rsa-sha2-512": 80, "rsa-sha2-256": 79}.get(base_alg, 0)
 
 
-def _gen_ecdsa(curve_id: str) -> Any:
-    def generate(**options: Any) -> ECDSAKey:
-        return ECDSAKey.generate(curve_id)
-    return generate
-
-
 @hookimpl
 def sshcore_key_types() -> Sequence[KeyType]:
     return [
-        KeyType("ssh-ed25519", lambda **o: Ed25519Key.generate(), priority=100),
-        KeyType("ssh-ed448", lambda **o: Ed448Key.generate(), priority=95),
-        KeyType("ecdsa-sha2-nistp256", _gen_ecdsa("nistp256"), priority=90),
-        KeyType("ecdsa-sha2-nistp384", _gen_ecdsa("nistp384"), priority=89),
-        KeyType("ecdsa-sha2-nistp521", _gen_ecdsa("nistp521"), priority=88),
-        KeyType("ssh-rsa", lambda bits=3072, **o: RSAKey.generate(bits), priority=80),
-        KeyType("ssh-dss", lambda bits=1024, **o: DSAKey.generate(bits), priority=5),
+        KeyType("ssh-ed25519", lazy(_G + "ed25519"), priority=100),
+        KeyType("ssh-ed448", lazy(_G + "ed448"), priority=95),
+        KeyType("ecdsa-sha2-nistp256", lazy(_G + "ecdsa", "nistp256"), priority=90),
+        KeyType("ecdsa-sha2-nistp384", lazy(_G + "ecdsa", "nistp384"), priority=89),
+        KeyType("ecdsa-sha2-nistp521", lazy(_G + "ecdsa", "nistp521"), priority=88),
+        KeyType("ssh-rsa", lazy(_G + "rsa"), priority=80),
+        KeyType("ssh-dss", lazy(_G + "dsa"), priority=5),
     ]
 
 
 @hookimpl
 def sshcore_key_formats() -> Sequence[KeyFormat]:
     return [
-        KeyFormat("openssh", export_private=_formats.export_openssh_private,
-                  export_public=_formats.export_public_line),
-        KeyFormat("rfc4716", export_public=_formats.export_rfc4716),
-        *(KeyFormat(name, export_private=functools.partial(_formats.export_pkcs_private,
-                                                           pkcs8=pkcs8, der=der),
-                    export_public=functools.partial(_formats.export_pkcs_public, pkcs8=pkcs8,
-                                                    der=der))
+        KeyFormat("openssh", export_private=lazy(_F + "export_openssh_private"),
+                  export_public=lazy(_F + "export_public_line")),
+        KeyFormat("rfc4716", export_public=lazy(_F + "export_rfc4716")),
+        *(KeyFormat(name, export_private=lazy(_F + "export_pkcs_private", pkcs8=pkcs8, der=der),
+                    export_public=lazy(_F + "export_pkcs_public", pkcs8=pkcs8, der=der))
           for name, pkcs8, der in (("pkcs1", False, False), ("pkcs1-der", False, True),
                                    ("pkcs8", True, False), ("pkcs8-der", True, True))),
     ]
@@ -80,6 +76,8 @@ def sshcore_key_formats() -> Sequence[KeyFormat]:
 
 @hookimpl
 def sshcore_load_private_key(data: bytes, passphrase: bytes | None, filename: str | None) -> Any:
+    from . import _formats
+
     if _formats.BEGIN in data:
         return _formats.load_openssh_private(data, passphrase, filename)
     return _formats.load_pem_private(data, passphrase, filename)
@@ -87,4 +85,6 @@ def sshcore_load_private_key(data: bytes, passphrase: bytes | None, filename: st
 
 @hookimpl
 def sshcore_load_public_key(data: bytes, filename: str | None) -> Any:
+    from . import _formats
+
     return _formats.load_public(data, filename)
