@@ -222,6 +222,8 @@ def build_registry(plugins: Iterable[Any] | None = None, *, autoload: bool | Non
         pm.register(plugin)
     pm.check_pending()
     families = _collect(pm, discovered, broken)
+    for entry in broken:
+        _warn(entry)
     return Registry(MappingProxyType(families), pm, tuple(broken))
 
 
@@ -346,16 +348,20 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 
 def _skip(origin: BrokenPlugin, reason: str, broken: list[BrokenPlugin]) -> None:
-    """Record a broken plugin, warn once about it and log it.
+    """Record a broken plugin."""
+    broken.append(BrokenPlugin(origin.name, origin.distribution, origin.version, reason))
+
+
+def _warn(entry: BrokenPlugin) -> None:
+    """One :class:`PluginWarning` (pointing at the caller of :func:`build_registry`) and
+    one log record about a broken plugin.
 
     The log record goes only to configured logging: with no handler, Python's
     last-resort handler would print the same text on stderr a second time.
     """
-    entry = BrokenPlugin(origin.name, origin.distribution, origin.version, reason)
-    broken.append(entry)
     message = (f"sshcore plugin {entry.name!r} from {entry.provider} is broken and was "
-               f"skipped: {reason}")
-    warnings.warn(message, PluginWarning, stacklevel=2)
+               f"skipped: {entry.reason}")
+    warnings.warn(message, PluginWarning, stacklevel=3)
     if logger.hasHandlers():
         logger.warning("%s", message)
 
