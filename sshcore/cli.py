@@ -162,6 +162,10 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
             enabled = getattr(p.descriptor, "enabled_by_default", True)
             flag = "" if enabled else "  [disabled by default]"
             print(f"  {p.descriptor.name:<40} {p.provider}{flag}")
+    if reg.broken:
+        print("Broken plugins (skipped):")
+        for b in reg.broken:
+            print(f"  {b.name:<40} {b.provider}: {b.reason}")
     return 0
 
 

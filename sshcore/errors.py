@@ -47,6 +47,10 @@ class ConfigurationError(SSHError, ValueError):
     """Bad options, unknown algorithm names, an invalid plugin registry."""
 
 
+class PluginWarning(UserWarning):
+    """A discovered plugin is broken and was skipped (see ``Registry.broken``)."""
+
+
 class KeyImportError(SSHError, ValueError):
     """A key or key file could not be read (bad format, wrong passphrase, ...)."""
 

@@ -1,11 +1,19 @@
-"""Plugin discovery and the frozen algorithm registry built from the hooks."""
+"""Plugin discovery and the frozen algorithm registry built from the hooks.
+
+Discovery contains broken plugins: an entry point that fails to import or to register,
+or whose contribution hooks raise or return something invalid, is skipped with one
+:class:`~sshcore.errors.PluginWarning` and recorded in :attr:`Registry.broken`; the
+other plugins work as usual.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import importlib.metadata
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -13,8 +21,8 @@ from typing import Any, Mapping
 
 import pluggy
 
-from . import hookspecs
-from .errors import ConfigurationError
+from . import hookspecs, interfaces
+from .errors import ConfigurationError, PluginWarning
 
 logger = logging.getLogger("sshcore.registry")
 
@@ -38,6 +46,20 @@ FAMILIES: Mapping[str, str] = MappingProxyType({
     "cli_command": "sshcore_cli_commands",
 })
 
+#: family -> the descriptor class its hook returns
+DESCRIPTOR_TYPES: Mapping[str, type] = MappingProxyType({
+    "kex": interfaces.KexAlgorithm,
+    "cipher": interfaces.CipherAlgorithm,
+    "mac": interfaces.MacAlgorithm,
+    "compression": interfaces.CompressionAlgorithm,
+    "signature": interfaces.SignatureAlgorithm,
+    "auth": interfaces.AuthMethod,
+    "key_type": interfaces.KeyType,
+    "key_format": interfaces.KeyFormat,
+    "subsystem": interfaces.Subsystem,
+    "cli_command": interfaces.CliCommand,
+})
+
 _NAME_RE = re.compile(r"^[\x21-\x2b\x2d-\x3f\x41-\x7e]+(@[\x21-\x2b\x2d-\x3f\x41-\x7e]+)?$")
 
 
@@ -52,12 +74,37 @@ class Provided:
     provider: str  # "distribution version" or the plugin's registered name
 
 
+@dataclass(frozen=True, slots=True)
+class BrokenPlugin:
+    """A discovered plugin that was skipped, and why.
+
+    :ivar name: the entry-point name (what :data:`BLOCK_ENV` takes).
+    :ivar distribution: the name of the distribution that declares the entry point.
+    :ivar version: that distribution's version.
+    :ivar reason: ``"ExceptionType: message"`` on one line, sanitized.
+    """
+
+    name: str
+    distribution: str
+    version: str
+    reason: str
+
+    @property
+    def provider(self) -> str:
+        """``"distribution version"``, as :attr:`Provided.provider` spells it."""
+        return f"{self.distribution} {self.version}"
+
+
 @dataclass(frozen=True)
 class Registry:
-    """An immutable snapshot: for each family, descriptors in default preference order."""
+    """An immutable snapshot: for each family, descriptors in default preference order.
+
+    ``broken`` lists the discovered plugins that were skipped (see :class:`BrokenPlugin`).
+    """
 
     families: Mapping[str, tuple[Provided, ...]]
     plugin_manager: pluggy.PluginManager = field(repr=False, compare=False)
+    broken: tuple[BrokenPlugin, ...] = ()
 
     def all(self, family: str) -> list[Any]:
         return [p.descriptor for p in self.families.get(family, ())]
@@ -147,10 +194,18 @@ def build_registry(plugins: Iterable[Any] | None = None, *, autoload: bool | Non
                    blocked: Iterable[str] = ()) -> Registry:
     """Build and validate a registry.
 
+    A plugin found through an entry point that fails to import, to register, or whose
+    contribution hooks raise or return an invalid descriptor is *broken*: it is
+    unregistered, none of its contributions is kept, one :class:`PluginWarning` names
+    it, and it is listed in :attr:`Registry.broken`.  Plugins given as ``plugins`` and
+    the built-in one are the caller's own: their errors propagate.
+
     :param plugins: plugin objects/modules to register programmatically.
     :param autoload: load ``sshcore.plugins`` entry points (default: yes, unless
         ``plugins`` was given or :data:`DISABLE_AUTOLOAD_ENV` is set).
     :param blocked: entry-point names never to load.
+    :raises ConfigurationError: two plugins register the same name in a family, or a
+        plugin given as ``plugins`` registers an invalid descriptor.
     """
     pm = new_plugin_manager()
     blocked = set(blocked) | {b for b in os.environ.get(BLOCK_ENV, "").split(",") if b}
@@ -158,35 +213,157 @@ def build_registry(plugins: Iterable[Any] | None = None, *, autoload: bool | Non
         pm.set_blocked(name)
     if autoload is None:
         autoload = plugins is None and not os.environ.get(DISABLE_AUTOLOAD_ENV)
-    if autoload:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    broken: list[BrokenPlugin] = []
+    discovered = _load_entry_points(pm, broken) if autoload else {}
     from . import _builtin
 
     pm.register(_builtin, name="sshcore-builtin")
     for plugin in plugins or ():
         pm.register(plugin)
     pm.check_pending()
-    dists = {id(plugin): f"{dist.metadata['name']} {dist.version}"
-             for plugin, dist in pm.list_plugin_distinfo()}
+    families = _collect(pm, discovered, broken)
+    for entry in broken:
+        _warn(entry)
+    return Registry(MappingProxyType(families), pm, tuple(broken))
+
+
+def _load_entry_points(pm: pluggy.PluginManager,
+                       broken: list[BrokenPlugin]) -> dict[int, BrokenPlugin]:
+    """Load and register every ``sshcore.plugins`` entry point, each at most once.
+
+    Like pluggy's ``load_setuptools_entrypoints`` (skipping blocked and already
+    registered names), except that a failing plugin is recorded in ``broken`` and
+    skipped instead of aborting discovery.  Returns ``id(plugin)`` -> its origin (a
+    :class:`BrokenPlugin` with no reason yet) for each plugin registered.
+    """
+    found: dict[int, BrokenPlugin] = {}
+    tried: set[str] = set()
+    for dist in list(importlib.metadata.distributions()):
+        for ep in dist.entry_points:
+            if (ep.group != ENTRY_POINT_GROUP or ep.name in tried or pm.has_plugin(ep.name)
+                    or pm.is_blocked(ep.name)):
+                continue
+            tried.add(ep.name)
+            origin = BrokenPlugin(_one_line(ep.name), _one_line(str(dist.metadata["name"])),
+                                  _one_line(str(dist.version)), "")
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                _skip(origin, _describe(exc), broken)
+                continue
+            try:
+                pm.register(plugin, name=ep.name)
+            except Exception as exc:
+                if pm.get_name(plugin) == ep.name:  # an older pluggy may leave it half-registered
+                    pm.unregister(plugin)
+                _skip(origin, _describe(exc), broken)
+                continue
+            unknown = [hc.name for hc in pm.get_hookcallers(plugin) or ()
+                       if not hc.has_spec() and any(i.plugin is plugin and not i.optionalhook
+                                                    for i in hc.get_hookimpls())]
+            if unknown:
+                pm.unregister(plugin)
+                _skip(origin, f"PluginValidationError: unknown hook {unknown[0]!r}", broken)
+                continue
+            found[id(plugin)] = origin
+    return found
+
+
+def _collect(pm: pluggy.PluginManager, discovered: Mapping[int, BrokenPlugin],
+             broken: list[BrokenPlugin]) -> dict[str, tuple[Provided, ...]]:
+    """Call every contribution hook once and build the families.
+
+    A discovered plugin whose hook raises or returns an invalid descriptor loses all of
+    its contributions and is unregistered; any other plugin's error propagates.
+    """
+    gathered: list[tuple[str, Any, Any]] = []  # (family, plugin, descriptor)
+    failed: dict[int, Any] = {}
+    for family, hook_name in FAMILIES.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            plugin = impl.plugin
+            if id(plugin) in failed:
+                continue
+            origin = discovered.get(id(plugin))
+            try:
+                descs = list(impl.function() or ())
+                for desc in descs:
+                    _check_descriptor(family, hook_name, desc)
+            except Exception as exc:
+                invalid = isinstance(exc, ConfigurationError)
+                if origin is None:
+                    if invalid:
+                        raise ConfigurationError(f"{impl.plugin_name}: {exc}") from None
+                    raise
+                failed[id(plugin)] = plugin
+                _skip(origin, _describe(exc) + ("" if invalid else f" (raised by {hook_name})"),
+                      broken)
+                continue
+            gathered.extend((family, plugin, desc) for desc in descs)
+    for plugin in failed.values():
+        pm.unregister(plugin)
 
     families: dict[str, tuple[Provided, ...]] = {}
-    for family, hook_name in FAMILIES.items():
-        hook = getattr(pm.hook, hook_name)
+    for family in FAMILIES:
         seen: dict[str, Provided] = {}
-        for impl in hook.get_hookimpls():
-            provider = dists.get(id(impl.plugin), impl.plugin_name)
-            for desc in impl.function() or ():
-                name = desc.name
-                if not isinstance(name, str) or not valid_algorithm_name(name):
-                    raise ConfigurationError(f"{provider} registers an invalid {family} name {name!r}")
-                if name in seen:
-                    raise ConfigurationError(
-                        f"{family} algorithm {name!r} is registered twice: by {seen[name].provider} and by {provider}")
-                seen[name] = Provided(desc, provider)
-        ordered = sorted(seen.values(), key=lambda p: (-getattr(p.descriptor, "priority", 0),
-                                                       p.descriptor.name))
-        families[family] = tuple(ordered)
-    return Registry(MappingProxyType(families), pm)
+        for fam, plugin, desc in gathered:
+            if fam != family or id(plugin) in failed:
+                continue
+            origin = discovered.get(id(plugin))
+            provider = origin.provider if origin else (pm.get_name(plugin) or repr(plugin))
+            if desc.name in seen:
+                raise ConfigurationError(f"{family} algorithm {desc.name!r} is registered twice: "
+                                         f"by {seen[desc.name].provider} and by {provider}")
+            seen[desc.name] = Provided(desc, provider)
+        families[family] = tuple(sorted(seen.values(), key=lambda p: (
+            -getattr(p.descriptor, "priority", 0), p.descriptor.name)))
+    return families
+
+
+def _check_descriptor(family: str, hook_name: str, desc: Any) -> None:
+    """Raise :class:`ConfigurationError` unless ``desc`` is a valid ``family`` descriptor."""
+    expected = DESCRIPTOR_TYPES[family]
+    if not isinstance(desc, expected):
+        raise ConfigurationError(f"{hook_name}() returned a {type(desc).__name__}, "
+                                 f"not a {expected.__name__}")
+    name = desc.name
+    if not isinstance(name, str) or not valid_algorithm_name(name):
+        raise ConfigurationError(f"{hook_name}() returned an invalid {family} name {name!r}")
+    priority = getattr(desc, "priority", 0)
+    if not isinstance(priority, int):
+        raise ConfigurationError(f"{hook_name}() returned {family} algorithm {name!r} with a "
+                                 f"non-integer priority {priority!r}")
+
+
+def _describe(exc: BaseException) -> str:
+    """``"ExceptionType: message"`` on one line."""
+    text = str(exc)
+    return _one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` with control and other unprintable characters turned into spaces, runs of
+    white space collapsed and the length capped (a plugin's text is printed to a terminal)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _skip(origin: BrokenPlugin, reason: str, broken: list[BrokenPlugin]) -> None:
+    """Record a broken plugin."""
+    broken.append(BrokenPlugin(origin.name, origin.distribution, origin.version, reason))
+
+
+def _warn(entry: BrokenPlugin) -> None:
+    """One :class:`PluginWarning` (pointing at the caller of :func:`build_registry`) and
+    one log record about a broken plugin.
+
+    The log record goes only to configured logging: with no handler, Python's
+    last-resort handler would print the same text on stderr a second time.
+    """
+    message = (f"sshcore plugin {entry.name!r} from {entry.provider} is broken and was "
+               f"skipped: {entry.reason}")
+    warnings.warn(message, PluginWarning, stacklevel=3)
+    if logger.hasHandlers():
+        logger.warning("%s", message)
 
 
 _default: Registry | None = None
