@@ -62,6 +62,42 @@ def lazy(target: str, *args: Any, **kwargs: Any) -> LazyCallable:
     return LazyCallable(target, args, tuple(sorted(kwargs.items())))
 
 
+def require(*modules: str) -> None:
+    """Check that ``modules`` are installed *without importing them*.
+
+    A plugin whose implementations load lazily calls this from its contribution hooks,
+    so that a missing (or too old to have the named module) dependency makes the plugin
+    broken when the registry is built, with a clear reason, instead of failing in the
+    middle of a connection.  Only the top-level package is looked up with
+    :func:`importlib.util.find_spec` (which does not import it); submodules are looked up
+    as files in its directories.
+
+    :raises ImportError: naming the first module that is missing.
+
+    .. versionadded:: 0.2
+    """
+    import importlib.machinery
+    import importlib.util
+    import os
+
+    suffixes = importlib.machinery.all_suffixes()
+    for name in modules:
+        top, _, rest = name.partition(".")
+        spec = importlib.util.find_spec(top)
+        dirs = list(spec.submodule_search_locations or []) if spec is not None else []
+        found = spec is not None
+        for part in rest.split(".") if rest and found else ():
+            pkgs = [os.path.join(d, part) for d in dirs
+                    if os.path.isfile(os.path.join(d, part, "__init__.py"))]
+            found = bool(pkgs) or any(os.path.isfile(os.path.join(d, part + s))
+                                      for d in dirs for s in suffixes)
+            dirs = pkgs
+            if not found:
+                break
+        if not found:
+            raise ImportError(f"No module named {name!r}", name=name)
+
+
 # --------------------------------------------------------------------------- ciphers
 
 

@@ -79,3 +79,40 @@ def test_a_missing_implementation_fails_at_first_use_with_its_name():
     f = lazy("sshcore_no_such_module_xyz:thing")
     with pytest.raises(ModuleNotFoundError, match="sshcore_no_such_module_xyz"):
         f()
+
+
+def test_require_finds_modules_without_importing_them():
+    from sshcore.interfaces import require
+
+    code = ("import sys\nfrom sshcore.interfaces import require\n"
+            "require('Crypto.PublicKey.ECC', 'Crypto.Cipher.AES', 'bcrypt', 'json.decoder')\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('Crypto', 'bcrypt')))")
+    assert _py(code).strip() == "[]"
+    for missing in ("Crypto.PublicKey.NoSuchThing", "no_such_top_level_xyz", "Crypto.Nope.X"):
+        with pytest.raises(ImportError, match=missing.replace(".", r"\.")):
+            require(missing)
+
+
+HIDE_MLKEM = """
+import importlib.machinery, importlib.util, os, sys, warnings
+real_isfile = os.path.isfile
+os.path.isfile = lambda p: False if os.path.basename(p).startswith("MLKEM") else real_isfile(p)
+from sshcore.registry import build_registry
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    reg = build_registry()
+os.path.isfile = real_isfile
+print([b.distribution for b in reg.broken])
+print([str(w.message) for w in caught])
+print("sntrup761x25519-sha512" in reg.names("kex"), "curve25519-sha256" in reg.names("kex"))
+"""
+
+
+def test_a_lazy_plugin_missing_its_dependency_is_broken_at_registry_build():
+    # pycryptodome without ML-KEM (older than 4.2) seen through a filesystem that has no
+    # MLKEM module: the kex_pq plugin is reported broken when the registry is built, not
+    # at the first key exchange, and the other plugins still serve.
+    broken, warned, names = _py(HIDE_MLKEM).splitlines()
+    assert broken == "['sshcore-kex-pq']"
+    assert "Crypto.PublicKey.MLKEM" in warned
+    assert names == "False True"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sshcore import hookimpl
-from sshcore.interfaces import CipherAlgorithm, lazy
+from sshcore.interfaces import CipherAlgorithm, lazy, require
 
 _M = "sshcore_ciphers._modern:"
 _L = "sshcore_ciphers.legacy:"
@@ -18,6 +18,7 @@ ChaChaPoly, AESCTR, AESGCM = lazy(_M + "ChaChaPoly"), lazy(_M + "AESCTR"), lazy(
 
 @hookimpl
 def sshcore_ciphers() -> Sequence[CipherAlgorithm]:
+    require("Crypto.Cipher.AES", "Crypto.Cipher.ChaCha20", "Crypto.Hash.Poly1305")
     modern = [
         CipherAlgorithm("chacha20-poly1305@openssh.com", 64, 0, 8, ChaChaPoly, aead=True,
                         tag_size=16, priority=100),

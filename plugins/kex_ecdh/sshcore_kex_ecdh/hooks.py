@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sshcore import hookimpl
-from sshcore.interfaces import KexAlgorithm, LazyCallable, lazy
+from sshcore.interfaces import KexAlgorithm, LazyCallable, lazy, require
 
 
 def _factory(curve: str, hash_name: str) -> LazyCallable:
@@ -15,6 +15,7 @@ def _factory(curve: str, hash_name: str) -> LazyCallable:
 
 @hookimpl
 def sshcore_kex_algorithms() -> Sequence[KexAlgorithm]:
+    require("Crypto.Protocol.DH", "Crypto.PublicKey.ECC")
     return [
         KexAlgorithm("curve25519-sha256", "sha256", _factory("curve25519", "sha256"), priority=100),
         KexAlgorithm("curve25519-sha256@libssh.org", "sha256", _factory("curve25519", "sha256"),

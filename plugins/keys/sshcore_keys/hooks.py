@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sshcore import hookimpl
-from sshcore.interfaces import KeyFormat, KeyType, SignatureAlgorithm, lazy
+from sshcore.interfaces import KeyFormat, KeyType, SignatureAlgorithm, lazy, require
 
 from . import _names
 
@@ -19,6 +19,7 @@ _G = "sshcore_keys._generate:"
 
 @hookimpl
 def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
+    require("Crypto.Signature.eddsa", "Crypto.PublicKey.ECC", "bcrypt")
     d = decode_public_blob
     return [
         SignatureAlgorithm("ssh-ed25519", "ssh-ed25519", d, priority=100),
