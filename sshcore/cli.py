@@ -161,7 +161,11 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
         for p in provided:
             enabled = getattr(p.descriptor, "enabled_by_default", True)
             flag = "" if enabled else "  [disabled by default]"
-            print(f"  {p.descriptor.name:<40} {p.provider}{flag}")
+            alternatives = reg.providers(family, p.descriptor.name)[1:]
+            serving = "  * serves" if alternatives else ""
+            print(f"  {p.descriptor.name:<40} {p.provider}{flag}{serving}")
+            for alt in alternatives:  # other implementations of the same name
+                print(f"  {'':<40} {alt.provider}  (alternative)")
     if reg.broken:
         print("Broken plugins (skipped):")
         for b in reg.broken:

@@ -149,6 +149,9 @@ class CipherAlgorithm:
     aead: bool = False
     tag_size: int = 0
     priority: int = 0
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one); ``priority`` alone orders names for negotiation.
+    implementation_priority: int = 0
     enabled_by_default: bool = True
 
 
@@ -175,6 +178,9 @@ class MacAlgorithm:
     factory: Callable[..., Mac]
     etm: bool = False
     priority: int = 0
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one); ``priority`` alone orders names for negotiation.
+    implementation_priority: int = 0
     enabled_by_default: bool = True
 
 
@@ -199,6 +205,9 @@ class CompressionAlgorithm:
     #: zlib@openssh.com: start only after user authentication succeeds.
     delayed: bool = False
     priority: int = 0
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one); ``priority`` alone orders names for negotiation.
+    implementation_priority: int = 0
     enabled_by_default: bool = True
 
 
@@ -272,6 +281,9 @@ class KexAlgorithm:
     #: ``factory(ctx: KexContext)`` returns a :class:`KeyExchange`.
     factory: Callable[[KexContext], KeyExchange]
     priority: int = 0
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one); ``priority`` alone orders names for negotiation.
+    implementation_priority: int = 0
     enabled_by_default: bool = True
 
 
@@ -312,6 +324,9 @@ class SignatureAlgorithm:
     #: ``decode(blob)`` returns a :class:`PublicKey` from an SSH public key blob.
     decode: Callable[[bytes], PublicKey]
     priority: int = 0
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one); ``priority`` alone orders names for negotiation.
+    implementation_priority: int = 0
     enabled_by_default: bool = True
 
 
@@ -323,6 +338,9 @@ class KeyType:
     #: ``generate(**options)`` returns a :class:`PrivateKey`.
     generate: Callable[..., PrivateKey]
     priority: int = 0
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one); ``priority`` alone orders names for negotiation.
+    implementation_priority: int = 0
 
 
 # --------------------------------------------------------------------------- userauth
@@ -420,6 +438,9 @@ class AuthMethod:
     #: ``server(ctx: ServerAuthContext)`` -> ServerAuth, or None if no server side.
     server: Callable[[ServerAuthContext], ServerAuth] | None = None
     priority: int = 0
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one); ``priority`` alone orders names for negotiation.
+    implementation_priority: int = 0
     enabled_by_default: bool = True
 
 
@@ -455,6 +476,9 @@ class Subsystem:
     server_factory: Callable[..., Any] | None = None
     client_factory: Callable[..., Any] | None = None
     enabled_by_default: bool = True
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one).
+    implementation_priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,4 +494,7 @@ class CliCommand:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
     priority: int = 0
+    #: Among several providers of this name, the highest serves (unless the user
+    #: chooses one); ``priority`` alone orders names for negotiation.
+    implementation_priority: int = 0
     enabled_by_default: bool = True

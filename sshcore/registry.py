@@ -31,6 +31,9 @@ ENTRY_POINT_GROUP = "sshcore.plugins"
 DISABLE_AUTOLOAD_ENV = "SSHCORE_DISABLE_PLUGIN_AUTOLOAD"
 #: Comma-separated plugin (entry point) names never to load.
 BLOCK_ENV = "SSHCORE_BLOCK_PLUGINS"
+#: Comma-separated ``NAME=PROVIDER`` choices among alternative implementations of a name
+#: (``aes128-ctr=sshcore-openssl``).
+IMPLEMENTATIONS_ENV = "SSHCORE_IMPLEMENTATIONS"
 
 #: family -> hook name
 FAMILIES: Mapping[str, str] = MappingProxyType({
@@ -70,8 +73,24 @@ def valid_algorithm_name(name: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Provided:
+    """One provider's descriptor for a name.
+
+    :ivar provider: ``"distribution version"``, or the plugin's registered name.
+    :ivar source: the names a user may choose this provider by: the distribution's name
+        and the entry point's (or the registered plugin's) name.
+    """
+
     descriptor: Any
-    provider: str  # "distribution version" or the plugin's registered name
+    provider: str
+    source: tuple[str, ...] = ()
+
+    def matches(self, choice: str) -> bool:
+        return _norm(choice) in (_norm(s) for s in self.source + (self.provider,))
+
+
+def _norm(name: str) -> str:
+    """Distribution names compare as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +124,76 @@ class Registry:
     families: Mapping[str, tuple[Provided, ...]]
     plugin_manager: pluggy.PluginManager = field(repr=False, compare=False)
     broken: tuple[BrokenPlugin, ...] = ()
+    #: family -> name -> every provider of that name, the one that serves first.
+    alternatives: Mapping[str, Mapping[str, tuple[Provided, ...]]] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False)
+
+    def providers(self, family: str, name: str) -> tuple[Provided, ...]:
+        """Every provider of ``name`` in ``family``, the serving one first."""
+        alts = self.alternatives.get(family, {}).get(name)
+        if alts:
+            return alts
+        return tuple(p for p in self.families.get(family, ()) if p.descriptor.name == name)
+
+    def choose(self, choices: Mapping[str, str] | None) -> Registry:
+        """A registry in which, for each ``name: provider`` in ``choices``, that provider
+        serves ``name`` (in every family that has the name).
+
+        ``provider`` is a distribution name (``sshcore-openssl``) or an entry-point name.
+
+        :raises ConfigurationError: an unknown name, or a provider that does not provide it.
+        """
+        if not choices:
+            return self
+        alternatives = {f: dict(names) for f, names in self.alternatives.items()}
+        for name, choice in choices.items():
+            hit = False
+            for family, names in alternatives.items():
+                alts = names.get(name)
+                if not alts:
+                    continue
+                picked = [p for p in alts if p.matches(choice)]
+                if not picked:
+                    offered = ", ".join(p.provider for p in alts)
+                    raise ConfigurationError(f"{family} algorithm {name!r} is provided by "
+                                             f"{offered}; not by {choice!r}")
+                names[name] = (picked[0], *(p for p in alts if p is not picked[0]))
+                hit = True
+            if not hit:
+                raise ConfigurationError(f"cannot choose an implementation of {name!r}: "
+                                         f"no plugin provides that name")
+        return self._rebuilt(alternatives)
+
+    def restrict(self, *, block: Iterable[str] = (), allow: Iterable[str] | None = None
+                 ) -> Registry:
+        """A registry without the providers named in ``block`` (and, if ``allow`` is
+        given, only with those it names), by distribution or entry-point name.
+
+        A name whose serving provider is removed is served by the next one; a name with
+        no provider left disappears.  The kernel's built-in ``none`` algorithms stay.
+        """
+        block = list(block)
+        allowed = None if allow is None else list(allow)
+
+        def keep(p: Provided) -> bool:
+            if "sshcore-builtin" in p.source:
+                return True
+            if any(p.matches(b) for b in block):
+                return False
+            return allowed is None or any(p.matches(a) for a in allowed)
+
+        alternatives = {f: {n: tuple(p for p in alts if keep(p)) for n, alts in names.items()}
+                        for f, names in self.alternatives.items()}
+        return self._rebuilt(alternatives)
+
+    def _rebuilt(self, alternatives: Mapping[str, Mapping[str, tuple[Provided, ...]]]
+                 ) -> Registry:
+        frozen = {f: MappingProxyType({n: a for n, a in names.items() if a})
+                  for f, names in alternatives.items()}
+        families = {f: _ordered(alts[0] for alts in names.values())
+                    for f, names in frozen.items()}
+        return Registry(MappingProxyType(families), self.plugin_manager, self.broken,
+                        MappingProxyType(frozen))
 
     def all(self, family: str) -> list[Any]:
         return [p.descriptor for p in self.families.get(family, ())]
@@ -191,7 +280,8 @@ def new_plugin_manager() -> pluggy.PluginManager:
 
 
 def build_registry(plugins: Iterable[Any] | None = None, *, autoload: bool | None = None,
-                   blocked: Iterable[str] = ()) -> Registry:
+                   blocked: Iterable[str] = (),
+                   implementations: Mapping[str, str] | None = None) -> Registry:
     """Build and validate a registry.
 
     A plugin found through an entry point that fails to import, to register, or whose
@@ -204,8 +294,14 @@ def build_registry(plugins: Iterable[Any] | None = None, *, autoload: bool | Non
     :param autoload: load ``sshcore.plugins`` entry points (default: yes, unless
         ``plugins`` was given or :data:`DISABLE_AUTOLOAD_ENV` is set).
     :param blocked: entry-point names never to load.
-    :raises ConfigurationError: two plugins register the same name in a family, or a
-        plugin given as ``plugins`` registers an invalid descriptor.
+    :param implementations: ``{name: provider}``: which provider serves a name that
+        several plugins provide (a distribution or entry-point name); added to the
+        choices in :data:`IMPLEMENTATIONS_ENV`.  Otherwise the highest
+        ``implementation_priority`` serves.
+    :raises ConfigurationError: two plugins register the same name in a family with the
+        same implementation priority and no choice between them, a choice names a
+        provider that does not provide the name, or a plugin given as ``plugins``
+        registers an invalid descriptor or declares an incompatible plugin API.
     """
     pm = new_plugin_manager()
     blocked = set(blocked) | {b for b in os.environ.get(BLOCK_ENV, "").split(",") if b}
@@ -219,12 +315,23 @@ def build_registry(plugins: Iterable[Any] | None = None, *, autoload: bool | Non
 
     pm.register(_builtin, name="sshcore-builtin")
     for plugin in plugins or ():
+        refused = _api_refusal(plugin)
+        if refused:
+            raise ConfigurationError(f"plugin {plugin!r}: {refused}")
         pm.register(plugin)
     pm.check_pending()
-    families = _collect(pm, discovered, broken)
+    choices = parse_implementations(os.environ.get(IMPLEMENTATIONS_ENV, ""))
+    choices.update(implementations or {})
+    alternatives = _collect(pm, discovered, broken, choices)
     for entry in broken:
         _warn(entry)
-    return Registry(MappingProxyType(families), pm, tuple(broken))
+    registry = Registry(MappingProxyType({}), pm, tuple(broken))._rebuilt(alternatives)
+    # A choice of a provider that does not provide the name is an error, not ignored; so
+    # is an explicit choice of a name nobody provides (the environment's may name
+    # algorithms of plugins that this program does not load).
+    known = {n: c for n, c in choices.items()
+             if any(n in names for names in alternatives.values())}
+    return registry.choose({**known, **(implementations or {})})
 
 
 def _load_entry_points(pm: pluggy.PluginManager,
@@ -251,6 +358,10 @@ def _load_entry_points(pm: pluggy.PluginManager,
             except Exception as exc:
                 _skip(origin, _describe(exc), broken)
                 continue
+            refused = _api_refusal(plugin)
+            if refused:
+                _skip(origin, f"IncompatiblePluginAPI: {refused}", broken)
+                continue
             try:
                 pm.register(plugin, name=ep.name)
             except Exception as exc:
@@ -270,7 +381,8 @@ def _load_entry_points(pm: pluggy.PluginManager,
 
 
 def _collect(pm: pluggy.PluginManager, discovered: Mapping[int, BrokenPlugin],
-             broken: list[BrokenPlugin]) -> dict[str, tuple[Provided, ...]]:
+             broken: list[BrokenPlugin], choices: Mapping[str, str]
+             ) -> dict[str, dict[str, tuple[Provided, ...]]]:
     """Call every contribution hook once and build the families.
 
     A discovered plugin whose hook raises or returns an invalid descriptor loses all of
@@ -302,21 +414,70 @@ def _collect(pm: pluggy.PluginManager, discovered: Mapping[int, BrokenPlugin],
     for plugin in failed.values():
         pm.unregister(plugin)
 
-    families: dict[str, tuple[Provided, ...]] = {}
+    alternatives: dict[str, dict[str, tuple[Provided, ...]]] = {}
     for family in FAMILIES:
-        seen: dict[str, Provided] = {}
+        by_name: dict[str, list[Provided]] = {}
         for fam, plugin, desc in gathered:
             if fam != family or id(plugin) in failed:
                 continue
             origin = discovered.get(id(plugin))
-            provider = origin.provider if origin else (pm.get_name(plugin) or repr(plugin))
-            if desc.name in seen:
-                raise ConfigurationError(f"{family} algorithm {desc.name!r} is registered twice: "
-                                         f"by {seen[desc.name].provider} and by {provider}")
-            seen[desc.name] = Provided(desc, provider)
-        families[family] = tuple(sorted(seen.values(), key=lambda p: (
-            -getattr(p.descriptor, "priority", 0), p.descriptor.name)))
-    return families
+            name = pm.get_name(plugin) or repr(plugin)
+            if origin:
+                provided = Provided(desc, origin.provider, (origin.distribution, origin.name))
+            else:
+                provided = Provided(desc, name, (name,))
+            by_name.setdefault(desc.name, []).append(provided)
+        alternatives[family] = {name: _rank(family, name, provs, choices)
+                                for name, provs in by_name.items()}
+    return alternatives
+
+
+def _rank(family: str, name: str, provs: list[Provided],
+          choices: Mapping[str, str]) -> tuple[Provided, ...]:
+    """The providers of one name, the one that serves first: the user's choice, else the
+    highest ``implementation_priority``; a tie with no choice is an error naming both."""
+    ranked = sorted(provs, key=lambda p: (-getattr(p.descriptor, "implementation_priority", 0),
+                                          p.provider))
+    choice = choices.get(name)
+    if choice is not None:
+        picked = [p for p in ranked if p.matches(choice)]
+        if picked:
+            return (picked[0], *(p for p in ranked if p is not picked[0]))
+    if len(ranked) > 1 and (getattr(ranked[0].descriptor, "implementation_priority", 0)
+                            == getattr(ranked[1].descriptor, "implementation_priority", 0)):
+        raise ConfigurationError(
+            f"{family} algorithm {name!r} is registered twice with the same implementation "
+            f"priority: by {ranked[0].provider} and by {ranked[1].provider}; choose one with "
+            f"{IMPLEMENTATIONS_ENV}={name}=DISTRIBUTION or implementations={{{name!r}: ...}}")
+    return tuple(ranked)
+
+
+def _ordered(provided: Iterable[Provided]) -> tuple[Provided, ...]:
+    """Default preference order: ``(-priority, name)``, whatever the discovery order."""
+    return tuple(sorted(provided, key=lambda p: (-getattr(p.descriptor, "priority", 0),
+                                                 p.descriptor.name)))
+
+
+def parse_implementations(text: str) -> dict[str, str]:
+    """``"aes128-ctr=sshcore-openssl,hmac-sha2-256=other"`` -> a choices mapping.
+
+    :raises ConfigurationError: an entry without ``=``.
+    """
+    choices: dict[str, str] = {}
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        name, sep, provider = item.partition("=")
+        if not sep or not name.strip() or not provider.strip():
+            raise ConfigurationError(f"implementation choice {item!r} is not NAME=PROVIDER")
+        choices[name.strip()] = provider.strip()
+    return choices
+
+
+def _api_refusal(plugin: Any) -> str | None:
+    """Why ``plugin`` (declaring ``SSHCORE_PLUGIN_API``) cannot load here, if it can't."""
+    from .plugin import API_ATTRIBUTE, api_incompatibility
+
+    required = getattr(plugin, API_ATTRIBUTE, None)
+    return None if required is None else api_incompatibility(required)
 
 
 def _check_descriptor(family: str, hook_name: str, desc: Any) -> None:
@@ -364,6 +525,22 @@ def _warn(entry: BrokenPlugin) -> None:
     warnings.warn(message, PluginWarning, stacklevel=3)
     if logger.hasHandlers():
         logger.warning("%s", message)
+
+
+def connection_registry(registry: Registry | None = None, *,
+                        implementations: Mapping[str, str] | None = None,
+                        blocked_plugins: Iterable[str] = (),
+                        allowed_plugins: Iterable[str] | None = None) -> Registry:
+    """The registry one connection or server uses: ``registry`` (default: the
+    process-wide one) without ``blocked_plugins``, limited to ``allowed_plugins`` when
+    given (distribution or entry-point names), with ``implementations`` choosing among
+    alternative providers of a name.  The shared registry is not changed.
+    """
+    reg = registry or default_registry()
+    blocked = list(blocked_plugins)
+    if blocked or allowed_plugins is not None:
+        reg = reg.restrict(block=blocked, allow=allowed_plugins)
+    return reg.choose(implementations)
 
 
 _default: Registry | None = None

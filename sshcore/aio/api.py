@@ -17,7 +17,7 @@ from ..errors import (ClosedBeforeBannerError, ConfigurationError, ConnectError,
                       ProtocolError, ProtocolVersionError, SSHError)
 from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
                     read_certificate, read_private_key)
-from ..registry import Registry, default_registry
+from ..registry import Registry, connection_registry, default_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
 from .forward import tunnel_socket
 from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _Dropped, _OptionsServer,
@@ -145,8 +145,16 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             max_packet_length: int | None = None, max_decompressed_size: int | None = None,
             max_banner_line: int | None = None, max_pre_banner_lines: int | None = None,
             max_channels: int | None = None, max_pending_global_requests: int | None = None,
-            min_rsa_bits: int | None = None, kex_executor: Any = None) -> _ConnectContext:
+            min_rsa_bits: int | None = None, kex_executor: Any = None,
+            implementations: Mapping[str, str] | None = None,
+            blocked_plugins: Sequence[str] = (),
+            allowed_plugins: Sequence[str] | None = None) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
+
+    Plugins for this connection only: ``implementations={"aes128-ctr": "sshcore-openssl"}``
+    picks which installed provider serves a name that several plugins provide (see
+    ``sshcore algorithms``); ``blocked_plugins`` / ``allowed_plugins`` (distribution or
+    entry-point names) leave plugins out or use only those named.
 
     ``kex_executor``: a :class:`concurrent.futures.Executor` (a ProcessPoolExecutor) for
     the key exchange's heavy work, such as sntrup761's key generation (~140 ms of pure
@@ -189,7 +197,8 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
     """
 
     async def run() -> SSHClientConnection:
-        reg = registry or default_registry()
+        reg = connection_registry(registry, implementations=implementations,
+                                  blocked_plugins=blocked_plugins, allowed_plugins=allowed_plugins)
         keys = load_client_keys(client_keys, passphrase, reg)
         for cert_path in ([client_certs] if isinstance(client_certs, (str, Path))
                           else list(client_certs or [])):
@@ -498,8 +507,14 @@ async def listen(host: str = "", port: int = 22, *,
                  max_packet_length: int | None = None, max_decompressed_size: int | None = None,
                  max_banner_line: int | None = None, max_channels: int | None = None,
                  max_pending_global_requests: int | None = None,
-                 min_rsa_bits: int | None = None, kex_executor: Any = None) -> SSHAcceptor:
+                 min_rsa_bits: int | None = None, kex_executor: Any = None,
+                 implementations: Mapping[str, str] | None = None,
+                 blocked_plugins: Sequence[str] = (),
+                 allowed_plugins: Sequence[str] | None = None) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
+
+    ``implementations``, ``blocked_plugins`` and ``allowed_plugins``: as for
+    :func:`connect`, for this server's connections only.
 
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
     factory is given, by ``authorized_client_keys`` (a file path, ``%u`` expanded) and
@@ -533,7 +548,8 @@ async def listen(host: str = "", port: int = 22, *,
     ``process_factory``, a plugin serves only the subsystems named in
     ``subsystem_options`` (or ``sftp_root``); the factory gets the rest.
     """
-    reg = registry or default_registry()
+    reg = connection_registry(registry, implementations=implementations,
+                              blocked_plugins=blocked_plugins, allowed_plugins=allowed_plugins)
     plugin_options: dict[str, dict[str, Any]] = {name: dict(opts or {}) for name, opts
                                                  in (subsystem_options or {}).items()}
     if sftp_root is not None:

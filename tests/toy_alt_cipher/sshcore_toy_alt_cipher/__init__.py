@@ -1,0 +1,1 @@
+"""A third-party second provider of aes128-ctr (test distribution)."""
