@@ -169,3 +169,15 @@ def test_sftp_root_still_confines(keys, helpers, tmp_path):
     assert not (s.local / "far.txt").exists() and not (s.local / "hostname").exists()
     assert (jail / "scp-abs.txt").read_text() == (jail / "scp-dots.txt").read_text() == "x\n"
     assert not (s.elsewhere / "x.txt").exists() and not (tmp / "scp-dots.txt").exists()
+
+
+def test_sftp_root_with_a_subsystem_command_is_refused(keys, helpers, tmp_path):
+    """--sftp-root cannot confine a command's sftp: refused, not served unconfined."""
+    r = subprocess.run([sys.executable, "-m", "sshcore", "serve", "--listen",
+                        f"127.0.0.1:{helpers.free_port()}", "--host-key", str(keys.host["ed25519"]),
+                        "--authorized-keys", str(keys.authorized_keys), "--sftp-root", str(tmp_path),
+                        "--subsystem", "sftp=/usr/lib/openssh/sftp-server"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr == ("sshcore serve: --sftp-root confines the sshcore-sftp plugin's server, "
+                        "but sftp is served by /usr/lib/openssh/sftp-server\n")
