@@ -6,11 +6,8 @@ By default the client sees the file system as the user running the server does, 
 sshd's sftp-server: absolute paths are real ones, and relative paths (``realpath(".")``
 included) start in the home directory.  With a root, the client sees the root directory
 as ``/`` and nothing outside it (relative paths start at the root, or at ``home`` inside
-it).  Either way every path it sends is resolved by :class:`_Root` (whose directory is
-``/`` when unconfined), one component at a time, with directory file descriptors
-(``openat``-style, each step ``O_NOFOLLOW``): ``..`` stops at the root, absolute paths
-start at the root, and symbolic links (whether created through SYMLINK or already on
-disk) are expanded here with the same rules, an absolute target meaning the root.  The
+it).  Either way every path it sends is resolved by :class:`~sshcore_sftp._root.Root`
+(whose directory is ``/`` when unconfined): see :mod:`sshcore_sftp._root`.  The
 operation itself then runs on ``(parent directory fd, final name)`` without following
 links, so nothing, not even a link swapped in meanwhile, leads outside the root.
 
@@ -43,6 +40,9 @@ from ._protocol import (ATTR, FXF, FXP, MAX_DATA, MAX_PACKET, OPENSSH_EXTENSIONS
                         PacketParser, Reader, SFTPAttrs, SFTPError, SFTPProtocolError, Status,
                         data_header, encode_name, encode_packet, encode_status, extension_pairs,
                         longname, u32, u64)
+from ._root import O_PATH as _O_PATH
+from ._root import Resolved as _Resolved
+from ._root import Root as _Root
 
 __all__ = ["SFTPServer", "run_sftp_server", "MAX_OUTSTANDING", "MAX_HANDLES", "status_for_errno"]
 
@@ -56,9 +56,7 @@ MAX_HANDLES = 512
 READDIR_BATCH = 100
 #: Bytes read from the channel at a time.
 _READ_CHUNK = 1024 * 1024
-_MAX_SYMLINKS = 40
 _YIELD_EVERY = 64  # requests handled inline before the loop gets a turn
-_O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
 _NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 _EXIT_PROTOCOL_ERROR = 11  # sftp-server's exit status after a bad message
 
@@ -90,120 +88,6 @@ def _status_reply(rid: int, exc: OSError) -> bytes:
     code = status_for_errno(exc.errno)
     text = os.strerror(exc.errno) if exc.errno else (str(exc) or "Failure")
     return encode_status(rid, code, text)
-
-
-# --------------------------------------------------------------------------- the root
-
-
-class _Root:
-    """Path resolution inside the root directory (see the module docstring); relative
-    paths start at ``home``, a path inside the root (``/``: the root itself)."""
-
-    def __init__(self, path: str | bytes, home: bytes = b"/") -> None:
-        real = os.path.realpath(os.fsencode(path))
-        self.fd = os.open(real, _O_PATH | os.O_DIRECTORY)
-        self.path = real
-        self.home = home
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-    def resolve(self, path: bytes, follow: bool) -> tuple[int, bytes | None, list[bytes]]:
-        """Walk ``path`` from the root.
-
-        Returns ``(fd, name, components)``: an open fd of the directory holding the final
-        component (the caller closes it), that component's name (``None`` for the root
-        itself) and the virtual path's components.  With ``follow``, a symlink in the final
-        position is expanded too; a missing final component is fine (it may be created).
-        """
-        if b"\0" in path:
-            raise OSError(errno.EINVAL, "path contains a NUL byte")
-        if not path.startswith(b"/"):
-            path = self.home + b"/" + path
-        todo = [c for c in reversed(path.split(b"/")) if c and c != b"."]
-        stack: list[bytes] = []
-        fds = [os.dup(self.fd)]
-        links = 0
-        try:
-            while todo:
-                comp = todo.pop()
-                if comp == b"..":
-                    if stack:
-                        stack.pop()
-                        os.close(fds.pop())
-                    continue
-                if comp == b".":
-                    continue
-                last = not todo
-                if last and not follow:
-                    stack.append(comp)
-                    break
-                try:
-                    st = os.stat(comp, dir_fd=fds[-1], follow_symlinks=False)
-                except FileNotFoundError:
-                    if last:
-                        stack.append(comp)
-                        break
-                    raise
-                if _stat.S_ISLNK(st.st_mode):
-                    links += 1
-                    if links > _MAX_SYMLINKS:
-                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
-                    target = os.readlink(comp, dir_fd=fds[-1])
-                    if target.startswith(b"/"):  # absolute: from the root, not from /
-                        del stack[:]
-                        for fd in fds[1:]:
-                            os.close(fd)
-                        del fds[1:]
-                    todo.extend(c for c in reversed(target.split(b"/")) if c and c != b".")
-                    continue
-                if last:
-                    stack.append(comp)
-                    break
-                if not _stat.S_ISDIR(st.st_mode):
-                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-                fds.append(os.open(comp, _O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1]))
-                stack.append(comp)
-            if stack and len(fds) == len(stack) + 1:
-                # The final component was descended into (a directory reached by "d/x/.."
-                # style paths never happens: ".." pops both); step back to its parent.
-                os.close(fds.pop())
-        except BaseException:
-            for fd in fds:
-                os.close(fd)
-            raise
-        for fd in fds[:-1]:
-            os.close(fd)
-        return fds[-1], (stack[-1] if stack else None), stack
-
-
-def _virtual(components: list[bytes]) -> bytes:
-    return b"/" + b"/".join(components)
-
-
-class _Resolved:
-    """A resolved path: parent dir fd, final name (``b"."`` for the root) and virtual path."""
-
-    __slots__ = ("dirfd", "name", "is_root", "vpath")
-
-    def __init__(self, dirfd: int, name: bytes | None, components: list[bytes]) -> None:
-        self.dirfd = dirfd
-        self.is_root = name is None
-        self.name = b"." if name is None else name
-        self.vpath = _virtual(components)
-
-    def close(self) -> None:
-        os.close(self.dirfd)
-
-    def __enter__(self) -> _Resolved:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        os.close(self.dirfd)
-
-    @property
-    def text(self) -> str:
-        return os.fsdecode(self.vpath)
 
 
 # --------------------------------------------------------------------------- policy
