@@ -99,9 +99,8 @@ class SFTPServer:
     ``listen(subsystem_options={"sftp": {"server_class": MyServer, "root": ...}})``.
     :meth:`authorize` is asked before every operation on a path, with the absolute path
     the client sees (the real path without a root; with one, ``/`` is the root); refusing
-    answers PERMISSION_DENIED.  Handle
-    operations (READ, WRITE, FSTAT, ...) were decided when the handle was opened, except
-    FSETSTAT, which is asked as ``"fsetstat"``.
+    answers PERMISSION_DENIED.  Handle operations (READ, WRITE, FSTAT, ...) were decided
+    when the handle was opened, except FSETSTAT, which is asked as ``"fsetstat"``.
 
     ``op`` is the lower-case request name (``"open"``, ``"opendir"``, ``"stat"``,
     ``"lstat"``, ``"setstat"``, ``"fsetstat"``, ``"remove"``, ``"mkdir"``, ``"rmdir"``,
