@@ -75,6 +75,8 @@ def _start(keys, helpers, tmp: Path, *extra: str) -> Iterator[tuple[Serve, subpr
                 break
             except TimeoutError:
                 if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait(timeout=20)
                     raise AssertionError(f"sshcore serve did not start: {proc.stderr.read()!r}") from None
         yield Serve(port, home, elsewhere, local, keys.user["ed25519"], helpers.USER), proc
     finally:
