@@ -224,9 +224,13 @@ async def _serve(args: argparse.Namespace) -> int:
     from .registry import default_registry
 
     subsystems = _subsystems(args.subsystem)
-    sftp_root = None
-    if "sftp" not in subsystems and default_registry().subsystem("sftp") is not None:
-        sftp_root = os.path.expanduser(args.sftp_root or "~")
+    sftp_root = None  # by default the whole file system, from the home directory (as sshd)
+    if args.sftp_root:
+        if "sftp" in subsystems or default_registry().subsystem("sftp") is None:
+            # Never serve unconfined what was asked to be confined.
+            raise SystemExit("sshcore serve: --sftp-root confines the sshcore-sftp plugin's "
+                             f"server, but sftp is served by {subsystems.get('sftp', 'nothing')}")
+        sftp_root = os.path.expanduser(args.sftp_root)
         if not os.path.isdir(sftp_root):
             raise SystemExit(f"sshcore serve: --sftp-root {sftp_root} is not a directory")
     pool = None
@@ -764,8 +768,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve a subsystem with a command, like sshd's Subsystem (repeatable; "
                    "sftp is served by the sshcore-sftp plugin unless given here)")
     s.add_argument("--sftp-root", metavar="DIR",
-                   help="the directory SFTP and SCP clients see as / (default: your home "
-                   "directory); nothing outside it is reachable")
+                   help="confine SFTP, and scp in its default SFTP mode, to DIR, which the "
+                   "client sees as / (nothing outside it is reachable; commands and scp -O "
+                   "are not confined).  Default: none, as sshd: the whole file system, "
+                   "starting in your home directory")
     s.add_argument("--password-file", help="file of salted password hashes (see 'sshcore passwd'); "
                    "enables password and keyboard-interactive auth")
     s.add_argument("--max-startups", default="10:30:100", metavar="START:RATE:FULL",

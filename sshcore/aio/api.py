@@ -544,7 +544,9 @@ async def listen(host: str = "", port: int = 22, *,
     plugin unless ``subsystems`` maps their name to a command (or to ``None``: not
     served).  ``subsystem_options={"sftp": {"root": ..., "read_only": ...}}`` passes
     options to the plugin's server; ``sftp_root=DIR`` is short for the ``root`` option
-    (the directory the client sees as ``/``; default: the home directory).  With a
+    (the directory the client sees as ``/``, nothing outside it reachable).  Without a
+    root the client sees the file system as the user running the server does, starting
+    in the home directory, as with sshd's sftp-server.  With a
     ``process_factory``, a plugin serves only the subsystems named in
     ``subsystem_options`` (or ``sftp_root``); the factory gets the rest.
     """

@@ -199,7 +199,7 @@ def test_serve_passes_accepted_environment_to_commands(keys, helpers, tmp_path, 
 
 
 def test_serve_offers_sftp_by_default(keys, helpers, tmp_path):
-    """Our sftp subsystem, rooted at the home directory (here HOME=tmp_path) by default."""
+    """Our sftp subsystem, starting in the home directory (here HOME=tmp_path) by default."""
     port = helpers.free_port()
     proc = subprocess.Popen([sys.executable, "-m", "sshcore", "serve", "--listen", f"127.0.0.1:{port}",
                              "--host-key", str(keys.host["ed25519"]), "--authorized-keys",
@@ -211,7 +211,7 @@ def test_serve_offers_sftp_by_default(keys, helpers, tmp_path):
         r = subprocess.run(["sftp", "-F", "/dev/null", "-b", "-", "-P", str(port),
                             "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
                             "-o", "BatchMode=yes", "-i", str(keys.user["ed25519"]), "127.0.0.1"],
-                           input=f"get /hello.txt {tmp_path}/copy.txt\n".encode(),
+                           input=f"get hello.txt {tmp_path}/copy.txt\n".encode(),
                            capture_output=True, timeout=60)
     finally:
         proc.terminate()

@@ -1,12 +1,13 @@
-"""The SFTP v3 server: one session on a subsystem channel, rooted at a directory.
+"""The SFTP v3 server: one session on a subsystem channel, unconfined or rooted at a directory.
 
 Theory of operation
 -------------------
-The client sees the root directory as ``/``.  Every path it sends is resolved inside the
-root by :class:`_Root`, one component at a time, with directory file descriptors
-(``openat``-style, each step ``O_NOFOLLOW``): ``..`` stops at the root, absolute paths
-start at the root, and symbolic links (whether created through SYMLINK or already on
-disk) are expanded here with the same rules, an absolute target meaning the root.  The
+By default the client sees the file system as the user running the server does, as with
+sshd's sftp-server: absolute paths are real ones, and relative paths (``realpath(".")``
+included) start in the home directory.  With a root, the client sees the root directory
+as ``/`` and nothing outside it (relative paths start at the root, or at ``home`` inside
+it).  Either way every path it sends is resolved by :class:`~sshcore_sftp._root.Root`
+(whose directory is ``/`` when unconfined): see :mod:`sshcore_sftp._root`.  The
 operation itself then runs on ``(parent directory fd, final name)`` without following
 links, so nothing, not even a link swapped in meanwhile, leads outside the root.
 
@@ -39,6 +40,9 @@ from ._protocol import (ATTR, FXF, FXP, MAX_DATA, MAX_PACKET, OPENSSH_EXTENSIONS
                         PacketParser, Reader, SFTPAttrs, SFTPError, SFTPProtocolError, Status,
                         data_header, encode_name, encode_packet, encode_status, extension_pairs,
                         longname, u32, u64)
+from ._root import O_PATH as _O_PATH
+from ._root import Resolved as _Resolved
+from ._root import Root as _Root
 
 __all__ = ["SFTPServer", "run_sftp_server", "MAX_OUTSTANDING", "MAX_HANDLES", "status_for_errno"]
 
@@ -52,9 +56,7 @@ MAX_HANDLES = 512
 READDIR_BATCH = 100
 #: Bytes read from the channel at a time.
 _READ_CHUNK = 1024 * 1024
-_MAX_SYMLINKS = 40
 _YIELD_EVERY = 64  # requests handled inline before the loop gets a turn
-_O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
 _NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 _EXIT_PROTOCOL_ERROR = 11  # sftp-server's exit status after a bad message
 
@@ -88,116 +90,6 @@ def _status_reply(rid: int, exc: OSError) -> bytes:
     return encode_status(rid, code, text)
 
 
-# --------------------------------------------------------------------------- the root
-
-
-class _Root:
-    """Path resolution inside the root directory (see the module docstring)."""
-
-    def __init__(self, path: str | bytes) -> None:
-        real = os.path.realpath(os.fsencode(path))
-        self.fd = os.open(real, _O_PATH | os.O_DIRECTORY)
-        self.path = real
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-    def resolve(self, path: bytes, follow: bool) -> tuple[int, bytes | None, list[bytes]]:
-        """Walk ``path`` from the root.
-
-        Returns ``(fd, name, components)``: an open fd of the directory holding the final
-        component (the caller closes it), that component's name (``None`` for the root
-        itself) and the virtual path's components.  With ``follow``, a symlink in the final
-        position is expanded too; a missing final component is fine (it may be created).
-        """
-        if b"\0" in path:
-            raise OSError(errno.EINVAL, "path contains a NUL byte")
-        todo = [c for c in reversed(path.split(b"/")) if c and c != b"."]
-        stack: list[bytes] = []
-        fds = [os.dup(self.fd)]
-        links = 0
-        try:
-            while todo:
-                comp = todo.pop()
-                if comp == b"..":
-                    if stack:
-                        stack.pop()
-                        os.close(fds.pop())
-                    continue
-                if comp == b".":
-                    continue
-                last = not todo
-                if last and not follow:
-                    stack.append(comp)
-                    break
-                try:
-                    st = os.stat(comp, dir_fd=fds[-1], follow_symlinks=False)
-                except FileNotFoundError:
-                    if last:
-                        stack.append(comp)
-                        break
-                    raise
-                if _stat.S_ISLNK(st.st_mode):
-                    links += 1
-                    if links > _MAX_SYMLINKS:
-                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
-                    target = os.readlink(comp, dir_fd=fds[-1])
-                    if target.startswith(b"/"):  # absolute: from the root, not from /
-                        del stack[:]
-                        for fd in fds[1:]:
-                            os.close(fd)
-                        del fds[1:]
-                    todo.extend(c for c in reversed(target.split(b"/")) if c and c != b".")
-                    continue
-                if last:
-                    stack.append(comp)
-                    break
-                if not _stat.S_ISDIR(st.st_mode):
-                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-                fds.append(os.open(comp, _O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1]))
-                stack.append(comp)
-            if stack and len(fds) == len(stack) + 1:
-                # The final component was descended into (a directory reached by "d/x/.."
-                # style paths never happens: ".." pops both); step back to its parent.
-                os.close(fds.pop())
-        except BaseException:
-            for fd in fds:
-                os.close(fd)
-            raise
-        for fd in fds[:-1]:
-            os.close(fd)
-        return fds[-1], (stack[-1] if stack else None), stack
-
-
-def _virtual(components: list[bytes]) -> bytes:
-    return b"/" + b"/".join(components)
-
-
-class _Resolved:
-    """A resolved path: parent dir fd, final name (``b"."`` for the root) and virtual path."""
-
-    __slots__ = ("dirfd", "name", "is_root", "vpath")
-
-    def __init__(self, dirfd: int, name: bytes | None, components: list[bytes]) -> None:
-        self.dirfd = dirfd
-        self.is_root = name is None
-        self.name = b"." if name is None else name
-        self.vpath = _virtual(components)
-
-    def close(self) -> None:
-        os.close(self.dirfd)
-
-    def __enter__(self) -> _Resolved:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        os.close(self.dirfd)
-
-    @property
-    def text(self) -> str:
-        return os.fsdecode(self.vpath)
-
-
 # --------------------------------------------------------------------------- policy
 
 
@@ -205,10 +97,10 @@ class SFTPServer:
     """The policy of one SFTP session: subclass it to allow or refuse operations.
 
     ``listen(subsystem_options={"sftp": {"server_class": MyServer, "root": ...}})``.
-    :meth:`authorize` is asked before every operation on a path, with the virtual path the
-    client sees (``/`` is the root); refusing answers PERMISSION_DENIED.  Handle
-    operations (READ, WRITE, FSTAT, ...) were decided when the handle was opened, except
-    FSETSTAT, which is asked as ``"fsetstat"``.
+    :meth:`authorize` is asked before every operation on a path, with the absolute path
+    the client sees (the real path without a root; with one, ``/`` is the root); refusing
+    answers PERMISSION_DENIED.  Handle operations (READ, WRITE, FSTAT, ...) were decided
+    when the handle was opened, except FSETSTAT, which is asked as ``"fsetstat"``.
 
     ``op`` is the lower-case request name (``"open"``, ``"opendir"``, ``"stat"``,
     ``"lstat"``, ``"setstat"``, ``"fsetstat"``, ``"remove"``, ``"mkdir"``, ``"rmdir"``,
@@ -217,13 +109,20 @@ class SFTPServer:
     ``"lsetstat@openssh.com"``, ``"expand-path@openssh.com"``, ``"copy-data"``);
     ``target`` is the second path of rename/link operations; ``write`` says whether the
     operation changes anything (an OPEN for writing, creating or truncating included).
+
+    ``root`` (``None``: the whole file system) and ``home`` (where relative paths start,
+    as the client sees it; default: the home directory of the user running the server
+    without a root, ``/`` with one) are read when the session starts, so a subclass may
+    set them from :attr:`username`.
     """
 
     def __init__(self, process: Any, *, root: str | os.PathLike[str] | None = None,
-                 read_only: bool = False,
+                 home: str | os.PathLike[str] | None = None, read_only: bool = False,
                  authorize: Callable[..., bool] | None = None) -> None:
         self.process = process
-        self.root = os.fspath(root) if root is not None else os.path.expanduser("~")
+        self.root: str | None = os.fspath(root) if root is not None else None
+        self.home: str = (os.fspath(home) if home is not None
+                          else "/" if self.root is not None else os.path.expanduser("~"))
         self.read_only = read_only
         self._authorize = authorize
 
@@ -282,7 +181,12 @@ class _Session:
     def __init__(self, process: Any, policy: SFTPServer) -> None:
         self.process = process
         self.policy = policy
-        self.root = _Root(policy.root)
+        self.root = _Root("/" if policy.root is None else policy.root)
+        try:
+            self.root.home = self._home(policy.home)
+        except BaseException:
+            self.root.close()
+            raise
         self.handles: dict[bytes, _File | _Dir] = {}
         self._next_handle = 0
         self.parser = PacketParser(MAX_PACKET)
@@ -357,6 +261,20 @@ class _Session:
             # Queued behind anything still running in the worker, so no fd is closed under it.
             self.pool.submit(self._close_all)
             self.pool.shutdown(wait=False)
+
+    def _home(self, home: str) -> bytes:
+        """The session's starting directory as the client sees it, canonical; ``/`` when
+        it is not a directory (sshd starts a session whose home is missing in ``/``)."""
+        raw = b"/" + os.fsencode(home).lstrip(b"/")
+        try:
+            with _Resolved(*self.root.resolve(raw, True)) as p:
+                if _stat.S_ISDIR(os.stat(p.name, dir_fd=p.dirfd, follow_symlinks=False).st_mode):
+                    return p.vpath
+        except OSError as exc:
+            logger.warning("sftp: home directory %r: %s; starting in /", home, exc.strerror)
+        else:
+            logger.warning("sftp: home directory %r is not a directory; starting in /", home)
+        return b"/"
 
     def abort(self, exc: BaseException) -> None:
         """A bad packet: say why on stderr and end the channel with exit status 11."""
@@ -812,14 +730,25 @@ class _Session:
     def ext_expand_path(self, rid: int, r: Reader) -> bytes:
         raw = bytes(r.string())
         if raw.startswith(b"~"):
-            # The session's home is the root: "~", "~/x", and "~user/x" for the user logged
-            # in (or running the server); nobody else has a home in here.
+            # "~", "~/x", and "~user/x" for the user logged in (or running the server): the
+            # session's home.  Other users have theirs (from the password database) only
+            # when the session is not confined to a root.
             user, _, rest = raw[1:].partition(b"/")
+            home = self.root.home
             if user and os.fsdecode(user) not in self.home_users():
-                raise SFTPError(Status.NO_SUCH_FILE, f"No home directory for {os.fsdecode(user)} here")
-            raw = b"/" + rest
+                home = self.other_home(os.fsdecode(user))
+            raw = home + b"/" + rest
         vpath = self._realpath(raw, "expand-path@openssh.com")
         return encode_name(rid, [(vpath, vpath, SFTPAttrs())])
+
+    def other_home(self, user: str) -> bytes:
+        """Another user's home directory for expand-path (only without a root)."""
+        if self.policy.root is None:
+            try:
+                return os.fsencode(pwd.getpwnam(user).pw_dir)
+            except KeyError:
+                pass
+        raise SFTPError(Status.NO_SUCH_FILE, f"No home directory for {user} here")
 
     def home_users(self) -> set[str]:
         names = {self.user(os.geteuid())}
@@ -965,12 +894,17 @@ class _Session:
 
 
 async def run_sftp_server(process: Any, *, root: str | os.PathLike[str] | None = None,
-                          read_only: bool = False, authorize: Callable[..., bool] | None = None,
+                          home: str | os.PathLike[str] | None = None, read_only: bool = False,
+                          authorize: Callable[..., bool] | None = None,
                           server_class: type[SFTPServer] = SFTPServer) -> int:
     """Serve one SFTP session on ``process`` (binary ``stdin``/``stdout``/``stderr``).
 
-    :param root: the directory the client sees as ``/`` (default: the home directory of
-        the user running the server).  Nothing outside it can be reached.
+    :param root: the directory the client sees as ``/``; nothing outside it can be
+        reached.  Default ``None``: the client sees the file system as the user running
+        the server does (absolute paths are real paths), as with sshd's sftp-server.
+    :param home: where relative paths (and ``realpath(".")``, ``~``) start, as the client
+        sees it (default: the home directory of the user running the server without a
+        root, ``/`` with one).
     :param read_only: refuse every operation that changes something.
     :param authorize: ``authorize(op, path, *, target, write) -> bool``, asked before each
         operation (see :class:`SFTPServer`).
@@ -978,7 +912,7 @@ async def run_sftp_server(process: Any, *, root: str | os.PathLike[str] | None =
     :returns: the exit status: 0 when the client ends the session, 11 after a malformed
         or oversized packet.
     """
-    policy = server_class(process, root=root, read_only=read_only, authorize=authorize)
+    policy = server_class(process, root=root, home=home, read_only=read_only, authorize=authorize)
     try:
         session = _Session(process, policy)
     except OSError as exc:

@@ -633,3 +633,85 @@ def test_partly_cached_reads_are_not_answered_short(root, monkeypatch):
 
     sizes, _ = run(session(root, body))
     assert sizes == [MAX_DATA, MAX_DATA, MAX_DATA, 100]
+
+
+# --------------------------------------------------------------------------- without a root; home
+
+
+async def _read_all(raw, path):
+    h = await raw.open(path, FXF.READ)
+    t, r = await raw.request(FXP.READ, string(h) + u64(0) + u32(1000))
+    await raw.ok(FXP.CLOSE, string(h))
+    return r.bytes()
+
+
+def _expand(path):
+    return FXP.EXTENDED, string("expand-path@openssh.com") + string(path)
+
+
+def test_without_a_root_paths_are_real_and_relative_ones_start_at_home(tmp_path, monkeypatch):
+    """The default, as sshd's sftp-server: the whole file system, starting at $HOME."""
+    import getpass
+    import pwd
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "near.txt").write_text("in the home")
+    (tmp_path / "far.txt").write_text("far away")
+    monkeypatch.setenv("HOME", str(home))
+    other = next(p for p in pwd.getpwall() if p.pw_name not in (getpass.getuser(), "u"))
+
+    async def body(raw):
+        got = [await raw.names(FXP.REALPATH, string(".")), await raw.names(FXP.REALPATH, string("..")),
+               await _read_all(raw, str(tmp_path / "far.txt")), await _read_all(raw, "near.txt"),
+               await raw.ok(FXP.MKDIR, string("made") + SFTPAttrs().encode()),
+               await raw.ok(FXP.SYMLINK, string(str(tmp_path)) + string("up")),
+               await _read_all(raw, "up/far.txt")]
+        return got + [await raw.names(*_expand("~/made")), await raw.names(*_expand("~u")),
+                      await raw.names(*_expand(f"~{other.pw_name}")),
+                      await raw.status(*_expand("~no-such-user-here/x"))]
+
+    (dot, dotdot, far, near, _, _, via_link, made, u, other_home, nobody), _ = run(
+        session(None, body, sftp_root=None))
+    assert dot[0][0] == os.fsencode(home) and dotdot[0][0] == os.fsencode(tmp_path)
+    assert far == via_link == b"far away" and near == b"in the home"
+    assert (home / "made").is_dir() and os.readlink(home / "up") == str(tmp_path)
+    assert made[0][0] == os.fsencode(home / "made") and u[0][0] == os.fsencode(home)
+    assert other_home[0][0] == os.fsencode(os.path.realpath(other.pw_dir))
+    assert nobody == (Status.NO_SUCH_FILE, "No home directory for no-such-user-here here")
+
+
+def test_a_missing_home_starts_at_slash(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "gone"))
+
+    async def body(raw):
+        return await raw.names(FXP.REALPATH, string("."))
+
+    dot, _ = run(session(None, body, sftp_root=None))
+    assert dot[0][0] == b"/"
+
+
+def test_home_inside_the_root(root):
+    """``home`` (or a subclass setting it from the user name) is where relative paths
+    start; the root's walls stay where they are."""
+    for d in ("sub", "u"):
+        (root / d).mkdir()
+        (root / d / "f").write_text(f"in {d}")
+
+    class PerUser(SFTPServer):
+        def __init__(self, process, **options):
+            super().__init__(process, **options)
+            self.home = f"/{self.username}"
+
+    async def body(raw):
+        return (await raw.names(FXP.REALPATH, string(".")), await _read_all(raw, "f"),
+                await raw.names(FXP.REALPATH, string("../../..")),
+                await raw.names(*_expand("~/f")))
+
+    got = [run(session(root, body, sftp_root=None, subsystem_options={"sftp": options}))[0]
+           for options in ({"root": str(root), "home": "/sub"},
+                           {"root": str(root), "server_class": PerUser})]
+    assert got == [([(b"/sub", b"/sub", SFTPAttrs())], b"in sub", [(b"/", b"/", SFTPAttrs())],
+                    [(b"/sub/f", b"/sub/f", SFTPAttrs())]),
+                   ([(b"/u", b"/u", SFTPAttrs())], b"in u", [(b"/", b"/", SFTPAttrs())],
+                    [(b"/u/f", b"/u/f", SFTPAttrs())])]
