@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sshcore._wire import SSHReader, boolean, byte, string, uint32
+from sshcore.wire import SSHReader, boolean, byte, string, uint32
 from sshcore.errors import RemoteProtocolError
 from sshcore.interfaces import (AuthAction, AuthAsk, AuthDone, AuthSend, ClientAuthContext,
                                 ServerAuthContext)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sshcore._wire import SSHReader, boolean, byte, string
+from sshcore.wire import SSHReader, boolean, byte, string
 from sshcore.errors import RemoteProtocolError
 from sshcore.interfaces import (AuthAction, AuthAsk, AuthDone, AuthSend, ClientAuthContext,
                                 ServerAuthContext)

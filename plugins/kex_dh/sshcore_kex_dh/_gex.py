@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from sshcore._wire import SSHReader, byte, mpint, string, uint32
+from sshcore.wire import SSHReader, byte, mpint, string, uint32
 from sshcore.errors import KeyExchangeError, SSHError
 from sshcore.interfaces import KexContext, KexResult, KexStep
 

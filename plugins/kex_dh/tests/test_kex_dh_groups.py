@@ -7,7 +7,7 @@ from decimal import Decimal, getcontext
 import pytest
 from Crypto.Util.number import isPrime
 
-from sshcore._wire import byte, mpint, uint32
+from sshcore.wire import byte, mpint, uint32
 from sshcore.errors import KeyExchangeError
 from sshcore.interfaces import KexContext
 from sshcore_kex_dh import hooks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sshcore._wire import SSHReader, byte, mpint, string
+from sshcore.wire import SSHReader, byte, mpint, string
 from sshcore.errors import KeyExchangeError, SSHError
 from sshcore.interfaces import KexContext, KexResult, KexStep
 

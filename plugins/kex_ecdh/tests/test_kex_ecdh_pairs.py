@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from sshcore._wire import SSHReader, byte, mpint, string
+from sshcore.wire import SSHReader, byte, mpint, string
 from sshcore.errors import KeyExchangeError
 from sshcore.interfaces import KexContext
 from sshcore_kex_ecdh import hooks

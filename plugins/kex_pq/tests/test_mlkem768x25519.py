@@ -12,7 +12,7 @@ from sshcore.errors import KeyExchangeError
 from sshcore.interfaces import KexContext
 from sshcore_kex_pq import _primitives
 from sshcore_kex_pq._hybrid import KEX_HYBRID_INIT, KEX_HYBRID_REPLY, MLKEM768X25519Exchange
-from sshcore._wire import SSHReader, byte, string
+from sshcore.wire import SSHReader, byte, string
 
 
 def rng_stream(n):

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from sshcore._wire import byte, string
+from sshcore.wire import byte, string
 from sshcore.errors import KeyExchangeError
 from sshcore.interfaces import KexContext
 from sshcore_kex_pq import _sntrup761 as kem

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sshcore._wire import SSHReader, string
+from sshcore.wire import SSHReader, string
 from sshcore.errors import SSHError
 
 from ._keys import SSHKey, _split_sig, decode_public_blob
@@ -141,7 +141,7 @@ class SSHCertificate:
 
 
 def _raw_mpint(r: SSHReader) -> bytes:
-    from sshcore._wire import mpint
+    from sshcore.wire import mpint
 
     return mpint(r.mpint())
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import bcrypt
 
-from sshcore._wire import SSHReader, mpint, string, uint32
+from sshcore.wire import SSHReader, mpint, string, uint32
 from sshcore.errors import KeyImportError, KeyPassphraseError, SSHError
 
 from ._keys import DSAKey, ECDSAKey, Ed448Key, Ed25519Key, RSAKey, SSHKey, decode_public_blob

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sshcore._wire import SSHReader, mpint, string
+from sshcore.wire import SSHReader, mpint, string
 from sshcore.errors import SSHError
 
 from ._primitives import DSA, DSS, ECC, RSA, SHA1, SHA256, SHA384, SHA512, eddsa, pkcs1_15

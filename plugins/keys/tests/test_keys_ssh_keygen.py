@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from sshcore._wire import SSHReader
+from sshcore.wire import SSHReader
 from sshcore.errors import KeyImportError
 from sshcore.keys import (export_private_key, export_public_key, generate_private_key,
                           import_private_key, import_public_key, read_private_key, read_public_key)
@@ -125,7 +125,7 @@ def test_malformed_signatures_rejected():
     good = key.sign(b"m")
     r = SSHReader(good)
     alg, raw = r.text("ascii"), r.string()
-    from sshcore._wire import string
+    from sshcore.wire import string
     assert key.verify(b"m", good)
     assert not key.verify(b"m", good + b"\x00")                          # trailing bytes
     assert not key.verify(b"m", string(alg) + string(raw[:-1]))           # wrong length
@@ -247,7 +247,7 @@ def test_public_pem_both_ways_with_ssh_keygen(tmp_path, key_type):
 
 
 def test_malformed_ecdsa_and_rsa_signatures_rejected():
-    from sshcore._wire import mpint, string
+    from sshcore.wire import mpint, string
 
     key = generate_private_key("ecdsa-sha2-nistp256")
     good = key.sign(b"m")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sshcore import hookimpl
-from sshcore._wire import SSHReader, string
+from sshcore.wire import SSHReader, string
 from sshcore.interfaces import (AuthAction, AuthAsk, AuthDone, AuthMethod, AuthSend,
                                 ClientAuthContext, ServerAuthContext)
 
