@@ -36,6 +36,7 @@ from .interfaces import (AEADCipher, AuthAction, AuthAsk, AuthDone, AuthMethod, 
                          KeyType, LazyCallable, Mac, MacAlgorithm, PrivateKey, PublicKey,
                          Role, ServerAuth, ServerAuthContext, SignatureAlgorithm,
                          StreamCipher, Subsystem, lazy, require)
+from .kexhelpers import Later, OneRoundTripKex, exchange_hash
 from .wire import DecodeError, SSHReader
 
 #: The plugin API this sshcore provides: ``(major, minor)``.
@@ -101,7 +102,7 @@ __all__ = [
     "AuthMethod", "AuthSend", "ChannelOpenError", "CipherAlgorithm", "CliCommand",
     "ClientAuth", "ClientAuthContext", "CompressionAlgorithm", "CompressionError",
     "Compressor", "ConfigurationError", "DecodeError", "Decompressor", "KexAlgorithm",
-    "KexCompute", "KexContext", "KexResult", "KexStep", "KeyExchange", "KeyExchangeError",
+    "KexCompute", "KexContext", "Later", "OneRoundTripKex", "exchange_hash", "KexResult", "KexStep", "KeyExchange", "KeyExchangeError",
     "KeyFormat", "KeyImportError", "KeyPassphraseError", "KeyType", "LazyCallable", "Mac",
     "MACError", "MacAlgorithm", "PrivateKey", "ProtocolError", "PublicKey",
     "RemoteProtocolError", "Role", "SSHCorePluginDeprecationWarning", "SSHError",

@@ -68,10 +68,9 @@ CLIENT_BAD = [(k, v, i) for k, v, i in BAD_VALUES if "x25519" in i] + [
                          ids=[i for _, _, i in CLIENT_BAD])
 def test_client_refuses_invalid_server_public_value(real_registry, ed25519_key, kex, value):
     """The server's half (Q_S / f) is checked as strictly, even under a valid signature."""
-    from sshcore_kex_dh._dh import DHExchange
-
     from sshcore._wire import SSHReader
     from sshcore.interfaces import KexContext
+    from sshcore.kexhelpers import exchange_hash
 
     codes = []
 
@@ -84,9 +83,9 @@ def test_client_refuses_invalid_server_public_value(real_registry, ed25519_key, 
             e = SSHReader(init, 1).mpint()
             ctx = KexContext("server", peer.peer_version.encode(), peer.version.encode(),
                              peer.peer_kexinit, peer.our_kexinit)
-            dh = DHExchange(ctx, P14, 2, "sha256")
             k = mpint(pow(value, 3, P14))  # 0 or 1 whatever the exponent
-            sig = ed25519_key.sign(dh._hash(k_s, e, value, k), "ssh-ed25519")
+            sig = ed25519_key.sign(exchange_hash(ctx, "sha256", k_s, mpint(e), mpint(value), k),
+                                   "ssh-ed25519")
             peer.send(byte(31) + string(k_s) + mpint(value) + string(sig))
         else:
             sig = ed25519_key.sign(b"whatever")
