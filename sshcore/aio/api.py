@@ -302,6 +302,9 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                 if tunnel is not None:
                     via = tunnel
                     if isinstance(tunnel, str):
+                        # -4/-6/-b are for the first hop, the one we connect to ourselves
+                        first_hop = {k: v for k, v in (("family", family),
+                                                       ("local_addr", local_addr)) if v}
                         for spec in [h.strip() for h in tunnel.split(",") if h.strip()]:
                             hop_user, hop_host, hop_port = _parse_jump(spec)
                             hops.append(await connect(
@@ -312,8 +315,7 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                                 hash_known_hosts=hash_known_hosts, registry=registry,
                                 connect_timeout=connect_timeout,
                                 tunnel=hops[-1] if hops else None,
-                                **({} if hops else {"family": family,
-                                                    "local_addr": local_addr})))
+                                **({} if hops else first_hop)))
                         via = hops[-1]
                     tunnel_sock = await tunnel_socket(via, host, port)
                 proxy = None

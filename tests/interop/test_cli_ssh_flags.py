@@ -202,6 +202,19 @@ def test_b_binds_the_source_address(start_sshd, keys):
     assert b"cannot bind to 192.0.2.1 (BindAddress)" in r.stderr, r.stderr
 
 
+def test_b_and_4_apply_to_the_first_jump_host(start_sshd, keys, tmp_path):
+    jump, target = start_sshd(), start_sshd(MaxAuthTries="5")  # two sshds
+    kh = tmp_path / "known_hosts"
+    kh.write_text(jump.known_hosts.read_text() + target.known_hosts.read_text())
+    mark = LogMark(jump)
+    r = sshcore_run(target, keys, "-4", "-b", "127.0.0.6", "-J", f"127.0.0.1:{jump.port}",
+                    "127.0.0.1", "echo $SSH_CONNECTION", known_hosts=kh)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == b"127.0.0.1"  # the target hears from the jump host
+    assert re.search(r"Connection from 127\.0\.0\.6 port \d+ on 127\.0\.0\.1 port %d"
+                     % jump.port, mark.wait_for("Connection from 127.0.0.6"))
+
+
 # ---------------------------------------------------------------------------- -E
 
 def test_E_appends_logs_and_errors_to_a_file(start_sshd, keys, tmp_path):
