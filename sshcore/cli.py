@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import _cli_ssh_flags as ssh_flags
 from .errors import KeyImportError, SSHError
 
 DEFAULT_HOST_KEY = Path("~/.local/share/sshcore/ssh_host_ed25519_key")
@@ -552,11 +553,13 @@ async def connection_options(args: argparse.Namespace, destination: str
     the -o/ssh_config options)``.  Shared by ``run`` and the plugin commands (``sftp``,
     ``scp``); see :func:`add_connection_arguments`."""
     opts = _parse_options(args.option or [])
+    ssh_flags.apply_flags(args, opts)  # -c -m -C -4 -6 -b -q -v: over -o, as in ssh
     target = destination
     user = getattr(args, "login", None) or opts.get("user")
     if "@" in target:
         user, target = target.rsplit("@", 1)
     _merge_ssh_config(args, opts, target, user)
+    ssh_flags.apply_logging(args, opts)
     user = user or opts.get("user")
     target = opts.get("hostname", target)
     port = args.port or int(opts.get("port", 22))
@@ -580,8 +583,9 @@ async def connection_options(args: argparse.Namespace, destination: str
     kwargs.pop("preferred_auth", None)
     from .aio.api import _apply_ssh_config
 
-    _apply_ssh_config({k: v for k, v in opts.items() if k in ("compression", "connecttimeout",
-                                                             "rekeylimit")}, target, port, kwargs)
+    _apply_ssh_config({k: v for k, v in opts.items() if k in (
+        "compression", "connecttimeout", "rekeylimit", "addressfamily", "bindaddress")},
+        target, port, kwargs)
     if "serveraliveinterval" in opts:
         kwargs["keepalive_interval"] = float(opts["serveraliveinterval"]) or None
     if "serveralivecountmax" in opts:
@@ -619,6 +623,8 @@ async def connection_options(args: argparse.Namespace, destination: str
 async def _run(args: argparse.Namespace) -> int:
     from . import connect
 
+    if args.print_config:
+        return ssh_flags.print_config(args)
     target, port, user, known_hosts, kwargs, opts = await connection_options(args, args.destination)
     command = " ".join(args.command) if args.command else None
     if args.no_command and command is not None:
@@ -656,6 +662,7 @@ async def _run(args: argparse.Namespace) -> int:
             session["term_type"] = os.environ.get("TERM", "xterm")
             session["term_size"] = _LocalTerminal.size()
             session["term_modes"] = _LocalTerminal.modes()
+        command = ssh_flags.session_request(args, command, session)  # -s
         proc = await conn.create_process(command, encoding=None, **session)
         with _LocalTerminal() if want_pty and stdin_tty else contextlib.nullcontext():
             return await _relay(proc, args, want_pty)
@@ -805,6 +812,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-t", dest="tty", action="count", default=0,
                    help="request a PTY (-tt: even without a local terminal)")
     r.add_argument("-T", dest="no_tty", action="store_true", help="never request a PTY")
+    ssh_flags.add_arguments(r)
     r.add_argument("destination", help="[USER@]HOST")
     r.add_argument("command", nargs=argparse.REMAINDER,
                    help="remote command (none: an interactive shell)")
@@ -827,7 +835,7 @@ def _add_plugin_commands(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(ssh_flags.ssh_argv(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="sshcore: %(name)s: %(message)s")
     try:
@@ -846,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
             return _cli_keys.run(args, Prompter())
         return asyncio.run(_run(args))
     except (SSHError, OSError) as exc:
-        print(f"sshcore: error: {exc}", file=sys.stderr)
+        ssh_flags.report(args, f"sshcore: error: {exc}")  # -q, -E
         return 255
     except KeyboardInterrupt:
         return 130

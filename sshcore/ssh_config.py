@@ -45,7 +45,7 @@ KNOWN = {
     "dynamicforward", "serveraliveinterval", "serveralivecountmax", "connecttimeout",
     "rekeylimit", "sendenv", "setenv", "requesttty", "forwardagent", "identityagent",
     "batchmode", "numberofpasswordprompts", "loglevel", "hostkeyalias", "addkeystoagent",
-    "canonicalizehostname", "ignoreunknown", "updatehostkeys",
+    "canonicalizehostname", "ignoreunknown", "updatehostkeys", "addressfamily", "bindaddress",
 }
 
 

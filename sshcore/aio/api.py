@@ -148,13 +148,20 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             min_rsa_bits: int | None = None, kex_executor: Any = None,
             implementations: Mapping[str, str] | None = None,
             blocked_plugins: Sequence[str] = (),
-            allowed_plugins: Sequence[str] | None = None) -> _ConnectContext:
+            allowed_plugins: Sequence[str] | None = None,
+            family: int = 0, local_addr: tuple[str, int] | None = None) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
 
     Plugins for this connection only: ``implementations={"aes128-ctr": "sshcore-openssl"}``
     picks which installed provider serves a name that several plugins provide (see
     ``sshcore algorithms``); ``blocked_plugins`` / ``allowed_plugins`` (distribution or
     entry-point names) leave plugins out or use only those named.
+
+    ``family`` (``socket.AF_INET`` or ``AF_INET6``; 0: either) and ``local_addr`` (a
+    ``(host, port)`` to bind the socket to before connecting) are those of
+    :meth:`asyncio.loop.create_connection`: ssh's AddressFamily (``-4``/``-6``) and
+    BindAddress (``-b``).  They apply to the TCP connection this call makes itself (the
+    first jump host's, with ``tunnel``), not to a ``sock`` or ``proxy_command``.
 
     ``kex_executor``: a :class:`concurrent.futures.Executor` (a ProcessPoolExecutor) for
     the key exchange's heavy work, such as sntrup761's key generation (~140 ms of pure
@@ -266,7 +273,8 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
         if rekey_seconds is not None:
             cfg.rekey_seconds = rekey_seconds
         cfg.kex_offload = kex_executor is not None
-        cfg.registry.expand("kex", kex_algs)  # validate early: unknown names fail here
+        for family_name in ("kex", "cipher", "mac", "compression"):
+            cfg.algs(family_name)  # validate early: unknown names fail before connecting
         loop = asyncio.get_running_loop()
 
         agent_socket = (os.environ.get("SSH_AUTH_SOCK") if forward_agent is True
@@ -303,6 +311,9 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                 if tunnel is not None:
                     via = tunnel
                     if isinstance(tunnel, str):
+                        # -4/-6/-b are for the first hop, the one we connect to ourselves
+                        first_hop = {k: v for k, v in (("family", family),
+                                                       ("local_addr", local_addr)) if v}
                         for spec in [h.strip() for h in tunnel.split(",") if h.strip()]:
                             hop_user, hop_host, hop_port = _parse_jump(spec)
                             hops.append(await connect(
@@ -312,7 +323,8 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                                 agent_path=agent_path, accept_new_host_keys=accept_new_host_keys,
                                 hash_known_hosts=hash_known_hosts, registry=registry,
                                 connect_timeout=connect_timeout,
-                                tunnel=hops[-1] if hops else None))
+                                tunnel=hops[-1] if hops else None,
+                                **({} if hops else first_hop)))
                         via = hops[-1]
                     tunnel_sock = await tunnel_socket(via, host, port)
                 proxy = None
@@ -323,7 +335,8 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                     if proxy is not None:
                         conn._proxy = proxy  # ended with the connection
                 else:
-                    _, conn = await loop.create_connection(factory, host, port)
+                    _, conn = await loop.create_connection(factory, host, port, family=family,
+                                                           local_addr=local_addr)
                 conn._hops = hops  # closed with it
                 try:
                     await conn._ready
@@ -355,6 +368,10 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             why = os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0 else str(exc)
             if isinstance(exc, socket.gaierror):
                 why = exc.strerror or str(exc)
+                if family:
+                    why += f" (AddressFamily {'inet6' if family == socket.AF_INET6 else 'inet'})"
+            elif local_addr is not None and "bind" in str(exc):
+                why = f"cannot bind to {local_addr[0]} (BindAddress): {why}"
             import errno as _errno
 
             cls = ConnectError
@@ -379,8 +396,8 @@ def connect(host: str, port: int | None = None, *, config: Any = _DEFAULT_CONFIG
     ``/etc/ssh/ssh_config``; ``config=`` names other files, ``config=None`` ignores them):
     HostName, Port, User, IdentityFile, IdentitiesOnly, UserKnownHostsFile,
     GlobalKnownHostsFile, StrictHostKeyChecking, HashKnownHosts, KexAlgorithms, Ciphers,
-    MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms, Compression,
-    PreferredAuthentications, ProxyJump, ServerAliveInterval, ServerAliveCountMax,
+    MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms, Compression, AddressFamily,
+    BindAddress, PreferredAuthentications, ProxyJump, ServerAliveInterval, ServerAliveCountMax,
     ConnectTimeout and RekeyLimit.  Keyword arguments given here override it, as ``-o``
     does on ssh's command line; the rest are those of the resolved connection:
 
@@ -411,6 +428,15 @@ def _seconds(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     text = text.strip().lower()
     return float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+
+
+def address_family(value: str) -> int:
+    """ssh_config's AddressFamily (``any``, ``inet``, ``inet6``) as a socket family."""
+    families = {"any": socket.AF_UNSPEC, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
+    try:
+        return int(families[value.strip().lower()])
+    except KeyError:
+        raise ConfigurationError(f"AddressFamily {value!r}: expected any, inet or inet6") from None
 
 
 def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
@@ -452,6 +478,10 @@ def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
             put(kw, found[name])
     if "compression" in found:
         put("compression_algs", "^zlib@openssh.com,zlib" if yes("compression") else "none")
+    if "addressfamily" in found:
+        put("family", address_family(found["addressfamily"]))
+    if "bindaddress" in found:
+        put("local_addr", (found["bindaddress"], 0))
     if str(found.get("proxyjump", "none")).lower() != "none":
         put("tunnel", found["proxyjump"])
     elif str(found.get("proxycommand", "none")).lower() != "none":

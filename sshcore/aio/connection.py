@@ -296,6 +296,15 @@ class SSHConnection(asyncio.BufferedProtocol):
                 self._feed_kernel(conn.provide_compute_result, event.job, f.result())
         fut.add_done_callback(done)
 
+    def _on_kex_completed(self, event: ev.KexCompleted) -> None:
+        """What a key exchange settled on, at debug level (as ``ssh -v`` shows it); the
+        names are from our own lists, so safe to print."""
+        a = event.algorithms
+        logger.debug("kex: algorithm: %s, host key algorithm: %s", a["kex"], a["host_key"])
+        for way, d in (("client->server", "cs"), ("server->client", "sc")):
+            logger.debug("kex: %s cipher: %s MAC: %s compression: %s", way, a[f"enc_{d}"],
+                         a[f"mac_{d}"], a[f"comp_{d}"])
+
     def _on_terminated(self, event: ev.ConnectionTerminated) -> None:
         if event.error is not None and not self._is_clean_disconnect(event.error):
             self._set_error(event.error)
@@ -480,6 +489,7 @@ class SSHConnection(asyncio.BufferedProtocol):
 SSHConnection.event_handlers = {
     ev.ConnectionTerminated: SSHConnection._on_terminated,
     ev.ComputeRequested: SSHConnection._on_compute_requested,
+    ev.KexCompleted: SSHConnection._on_kex_completed,
     ev.ChannelOpened: SSHConnection._on_channel_opened,
     ev.ChannelOpenFailed: SSHConnection._on_channel_open_failed,
     ev.ChannelOpenRequested: SSHConnection._on_channel_open_requested,
