@@ -586,6 +586,10 @@ async def connection_options(args: argparse.Namespace, destination: str
     _apply_ssh_config({k: v for k, v in opts.items() if k in (
         "compression", "connecttimeout", "rekeylimit", "addressfamily", "bindaddress")},
         target, port, kwargs)
+    if "implementations" in opts:  # sshcore's own: -o Implementations=aes128-ctr=DIST,...
+        from .registry import parse_implementations
+
+        kwargs["implementations"] = parse_implementations(opts["implementations"])
     if "serveraliveinterval" in opts:
         kwargs["keepalive_interval"] = float(opts["serveraliveinterval"]) or None
     if "serveralivecountmax" in opts:

@@ -206,3 +206,49 @@ def test_an_installed_second_provider_serves_is_listed_and_can_be_passed_over(ch
                           timeout=60, env=env2)
     line = next(line for line in algs.stdout.splitlines() if line.split()[:1] == ["aes128-ctr"])
     assert "sshcore-ciphers" in line and "* serves" in line
+
+
+def test_the_command_line_chooses_an_implementation_with_o(child_venv, tmp_path):
+    """``sshcore run -o Implementations=NAME=DIST`` passes the toy OpenSSL provider over."""
+    import threading
+
+    from sshcore.keys import export_private_key, generate_private_key, public_key_line
+
+    py = child_venv()
+    r = subprocess.run([py, "-m", "pip", "install", "--no-deps", "--no-build-isolation", str(TOY)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    user_key = generate_private_key("ssh-ed25519")
+    key_file = tmp_path / "id"
+    key_file.write_bytes(export_private_key(user_key, "openssh"))
+    key_file.chmod(0o600)
+    (tmp_path / "authorized_keys").write_text(public_key_line(user_key) + "\n")
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    srv = asyncio.run_coroutine_threadsafe(sshcore.listen(
+        "127.0.0.1", 0, server_host_keys=[generate_private_key()],
+        authorized_client_keys=str(tmp_path / "authorized_keys"),
+        process_factory=lambda proc: 0), loop).result(30)
+    log = tmp_path / "log"
+    env = dict(os.environ, TOY_ALT_CIPHER_LOG=str(log))
+    env.pop(IMPLEMENTATIONS_ENV, None)
+    base = [py, "-m", "sshcore", "run", "-F", "none", "-p", str(srv.port), "-i", str(key_file),
+            "--known-hosts", "none", "-o", "Ciphers=aes128-ctr", "-l", "u", "127.0.0.1"]
+    try:
+        r = subprocess.run(base + ["true"], capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        assert log.read_text().count("keyed") == 2
+        log.unlink()
+        r = subprocess.run(base[:4] + ["-o", "Implementations=aes128-ctr=sshcore-ciphers"]
+                           + base[4:] + ["true"], capture_output=True, text=True, timeout=60,
+                           env=env)
+        assert r.returncode == 0, r.stderr
+        assert not log.exists()
+        r = subprocess.run(base[:4] + ["-o", "Implementations=aes128-ctr=nobody"] + base[4:]
+                           + ["true"], capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode == 255 and "not by 'nobody'" in r.stderr
+    finally:
+        loop.call_soon_threadsafe(srv.close)
+        asyncio.run_coroutine_threadsafe(srv.wait_closed(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
