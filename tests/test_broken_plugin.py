@@ -138,7 +138,8 @@ def test_raising_hook_drops_every_contribution_and_unregisters_the_plugin(instal
     # type and message, on one line, control characters (the ESC) gone
     assert entry.reason == ("RuntimeError: backend exploded [31mhere and there "
                             "(raised by sshcore_compression_algorithms)")
-    assert len(recwarn.list) == 1 and recwarn.list[0].category is PluginWarning
+    plugin_warnings = [w for w in recwarn.list if w.category is PluginWarning]
+    assert len(plugin_warnings) == 1  # other warnings (a ResourceWarning from GC) may come
     # not half of it: the MAC it did return is gone too
     assert reg.names("mac") == ["good-mac@example.test"]
     pm = reg.plugin_manager
@@ -178,7 +179,7 @@ def test_invalid_descriptors_make_the_plugin_broken(installed, recwarn, hook, va
     (entry,) = reg.broken
     assert (entry.name, entry.provider) == ("bad", "sshcore-bad 0.1")
     assert entry.reason.startswith(reason)
-    assert len(recwarn.list) == 1
+    assert len([w for w in recwarn.list if w.category is PluginWarning]) == 1
     assert reg.names("mac") == ["good-mac@example.test"] and reg.names("cipher") == []
     assert not reg.plugin_manager.is_registered(bad)
 
@@ -210,7 +211,7 @@ def test_unknown_hook_and_bad_hook_signature_are_broken(installed, recwarn):
     assert by_name["wrong"].reason.startswith("PluginValidationError: ")
     assert "surprise" in by_name["wrong"].reason
     assert by_name["wrong"].provider == "sshcore-wrong 1.2"
-    assert len(recwarn.list) == 2
+    assert len([w for w in recwarn.list if w.category is PluginWarning]) == 2
     assert reg.names("mac") == ["good-mac@example.test"]
     pm = reg.plugin_manager
     assert not pm.is_registered(unknown) and not pm.is_registered(wrong)
