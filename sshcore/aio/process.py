@@ -457,7 +457,10 @@ async def _run_in_pty(process: SSHServerProcess, args: list[str], env: dict[str,
             if not done.done():
                 done.set_result(None)
             return
-        process.stdout.write(data)
+        try:
+            process.stdout.write(data)
+        except BrokenPipeError:
+            pass  # the client sent eow@openssh.com: it reads no more, the output is dropped
 
     loop.add_reader(master, readable)
 
@@ -590,18 +593,27 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
             except Exception:  # noqa: BLE001
                 pass
 
-    async def pump_out(stream: asyncio.StreamReader, writer: SSHStreamWriter) -> None:
+    async def pump_out(stream: asyncio.StreamReader, writer: SSHStreamWriter, fd: int) -> None:
         while True:
             data = await stream.read(65536)
             if not data:
                 break
-            writer.write(data)
+            try:
+                writer.write(data)
+            except BrokenPipeError:
+                # The client sent eow@openssh.com (its output closed): close our end of
+                # the pipe, so the command gets EPIPE/SIGPIPE, as sshd does (nchan.c
+                # chan_rcvd_eow -> chan_shutdown_read).
+                pipe = proc._transport.get_pipe_transport(fd)  # type: ignore[attr-defined]
+                if pipe is not None:
+                    pipe.close()
+                break
             await writer.drain()
 
     in_task = asyncio.ensure_future(pump_in())
     try:
-        await asyncio.gather(pump_out(proc.stdout, process.stdout),
-                             pump_out(proc.stderr, process.stderr))
+        await asyncio.gather(pump_out(proc.stdout, process.stdout, 1),
+                             pump_out(proc.stderr, process.stderr, 2))
         status = await proc.wait()
     except (asyncio.CancelledError, ConnectionLostError):
         if proc.returncode is None:
