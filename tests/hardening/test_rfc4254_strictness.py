@@ -218,6 +218,50 @@ def test_server_stops_writing_after_eow(test_registry):
     assert seen and "eow@openssh.com" in seen[0]
 
 
+# Checks the kernel had before this file, with no test of their own until now: each
+# test below was seen to fail with its check taken out of sshcore/_channels.py.
+
+@pytest.mark.parametrize("sequence", ["data-after-eof", "ext-data-after-eof", "duplicate-eof",
+                                      "data-after-close", "second-close"])
+def test_server_refuses_channel_messages_after_eof_or_close(test_registry, sequence):
+    """RFC 4254 5.3: no data after EOF; after CLOSE the channel is gone.  OpenSSH:
+    channel_input_extended_data "Received extended_data after EOF on channel %d"; after
+    both CLOSEs the channel is freed, and anything naming it hits channel_from_packet_id
+    ("packet referred to nonexistent channel").  (OpenSSH drops plain data after EOF and
+    logs a second EOF; we disconnect for those too.)"""
+    def messages(rid):
+        eof, close = byte(M.CHANNEL_EOF) + uint32(rid), byte(M.CHANNEL_CLOSE) + uint32(rid)
+        data = byte(M.CHANNEL_DATA) + uint32(rid) + string(b"late")
+        return {"data-after-eof": [eof, data], "ext-data-after-eof": [eof, ext_data(rid, 1, b"e")],
+                "duplicate-eof": [eof, eof], "data-after-close": [close, data],
+                "second-close": [close, close]}[sequence]
+
+    async def attack(peer, rid):
+        for payload in messages(rid):
+            peer.send(payload)
+
+    assert run(_attack_server(test_registry, attack)) == R.PROTOCOL_ERROR
+
+
+@pytest.mark.parametrize("payload", [
+    byte(M.CHANNEL_DATA) + uint32(4711) + string(b"x"),
+    ext_data(4711, 1, b"x"),
+    byte(M.CHANNEL_EOF) + uint32(4711),
+    byte(M.CHANNEL_CLOSE) + uint32(4711),
+    request(4711, "exec", True, string("id")),
+    adjust(4711, 1),
+    byte(M.CHANNEL_SUCCESS) + uint32(4711),
+], ids=["data", "ext-data", "eof", "close", "request", "window-adjust", "success"])
+def test_server_refuses_messages_for_unknown_channels(test_registry, payload):
+    """A channel number that was never opened: channels.c channel_from_packet_id
+    disconnects ("%s packet referred to nonexistent channel %d").  (For WINDOW_ADJUST
+    OpenSSH only logs "Received window adjust for non-open channel"; we disconnect.)"""
+    async def attack(peer, rid):
+        peer.send(payload)
+
+    assert run(_attack_server(test_registry, attack)) == R.PROTOCOL_ERROR
+
+
 # --------------------------------------------------------------------------- our client
 
 async def _serve_session(peer, window=1 << 20, max_packet=32768):
@@ -415,3 +459,35 @@ def test_client_sends_no_more_sessions_and_opens_no_more(test_registry):
                 await asyncio.sleep(0.2)
     run(main())
     assert got == [global_request("no-more-sessions@openssh.com", False)]
+
+
+@pytest.mark.parametrize("sequence", ["ext-data-after-eof", "data-after-eof", "unknown-channel"])
+def test_client_refuses_data_after_eof_or_for_unknown_channels(test_registry, sequence):
+    """The client side of the same checks: sshd's stderr after its EOF is what OpenSSH's
+    ssh disconnects for ("Received extended_data after EOF on channel %d", the
+    regress test stderr-after-eof.sh), and a channel number never opened is
+    channel_from_packet_id's disconnect."""
+    def packets(cid):
+        eof = byte(M.CHANNEL_EOF) + uint32(cid)
+        return {"ext-data-after-eof": [eof, ext_data(cid, 1, b"late")],
+                "data-after-eof": [eof, byte(M.CHANNEL_DATA) + uint32(cid) + string(b"late")],
+                "unknown-channel": [byte(M.CHANNEL_DATA) + uint32(cid + 4711) + string(b"x")]
+                }[sequence]
+
+    codes = []
+
+    async def handler(peer):
+        cid = await _serve_session(peer)
+        for payload in packets(cid):
+            peer.send(payload)
+        codes.append(await peer.expect_disconnect())
+
+    async def main():
+        async with hostile_server(handler, test_registry, TestKey()) as hs:
+            conn = await client(hs.port, test_registry)
+            with contextlib.suppress(SSHError):
+                async with asyncio.timeout(15):
+                    await conn.run("cmd")
+            await conn.wait_closed()
+    run(main())
+    assert codes == [R.PROTOCOL_ERROR]
