@@ -15,12 +15,14 @@ reports data consumed (``consume()``).
 Where RFC 4254 says MUST and OpenSSH enforces it, so do we, with a PROTOCOL_ERROR
 disconnect (OpenSSH's check in brackets): a WINDOW_ADJUST that takes the window past
 2^32-1 [channels.c channel_input_window_adjust, "adjust %u overflows remote window"];
-data beyond the window or the maximum packet size, or after EOF or CLOSE [channel_input_data,
-channel_input_extended_data "Received extended_data after EOF"]; any message for a channel
-that does not exist [channel_from_packet_id, "packet referred to nonexistent channel"];
-trailing bytes after a fixed-size message [sshpkt_get_end / ssh_packet_check_eom]; a
-"session" open after ``no-more-sessions@openssh.com`` [serverloop.c
-server_request_session].  Extended data OpenSSH would not take (a code other than
+extended data after EOF [channel_input_extended_data, "Received extended_data after
+EOF"]; any message for a channel that does not exist [channel_from_packet_id, "packet
+referred to nonexistent channel"]; trailing bytes after a fixed-size message
+[sshpkt_get_end / ssh_packet_check_eom]; a "session" open after
+``no-more-sessions@openssh.com`` [serverloop.c server_request_session].  Stricter than
+OpenSSH (which drops or tolerates these): any data after EOF or CLOSE, data past the
+window (OpenSSH allows 10% over) or the maximum packet size, a duplicate EOF, and a
+WINDOW_ADJUST for an unknown channel.  Extended data OpenSSH would not take (a code other than
 stderr, or stderr anywhere but towards a client's session) is dropped, as its "bad ext
 data" does, its window credited back.  ``eow@openssh.com`` (OpenSSH PROTOCOL 2.1: the
 peer reads no more) drops the channel's queued and future data, as nchan.c

@@ -347,7 +347,14 @@ class SSHServerProcess(SSHServerSession):
                 result = await result
         except ConnectionLostError:
             return
-        except Exception:  # the handler failed: report it as exit status 1
+        except Exception as exc:  # the handler failed: report it as exit status 1
+            chan = self.channel
+            if isinstance(exc, BrokenPipeError) and chan is not None and chan._eow:
+                # It wrote on after the client's eow@openssh.com: report what a command
+                # writing to a closed pipe gets, SIGPIPE, as sshd would.
+                if not chan._closed:
+                    self.exit_with_signal("PIPE")
+                return
             import logging
 
             logging.getLogger("sshcore.server").exception("process handler failed")

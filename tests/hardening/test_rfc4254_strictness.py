@@ -218,6 +218,38 @@ def test_server_stops_writing_after_eow(test_registry):
     assert seen and "eow@openssh.com" in seen[0]
 
 
+def test_server_handler_that_ignores_eow_ends_as_if_by_sigpipe(test_registry, caplog):
+    """A process handler that does not catch the BrokenPipeError ends as a command
+    writing to a closed pipe does under sshd: exit-signal PIPE, and no "process handler
+    failed" error in the log (before: logged with its traceback, and exit status 1)."""
+    async def careless(proc):
+        if proc.command != "careless":
+            return await echo_command(proc)
+        for _ in range(10_000):
+            proc.stdout.write(b"x" * 1000)
+            await proc.stdout.drain()
+        return 0
+
+    async def main():
+        async with await serve(test_registry, TestKey(), process_factory=careless) as srv:
+            peer = await RawPeer.connect(srv.port, test_registry)
+            await peer.login(USER, PASSWORD)
+            rid, _, _ = await peer.open_session(window=65536)
+            peer.channel_request(rid, "exec", True, string("careless"))
+            await peer.recv_type(M.CHANNEL_SUCCESS, skip=SKIP)
+            await peer.recv_type(M.CHANNEL_DATA, skip=SKIP)
+            peer.send(request(rid, "eow@openssh.com"))
+            while True:
+                p = await peer.recv_type(M.CHANNEL_DATA, M.CHANNEL_REQUEST, skip=SKIP)
+                r = SSHReader(p, 5)
+                if p[0] == M.CHANNEL_REQUEST:
+                    name = r.text()
+                    r.boolean()
+                    return name, (r.text() if name == "exit-signal" else r.uint32())
+    assert run(main()) == ("exit-signal", "PIPE")
+    assert "process handler failed" not in caplog.text
+
+
 # Checks the kernel had before this file, with no test of their own until now: each
 # test below was seen to fail with its check taken out of sshcore/_channels.py.
 
