@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import os
 import signal as _signal
 from collections import deque
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConnectionLostError, ProcessError
+from ..errors import ConnectionLostError, ProcessError, SSHError
 from ..messages import EXTENDED_DATA_STDERR
 from .channel import SSHClientChannel, SSHClientSession, SSHServerChannel, SSHServerSession
 
@@ -592,7 +593,9 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
                     break
                 proc.stdin.write(data if isinstance(data, bytes) else data.encode())  # type: ignore[union-attr]
                 await proc.stdin.drain()  # type: ignore[union-attr]
-        except (BrokenPipeError, ConnectionResetError, ConnectionLostError):
+        except (BrokenPipeError, ConnectionResetError):
+            _send_eow(process)  # the command closed its stdin
+        except ConnectionLostError:
             pass
         finally:
             try:
@@ -629,6 +632,22 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
     finally:
         in_task.cancel()
     return _report(process, status)
+
+
+def _send_eow(process: SSHServerProcess) -> None:
+    """The command reads no more: tell the client, which may then stop sending, as sshd
+    does (nchan.c chan_write_failed -> chan_send_eow2).  Only to peers that know
+    eow@openssh.com: sshd sends it only to OpenSSH (compat.c, SSH_NEW_OPENSSH); and
+    sshcore."""
+    chan = process.channel
+    conn = chan._conn if chan is not None else None
+    kernel = conn._conn if conn is not None else None
+    if chan is None or chan._closed or chan._closing or kernel is None or kernel.closed:
+        return
+    software = (kernel.peer_version or "").split("-", 2)[-1]
+    if software.startswith(("OpenSSH", "sshcore")) and not software.startswith("OpenSSH_4"):
+        with contextlib.suppress(SSHError):
+            chan.send_request_nowait("eow@openssh.com")
 
 
 def _report(process: SSHServerProcess, status: int) -> int | None:

@@ -250,6 +250,29 @@ def test_server_handler_that_ignores_eow_ends_as_if_by_sigpipe(test_registry, ca
     assert "process handler failed" not in caplog.text
 
 
+def test_our_client_and_server_agree_on_eow(test_registry):
+    """Both sides of ours, with a real subprocess behind the server: the command closes
+    its stdin, the server's write to it fails and it sends eow@openssh.com (to sshcore
+    and OpenSSH peers, as sshd sends it to OpenSSH), and the client's stdin writes then
+    raise BrokenPipeError; the command's output and status still arrive."""
+    async def main():
+        async with await serve(test_registry, TestKey(), process_factory=None) as srv:
+            async with await client(srv.port, test_registry) as conn:
+                proc = await conn.create_process("exec 0<&-; sleep 1; echo done")
+                error = None
+                for _ in range(200):
+                    try:
+                        proc.stdin.write("data\n")
+                    except BrokenPipeError as exc:
+                        error = exc
+                        break
+                    await asyncio.sleep(0.02)
+                result = await proc.wait()
+        return str(error), result.stdout, result.exit_status
+    error, out, status = run(main())
+    assert "eow@openssh.com" in error and out == "done\n" and status == 0
+
+
 # Checks the kernel had before this file, with no test of their own until now: each
 # test below was seen to fail with its check taken out of sshcore/_channels.py.
 

@@ -104,3 +104,19 @@ def test_sshd_eow_fails_our_stdin_writes(start_sshd, keys, openssh_named):
     assert error is not None and "eow@openssh.com" in str(error)
     assert result.stdout == "done\n" and result.exit_status == 0
     assert "send eow" in sshd.log.read_text()
+
+
+def test_our_server_sends_eow_to_ssh_when_the_command_closes_stdin(keys, helpers, tmp_path):
+    """The command closes its stdin while ``yes`` still feeds ssh: our server's next
+    write to it fails, and it sends eow@openssh.com, as sshd does (nchan.c
+    chan_write_failed); ssh logs "rcvd eow" and stops reading its stdin.  (No version
+    trick needed: ssh acts on eow from any server, and we send it to OpenSSH peers.)"""
+    with serve(keys, helpers) as srv:  # real subprocesses
+        ssh = (f"ssh -F /dev/null -p {srv.port} -o UserKnownHostsFile=/dev/null"
+               f" -o StrictHostKeyChecking=no -o BatchMode=yes -o IdentitiesOnly=yes"
+               f" -i {keys.user['ed25519']} -o LogLevel=DEBUG2 -E {tmp_path / 'ssh.log'}"
+               f" {helpers.USER}@127.0.0.1 'exec 0<&-; sleep 1; echo done'")
+        r = subprocess.run(["sh", "-c", f"yes | {ssh}"], capture_output=True, timeout=30)
+    log = (tmp_path / "ssh.log").read_text(errors="replace")
+    assert r.returncode == 0 and r.stdout == b"done\n", (r, log[-3000:])
+    assert "rcvd eow" in log, log[-3000:]
