@@ -75,7 +75,7 @@ def test_ssh_eow_stops_our_server_command(keys, helpers, openssh_named, tmp_path
     assert "send eow" in log, log[-3000:]
     assert r.stdout.startswith(b"y\ny\ny\n"), r
     # ssh ends when the command does: killed by SIGPIPE, reported as exit-signal PIPE
-    assert "exit-signal" in log or "exit-status" in log, log[-3000:]
+    assert "rtype exit-signal" in log, log[-3000:]
 
 
 def test_sshd_eow_fails_our_stdin_writes(start_sshd, keys, openssh_named):
