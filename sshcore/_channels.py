@@ -11,6 +11,22 @@ size allow; ``pending(channel)`` tells the driver how much waits, for back-press
 EOF and CLOSE we are asked to send go out after the queued data.  Incoming data beyond
 the window we granted is a protocol error; the window is re-opened as the application
 reports data consumed (``consume()``).
+
+Where RFC 4254 says MUST and OpenSSH enforces it, so do we, with a PROTOCOL_ERROR
+disconnect (OpenSSH's check in brackets): a WINDOW_ADJUST that takes the window past
+2^32-1 [channels.c channel_input_window_adjust, "adjust %u overflows remote window"];
+extended data after EOF [channel_input_extended_data, "Received extended_data after
+EOF"]; any message for a channel that does not exist [channel_from_packet_id, "packet
+referred to nonexistent channel"]; trailing bytes after a fixed-size message
+[sshpkt_get_end / ssh_packet_check_eom]; a "session" open after
+``no-more-sessions@openssh.com`` [serverloop.c server_request_session].  Stricter than
+OpenSSH (which drops or tolerates these): any data after EOF or CLOSE, data past the
+window (OpenSSH allows 10% over) or the maximum packet size, a duplicate EOF, and a
+WINDOW_ADJUST for an unknown channel.  Extended data OpenSSH would not take (a code other than
+stderr, or stderr anywhere but towards a client's session) is dropped, as its "bad ext
+data" does, its window credited back.  ``eow@openssh.com`` (OpenSSH PROTOCOL 2.1: the
+peer reads no more) drops the channel's queued and future data, as nchan.c
+chan_rcvd_eow does by closing the descriptor that feeds the channel; stderr still flows.
 """
 
 from __future__ import annotations
@@ -22,7 +38,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from ._wire import SSHReader, boolean, byte, string, uint32
 from .errors import LocalProtocolError, RemoteProtocolError
-from .messages import MessageType
+from .messages import EXTENDED_DATA_STDERR, MessageType
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -31,6 +47,11 @@ _U32X2 = struct.Struct(">II")
 _U32X3 = struct.Struct(">III")
 _DATA_HEADER = struct.Struct(">BII")
 _EXT_HEADER = struct.Struct(">BIII")
+_MAX_WINDOW = 0xFFFFFFFF  # RFC 4254 5.2: a window never goes past 2^32 - 1
+
+#: OpenSSH extensions the kernel itself acts on (PROTOCOL 2.1 and 2.2).
+EOW = "eow@openssh.com"
+NO_MORE_SESSIONS = "no-more-sessions@openssh.com"
 
 
 class Channel:
@@ -38,7 +59,7 @@ class Channel:
                  "local_max_packet", "window_initial", "consumed", "remote_window",
                  "remote_max_packet", "queue", "queued", "eof_sent", "eof_pending",
                  "close_pending", "close_sent", "close_received", "eof_received",
-                 "requests_out", "requests_in")
+                 "eow_received", "requests_out", "requests_in")
 
     def __init__(self, local_id: int, channel_type: str, window: int, max_packet: int) -> None:
         self.local_id = local_id
@@ -56,6 +77,7 @@ class Channel:
         self.eof_sent = self.eof_pending = False
         self.close_pending = self.close_sent = False
         self.close_received = self.eof_received = False
+        self.eow_received = False  # the peer reads no more data here (eow@openssh.com)
         self.requests_out = 0   # requests we sent with want_reply, awaiting replies
         self.requests_in = 0    # requests we received with want_reply, awaiting our reply
 
@@ -71,6 +93,9 @@ class ChannelLayer:
         self.global_out = 0   # global requests awaiting replies (FIFO)
         self.global_owners: deque[bool] = deque()  # ... and whether each is the kernel's own
         self.global_in = 0
+        # Server: the client sent no-more-sessions@openssh.com (no "session" opens after it).
+        # Client: we sent it (and so may open no more sessions ourselves).
+        self.no_more_sessions = False
 
     # ------------------------------------------------------------------ helpers
 
@@ -109,6 +134,8 @@ class ChannelLayer:
 
     def open(self, channel_type: str, data: bytes = b"", window: int | None = None,
              max_packet: int | None = None) -> int:
+        if channel_type == "session" and self.no_more_sessions:
+            raise LocalProtocolError("no-more-sessions@openssh.com was sent: no more sessions")
         ch = self._alloc(channel_type, window, max_packet)
         self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN), string(channel_type),
                                          uint32(ch.local_id), uint32(ch.local_window),
@@ -141,8 +168,8 @@ class ChannelLayer:
         ch = self._chan(local_id)
         if ch.eof_pending or ch.eof_sent or ch.close_pending or ch.close_sent:
             raise LocalProtocolError("cannot send data after EOF or close")
-        if not data:
-            return
+        if not data or (ch.eow_received and datatype is None):
+            return  # after eow@openssh.com the peer reads no more: dropped, as OpenSSH does
         ch.queue.append((datatype, bytes(data)))
         ch.queued += len(data)
         if ch.state != "open":
@@ -234,6 +261,16 @@ class ChannelLayer:
         self.conn.send_payload(byte(MessageType.GLOBAL_REQUEST) + string(request)
                                + boolean(want_reply) + data)
 
+    def send_no_more_sessions(self) -> None:
+        """Client: tell the server we open no more sessions (OpenSSH's ssh does this
+        unless it is a ControlMaster), so a hijacked connection cannot be given one."""
+        if not self.conn.is_client:
+            raise LocalProtocolError("only a client sends no-more-sessions@openssh.com")
+        if self.no_more_sessions:
+            return
+        self.no_more_sessions = True
+        self.global_request(NO_MORE_SESSIONS, False)
+
     def reply_global(self, success: bool, data: bytes = b"") -> None:
         if self.global_in <= 0:
             raise LocalProtocolError("no global request is waiting for a reply")
@@ -306,6 +343,13 @@ class ChannelLayer:
         ctype = r.text("ascii")
         remote_id, window, max_packet = r.uint32(), r.uint32(), r.uint32()
         data = r.rest()
+        if ctype == "session" and not self.conn.is_client:
+            if data:  # RFC 4254 6.1 (serverloop.c server_request_session: sshpkt_get_end)
+                raise RemoteProtocolError("unexpected data in a session CHANNEL_OPEN")
+            if self.no_more_sessions:
+                # serverloop.c server_request_session disconnects with these words.
+                raise RemoteProtocolError("Possible attack: attempt to open a session after "
+                                          "additional sessions disabled")
         if len(self.channels) >= self.conn.config.max_channels:
             self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(remote_id),
                                              uint32(4), string("too many channels"), string(""))))
@@ -330,18 +374,26 @@ class ChannelLayer:
             raise RemoteProtocolError("unexpected CHANNEL_OPEN_FAILURE")
         code = r.uint32()
         reason = r.string().decode("utf-8", "replace")
+        r.string()  # language tag
+        r.finish()
         del self.channels[ch.local_id]
         self.conn._events.append(ev.ChannelOpenFailed(ch.local_id, code, reason))
 
     def _on_window_adjust(self, payload: bytes) -> None:
         ch, r = self._get(payload)
         n = r.uint32()
-        ch.remote_window = min(ch.remote_window + n, 0xFFFFFFFF)
+        r.finish()
+        if ch.remote_window + n > _MAX_WINDOW:
+            # OpenSSH channels.c: fatal("channel %d: adjust %u overflows remote window %u")
+            raise RemoteProtocolError(f"channel {ch.local_id}: adjust {n} overflows the window "
+                                      f"{ch.remote_window} (RFC 4254 5.2: at most 2^32-1)")
+        ch.remote_window += n
         if ch.state == "open":
             self._flush(ch)
             self.conn._events.append(ev.ChannelWindowOpened(ch.local_id))
 
-    def _receive(self, ch: Channel, data: bytes, datatype: int | None) -> None:
+    def _receive(self, ch: Channel, data: bytes, datatype: int | None,
+                 deliver: bool = True) -> None:
         if ch.state != "open" or ch.eof_received or ch.close_received:
             raise RemoteProtocolError("channel data after EOF or close, or before open")
         n = len(data)
@@ -350,7 +402,7 @@ class ChannelLayer:
         if n > ch.local_max_packet:
             raise RemoteProtocolError("channel data exceeds the maximum packet size")
         ch.local_window -= n
-        if ch.close_sent:
+        if ch.close_sent or not deliver:
             return
         self.conn._events.append(ev.ChannelData(ch.local_id, data, datatype))
 
@@ -369,10 +421,20 @@ class ChannelLayer:
         local, datatype, n = _U32X3.unpack_from(payload, 1)
         if 13 + n != len(payload):
             raise RemoteProtocolError("CHANNEL_EXTENDED_DATA length does not match the packet")
-        self._receive(self._lookup(local, payload[0]), payload[13:], datatype)
+        ch = self._lookup(local, payload[0])
+        if datatype != EXTENDED_DATA_STDERR or not (self.conn.is_client
+                                                    and ch.channel_type == "session"):
+            # OpenSSH takes extended data only as a session's stderr, by the client; other
+            # codes, and stderr sent anywhere else, are "bad ext data", dropped.  The peer
+            # counted them against its window: check them as data, then credit them back.
+            self._receive(ch, payload[13:], datatype, deliver=False)
+            self.consume(ch.local_id, n)
+            return
+        self._receive(ch, payload[13:], datatype)
 
     def _on_eof(self, payload: bytes) -> None:
         ch, r = self._get(payload)
+        r.finish()
         if ch.eof_received or ch.close_received:
             raise RemoteProtocolError("duplicate CHANNEL_EOF")
         ch.eof_received = True
@@ -380,6 +442,7 @@ class ChannelLayer:
 
     def _on_close(self, payload: bytes) -> None:
         ch, r = self._get(payload)
+        r.finish()
         if ch.close_received:
             raise RemoteProtocolError("duplicate CHANNEL_CLOSE")
         ch.close_received = True
@@ -395,9 +458,31 @@ class ChannelLayer:
         ch, r = self._get(payload)
         request = r.text("ascii")
         want_reply = r.boolean()
+        if request == EOW:
+            r.finish()  # serverloop.c / clientloop.c: sshpkt_get_end
+            self._on_eow(ch)
+            if not want_reply:
+                return
+            # The reply goes out in order with the channel's other requests: the
+            # application gives it (OpenSSH answers FAILURE, having acted on it anyway).
         if want_reply:
             ch.requests_in += 1
         self.conn._events.append(ev.ChannelRequestReceived(ch.local_id, request, want_reply, r.rest()))
+
+    def _on_eow(self, ch: Channel) -> None:
+        """The peer reads no more data (its output closed): drop what waits for it and
+        what is written from now on, as OpenSSH's chan_rcvd_eow does by closing the
+        descriptor that feeds the channel.  Extended data (stderr) still goes."""
+        if ch.eow_received:
+            return
+        ch.eow_received = True
+        if ch.queue:
+            kept = deque(item for item in ch.queue if item[0] is not None)
+            ch.queued = sum(len(item[1]) for item in kept)
+            ch.queue = kept
+            if ch.state == "open" and not ch.close_sent:
+                self._flush(ch)  # a pending EOF or CLOSE may go now
+        self.conn._events.append(ev.ChannelEOWReceived(ch.local_id))
 
     def _on_request_reply(self, payload: bytes) -> None:
         ch, r = self._get(payload)
@@ -412,6 +497,10 @@ class ChannelLayer:
         r = SSHReader(payload, 1)
         request = r.text("ascii")
         want_reply = r.boolean()
+        if request == NO_MORE_SESSIONS and not self.conn.is_client:
+            # serverloop.c server_input_global_request: no_more_sessions = 1, success.  The
+            # event still goes to the application, which answers it (in order) if asked.
+            self.no_more_sessions = True
         if want_reply:
             self.global_in += 1
         self.conn._events.append(ev.GlobalRequestReceived(request, want_reply, r.rest()))

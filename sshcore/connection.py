@@ -221,6 +221,20 @@ class Connection(Transport):
     def reply_global_request(self, success: bool, data: bytes = b"") -> None:
         self.channels.reply_global(success, data)
 
+    def send_no_more_sessions(self) -> None:
+        """Client: send ``no-more-sessions@openssh.com`` (OpenSSH PROTOCOL 2.2), as ssh
+        does when it will open no more sessions; opening one afterwards is a
+        :class:`~sshcore.errors.LocalProtocolError`, and a server that knows the
+        extension disconnects a peer that tries."""
+        self._require_auth()
+        self.channels.send_no_more_sessions()
+
+    @property
+    def no_more_sessions(self) -> bool:
+        """Server: the client sent ``no-more-sessions@openssh.com`` (any further
+        "session" open is a protocol error).  Client: we sent it."""
+        return self.channels.no_more_sessions
+
     def _require_auth(self) -> None:
         from .errors import LocalProtocolError
 

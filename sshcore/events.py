@@ -130,6 +130,17 @@ class ChannelEOF(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelEOWReceived(Event):
+    """The peer sent ``eow@openssh.com`` (OpenSSH PROTOCOL 2.1, "end of write"): it
+    reads no more data on this channel (its output closed).  The kernel has dropped the
+    data queued for it and drops what is sent from now on; extended data (stderr) still
+    goes.  OpenSSH then closes the descriptor that fed the channel, so its writer gets
+    EPIPE: do the equivalent."""
+
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelClosed(Event):
     channel: int
 

@@ -136,6 +136,7 @@ class SSHChannel:
         self._in_request = False
         self._close_after_request = False
         self._eof_sent = False
+        self._eow = False       # the peer sent eow@openssh.com: it reads no more data
         self._decoders: dict[int | None, Any] = {}
         self._zero_copy = False
 
@@ -186,6 +187,11 @@ class SSHChannel:
         conn = self._live()
         if self._eof_sent or self._closing:
             raise BrokenPipeError("channel is closed for sending (EOF or close already sent)")
+        if self._eow and datatype is None:
+            # As a command writing to ssh whose output closed gets EPIPE (sshd closes the
+            # pipe when the client's eow@openssh.com arrives); stderr still goes.
+            raise BrokenPipeError("the peer reads no more data on this channel "
+                                  "(it sent eow@openssh.com)")
         conn._write(self._id, self._encode(data), datatype)
 
     def write_stderr(self, data: bytes | str) -> None:
@@ -281,6 +287,9 @@ class SSHChannel:
                 self._conn._conn.consume(self._id, len(event.data))  # type: ignore[union-attr]
         elif isinstance(event, ev.ChannelWindowOpened):
             self._wake_drain()
+        elif isinstance(event, ev.ChannelEOWReceived):
+            self._eow = True
+            self._wake_drain()  # the queued data was dropped: writers need not wait
         elif isinstance(event, ev.ChannelEOF):
             # As in AsyncSSH (and asyncio protocols): a false answer closes the channel;
             # True keeps it half open so this side can still send.
@@ -332,7 +341,9 @@ class SSHChannel:
         self._request_waiters.clear()
         if self._closed_fut is not None and not self._closed_fut.done():
             self._closed_fut.set_result(None)
-        if self._session is not None:
+        if self._session is not None and self._made:
+            # Like an asyncio protocol: no connection_lost() without connection_made()
+            # (a session whose channel never opened learns it from the open's error).
             self._session.connection_lost(exc)
 
 

@@ -497,6 +497,7 @@ SSHConnection.event_handlers = {
     ev.ChannelEOF: SSHConnection._route,
     ev.ChannelClosed: SSHConnection._route,
     ev.ChannelRequestReceived: SSHConnection._route,
+    ev.ChannelEOWReceived: SSHConnection._route,
     ev.ChannelRequestReplied: SSHConnection._route,
     ev.ChannelWindowOpened: SSHConnection._route,
     ev.GlobalRequestReceived: SSHConnection._on_global_request,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import os
 import signal as _signal
 from collections import deque
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConnectionLostError, ProcessError
+from ..errors import ConnectionLostError, ProcessError, SSHError
 from ..messages import EXTENDED_DATA_STDERR
 from .channel import SSHClientChannel, SSHClientSession, SSHServerChannel, SSHServerSession
 
@@ -347,7 +348,14 @@ class SSHServerProcess(SSHServerSession):
                 result = await result
         except ConnectionLostError:
             return
-        except Exception:  # the handler failed: report it as exit status 1
+        except Exception as exc:  # the handler failed: report it as exit status 1
+            chan = self.channel
+            if isinstance(exc, BrokenPipeError) and chan is not None and chan._eow:
+                # It wrote on after the client's eow@openssh.com: report what a command
+                # writing to a closed pipe gets, SIGPIPE, as sshd would.
+                if not chan._closed:
+                    self.exit_with_signal("PIPE")
+                return
             import logging
 
             logging.getLogger("sshcore.server").exception("process handler failed")
@@ -457,7 +465,10 @@ async def _run_in_pty(process: SSHServerProcess, args: list[str], env: dict[str,
             if not done.done():
                 done.set_result(None)
             return
-        process.stdout.write(data)
+        try:
+            process.stdout.write(data)
+        except BrokenPipeError:
+            pass  # the client sent eow@openssh.com: it reads no more, the output is dropped
 
     loop.add_reader(master, readable)
 
@@ -582,7 +593,9 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
                     break
                 proc.stdin.write(data if isinstance(data, bytes) else data.encode())  # type: ignore[union-attr]
                 await proc.stdin.drain()  # type: ignore[union-attr]
-        except (BrokenPipeError, ConnectionResetError, ConnectionLostError):
+        except (BrokenPipeError, ConnectionResetError):
+            _send_eow(process)  # the command closed its stdin
+        except ConnectionLostError:
             pass
         finally:
             try:
@@ -590,18 +603,27 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
             except Exception:  # noqa: BLE001
                 pass
 
-    async def pump_out(stream: asyncio.StreamReader, writer: SSHStreamWriter) -> None:
+    async def pump_out(stream: asyncio.StreamReader, writer: SSHStreamWriter, fd: int) -> None:
         while True:
             data = await stream.read(65536)
             if not data:
                 break
-            writer.write(data)
+            try:
+                writer.write(data)
+            except BrokenPipeError:
+                # The client sent eow@openssh.com (its output closed): close our end of
+                # the pipe, so the command gets EPIPE/SIGPIPE, as sshd does (nchan.c
+                # chan_rcvd_eow -> chan_shutdown_read).
+                pipe = proc._transport.get_pipe_transport(fd)  # type: ignore[attr-defined]
+                if pipe is not None:
+                    pipe.close()
+                break
             await writer.drain()
 
     in_task = asyncio.ensure_future(pump_in())
     try:
-        await asyncio.gather(pump_out(proc.stdout, process.stdout),
-                             pump_out(proc.stderr, process.stderr))
+        await asyncio.gather(pump_out(proc.stdout, process.stdout, 1),
+                             pump_out(proc.stderr, process.stderr, 2))
         status = await proc.wait()
     except (asyncio.CancelledError, ConnectionLostError):
         if proc.returncode is None:
@@ -610,6 +632,22 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
     finally:
         in_task.cancel()
     return _report(process, status)
+
+
+def _send_eow(process: SSHServerProcess) -> None:
+    """The command reads no more: tell the client, which may then stop sending, as sshd
+    does (nchan.c chan_write_failed -> chan_send_eow2).  Only to peers that know
+    eow@openssh.com: sshd sends it only to OpenSSH (compat.c, SSH_NEW_OPENSSH); and
+    sshcore."""
+    chan = process.channel
+    conn = chan._conn if chan is not None else None
+    kernel = conn._conn if conn is not None else None
+    if chan is None or chan._closed or chan._closing or kernel is None or kernel.closed:
+        return
+    software = (kernel.peer_version or "").split("-", 2)[-1]
+    if software.startswith(("OpenSSH", "sshcore")) and not software.startswith("OpenSSH_4"):
+        with contextlib.suppress(SSHError):
+            chan.send_request_nowait("eow@openssh.com")
 
 
 def _report(process: SSHServerProcess, status: int) -> int | None:

@@ -382,7 +382,15 @@ class SSHServerConnection(SSHConnection):
         chan.extra["peername"] = orig
         return chan
 
+    @property
+    def no_more_sessions(self) -> bool:
+        """The client sent ``no-more-sessions@openssh.com`` (OpenSSH's ssh does, unless it
+        is a ControlMaster): a further "session" open disconnects it, as sshd does."""
+        return self._conn is not None and self._conn.no_more_sessions
+
     def global_request_received(self, request: str, data: bytes) -> Any:
+        if request == "no-more-sessions@openssh.com":
+            return True  # the kernel enforces it; sshd answers success when asked
         if request == "hostkeys-prove-00@openssh.com":
             return self._prove_host_keys(data)
         if request == "tcpip-forward":
