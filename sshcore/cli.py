@@ -606,11 +606,22 @@ async def connection_options(args: argparse.Namespace, destination: str
 
 async def _run(args: argparse.Namespace) -> int:
     from . import connect
+    from .aio.stdio import parse_escape_char
 
     target, port, user, known_hosts, kwargs, opts = await connection_options(args, args.destination)
     command = " ".join(args.command) if args.command else None
     if args.no_command and command is not None:
         raise_config("-N takes no command")
+    forward_to = None
+    if args.stdio_forward is not None:
+        if command is not None:
+            raise_config("-W takes no command (cannot specify a stdio forward with a command)")
+        forward_to = _parse_stdio_forward(args.stdio_forward)
+    try:
+        escape_char = parse_escape_char(args.escape_char if args.escape_char is not None
+                                        else opts.get("escapechar", "~"))
+    except ValueError as exc:
+        raise_config(str(exc))
     stdin_tty = sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
     request_tty = opts.get("requesttty", "auto").lower()  # -t/-T on the command line win
     if args.tty == 0 and not args.no_tty:
@@ -625,6 +636,8 @@ async def _run(args: argparse.Namespace) -> int:
     if args.no_tty:
         want_pty = False
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
+        if forward_to is not None:  # as ssh -W: no session, no other forwarding
+            return await _stdio_forward(conn, *forward_to, no_stdin=args.no_stdin)
         listeners = await _start_forwards(conn, args, opts)
         if args.no_command:
             stop = asyncio.Event()
@@ -645,11 +658,51 @@ async def _run(args: argparse.Namespace) -> int:
             session["term_size"] = _LocalTerminal.size()
             session["term_modes"] = _LocalTerminal.modes()
         proc = await conn.create_process(command, encoding=None, **session)
+        # Escapes as ssh: with a pty, typed on a terminal, unless -e none.
+        escapes = escape_char if want_pty and stdin_tty else None
         with _LocalTerminal() if want_pty and stdin_tty else contextlib.nullcontext():
-            return await _relay(proc, args, want_pty)
+            return await _relay(proc, args, want_pty, conn=conn, host=target, escape_char=escapes)
 
 
-async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool) -> int:
+def _parse_stdio_forward(spec: str) -> tuple[str, int]:
+    """``-W host:port`` (``[v6addr]:port`` too) -> (host, port)."""
+    host, sep, port = spec.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise_config(f"bad -W forwarding specification {spec!r}: want host:port")
+    return host, int(port)
+
+
+async def _pump_input(writer: Any, no_stdin: bool = False,
+                      on_escape: Any = None, escape_char: int | None = None) -> bool:
+    """Copy local stdin (any kind: pipe, file, terminal, closed) to a channel ``writer``,
+    waiting for its ``drain()`` between chunks, then send EOF.  With ``escape_char``, ssh's
+    escapes are taken out of the input and handed to ``await on_escape(command)``, which
+    returns True to stop.  Returns False when the channel closed first."""
+    from .aio.stdio import Escape, EscapeScanner, InputReader, open_stdin
+
+    reader = InputReader() if no_stdin else open_stdin()
+    scanner = EscapeScanner(escape_char) if escape_char is not None else None
+    try:
+        while data := await reader.read():
+            for item in scanner.feed(data) if scanner is not None else (data,):
+                if isinstance(item, Escape):
+                    if await on_escape(item.command):
+                        return True
+                    continue
+                writer.write(item)
+            await writer.drain()
+        writer.write_eof()
+    except (SSHError, BrokenPipeError):  # the channel closed: the rest of stdin is not wanted
+        return False
+    finally:
+        reader.close()
+    return True
+
+
+async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: Any = None,
+                 host: str = "", escape_char: int | None = None) -> int:
     loop = asyncio.get_running_loop()
     if want_pty:
         def resized() -> None:
@@ -659,37 +712,79 @@ async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool) -> int:
             except SSHError:
                 pass
         loop.add_signal_handler(signal.SIGWINCH, resized)
+    escaped = False
 
-    async def pump_stdin() -> None:
-        if sys.stdin is None or sys.stdin.closed or args.no_stdin or (
-                sys.stdin.isatty() and not want_pty):
-            proc.stdin.write_eof()
-            return
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while data := await reader.read(65536):
-            proc.stdin.write(data)
-            await proc.stdin.drain()
-        proc.stdin.write_eof()
+    async def on_escape(command: str) -> bool:
+        nonlocal escaped
+        from .aio.stdio import ESCAPE_HELP
+
+        if command == ".":  # ~. : drop the connection, as ssh does
+            escaped = True
+            if conn is not None:
+                conn.close()
+            proc.close()
+            return True
+        if command == "B":
+            with contextlib.suppress(SSHError):
+                await proc.send_break(1000)
+        elif command == "?":
+            sys.stderr.write(ESCAPE_HELP.format(c=chr(escape_char or 0)))
+            sys.stderr.flush()
+        return False
 
     async def pump_out(stream: Any, out: Any) -> None:
         while data := await stream.read(65536):
             out.write(data)
             out.flush()
 
-    stdin_task = asyncio.ensure_future(pump_stdin())
+    stdin_task = asyncio.ensure_future(_pump_input(proc.stdin, args.no_stdin, on_escape,
+                                                   escape_char))
     try:
         await asyncio.gather(pump_out(proc.stdout, sys.stdout.buffer),
                              pump_out(proc.stderr, sys.stderr.buffer))
         await proc.wait_closed()
     finally:
         stdin_task.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await stdin_task
         if want_pty:
             loop.remove_signal_handler(signal.SIGWINCH)
+    if escaped:
+        sys.stderr.write(f"Connection to {_printable(host)} closed.\r\n" if want_pty
+                         else f"Connection to {_printable(host)} closed.\n")
+        sys.stderr.flush()
+        return 255
     if proc.exit_signal:
         print(f"sshcore: remote command killed by signal {proc.exit_signal[0]}", file=sys.stderr)
         return 255
     return proc.exit_status if proc.exit_status is not None else 255
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+async def _stdio_forward(conn: Any, host: str, port: int, *, no_stdin: bool = False) -> int:
+    """ssh -W: a direct-tcpip channel to host:port relayed to stdin/stdout until it closes.
+    Its end of file closes stdout (so a ProxyCommand's ssh sees the end), as ssh does."""
+    reader, writer = await conn.open_connection(host, port)
+    stdin_task = asyncio.ensure_future(_pump_input(writer, no_stdin))
+    out = sys.stdout.buffer
+    try:
+        while data := await reader.read(65536):
+            out.write(data)
+            out.flush()
+        with contextlib.suppress(OSError, ValueError):
+            out.flush()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+        await writer.wait_closed()
+    finally:
+        stdin_task.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await stdin_task
+    return 0
 
 
 async def _passwd(args: argparse.Namespace) -> int:
@@ -786,6 +881,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-D", dest="dynamic", action="append", metavar="[bind:]port",
                    help="SOCKS 4/5 proxy through the server")
     r.add_argument("-N", dest="no_command", action="store_true", help="no command: just forward")
+    r.add_argument("-W", dest="stdio_forward", metavar="HOST:PORT",
+                   help="relay stdin/stdout to HOST:PORT through the server (for ProxyCommand)")
+    r.add_argument("-e", dest="escape_char", metavar="CHAR",
+                   help="escape character on a terminal with a PTY (default ~; 'none': off)")
     r.add_argument("-A", dest="forward_agent", action="store_true",
                    help="let the server use the local SSH agent (ForwardAgent)")
     r.add_argument("-t", dest="tty", action="count", default=0,
