@@ -637,7 +637,9 @@ async def _run(args: argparse.Namespace) -> int:
         want_pty = False
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
         if forward_to is not None:  # as ssh -W: no session, no other forwarding
-            return await _stdio_forward(conn, *forward_to, no_stdin=args.no_stdin)
+            from .aio.stdio import forward_stdio
+
+            return await forward_stdio(conn, *forward_to, no_stdin=args.no_stdin)
         listeners = await _start_forwards(conn, args, opts)
         if args.no_command:
             stop = asyncio.Event()
@@ -672,33 +674,6 @@ def _parse_stdio_forward(spec: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise_config(f"bad -W forwarding specification {spec!r}: want host:port")
     return host, int(port)
-
-
-async def _pump_input(writer: Any, no_stdin: bool = False,
-                      on_escape: Any = None, escape_char: int | None = None) -> bool:
-    """Copy local stdin (any kind: pipe, file, terminal, closed) to a channel ``writer``,
-    waiting for its ``drain()`` between chunks, then send EOF.  With ``escape_char``, ssh's
-    escapes are taken out of the input and handed to ``await on_escape(command)``, which
-    returns True to stop.  Returns False when the channel closed first."""
-    from .aio.stdio import Escape, EscapeScanner, InputReader, open_stdin
-
-    reader = InputReader() if no_stdin else open_stdin()
-    scanner = EscapeScanner(escape_char) if escape_char is not None else None
-    try:
-        while data := await reader.read():
-            for item in scanner.feed(data) if scanner is not None else (data,):
-                if isinstance(item, Escape):
-                    if await on_escape(item.command):
-                        return True
-                    continue
-                writer.write(item)
-            await writer.drain()
-        writer.write_eof()
-    except (SSHError, BrokenPipeError):  # the channel closed: the rest of stdin is not wanted
-        return False
-    finally:
-        reader.close()
-    return True
 
 
 async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: Any = None,
@@ -737,8 +712,10 @@ async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: A
             out.write(data)
             out.flush()
 
-    stdin_task = asyncio.ensure_future(_pump_input(proc.stdin, args.no_stdin, on_escape,
-                                                   escape_char))
+    from .aio.stdio import pump_input
+
+    stdin_task = asyncio.ensure_future(pump_input(proc.stdin, args.no_stdin, on_escape,
+                                                  escape_char))
     try:
         await asyncio.gather(pump_out(proc.stdout, sys.stdout.buffer),
                              pump_out(proc.stderr, sys.stderr.buffer))
@@ -750,8 +727,7 @@ async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: A
         if want_pty:
             loop.remove_signal_handler(signal.SIGWINCH)
     if escaped:
-        sys.stderr.write(f"Connection to {_printable(host)} closed.\r\n" if want_pty
-                         else f"Connection to {_printable(host)} closed.\n")
+        sys.stderr.write(f"Connection to {_printable(host)} closed.\r\n")  # raw terminal
         sys.stderr.flush()
         return 255
     if proc.exit_signal:
@@ -762,29 +738,6 @@ async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: A
 
 def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
-
-
-async def _stdio_forward(conn: Any, host: str, port: int, *, no_stdin: bool = False) -> int:
-    """ssh -W: a direct-tcpip channel to host:port relayed to stdin/stdout until it closes.
-    Its end of file closes stdout (so a ProxyCommand's ssh sees the end), as ssh does."""
-    reader, writer = await conn.open_connection(host, port)
-    stdin_task = asyncio.ensure_future(_pump_input(writer, no_stdin))
-    out = sys.stdout.buffer
-    try:
-        while data := await reader.read(65536):
-            out.write(data)
-            out.flush()
-        with contextlib.suppress(OSError, ValueError):
-            out.flush()
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, out.fileno())
-            os.close(devnull)
-        await writer.wait_closed()
-    finally:
-        stdin_task.cancel()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await stdin_task
-    return 0
 
 
 async def _passwd(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
 """Local input for the command-line tools: any descriptor read without blocking the loop,
-and ssh's escape sequences (``~.``) on a terminal.
+relayed to a channel (``sshcore run``, ``-W``), and ssh's escape sequences (``~.``).
 
 The event loop can only watch descriptors the kernel can poll: pipes, sockets, terminals.
 epoll refuses regular files and some devices (``/dev/null``) with ``EPERM``, so
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["CHUNK", "InputReader", "open_input", "open_stdin", "stdin_fd", "read_lines",
-           "EscapeScanner", "Escape", "parse_escape_char", "ESCAPE_HELP"]
+           "pump_input", "forward_stdio", "EscapeScanner", "Escape", "parse_escape_char",
+           "ESCAPE_HELP"]
 
 #: Bytes asked for per read: a few channel packets' worth, and the most held in memory.
 CHUNK = 65536
@@ -215,6 +216,71 @@ async def read_lines(reader: InputReader, encoding: str = "utf-8") -> Any:
             break
     if pending:
         yield pending.removesuffix("\r")
+
+
+# --------------------------------------------------------------------------- relaying
+
+
+async def pump_input(writer: Any, no_stdin: bool = False, on_escape: Any = None,
+                     escape_char: int | None = None) -> bool:
+    """Copy standard input (any kind) to a channel ``writer``, awaiting its ``drain()``
+    between chunks, then send EOF.
+
+    With ``escape_char``, ssh's escapes are taken out of the input and handed to
+    ``await on_escape(command)``, which returns True to stop reading.  ``no_stdin``
+    (``-n``): send EOF at once.  Returns False when the channel closed first (the rest of
+    the input was not wanted), True otherwise.
+    """
+    from ..errors import SSHError
+
+    reader = InputReader() if no_stdin else open_stdin()
+    scanner = EscapeScanner(escape_char) if escape_char is not None else None
+    try:
+        while data := await reader.read():
+            for item in scanner.feed(data) if scanner is not None else (data,):
+                if isinstance(item, Escape):
+                    if await on_escape(item.command):
+                        return True
+                    continue
+                writer.write(item)
+            await writer.drain()
+        writer.write_eof()
+    except (SSHError, BrokenPipeError):
+        return False
+    finally:
+        reader.close()
+    return True
+
+
+async def forward_stdio(conn: Any, host: str, port: int, *, no_stdin: bool = False) -> int:
+    """``ssh -W host:port``: a direct-tcpip channel through ``conn`` relayed to standard
+    input and output until it closes; returns the exit status (0).
+
+    The channel's end of file closes standard output (a ProxyCommand's ssh then sees the
+    end), as ssh does.  Failing to open the channel raises
+    :class:`~sshcore.errors.ChannelOpenError`.
+    """
+    reader, writer = await conn.open_connection(host, port)
+    stdin_task = asyncio.ensure_future(pump_input(writer, no_stdin))
+    out = sys.stdout.buffer
+    try:
+        while data := await reader.read(CHUNK):
+            out.write(data)
+            out.flush()
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        await writer.wait_closed()
+    finally:
+        stdin_task.cancel()
+        try:
+            await stdin_task
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - ended either way
+            pass
+    return 0
 
 
 # --------------------------------------------------------------------------- escapes

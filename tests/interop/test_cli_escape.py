@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from sshcore.aio.stdio import Escape, EscapeScanner, parse_escape_char
+from sshcore.aio.stdio import ESCAPE_HELP, Escape, EscapeScanner, parse_escape_char
 
 pytestmark = pytest.mark.interop
 
@@ -39,11 +39,14 @@ def test_tilde_dot_closes_the_connection(start_sshd, keys, helpers):
     before = disconnects(sshd)
     # cat on the remote pty echoes what is typed; "~." after a newline must not reach it.
     code, out = helpers.run_in_pty(run_args(sshd, keys, "-tt", "127.0.0.1", "echo READY; cat"),
-                                   [(b"READY", b"hello\r"), (b"hello\r\n", b"\n~.")], timeout=60)
+                                   [(b"READY", b"hello\r"), (b"hello\r\n", b"\n~?"),
+                                    (b"escape sequences", b"\n~.")], timeout=60)
     text = out.decode(errors="replace")
     assert code == 255, text
+    assert "~.   - terminate connection" in text  # ~? listed the escapes
     assert "Connection to 127.0.0.1 closed." in text
-    assert "~." not in text
+    shown = text.replace(ESCAPE_HELP.format(c="~"), "")
+    assert "~." not in shown and "~?" not in shown  # neither reached the remote
     assert wait_for(lambda: disconnects(sshd) > before), sshd.log_tail()
 
 
