@@ -236,7 +236,7 @@ async def pump_input(writer: Any, no_stdin: bool = False, on_escape: Any = None,
     reader = InputReader() if no_stdin else open_stdin()
     scanner = EscapeScanner(escape_char) if escape_char is not None else None
     try:
-        while data := await reader.read():
+        while data := await _read_or_eof(reader):
             for item in scanner.feed(data) if scanner is not None else (data,):
                 if isinstance(item, Escape):
                     if await on_escape(item.command):
@@ -250,6 +250,17 @@ async def pump_input(writer: Any, no_stdin: bool = False, on_escape: Any = None,
     finally:
         reader.close()
     return True
+
+
+async def _read_or_eof(reader: InputReader) -> bytes:
+    """A chunk; an input that cannot be read (``0>file``: not open for reading) is said
+    once on stderr and ends there, so the remote side still gets its EOF."""
+    try:
+        return await reader.read()
+    except OSError as exc:
+        sys.stderr.write(f"sshcore: cannot read stdin: {exc.strerror or exc}\n")
+        sys.stderr.flush()
+        return b""
 
 
 async def forward_stdio(conn: Any, host: str, port: int, *, no_stdin: bool = False) -> int:

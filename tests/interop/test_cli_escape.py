@@ -9,8 +9,6 @@ import time
 
 import pytest
 
-from sshcore.aio.stdio import ESCAPE_HELP, Escape, EscapeScanner, parse_escape_char
-
 pytestmark = pytest.mark.interop
 
 
@@ -45,6 +43,8 @@ def test_tilde_dot_closes_the_connection(start_sshd, keys, helpers):
     assert code == 255, text
     assert "~.   - terminate connection" in text  # ~? listed the escapes
     assert "Connection to 127.0.0.1 closed." in text
+    from sshcore.aio.stdio import ESCAPE_HELP
+
     shown = text.replace(ESCAPE_HELP.format(c="~"), "")
     assert "~." not in shown and "~?" not in shown  # neither reached the remote
     assert wait_for(lambda: disconnects(sshd) > before), sshd.log_tail()
@@ -102,26 +102,3 @@ def test_bad_escape_char_is_a_clear_error(start_sshd, keys):
                        capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode == 255
     assert b"bad escape character" in r.stderr and b"Traceback" not in r.stderr
-
-
-# ------------------------------------------------------------------- the scanner alone
-
-
-def test_scanner_splits_escapes_across_reads():
-    s = EscapeScanner()
-    assert s.feed(b"~") == []                      # start of input is a line start
-    assert s.feed(b"~ab\r") == [b"~", b"ab\r"]     # ~~ -> ~
-    assert s.feed(b"x~.y") == [b"x~.y"]            # not at a line start
-    assert s.feed(b"\n~") == [b"\n"]
-    assert s.feed(b".") == [Escape(".")]
-    assert s.feed(b"\r~z~.") == [b"\r", b"~z", b"~."]  # unknown command: both sent
-    assert s.feed(b"\n~?") == [b"\n", Escape("?")]
-
-
-def test_parse_escape_char():
-    assert parse_escape_char("~") == ord("~")
-    assert parse_escape_char("NONE") is None
-    assert parse_escape_char("^]") == 0x1D
-    for bad in ("", "ab", "é"):
-        with pytest.raises(ValueError):
-            parse_escape_char(bad)
