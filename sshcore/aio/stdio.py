@@ -24,6 +24,7 @@ import asyncio
 import errno
 import os
 import queue
+import selectors
 import sys
 import threading
 from dataclasses import dataclass
@@ -170,12 +171,20 @@ def open_input(fd: int | None, loop: asyncio.AbstractEventLoop | None = None) ->
         os.fstat(fd)
     except OSError:
         return InputReader()
-    try:
-        loop.add_reader(fd, lambda: None)  # the loop's own selector decides
-    except (OSError, ValueError):
+    if not _pollable(fd):
         return _ThreadReader(fd, loop)
-    loop.remove_reader(fd)
     return _PollReader(fd, loop)
+
+
+def _pollable(fd: int) -> bool:
+    """Whether the selector asyncio uses can watch ``fd`` (asked of a probe selector, not
+    of the loop, whose registration of the same descriptor must not be touched)."""
+    with selectors.DefaultSelector() as probe:
+        try:
+            probe.register(fd, selectors.EVENT_READ)
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 def stdin_fd() -> int | None:
