@@ -8,7 +8,9 @@ picks a reader that works for each kind:
 
 - a pollable descriptor is watched with :meth:`loop.add_reader` while a read is pending and
   read with :func:`os.read` once readable.  Its blocking mode is left alone (a terminal or
-  pipe is often shared with the shell, which would otherwise find it non-blocking);
+  pipe is often shared with the shell, which would otherwise find it non-blocking); the
+  price: should another process take the data between the wake-up and the read, that
+  read waits for more;
 - anything else (regular files, ``/dev/null``, other unpollable devices) is read by one
   daemon thread, one bounded chunk per :meth:`InputReader.read`, so a consumer that awaits
   its channel's ``drain()`` between reads never has more than a chunk in hand;
@@ -73,7 +75,7 @@ class _PollReader(InputReader):
                 data = os.read(self._fd, n)
             except BlockingIOError:  # someone else made it non-blocking and took the data
                 return
-            except OSError as exc:  # EIO: the terminal hung up; anything else ends it too
+            except OSError as exc:  # EIO: the terminal hung up (an end); others are raised
                 if exc.errno != errno.EIO:
                     fut.set_exception(exc)
                     return
