@@ -5,7 +5,8 @@ scp works as OpenSSH 9's does by default: over SFTP, ``[user@]host:path`` (or
 ``-r`` recursive, ``-p`` preserving modes and times, remote-to-remote copies through
 this machine (server-side with copy-data when both ends are the same host).  sftp is the
 interactive client, with ``-b batchfile`` as OpenSSH's (``-`` before a command ignores
-its failure, ``@`` hides its echo).  Both draw a progress meter on a terminal only, and
+its failure, ``@`` hides its echo).  Batches, commands and ``scp /dev/stdin`` uploads are
+read through :mod:`sshcore.aio.stdio`, so stdin may be a file, a pipe, /dev/null or closed.  Both draw a progress meter on a terminal only, and
 report a failure as one line on stderr; scp exits 1 when a file failed and 255 when a
 connection did.
 """
