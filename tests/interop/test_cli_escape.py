@@ -102,3 +102,17 @@ def test_bad_escape_char_is_a_clear_error(start_sshd, keys):
                        capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode == 255
     assert b"bad escape character" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_tilde_B_sends_a_break_and_the_session_goes_on(start_sshd, keys, helpers):
+    sshd = start_sshd()
+    breaks = sshd.log.read_text(errors="replace").count("req break")
+    code, out = helpers.run_in_pty(
+        run_args(sshd, keys, "-tt", "127.0.0.1", "echo READY; read a; echo \"got<$a>\"; exit 2"),
+        [(b"READY", b"~B"), (b"READY\r\n", lambda fd: time.sleep(1)),
+         (b"READY\r\n", b"after\r")], timeout=60)
+    text = out.decode(errors="replace")
+    assert code == 2, text
+    assert "got<after>" in text  # ~B was taken out of the input
+    assert wait_for(lambda: sshd.log.read_text(errors="replace").count("req break") > breaks), \
+        sshd.log_tail()
