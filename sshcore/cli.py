@@ -626,6 +626,7 @@ async def connection_options(args: argparse.Namespace, destination: str
 
 async def _run(args: argparse.Namespace) -> int:
     from . import connect
+    from .aio.stdio import parse_escape_char
 
     if args.print_config:
         return ssh_flags.print_config(args)
@@ -633,6 +634,16 @@ async def _run(args: argparse.Namespace) -> int:
     command = " ".join(args.command) if args.command else None
     if args.no_command and command is not None:
         raise_config("-N takes no command")
+    forward_to = None
+    if args.stdio_forward is not None:
+        if command is not None:
+            raise_config("-W takes no command (cannot specify a stdio forward with a command)")
+        forward_to = _parse_stdio_forward(args.stdio_forward)
+    try:
+        escape_char = parse_escape_char(args.escape_char if args.escape_char is not None
+                                        else opts.get("escapechar", "~"))
+    except ValueError as exc:
+        raise_config(str(exc))
     stdin_tty = sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
     request_tty = opts.get("requesttty", "auto").lower()  # -t/-T on the command line win
     if args.tty == 0 and not args.no_tty:
@@ -647,6 +658,10 @@ async def _run(args: argparse.Namespace) -> int:
     if args.no_tty:
         want_pty = False
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
+        if forward_to is not None:  # as ssh -W: no session, no other forwarding
+            from .aio.stdio import forward_stdio
+
+            return await forward_stdio(conn, *forward_to, no_stdin=args.no_stdin)
         listeners = await _start_forwards(conn, args, opts)
         if args.no_command:
             stop = asyncio.Event()
@@ -668,11 +683,24 @@ async def _run(args: argparse.Namespace) -> int:
             session["term_modes"] = _LocalTerminal.modes()
         command = ssh_flags.session_request(args, command, session)  # -s
         proc = await conn.create_process(command, encoding=None, **session)
+        # Escapes as ssh: with a pty, typed on a terminal, unless -e none.
+        escapes = escape_char if want_pty and stdin_tty else None
         with _LocalTerminal() if want_pty and stdin_tty else contextlib.nullcontext():
-            return await _relay(proc, args, want_pty)
+            return await _relay(proc, args, want_pty, conn=conn, host=target, escape_char=escapes)
 
 
-async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool) -> int:
+def _parse_stdio_forward(spec: str) -> tuple[str, int]:
+    """``-W host:port`` (``[v6addr]:port`` too) -> (host, port)."""
+    host, sep, port = spec.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise_config(f"bad -W forwarding specification {spec!r}: want host:port")
+    return host, int(port)
+
+
+async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: Any = None,
+                 host: str = "", escape_char: int | None = None) -> int:
     loop = asyncio.get_running_loop()
     if want_pty:
         def resized() -> None:
@@ -682,37 +710,57 @@ async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool) -> int:
             except SSHError:
                 pass
         loop.add_signal_handler(signal.SIGWINCH, resized)
+    escaped = False
 
-    async def pump_stdin() -> None:
-        if sys.stdin is None or sys.stdin.closed or args.no_stdin or (
-                sys.stdin.isatty() and not want_pty):
-            proc.stdin.write_eof()
-            return
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while data := await reader.read(65536):
-            proc.stdin.write(data)
-            await proc.stdin.drain()
-        proc.stdin.write_eof()
+    async def on_escape(command: str) -> bool:
+        nonlocal escaped
+        from .aio.stdio import ESCAPE_HELP
+
+        if command == ".":  # ~. : drop the connection, as ssh does
+            escaped = True
+            if conn is not None:
+                conn.close()
+            proc.close()
+            return True
+        if command == "B":
+            with contextlib.suppress(SSHError):
+                await proc.send_break(1000)
+        elif command == "?":
+            sys.stderr.write(ESCAPE_HELP.format(c=chr(escape_char or 0)))
+            sys.stderr.flush()
+        return False
 
     async def pump_out(stream: Any, out: Any) -> None:
         while data := await stream.read(65536):
             out.write(data)
             out.flush()
 
-    stdin_task = asyncio.ensure_future(pump_stdin())
+    from .aio.stdio import pump_input
+
+    stdin_task = asyncio.ensure_future(pump_input(proc.stdin, args.no_stdin, on_escape,
+                                                  escape_char))
     try:
         await asyncio.gather(pump_out(proc.stdout, sys.stdout.buffer),
                              pump_out(proc.stderr, sys.stderr.buffer))
         await proc.wait_closed()
     finally:
         stdin_task.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await stdin_task
         if want_pty:
             loop.remove_signal_handler(signal.SIGWINCH)
+    if escaped:
+        sys.stderr.write(f"Connection to {_printable(host)} closed.\r\n")  # raw terminal
+        sys.stderr.flush()
+        return 255
     if proc.exit_signal:
         print(f"sshcore: remote command killed by signal {proc.exit_signal[0]}", file=sys.stderr)
         return 255
     return proc.exit_status if proc.exit_status is not None else 255
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 async def _passwd(args: argparse.Namespace) -> int:
@@ -811,6 +859,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-D", dest="dynamic", action="append", metavar="[bind:]port",
                    help="SOCKS 4/5 proxy through the server")
     r.add_argument("-N", dest="no_command", action="store_true", help="no command: just forward")
+    r.add_argument("-W", dest="stdio_forward", metavar="HOST:PORT",
+                   help="relay stdin/stdout to HOST:PORT through the server (for ProxyCommand)")
+    r.add_argument("-e", dest="escape_char", metavar="CHAR",
+                   help="escape character on a terminal with a PTY (default ~; 'none': off)")
     r.add_argument("-A", dest="forward_agent", action="store_true",
                    help="let the server use the local SSH agent (ForwardAgent)")
     r.add_argument("-t", dest="tty", action="count", default=0,

@@ -5,7 +5,8 @@ scp works as OpenSSH 9's does by default: over SFTP, ``[user@]host:path`` (or
 ``-r`` recursive, ``-p`` preserving modes and times, remote-to-remote copies through
 this machine (server-side with copy-data when both ends are the same host).  sftp is the
 interactive client, with ``-b batchfile`` as OpenSSH's (``-`` before a command ignores
-its failure, ``@`` hides its echo).  Both draw a progress meter on a terminal only, and
+its failure, ``@`` hides its echo).  Batches, commands and ``scp /dev/stdin`` uploads are
+read through :mod:`sshcore.aio.stdio`, so stdin may be a file, a pipe, /dev/null or closed.  Both draw a progress meter on a terminal only, and
 report a failure as one line on stderr; scp exits 1 when a file failed and 255 when a
 connection did.
 """
@@ -23,10 +24,11 @@ import shutil
 import stat as _stat
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sshcore.aio.stdio import open_input, open_stdin, read_lines, stdin_fd
 from sshcore.interfaces import CliCommand
 
 from ._progress import ProgressMeter
@@ -250,8 +252,13 @@ async def _scp(args: argparse.Namespace) -> int:
                         raise _Failure(f"{src_arg}: No such file or directory")
                     if dst_client is None:
                         _local_copy(paths, dst_path, args.recurse, args.preserve)
-                    else:
-                        await _transfer.put(dst_client, paths, dst_path, **opts)
+                        continue
+                    streams = [p for p in paths if _is_stream(p)]
+                    for path in streams:  # /dev/stdin, a named pipe, /dev/null
+                        await _put_stream(dst_client, path, dst_path, args.block_size)
+                    files = [p for p in paths if p not in streams]
+                    if files:
+                        await _transfer.put(dst_client, files, dst_path, **opts)
                     continue
                 sc = await client_for(src)
                 paths = [src.path or "."]
@@ -279,6 +286,34 @@ async def _scp(args: argparse.Namespace) -> int:
                 if meter is not None:
                     meter.finish()
     return status
+
+
+def _is_stream(path: str) -> bool:
+    """Whether a local source is read as a stream (a pipe, socket or device: ``/dev/stdin``
+    with stdin a pipe) rather than as a file with a size and offsets."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # missing: the transfer reports it
+    return not (_stat.S_ISREG(mode) or _stat.S_ISDIR(mode))
+
+
+async def _put_stream(client: Any, src: str, dst: Any, block: int | None) -> None:
+    """Upload what ``src`` gives until its end, in order (it cannot be read at offsets),
+    through a reader that never blocks the connection (see :mod:`sshcore.aio.stdio`)."""
+    if await client.isdir(dst):
+        dst = posixpath.join(dst, os.path.basename(src.rstrip("/")))
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        reader = open_input(fd)
+        try:
+            async with await client.open(dst, "wb") as f:
+                while data := await reader.read(block or 65536):
+                    await f.write(data)
+        finally:
+            reader.close()
+    finally:
+        os.close(fd)
 
 
 def _local_copy(paths: list[str], dst: str, recurse: bool, preserve: bool) -> None:
@@ -325,9 +360,64 @@ async def _sftp(args: argparse.Namespace) -> int:
         if r.path:
             await shell.run_line(f"cd {shlex.quote(r.path)}")
         if args.batch is not None:
-            text = sys.stdin.read() if args.batch == "-" else open(args.batch).read()
-            return await shell.run_batch(text.splitlines())
+            with _input(args.batch) as reader:
+                return await shell.run_batch(read_lines(reader))
+        if not _stdin_is_a_terminal():  # commands from a file or a pipe, as OpenSSH's sftp
+            with _input("-") as reader:
+                return await shell.run_commands(read_lines(reader))
         return await shell.interactive()
+
+
+def _stdin_is_a_terminal() -> bool:
+    fd = stdin_fd()
+    return fd is not None and os.isatty(fd)
+
+
+@contextlib.contextmanager
+def _input(path: str) -> Any:
+    """A reader for ``path`` (``-``: stdin), whatever it is: a regular file, a pipe,
+    /dev/null, a closed stdin (empty); never blocking the connection's loop."""
+    if path == "-":
+        reader = open_stdin()
+        try:
+            yield reader
+        finally:
+            reader.close()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        reader = open_input(fd)
+        try:
+            yield reader
+        finally:
+            reader.close()
+    finally:
+        os.close(fd)
+
+
+async def _lines(lines: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:
+    if isinstance(lines, AsyncIterable):
+        async for line in lines:
+            yield line
+    else:
+        for line in lines:
+            yield line
+
+
+def _prefixes(raw: str) -> tuple[str, bool, bool]:
+    """A command line's text without its ``-`` (ignore a failure) and ``@`` (no echo)
+    prefixes: (line, ignore, echo); blank lines and ``#`` comments give ``""``."""
+    line = raw.strip()
+    if line.startswith("#"):
+        return "", False, False
+    ignore, echo = False, True
+    while line[:1] in ("-", "@"):
+        if line[0] == "-":
+            ignore = True
+        else:
+            echo = False
+        line = line[1:].lstrip()
+    return line, ignore, echo
 
 
 class _CommandError(Exception):
@@ -386,20 +476,31 @@ class SFTPShell:
             if self.meter is not None:
                 self.meter.finish()
 
-    async def run_batch(self, lines: list[str]) -> int:
-        """OpenSSH's -b: echo each command, stop at the first failure (exit 1) unless the
-        command starts with ``-``; ``@`` suppresses the echo."""
-        for raw in lines:
-            line = raw.strip()
-            if not line or line.startswith("#"):
+    async def run_commands(self, lines: Iterable[str] | AsyncIterable[str]) -> int:
+        """Commands from a file or pipe (not a terminal, no -b): echo each one and go on
+        after a failure, as OpenSSH's sftp does; exit 0 at the end of the input."""
+        async for raw in _lines(lines):
+            line, _, echo = _prefixes(raw)
+            if not line:
                 continue
-            ignore, echo = False, True
-            while line[:1] in ("-", "@"):
-                if line[0] == "-":
-                    ignore = True
-                else:
-                    echo = False
-                line = line[1:].lstrip()
+            if echo:
+                self.say(f"sftp> {line}")
+            try:
+                await self.run_line(line)
+            except _CommandError as exc:
+                print(f"sshcore sftp: {exc}", file=sys.stderr, flush=True)
+            if self.done:
+                break
+        return 0
+
+    async def run_batch(self, lines: Iterable[str] | AsyncIterable[str]) -> int:
+        """OpenSSH's -b: echo each command, stop at the first failure (exit 1) unless the
+        command starts with ``-``; ``@`` suppresses the echo.  Each line runs as soon as it
+        has been read (``lines`` may be an async iterable still being written)."""
+        async for raw in _lines(lines):
+            line, ignore, echo = _prefixes(raw)
+            if not line:
+                continue
             if echo:
                 self.say(f"sftp> {line}")
             try:
