@@ -21,6 +21,11 @@ from . import _sntrup761
 from ._primitives import (MLKEM768, MLKEM768_CT_LEN, MLKEM768_EK_LEN, mlkem768_encapsulate,
                           x25519_keypair, x25519_shared)
 
+try:  # numpy: about 20 times faster; the pure-Python reference stays the fallback
+    from . import _sntrup761_np as sntrup761_impl
+except ImportError:  # pragma: no cover - numpy is a dependency; exercised in a subprocess
+    sntrup761_impl = _sntrup761  # type: ignore[misc]
+
 KEX_HYBRID_INIT, KEX_HYBRID_REPLY = 30, 31
 X25519_LEN = 32
 
@@ -61,18 +66,18 @@ class _MLKEM768(_KEM):
 
 
 def _sntrup_encapsulate(pk: bytes) -> tuple[bytes, bytes]:
-    ct, secret = _sntrup761.encapsulate(pk)
+    ct, secret = sntrup761_impl.encapsulate(pk)
     return secret, ct
 
 
 class _SNTRUP761(_KEM):
     name, hash = "sntrup761", hashlib.sha512
     pk_len, ct_len = _sntrup761.PUBLICKEY_BYTES, _sntrup761.CIPHERTEXT_BYTES
-    # Pure Python: ~140 ms per key pair, ~10 ms per decapsulation.
+    # numpy: ~7 ms per key pair, <1 ms per decapsulation (pure Python: ~140 ms, ~7 ms).
     offload = True
-    keypair = staticmethod(_sntrup761.keypair)  # type: ignore[assignment]
+    keypair = staticmethod(sntrup761_impl.keypair)  # type: ignore[assignment]
     encapsulate = staticmethod(_sntrup_encapsulate)  # type: ignore[assignment]
-    decapsulate = staticmethod(_sntrup761.decapsulate)  # type: ignore[assignment]
+    decapsulate = staticmethod(sntrup761_impl.decapsulate)  # type: ignore[assignment]
 
 
 class HybridX25519Exchange:
