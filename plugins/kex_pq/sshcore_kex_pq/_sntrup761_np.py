@@ -62,10 +62,12 @@ def _mul_q(a: Poly, b: Poly) -> Poly:
     return _freeze(_mul(a, b), Q)
 
 
-# Euclid's state is two flat buffers, each [0, remainder (L coefficients), cofactor (L)]:
-# the leading 0 lets a 'valid' correlation with (q1, q0) give q1*B[k-1] + q0*B[k], that is
-# (q1*x + q0)*B for both halves at once.  Remainders never reach index L-1, so nothing
-# real crosses from one half into the other (what does is a multiple of m, harmless).
+# Euclid's state is two flat buffers A and B (halves of one array, so that one reduction
+# covers both), each [0, cofactor (L coefficients), remainder (L)]: the leading 0 lets a
+# 'valid' correlation with (q1, q0) give q1*B[k-1] + q0*B[k], that is (q1*x + q0)*B for
+# cofactor and remainder at once.  Coefficients above a polynomial's degree are multiples
+# of m (what crosses from the cofactor into the remainder is such a multiple: harmless),
+# and the remainder part is only worked on up to its degree.
 _L = P + 2
 _N = 2 * _L
 
@@ -111,55 +113,56 @@ def _inverse(a: Poly, m: int) -> Poly | None:
         _EUCLID[m] = _euclid_params(m)
     inv, lazy = _EUCLID[m]
     half = m // 2
-    A = np.zeros(_N + 1)
-    B = np.zeros(_N + 1)
-    A[1] = A[2] = -1.0
-    A[1 + P] = 1.0                   # x^p - x - 1
-    B[1:1 + P] = a
-    B[1 + _L] = 1.0                  # cofactors: r0 = 0*a, r1 = 1*a (mod x^p - x - 1)
-    A1, B1 = A[1:], B[1:]
-    t = np.empty(_N + 1)
+    Z = np.zeros(2 * (_N + 1))
+    t = np.empty_like(Z)
+    A, B = Z[:_N + 1], Z[_N + 1:]
+    R = 1 + _L                       # where the remainder starts
+    A[R] = A[R + 1] = -1.0
+    A[R + P] = 1.0                   # r0 = x^p - x - 1, cofactor 0
+    B[R:R + P] = a
+    B[1] = 1.0                       # r1 = a, cofactor 1
     kern = np.zeros(2)
     da, db = P, P - 1
-    while db >= 0 and B.item(1 + db) % m == 0:
+    while db >= 0 and B.item(R + db) % m == 0:
         db -= 1
     budget = lazy
     while db > 0:
         if da == db + 1 and budget:
             # The usual step: deg A = deg B + 1, quotient q1*x + q0.
-            ib = inv[int(B.item(1 + db) % m)]
-            q1 = int(A.item(1 + da) % m) * ib % m
-            q0 = (int(A.item(da) % m) - q1 * int(B.item(db) % m)) * ib % m
+            ib = inv[int(B.item(R + db) % m)]
+            q1 = int(A.item(R + da) % m) * ib % m
+            q0 = (int(A.item(R + db) % m) - q1 * int(B.item(R + db - 1) % m)) * ib % m
             kern[0] = q1 - m if q1 > half else q1
             kern[1] = q0 - m if q0 > half else q0
-            np.subtract(A1, _correlate(B, kern, 0), out=A1)
+            end = R + da + 1
+            w = A[1:end]
+            np.subtract(w, _correlate(B[:end], kern, 0), out=w)
             budget -= 1
             d = db - 1
-            while d >= 0 and A.item(1 + d) % m == 0:
+            while d >= 0 and A.item(R + d) % m == 0:
                 d -= 1
-            A, B, A1, B1 = B, A, B1, A1
+            A, B = B, A
             da, db = db, d
             continue
-        _reduce_in_place(A, t, m)
-        _reduce_in_place(B, t, m)
+        _reduce_in_place(Z, t, m)
         budget = lazy
         if da == db + 1:
             continue
         # A quotient of another degree (rare): long division, one term at a time.
-        ib = inv[int(B.item(1 + db) % m)]
+        ib = inv[int(B.item(R + db) % m)]
         while da >= db:
-            c = int(A.item(1 + da) % m) * ib % m
+            c = int(A.item(R + da) % m) * ib % m
             shift = da - db
-            A1[shift:] -= c * B1[:_N - shift]
-            _reduce_in_place(A, t, m)
-            while da >= 0 and A.item(1 + da) % m == 0:
+            A[1 + shift:] -= c * B[1:_N + 1 - shift]
+            _reduce_in_place(Z, t, m)
+            while da >= 0 and A.item(R + da) % m == 0:
                 da -= 1
-        A, B, A1, B1 = B, A, B1, A1
+        A, B = B, A
         da, db = db, da
     if db < 0:
         return None
-    scale = inv[int(B.item(1) % m)]
-    return _freeze(_freeze(B[1 + _L:1 + _L + P], m) * scale, m)
+    scale = inv[int(B.item(R) % m)]
+    return _freeze(_freeze(B[1:1 + P], m) * scale, m)
 
 
 # --------------------------------------------------------------------------- encodings
