@@ -94,7 +94,7 @@ def _euclid_params(m: int) -> tuple[list[int], int]:
         steps += 1
 
 
-_EUCLID: dict[int, tuple[list[int], int]] = {}
+_EUCLID: dict[int, tuple[list[int], int]] = {Q: _euclid_params(Q)}
 
 
 def _reduce_in_place(x: Poly, t: Poly, m: int) -> None:
@@ -167,35 +167,36 @@ def _inverse(a: Poly, m: int) -> Poly | None:
 
 # --------------------------------------------------------------------------- encodings
 
-def _levels(n: int, m: int, m_last: int | None = None) -> list[tuple[int, int, int, int, int]]:
-    """The shape of the reference's recursive encoding of n values mod m (all equal but
-    maybe the last, ``m_last``): per level (n, m, m_last, bytes per pair, bytes of the
-    last pair).  A one-value level (the top) has pair bytes 0 and last bytes its own."""
-    if m_last is None:
-        m_last = m
+def _emit(mm: int) -> tuple[int, int]:
+    """(bytes the reference emits for a pair whose product of moduli is mm, what is left)."""
+    e = 0
+    while mm >= 16384:
+        e += 1
+        mm = (mm + 255) >> 8
+    return e, mm
+
+
+def _levels(n: int, m: int) -> list[tuple[int, int, int, int, int]]:
+    """The shape of the reference's recursive encoding of n values mod m: per level
+    (n, m, m_last, bytes per pair, bytes of the last pair), where every value is mod m but
+    the last, mod m_last.  The top level (n = 1) has the top value's byte count last."""
+    m_last = m
     out = []
     while n > 1:
-        def emit(mm: int) -> tuple[int, int]:
-            e = 0
-            while mm >= 16384:
-                e += 1
-                mm = (mm + 255) >> 8
-            return e, mm
         pairs = n // 2
-        e_bulk, mm_bulk = emit(m * m)
-        if n % 2 == 0:
-            e_last, mm_last = emit(m * m_last) if pairs >= 1 else (0, 0)
+        e_bulk, mm_bulk = _emit(m * m)
+        if n % 2:                    # the last value waits for the next level
+            e_last, mm_last = e_bulk, mm_bulk
+        else:                        # the last pair has the odd modulus
+            e_last, mm_last = _emit(m * m_last)
             if pairs == 1:
                 e_bulk, mm_bulk = e_last, mm_last
-        else:
-            e_last, mm_last = e_bulk, mm_bulk
         out.append((n, m, m_last, e_bulk, e_last))
         if n % 2:
-            n, m, m_last = pairs + 1, mm_bulk, m_last
+            n, m = pairs + 1, mm_bulk
         else:
             n, m, m_last = pairs, mm_bulk, mm_last
-    e = 0
-    mm = m_last
+    e, mm = 0, m_last
     while mm > 1:
         e += 1
         mm = (mm + 255) >> 8
