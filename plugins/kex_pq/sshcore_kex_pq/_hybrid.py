@@ -11,6 +11,7 @@ exchange hash and in key derivation.
 from __future__ import annotations
 
 import hashlib
+from types import ModuleType
 from typing import Any
 
 from sshcore._wire import SSHReader, byte, string
@@ -20,11 +21,6 @@ from sshcore.interfaces import KexCompute, KexContext, KexResult, KexStep
 from . import _sntrup761
 from ._primitives import (MLKEM768, MLKEM768_CT_LEN, MLKEM768_EK_LEN, mlkem768_encapsulate,
                           x25519_keypair, x25519_shared)
-
-try:  # numpy: about 20 times faster; the pure-Python reference stays the fallback
-    from . import _sntrup761_np as sntrup761_impl
-except ImportError:  # pragma: no cover - numpy is a dependency; exercised in a subprocess
-    sntrup761_impl = _sntrup761  # type: ignore[misc]
 
 KEX_HYBRID_INIT, KEX_HYBRID_REPLY = 30, 31
 X25519_LEN = 32
@@ -65,9 +61,36 @@ class _MLKEM768(_KEM):
         return state.decapsulate(ct)  # type: ignore[attr-defined]
 
 
+_sntrup761_module: ModuleType | None = None
+
+
+def sntrup761_impl() -> ModuleType:
+    """The sntrup761 implementation in use: ``_sntrup761_np`` when numpy imports (about
+    twenty times faster), else the pure-Python reference ``_sntrup761``.  Chosen on first
+    use, so that loading the plugin does not import numpy (~0.1 s)."""
+    global _sntrup761_module
+    if _sntrup761_module is None:
+        try:
+            from . import _sntrup761_np as module
+        except ImportError:
+            module = _sntrup761
+        _sntrup761_module = module
+    return _sntrup761_module
+
+
+# Module-level functions of picklable arguments: KexCompute may run them in a process pool.
+
+def _sntrup_keypair() -> tuple[bytes, bytes]:
+    return sntrup761_impl().keypair()  # type: ignore[no-any-return]
+
+
 def _sntrup_encapsulate(pk: bytes) -> tuple[bytes, bytes]:
-    ct, secret = sntrup761_impl.encapsulate(pk)
+    ct, secret = sntrup761_impl().encapsulate(pk)
     return secret, ct
+
+
+def _sntrup_decapsulate(ct: bytes, sk: bytes) -> bytes:
+    return sntrup761_impl().decapsulate(ct, sk)  # type: ignore[no-any-return]
 
 
 class _SNTRUP761(_KEM):
@@ -75,9 +98,9 @@ class _SNTRUP761(_KEM):
     pk_len, ct_len = _sntrup761.PUBLICKEY_BYTES, _sntrup761.CIPHERTEXT_BYTES
     # numpy: ~7 ms per key pair, <1 ms per decapsulation (pure Python: ~140 ms, ~7 ms).
     offload = True
-    keypair = staticmethod(sntrup761_impl.keypair)  # type: ignore[assignment]
+    keypair = staticmethod(_sntrup_keypair)  # type: ignore[assignment]
     encapsulate = staticmethod(_sntrup_encapsulate)  # type: ignore[assignment]
-    decapsulate = staticmethod(sntrup761_impl.decapsulate)  # type: ignore[assignment]
+    decapsulate = staticmethod(_sntrup_decapsulate)  # type: ignore[assignment]
 
 
 class HybridX25519Exchange:

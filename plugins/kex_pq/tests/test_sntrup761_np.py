@@ -216,25 +216,43 @@ def test_small_encoding_matches_the_reference(f, raw):
 
 # --------------------------------------------------------------------------- selection
 
+def run_python(code: str) -> str:
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
 def test_the_hybrid_exchange_uses_numpy_when_it_imports():
-    assert _hybrid.sntrup761_impl is fast
+    assert _hybrid.sntrup761_impl() is fast
     kem = _hybrid.SNTRUP761X25519Exchange.kem
-    assert kem.keypair is fast.keypair and kem.decapsulate is fast.decapsulate
+    pk, sk = kem.keypair()
+    secret, ct = kem.encapsulate(pk)
+    assert kem.decapsulate(ct, sk) == secret == ref.decapsulate(ct, sk)
 
 
 def test_without_numpy_the_hybrid_exchange_falls_back_to_the_reference():
-    code = textwrap.dedent("""
+    assert run_python("""
         import sys
         sys.modules["numpy"] = None          # import numpy now raises ImportError
         from sshcore_kex_pq import _hybrid, _sntrup761
-        assert _hybrid.sntrup761_impl is _sntrup761, _hybrid.sntrup761_impl
         kem = _hybrid.SNTRUP761X25519Exchange.kem
         pk, sk = kem.keypair()
         secret, ct = kem.encapsulate(pk)
         assert kem.decapsulate(ct, sk) == secret
+        assert _hybrid.sntrup761_impl() is _sntrup761, _hybrid.sntrup761_impl()
         print("reference")
-    """)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "reference"
+    """) == "reference"
+
+
+def test_loading_the_plugins_does_not_import_numpy_until_sntrup761_runs():
+    """numpy takes ~0.1 s to import: every sshcore start would pay it."""
+    assert run_python("""
+        import sys
+        from sshcore.registry import default_registry
+        reg = default_registry()
+        before = "numpy" in sys.modules
+        from sshcore_kex_pq import _hybrid
+        _hybrid.SNTRUP761X25519Exchange.kem.keypair()
+        print(before, "numpy" in sys.modules)
+    """) == "False True"
