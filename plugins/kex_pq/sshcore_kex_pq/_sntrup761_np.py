@@ -125,12 +125,14 @@ def _inverse(a: Poly, m: int) -> Poly | None:
     da, db = P, P - 1
     while db >= 0 and B.item(R + db) % m == 0:
         db -= 1
+    la = 1                           # leading coefficients mod m, kept from step to step
+    lb = int(B.item(R + db) % m) if db >= 0 else 0
     budget = lazy
     while db > 0:
         if da == db + 1 and budget:
             # The usual step: deg A = deg B + 1, quotient q1*x + q0.
-            ib = inv[int(B.item(R + db) % m)]
-            q1 = int(A.item(R + da) % m) * ib % m
+            ib = inv[lb]
+            q1 = la * ib % m
             q0 = (int(A.item(R + db) % m) - q1 * int(B.item(R + db - 1) % m)) * ib % m
             kern[0] = q1 - m if q1 > half else q1
             kern[1] = q0 - m if q0 > half else q0
@@ -139,17 +141,21 @@ def _inverse(a: Poly, m: int) -> Poly | None:
             np.subtract(w, _correlate(B[:end], kern, 0), out=w)
             budget -= 1
             d = db - 1
-            while d >= 0 and A.item(R + d) % m == 0:
+            lead = A.item(R + d) % m
+            while lead == 0 and d > 0:
                 d -= 1
+                lead = A.item(R + d) % m
+            if lead == 0:
+                d = -1
             A, B = B, A
-            da, db = db, d
+            da, db, la, lb = db, d, lb, int(lead)
             continue
         _reduce_in_place(Z, t, m)
         budget = lazy
         if da == db + 1:
             continue
         # A quotient of another degree (rare): long division, one term at a time.
-        ib = inv[int(B.item(R + db) % m)]
+        ib = inv[lb]
         while da >= db:
             c = int(A.item(R + da) % m) * ib % m
             shift = da - db
@@ -159,6 +165,7 @@ def _inverse(a: Poly, m: int) -> Poly | None:
                 da -= 1
         A, B = B, A
         da, db = db, da
+        la, lb = lb, int(B.item(R + db) % m) if db >= 0 else 0
     if db < 0:
         return None
     scale = inv[int(B.item(R) % m)]
