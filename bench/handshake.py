@@ -8,8 +8,8 @@ from .table import Cell, Row, Target, find, ratio
 
 SEQ = "sequential"
 CONC = "concurrent"
-#: OpenSSH 9's default key exchange, whose sntrup761 is pure Python here (~140 ms per
-#: client key pair): the case a process pool (kex_executor) is for.
+#: OpenSSH 9's default key exchange, whose sntrup761 costs ~6 ms per client key pair with
+#: numpy (~140 ms in the pure-Python fallback): the case a process pool (kex_executor) is for.
 PQ_KEX = "sntrup761x25519-sha512@openssh.com"
 PQ = "concurrent, sntrup761x25519"
 SSHCORE_SSHD_POOL = "sshcore -> sshd, 2-process kex pool"

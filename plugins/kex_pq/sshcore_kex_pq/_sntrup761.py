@@ -114,13 +114,24 @@ def _add3(ap: int, am: int, bp: int, bm: int) -> tuple[int, int]:
 
 def _inverse3(a: list[int]) -> list[int] | None:
     """1/a in Z_3[x]/(x^p - x - 1) (bit-sliced extended Euclid), or None."""
+    r1p = sum(1 << i for i, x in enumerate(a) if x % 3 == 1)
+    r1m = sum(1 << i for i, x in enumerate(a) if x % 3 == 2)
+    inv = _inverse3_bits(r1p, r1m)
+    if inv is None:
+        return None
+    s0p, s0m = inv
+    out = [((s0p >> i) & 1) - ((s0m >> i) & 1) for i in range(max(s0p.bit_length(), s0m.bit_length(), P))]
+    return [x % 3 for x in (_reduce(out, 3) if len(out) > P else out)]
+
+
+def _inverse3_bits(r1p: int, r1m: int) -> tuple[int, int] | None:
+    """The inverse of the bit-sliced (r1p, r1m) mod (3, x^p - x - 1), bit-sliced and not
+    yet reduced mod x^p - x - 1 (in practice of degree < p), or None."""
     def lead(p_: int, m_: int) -> tuple[int, int]:
         d = max(p_.bit_length(), m_.bit_length()) - 1
         return d, (1 if (p_ >> d) & 1 else -1) if d >= 0 else 0
 
     r0p, r0m = 1 << P, 0b11          # x^p - x - 1
-    r1p = sum(1 << i for i, x in enumerate(a) if x % 3 == 1)
-    r1m = sum(1 << i for i, x in enumerate(a) if x % 3 == 2)
     s0p = s0m = 0
     s1p, s1m = 1, 0
     while r1p | r1m:
@@ -144,10 +155,7 @@ def _inverse3(a: list[int]) -> list[int] | None:
     d, c = lead(r0p, r0m)
     if d != 0:
         return None
-    if c == -1:
-        s0p, s0m = s0m, s0p
-    out = [((s0p >> i) & 1) - ((s0m >> i) & 1) for i in range(max(s0p.bit_length(), s0m.bit_length(), P))]
-    return [x % 3 for x in (_reduce(out, 3) if len(out) > P else out)]
+    return (s0m, s0p) if c == -1 else (s0p, s0m)
 
 
 def _reduce(c: list[int], m: int) -> list[int]:
