@@ -99,6 +99,18 @@ class GCMKey:
 # where we expect them, ``RAW`` is False and the plugin uses the public API instead.
 # ---------------------------------------------------------------------------------------
 
+def _aes_functions(module: Any) -> tuple[Any, Any]:
+    """AES's C (start, stop) functions: with the CPU's AES instructions where pycryptodome
+    has them (``_raw_aes_hw`` from 4.3 on, ``_raw_aesni_lib`` before), else portable."""
+    hw = getattr(module, "_raw_aes_hw", None)
+    if hw:
+        return hw
+    ni = getattr(module, "_raw_aesni_lib", None)
+    if ni:
+        return ni.AESNI_start_operation, ni.AESNI_stop_operation
+    return module._raw_aes_lib.AES_start_operation, module._raw_aes_lib.AES_stop_operation
+
+
 try:
     from Crypto.Cipher import AES as _aes_module
     from Crypto.Cipher import ChaCha20 as _chacha_module
@@ -110,9 +122,7 @@ try:
         raise ImportError("pycryptodome uses ctypes")
     _ffi: Any = _raw_api.ffi
     _CTR: Any = _mode_ctr.raw_ctr_lib
-    _AES_START, _AES_STOP = (_aes_module._raw_aes_hw
-                             or (_aes_module._raw_aes_lib.AES_start_operation,
-                                 _aes_module._raw_aes_lib.AES_stop_operation))
+    _AES_START, _AES_STOP = _aes_functions(_aes_module)
     _C20: Any = _chacha_module._raw_chacha20_lib
     _POLY: Any = _poly_module._raw_poly1305
     _GHASH_EXPAND, _GHASH_DESTROY = _GHASH_C.ghash_expand, _GHASH_C.ghash_destroy
