@@ -1,4 +1,12 @@
-"""The only module of this plugin that imports pycryptodome."""
+"""The only module of this plugin that imports pycryptodome.
+
+Besides pycryptodome's public API, it uses some of its internals for speed: the C cores
+(``RAW``), the GHASH core (``_GHASH``) and the hook by which ``Poly1305.new`` derives its
+one-time key (``POLY_KEY_HOOK``).  Each is feature-detected at import, never inferred from
+a version number, and each has a public-API path used when it is missing; the flags are
+read when a cipher is made, so a test can turn them off (plugins/ciphers/tests/
+test_public_api_fallback.py compares both paths byte for byte).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from Crypto.Cipher import AES, ARC4, CAST, DES3, Blowfish, ChaCha20
 from Crypto.Hash import Poly1305
 
 __all__ = ["AES", "ARC4", "CAST", "DES3", "Blowfish", "ChaCha20", "Poly1305", "GCMKey",
-           "RAW", "RawCTR", "RawGCM", "RawChaChaPoly"]
+           "RAW", "RawCTR", "RawGCM", "RawChaChaPoly", "POLY_KEY_HOOK", "chacha_poly1305_mac"]
 
 try:  # pycryptodome's GHASH core: reusing its expanded key saves two AES key set-ups a packet
     from Crypto.Cipher import _mode_gcm
@@ -21,6 +29,40 @@ except (ImportError, AttributeError):  # pragma: no cover - other pycryptodome l
     _GHASH = None
 
 _LENGTHS = struct.Struct(">QQ")
+
+
+class _PolyKeyAsIs:
+    """Stands for the cipher in ``Poly1305.new(key=..., cipher=...)`` (pycryptodome calls
+    its ``_derive_Poly1305_key_pair``): takes the (r, s) one-time key already computed from
+    ChaCha20 block 0, saving a second ChaCha20 set-up per packet."""
+
+    @staticmethod
+    def _derive_Poly1305_key_pair(key: bytes, nonce: bytes | None) -> tuple[bytes, bytes, bytes]:
+        return key[:16], key[16:32], nonce or b""
+
+
+def _poly_key_hook_works() -> bool:
+    """Whether ``Poly1305.new`` still takes its key pair from the cipher's hook: the same
+    tag as the public ``Poly1305.new(cipher=ChaCha20)`` for a fixed key."""
+    key, nonce = bytes(range(32)), bytes(8)
+    try:
+        rs = ChaCha20.new(key=key, nonce=nonce).encrypt(bytes(32))
+        fast = Poly1305.new(key=rs, cipher=_PolyKeyAsIs, data=b"sshcore").digest()
+    except (AttributeError, TypeError, ValueError):  # pragma: no cover - other versions
+        return False
+    return bool(fast == Poly1305.new(key=key, cipher=ChaCha20, nonce=nonce, data=b"sshcore").digest())
+
+
+POLY_KEY_HOOK = _poly_key_hook_works()
+
+
+def chacha_poly1305_mac(key: bytes, nonce: bytes, stream: Any) -> Any:
+    """The Poly1305 MAC of chacha20-poly1305@openssh.com, keyed by block 0 of ChaCha20 under
+    ``key`` and the 8-byte ``nonce``; ``stream`` is that ChaCha20 at position 0, which the
+    fast path advances to take block 0 from (the caller seeks it to block 1 anyway)."""
+    if POLY_KEY_HOOK:
+        return Poly1305.new(key=stream.encrypt(bytes(32)), cipher=_PolyKeyAsIs)
+    return Poly1305.new(key=key, cipher=ChaCha20, nonce=nonce)
 
 
 class GCMKey:
