@@ -149,10 +149,23 @@ def satisfied(pins: dict[str, str], requirements: tuple[str, ...]) -> bool:
     return all(Version(pins[n]) >= Version(v) for n, v in own.items() if n in pins)
 
 
+#: The kernel's own tests that run under its minimum pins (those of the plugin registry,
+#: of authentication and of the connection state machines, which use pluggy throughout).
+KERNEL_TESTS = ["tests/test_registry.py", "tests/test_auth.py", "tests/test_connection.py"]
+
+
+def test_paths(name: str) -> list[Path]:
+    """The tests of a group member: "kernel" or a plugin's folder name."""
+    if name == "kernel":
+        return [ROOT / t for t in KERNEL_TESTS]
+    return [ROOT / "plugins" / name / "tests"]
+
+
 def minimum_groups() -> list[tuple[dict[str, str], list[str]]]:
-    """Plugins (folder names) grouped by their pins: the kernel's minimums and their own."""
+    """The kernel and the plugins (folder names) grouped by their pins: the kernel's
+    minimums, and each plugin's own."""
     kernel = minimum_pins(KERNEL.dependencies)
-    groups: dict[str, tuple[dict[str, str], list[str]]] = {}
+    groups: dict[str, tuple[dict[str, str], list[str]]] = {repr(sorted(kernel.items())): (kernel, ["kernel"])}
     for p in PLUGINS:
         if not (p.dir / "tests").is_dir():
             continue
@@ -174,7 +187,7 @@ def pk() -> types.SimpleNamespace:
     return types.SimpleNamespace(
         ROOT=ROOT, KERNEL=KERNEL, PLUGINS=PLUGINS, interop=interop, run=run,
         clean_env=clean_env, build_wheels=build_wheels, make_venv=make_venv,
-        minimum_pins=minimum_pins, satisfied=satisfied, requirement_name=requirement_name)
+        minimum_pins=minimum_pins, satisfied=satisfied, test_paths=test_paths, requirement_name=requirement_name)
 
 
 @pytest.fixture

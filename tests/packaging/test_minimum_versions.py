@@ -1,13 +1,15 @@
-"""Every declared minimum version is true: each plugin's tests pass with its dependencies
-(and the kernel's) installed at exactly the lowest versions its pyproject allows.
+"""Every declared minimum version is true: each plugin's tests, and the kernel's registry,
+auth and connection tests, pass with their dependencies installed at exactly the lowest
+versions the pyprojects allow.
 
 For each plugin, the ``>=`` bounds of its own and the kernel's dependencies become
-``name==minimum`` pins; plugins with the same pins share one fresh venv.  Into it go the
-pins, the test tools, the kernel and the plugins built as wheels from a copy of the
-checkout (plus every other plugin whose own bounds the pins satisfy, since some tests
-drive a whole connection), and then the group's ``plugins/<name>/tests`` run there, from
-a folder outside the checkout.  A small pytest plugin records which files and versions
-the run really imported, so the proof cannot silently use something else.
+``name==minimum`` pins (for the kernel, its own bounds); members with the same pins share
+one fresh venv.  Into it go the pins, the test tools, the kernel and the plugins built as
+wheels from a copy of the checkout (plus every other plugin whose own bounds the pins
+satisfy, since some tests drive a whole connection), and then the group's tests
+(``plugins/<name>/tests``, ``conftest.KERNEL_TESTS``) run there, from a folder outside the
+checkout.  A small pytest plugin records which files and versions the run really
+imported, so the proof cannot silently use something else.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def test_plugin_tests_pass_at_minimum_versions(min_group, pk, wheels, tmp_path, 
                     PIN_CHECK_MODULES=",".join(modules), PIN_CHECK_DISTS=",".join(pins))
     r = run([str(py), "-m", "pytest", "-q", "-p", "_pin_check", "-p", "no:cacheprovider",
              "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
-             *(str(ROOT / "plugins" / name / "tests") for name in plugins)],
+             *(str(p) for name in plugins for p in pk.test_paths(name))],
             timeout=540, cwd=outside, env=env)
     assert r.returncode == 0, f"under {reqs}:\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
     assert " passed" in r.stdout.splitlines()[-1], r.stdout[-2000:]
