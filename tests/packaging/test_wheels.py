@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.interop
+# Building ten wheels and two venvs takes a minute, more on a busy machine.
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(600)]
 
 PROBE = """
 import json, importlib, importlib.metadata as md, sys
