@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 import struct
 
-from ._primitives import AES, RAW, ChaCha20, GCMKey, Poly1305, RawChaChaPoly, RawCTR, RawGCM
+from . import _primitives
+from ._primitives import AES, ChaCha20, GCMKey, RawChaChaPoly, RawCTR, RawGCM, chacha_poly1305_mac
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -17,7 +18,7 @@ class AESCTR:
     __slots__ = ("_cipher", "encrypt", "decrypt")
 
     def __init__(self, key: bytes, iv: bytes, encrypt: bool) -> None:
-        self._cipher = (RawCTR(key, iv) if RAW
+        self._cipher = (RawCTR(key, iv) if _primitives.RAW
                         else AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv))
         self.encrypt = self._cipher.encrypt
         self.decrypt = self._cipher.decrypt
@@ -63,10 +64,9 @@ class _ChaChaPoly:
         nonce = _U64.pack(seq)
         enc_len = ChaCha20.new(key=self._header, nonce=nonce).encrypt(packet[:4])
         main = ChaCha20.new(key=self._main, nonce=nonce)
-        poly_key = main.encrypt(bytes(32))
+        mac = chacha_poly1305_mac(self._main, nonce, main)
         main.seek(64)
         enc_body = main.encrypt(packet[4:])
-        mac = Poly1305.new(key=poly_key, cipher=_RawPolyKey)
         mac.update(enc_len)
         mac.update(enc_body)
         return b"".join((enc_len, enc_body, mac.digest()))
@@ -78,8 +78,7 @@ class _ChaChaPoly:
     def decrypt_packet(self, seq: int, header: bytes, body: bytes) -> bytes | None:
         nonce = _U64.pack(seq)
         main = ChaCha20.new(key=self._main, nonce=nonce)
-        poly_key = main.encrypt(bytes(32))
-        mac = Poly1305.new(key=poly_key, cipher=_RawPolyKey)
+        mac = chacha_poly1305_mac(self._main, nonce, main)
         mac.update(header)
         mac.update(body[:-16])
         if not hmac.compare_digest(mac.digest(), body[-16:]):
@@ -125,15 +124,12 @@ class _RawChaChaPolyCipher:
         return self._c.open(seq, header, body)
 
 
-#: The C-core versions when pycryptodome's internals are as expected, else the public API.
-AESGCM = _RawAESGCM if RAW else _AESGCM
-ChaChaPoly = _RawChaChaPolyCipher if RAW else _ChaChaPoly
+def AESGCM(key: bytes, iv: bytes, encrypt: bool) -> _RawAESGCM | _AESGCM:
+    """aes*-gcm@openssh.com: over the C cores when pycryptodome's internals are as expected
+    (``_primitives.RAW``), else over its public API."""
+    return (_RawAESGCM if _primitives.RAW else _AESGCM)(key, iv, encrypt)
 
 
-class _RawPolyKey:
-    """Lets pycryptodome's Poly1305 take the (r, s) one-time key we already derived from
-    ChaCha20 block 0 (saving a second ChaCha20 set-up per packet)."""
-
-    @staticmethod
-    def _derive_Poly1305_key_pair(key: bytes, nonce: bytes | None) -> tuple[bytes, bytes, bytes]:
-        return key[:16], key[16:32], nonce or b""
+def ChaChaPoly(key: bytes, iv: bytes, encrypt: bool) -> _RawChaChaPolyCipher | _ChaChaPoly:
+    """chacha20-poly1305@openssh.com, over the C cores or the public API as for AESGCM."""
+    return (_RawChaChaPolyCipher if _primitives.RAW else _ChaChaPoly)(key, iv, encrypt)

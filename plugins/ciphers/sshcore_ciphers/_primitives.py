@@ -1,4 +1,12 @@
-"""The only module of this plugin that imports pycryptodome."""
+"""The only module of this plugin that imports pycryptodome.
+
+Besides pycryptodome's public API, it uses some of its internals for speed: the C cores
+(``RAW``), the GHASH core (``_GHASH``) and the hook by which ``Poly1305.new`` derives its
+one-time key (``POLY_KEY_HOOK``).  Each is feature-detected at import, never inferred from
+a version number, and each has a public-API path used when it is missing; the flags are
+read when a cipher is made, so a test can turn them off (plugins/ciphers/tests/
+test_public_api_fallback.py compares both paths byte for byte).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from Crypto.Cipher import AES, ARC4, CAST, DES3, Blowfish, ChaCha20
 from Crypto.Hash import Poly1305
 
 __all__ = ["AES", "ARC4", "CAST", "DES3", "Blowfish", "ChaCha20", "Poly1305", "GCMKey",
-           "RAW", "RawCTR", "RawGCM", "RawChaChaPoly"]
+           "RAW", "RawCTR", "RawGCM", "RawChaChaPoly", "POLY_KEY_HOOK", "chacha_poly1305_mac"]
 
 try:  # pycryptodome's GHASH core: reusing its expanded key saves two AES key set-ups a packet
     from Crypto.Cipher import _mode_gcm
@@ -21,6 +29,40 @@ except (ImportError, AttributeError):  # pragma: no cover - other pycryptodome l
     _GHASH = None
 
 _LENGTHS = struct.Struct(">QQ")
+
+
+class _PolyKeyAsIs:
+    """Stands for the cipher in ``Poly1305.new(key=..., cipher=...)`` (pycryptodome calls
+    its ``_derive_Poly1305_key_pair``): takes the (r, s) one-time key already computed from
+    ChaCha20 block 0, saving a second ChaCha20 set-up per packet."""
+
+    @staticmethod
+    def _derive_Poly1305_key_pair(key: bytes, nonce: bytes | None) -> tuple[bytes, bytes, bytes]:
+        return key[:16], key[16:32], nonce or b""
+
+
+def _poly_key_hook_works() -> bool:
+    """Whether ``Poly1305.new`` still takes its key pair from the cipher's hook: the same
+    tag as the public ``Poly1305.new(cipher=ChaCha20)`` for a fixed key."""
+    key, nonce = bytes(range(32)), bytes(8)
+    try:
+        rs = ChaCha20.new(key=key, nonce=nonce).encrypt(bytes(32))
+        fast = Poly1305.new(key=rs, cipher=_PolyKeyAsIs, data=b"sshcore").digest()
+    except (AttributeError, TypeError, ValueError):  # pragma: no cover - other versions
+        return False
+    return bool(fast == Poly1305.new(key=key, cipher=ChaCha20, nonce=nonce, data=b"sshcore").digest())
+
+
+POLY_KEY_HOOK = _poly_key_hook_works()
+
+
+def chacha_poly1305_mac(key: bytes, nonce: bytes, stream: Any) -> Any:
+    """The Poly1305 MAC of chacha20-poly1305@openssh.com, keyed by block 0 of ChaCha20 under
+    ``key`` and the 8-byte ``nonce``; ``stream`` is that ChaCha20 at position 0, which the
+    fast path advances to take block 0 from (the caller seeks it to block 1 anyway)."""
+    if POLY_KEY_HOOK:
+        return Poly1305.new(key=stream.encrypt(bytes(32)), cipher=_PolyKeyAsIs)
+    return Poly1305.new(key=key, cipher=ChaCha20, nonce=nonce)
 
 
 class GCMKey:
@@ -99,6 +141,18 @@ class GCMKey:
 # where we expect them, ``RAW`` is False and the plugin uses the public API instead.
 # ---------------------------------------------------------------------------------------
 
+def _aes_functions(module: Any) -> tuple[Any, Any]:
+    """AES's C (start, stop) functions: with the CPU's AES instructions where pycryptodome
+    has them (``_raw_aes_hw`` from 4.3 on, ``_raw_aesni_lib`` before), else portable."""
+    hw = getattr(module, "_raw_aes_hw", None)
+    if hw:
+        return hw
+    ni = getattr(module, "_raw_aesni_lib", None)
+    if ni:
+        return ni.AESNI_start_operation, ni.AESNI_stop_operation
+    return module._raw_aes_lib.AES_start_operation, module._raw_aes_lib.AES_stop_operation
+
+
 try:
     from Crypto.Cipher import AES as _aes_module
     from Crypto.Cipher import ChaCha20 as _chacha_module
@@ -110,9 +164,7 @@ try:
         raise ImportError("pycryptodome uses ctypes")
     _ffi: Any = _raw_api.ffi
     _CTR: Any = _mode_ctr.raw_ctr_lib
-    _AES_START, _AES_STOP = (_aes_module._raw_aes_hw
-                             or (_aes_module._raw_aes_lib.AES_start_operation,
-                                 _aes_module._raw_aes_lib.AES_stop_operation))
+    _AES_START, _AES_STOP = _aes_functions(_aes_module)
     _C20: Any = _chacha_module._raw_chacha20_lib
     _POLY: Any = _poly_module._raw_poly1305
     _GHASH_EXPAND, _GHASH_DESTROY = _GHASH_C.ghash_expand, _GHASH_C.ghash_destroy

@@ -137,10 +137,12 @@ from sshcore_ciphers import _modern, _primitives  # noqa: E402
 
 
 def test_fast_path_is_in_use():
-    """pycryptodome 4.4's internals are where the fast path expects them; if this fails
-    after an upgrade, the plugin still works (public API) but slower."""
-    assert _primitives.RAW
-    assert _modern.AESGCM is _modern._RawAESGCM and _modern.ChaChaPoly is _modern._RawChaChaPolyCipher
+    """pycryptodome's internals are where the fast path expects them (from its lowest
+    supported version on, tests/packaging proves); if this fails after an upgrade, the
+    plugin still works (public API, test_public_api_fallback.py) but slower."""
+    assert _primitives.RAW and _primitives.POLY_KEY_HOOK and _primitives._GHASH is not None
+    assert isinstance(_modern.AESGCM(bytes(16), bytes(12), True), _modern._RawAESGCM)
+    assert isinstance(_modern.ChaChaPoly(bytes(64), b"", True), _modern._RawChaChaPolyCipher)
 
 
 @pytest.mark.parametrize("fast,slow,klen,ivlen", [
