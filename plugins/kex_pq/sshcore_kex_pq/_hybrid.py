@@ -14,14 +14,14 @@ import hashlib
 from types import ModuleType
 from typing import Any
 
-from sshcore._wire import SSHReader, byte, string
-from sshcore.errors import KeyExchangeError, SSHError
-from sshcore.interfaces import KexCompute, KexContext, KexResult, KexStep
+from sshcore.plugin import KexContext, KeyExchangeError, Later, OneRoundTripKex
+from sshcore.wire import string
 
 from . import _sntrup761
 from ._primitives import (MLKEM768, MLKEM768_CT_LEN, MLKEM768_EK_LEN, mlkem768_encapsulate,
                           x25519_keypair, x25519_shared)
 
+#: SSH_MSG_KEX_HYBRID_INIT / _REPLY (the class's init_message / reply_message)
 KEX_HYBRID_INIT, KEX_HYBRID_REPLY = 30, 31
 X25519_LEN = 32
 
@@ -103,63 +103,28 @@ class _SNTRUP761(_KEM):
     decapsulate = staticmethod(_sntrup_decapsulate)  # type: ignore[assignment]
 
 
-class HybridX25519Exchange:
+class HybridX25519Exchange(OneRoundTripKex):
     """KEM + X25519 as OpenSSH hybrids do: C_INIT = kem_pk || x25519, S_REPLY = kem_ct ||
-    x25519, K = HASH(kem_secret || x25519_secret) as a string."""
+    x25519, K = HASH(kem_secret || x25519_secret) as a string.  The message flow, the
+    exchange hash and the signature are :class:`~sshcore.kexhelpers.OneRoundTripKex`'s."""
 
     kem: _KEM = _KEM()
 
     def __init__(self, ctx: KexContext) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.x_key, self.x_pub = x25519_keypair()
         self.kem_pk = b""
         self.kem_state: object = None
-        self.done = False
 
-    def _then(self, fn: Any, args: tuple[Any, ...], resume: Any) -> KexStep:
-        """``resume(fn(*args))``: handed to the kernel (KexCompute) if the KEM is worth
+    def _later(self, fn: Any, args: tuple[Any, ...], then: Any) -> Any:
+        """``then(fn(*args))``: handed to the kernel (a KexCompute) if the KEM is worth
         offloading, computed here otherwise."""
         if self.kem.offload:
-            return KexStep(compute=KexCompute(fn, args, resume))
-        return resume(fn(*args))
-
-    def _hash(self, k_s: bytes, c_init: bytes, s_reply: bytes, k: bytes) -> bytes:
-        c = self.ctx
-        return self.kem.hash(b"".join((
-            string(c.client_version), string(c.server_version), string(c.client_kexinit),
-            string(c.server_kexinit), string(k_s), string(c_init), string(s_reply), k))).digest()
+            return Later(fn, args, then)
+        return then(fn(*args))
 
     def _secret(self, k_pq: bytes, k_cl: bytes) -> bytes:
-        return string(self.kem.hash(k_pq + k_cl).digest())
-
-    def start(self) -> KexStep:
-        if self.ctx.role != "client":
-            return KexStep()
-
-        def init(pair: tuple[bytes, object]) -> KexStep:
-            self.kem_pk, self.kem_state = pair
-            return KexStep(send=[byte(KEX_HYBRID_INIT) + string(self.kem_pk + self.x_pub)])
-        return self._then(self.kem.keypair, (), init)
-
-    def _server_reply(self, c_init: bytes) -> KexStep:
-        kem = self.kem
-        if len(c_init) != kem.pk_len + X25519_LEN:
-            raise KeyExchangeError(f"{kem.name} hybrid client value has the wrong length")
-        pk, x_peer = c_init[:kem.pk_len], c_init[kem.pk_len:]
-        try:
-            return self._then(kem.encapsulate, (pk,),
-                              lambda secret_ct: self._server_finish(c_init, x_peer, *secret_ct))
-        except ValueError as exc:
-            raise KeyExchangeError(f"invalid {kem.name} encapsulation key: {exc}") from None
-
-    def _server_finish(self, c_init: bytes, x_peer: bytes, k_pq: bytes, ct: bytes) -> KexStep:
-        k = self._secret(k_pq, self._x25519(x_peer))
-        s_reply = ct + self.x_pub
-        h = self._hash(self.ctx.host_key_blob, c_init, s_reply, k)
-        assert self.ctx.sign is not None
-        reply = b"".join((byte(KEX_HYBRID_REPLY), string(self.ctx.host_key_blob), string(s_reply),
-                          string(self.ctx.sign(h))))
-        return KexStep(send=[reply], result=KexResult(k, h))
+        return string(hashlib.new(self.hash_name, k_pq + k_cl).digest())
 
     def _x25519(self, peer: bytes) -> bytes:
         try:
@@ -167,40 +132,39 @@ class HybridX25519Exchange:
         except ValueError as exc:
             raise KeyExchangeError(f"invalid X25519 value in hybrid exchange: {exc}") from None
 
-    def receive(self, payload: bytes) -> KexStep:
-        if self.done:
-            raise KeyExchangeError("key exchange message after the exchange finished")
-        kem = self.kem
-        try:
-            r = SSHReader(payload, 1)
-            if self.ctx.role == "server" and payload[0] == KEX_HYBRID_INIT:
-                c_init = r.string()
-                r.finish()
-                step = self._server_reply(c_init)
-                self.done = True
-                return step
-            if self.ctx.role == "client" and payload[0] == KEX_HYBRID_REPLY:
-                k_s, s_reply, sig = r.string(), r.string(), r.string()
-                r.finish()
-                if len(s_reply) != kem.ct_len + X25519_LEN:
-                    raise KeyExchangeError(f"{kem.name} hybrid server value has the wrong length")
-                self.done = True
+    def client_init(self) -> Any:
+        def init(pair: tuple[bytes, object]) -> bytes:
+            self.kem_pk, self.kem_state = pair
+            return self.kem_pk + self.x_pub
+        return self._later(self.kem.keypair, (), init)
 
-                def finish(k_pq: bytes) -> KexStep:
-                    k = self._secret(k_pq, self._x25519(s_reply[kem.ct_len:]))
-                    h = self._hash(k_s, self.kem_pk + self.x_pub, s_reply, k)
-                    return KexStep(result=KexResult(k, h, k_s, sig))
-                return self._then(kem.decapsulate, (s_reply[:kem.ct_len], self.kem_state), finish)
-        except KeyExchangeError:
-            raise
-        except SSHError as exc:
-            raise KeyExchangeError(f"malformed hybrid key exchange message: {exc}") from None
-        raise KeyExchangeError(f"unexpected message {payload[0]} during {kem.name} hybrid exchange")
+    def server_reply(self, c_init: bytes) -> Any:
+        kem = self.kem
+        if len(c_init) != kem.pk_len + X25519_LEN:
+            raise KeyExchangeError(f"{kem.name} hybrid client value has the wrong length")
+        pk, x_peer = c_init[:kem.pk_len], c_init[kem.pk_len:]
+
+        def reply(secret_ct: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
+            k_pq, ct = secret_ct
+            return ct + self.x_pub, self._secret(k_pq, self._x25519(x_peer))
+        try:
+            return self._later(kem.encapsulate, (pk,), reply)
+        except ValueError as exc:
+            raise KeyExchangeError(f"invalid {kem.name} encapsulation key: {exc}") from None
+
+    def client_finish(self, s_reply: bytes) -> Any:
+        kem = self.kem
+        if len(s_reply) != kem.ct_len + X25519_LEN:
+            raise KeyExchangeError(f"{kem.name} hybrid server value has the wrong length")
+        return self._later(kem.decapsulate, (s_reply[:kem.ct_len], self.kem_state),
+                           lambda k_pq: self._secret(k_pq, self._x25519(s_reply[kem.ct_len:])))
 
 
 class MLKEM768X25519Exchange(HybridX25519Exchange):
     kem = _MLKEM768()
+    label, hash_name = "ML-KEM-768 hybrid exchange", "sha256"
 
 
 class SNTRUP761X25519Exchange(HybridX25519Exchange):
     kem = _SNTRUP761()
+    label, hash_name = "sntrup761 hybrid exchange", "sha512"
