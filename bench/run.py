@@ -10,7 +10,9 @@ issue's targets with the measured ratio and PASS/FAIL.  Ratios read "how many ti
 better": sshcore/peer for rates, peer/sshcore for seconds and KiB.  Every figure is
 measured in this run; nothing is hard-coded.
 
-Scenarios: bulk (MB/s up and down per cipher), small (1-byte echo round trips/s and
+Scenarios: startup (whole-process ``sshcore algorithms`` and ``sshcore run HOST true``
+against an AsyncSSH script and ``ssh``, in-process connects with default settings,
+sntrup761's cost; see bench/startup.py), bulk (MB/s up and down per cipher), small (1-byte echo round trips/s and
 1 KiB messages/s one way), handshake (connect + kex + ed25519 auth + exec + close per
 second, sequential and concurrent), scale (idle connections to one server process: KiB
 per connection, seconds to open, timers, idle CPU), sessions (many sessions on one
@@ -34,12 +36,12 @@ import sys
 import time
 from importlib import metadata
 
-from . import bulk, handshake, scale, sessions, small
+from . import bulk, handshake, scale, sessions, small, startup
 from .env import CIPHERS, DEFAULT_CIPHER, KEX, Env
 from .kex import kex_table
 from .table import Cell, Row, Target, measure, print_rows, print_targets, profile, rows_of
 
-SCENARIOS = ["bulk", "small", "handshake", "scale", "sessions", "kex"]
+SCENARIOS = ["startup", "bulk", "small", "handshake", "scale", "sessions", "kex"]
 DEFAULT_SIZE_MIB = 64
 
 
@@ -70,6 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help=f"bulk ciphers, comma-separated (default {','.join(CIPHERS)})")
     ap.add_argument("--messages", type=int, default=5000, help="small-message count per run")
     ap.add_argument("--handshakes", type=int, default=100, help="sequential handshakes per run")
+    ap.add_argument("--connects", type=int, default=20,
+                    help="startup: in-process sequential connects per run (default settings)")
     ap.add_argument("--concurrent", type=int, default=100, help="concurrent handshakes per run")
     ap.add_argument("--connections", type=int, default=1000, help="scale: idle connections")
     ap.add_argument("--batch", type=int, default=50, help="scale: connections opened at once")
@@ -100,7 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.session_bytes = int(args.session_mib * 1024 * 1024)
     if args.smoke:
         args.size_bytes, args.runs, args.messages = 64 * 1024, 1, 20
-        args.handshakes, args.concurrent = 3, 3
+        args.handshakes, args.concurrent, args.connects = 3, 3, 2
         args.connections, args.batch, args.idle_seconds = 5, 5, 0.2
         args.sessions, args.session_bytes = 5, 16 * 1024
         args.kex_seconds = min(args.kex_seconds, 0.05)
@@ -133,6 +137,11 @@ def main(argv: list[str] | None = None) -> None:
         return rows
 
     with Env() as env:
+        if "startup" in args.only:
+            rows = scenario("startup", "Start-up and connect, default settings (whole processes "
+                            "unless in-process), seconds", startup.cells(env, args.connects),
+                            startup.COMPARISONS)
+            targets += startup.targets(rows)
         if "bulk" in args.only:
             size = args.size_bytes
             rows = scenario("bulk", f"Bulk: {size / 1048576:g} MiB per transfer, MB/s",

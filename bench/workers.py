@@ -68,7 +68,9 @@ class Client:
 
     def connect(self, port: int) -> Any:
         kw: dict[str, Any] = dict(username=USER, client_keys=[self.key], known_hosts=self.kh,
-                                  kex_algs=[self.kex], config=None, agent_path=None)
+                                  config=None, agent_path=None)
+        if self.kex != "default":  # "default": each library's own default key exchange
+            kw["kex_algs"] = [self.kex]
         if self.pool is not None:
             kw["kex_executor"] = self.pool
         if self.cipher:

@@ -54,6 +54,15 @@ def expected_rows() -> dict[tuple[str, str], str]:
             rows[(case, pair)] = unit
     for pair in LIB_PAIRS:
         rows[("sessions on one connection", pair)] = "s"
+    # start-up (issue 18): whole processes, in-process connects, sntrup761's cost
+    rows[("sshcore algorithms", "sshcore")] = "s"
+    for case in ("run HOST true, default settings", "run HOST true, curve25519-sha256"):
+        for pair in ("sshcore", "asyncssh", "OpenSSH ssh"):
+            rows[(case, pair)] = "s"
+    for pair in ("sshcore", "asyncssh"):
+        rows[("in-process connect + exec, default settings", pair)] = "s"
+    rows[("sntrup761 key pair + decapsulation", "sshcore")] = "ms"
+    rows[("first registry build in a process", "sshcore")] = "ms"
     return rows
 
 
@@ -96,6 +105,6 @@ def test_bench_smoke_prints_every_row():
             assert NUMBER.match(figure), f"{case} / {pair}: no figure ({figure!r})"
     # the targets summary: one verdict per target, computed
     verdicts = [line for line in stdout.splitlines() if line.rstrip().endswith(("| PASS |", "| FAIL |"))]
-    assert len(verdicts) == 3 * 2 * 3 + 4 + 4 + 3, stdout
+    assert len(verdicts) == 4 + 3 * 2 * 3 + 4 + 4 + 3, stdout  # startup, bulk, small, handshake, scale
     # the key exchange table is part of the default run
     assert "curve25519-sha256" in stdout and "(1.00x curve25519)" in stdout
