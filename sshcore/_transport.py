@@ -134,6 +134,11 @@ class Transport:
         self.statistics_kex_count = 0
         # Precompute algorithm lists once (and validate them: unknown names fail here).
         self._kex_names = config.algs("kex")
+        if self.is_client:  # let slow kex set-up overlap the connect and version exchange
+            for name in self._kex_names:
+                prefetch = getattr(self.registry.get("kex", name), "prefetch", None)
+                if prefetch is not None:
+                    prefetch()
         self._cipher_names = config.algs("cipher")
         self._mac_names = config.algs("mac")
         self._comp_names = config.algs("compression")

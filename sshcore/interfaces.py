@@ -285,6 +285,14 @@ class KexAlgorithm:
     #: chooses one); ``priority`` alone orders names for negotiation.
     implementation_priority: int = 0
     enabled_by_default: bool = True
+    #: ``prefetch()``, if given, is called when a client connection that offers this
+    #: method is created, before any byte is exchanged: the plugin may start slow
+    #: set-up (an ephemeral key pair) in the background so that it overlaps the TCP
+    #: connect and the version exchange.  It must return at once and be harmless when
+    #: the method is not negotiated.
+    #:
+    #: .. versionadded:: 0.2
+    prefetch: Callable[[], None] | None = None
 
 
 # --------------------------------------------------------------------------- public keys

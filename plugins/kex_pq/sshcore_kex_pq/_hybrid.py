@@ -10,7 +10,9 @@ exchange hash and in key derivation.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -35,6 +37,11 @@ class _KEM:
     #: True when the three operations are module-level functions of picklable
     #: arguments, slow enough to hand to a process pool (KexCompute); else inline.
     offload = False
+
+    @staticmethod
+    def take_spare(wait: bool) -> tuple[bytes, object] | None:
+        """A key pair made ahead of time (see :func:`prefetch_sntrup761`), if any."""
+        return None
 
     def keypair(self) -> tuple[bytes, object]:
         raise NotImplementedError
@@ -93,6 +100,45 @@ def _sntrup_decapsulate(ct: bytes, sk: bytes) -> bytes:
     return sntrup761_impl().decapsulate(ct, sk)  # type: ignore[no-any-return]
 
 
+# One spare sntrup761 key pair, made by a background thread that a connecting client starts
+# (KexAlgorithm.prefetch), so that the ~6 ms of arithmetic overlaps the TCP connect and
+# the version exchange instead of following them.  Each pair is handed out once.
+_spare_lock = threading.Lock()
+_spare: concurrent.futures.Future[tuple[bytes, bytes]] | None = None
+
+
+def prefetch_sntrup761() -> None:
+    """Start making a spare key pair unless one is ready or being made."""
+    global _spare
+    with _spare_lock:
+        if _spare is not None:
+            return
+        future: concurrent.futures.Future[tuple[bytes, bytes]] = concurrent.futures.Future()
+        _spare = future
+
+    def fill() -> None:
+        try:
+            future.set_result(_sntrup_keypair())
+        except BaseException as exc:  # handed to whoever takes it
+            future.set_exception(exc)
+    threading.Thread(target=fill, name="sshcore-sntrup761-prefetch", daemon=True).start()
+
+
+def take_spare_sntrup761(wait: bool) -> tuple[bytes, bytes] | None:
+    """The spare key pair (at most one caller gets it), or ``None``.  With ``wait``, a
+    pair still being made is waited for (it is further along than a new one would be)."""
+    global _spare
+    with _spare_lock:
+        future = _spare
+        if future is None or (not wait and not future.done()):
+            return None
+        _spare = None
+    try:
+        return future.result()
+    except Exception:
+        return None
+
+
 class _SNTRUP761(_KEM):
     name, hash = "sntrup761", hashlib.sha512
     pk_len, ct_len = _sntrup761.PUBLICKEY_BYTES, _sntrup761.CIPHERTEXT_BYTES
@@ -101,6 +147,7 @@ class _SNTRUP761(_KEM):
     keypair = staticmethod(_sntrup_keypair)  # type: ignore[assignment]
     encapsulate = staticmethod(_sntrup_encapsulate)  # type: ignore[assignment]
     decapsulate = staticmethod(_sntrup_decapsulate)  # type: ignore[assignment]
+    take_spare = staticmethod(take_spare_sntrup761)
 
 
 class HybridX25519Exchange(OneRoundTripKex):
@@ -136,6 +183,11 @@ class HybridX25519Exchange(OneRoundTripKex):
         def init(pair: tuple[bytes, object]) -> bytes:
             self.kem_pk, self.kem_state = pair
             return self.kem_pk + self.x_pub
+        # A prefetched pair (one at most is kept: a fan-out's other exchanges go on as
+        # before); one still being made is waited for, being further along.
+        spare = self.kem.take_spare(wait=True)
+        if spare is not None:
+            return init(spare)
         return self._later(self.kem.keypair, (), init)
 
     def server_reply(self, c_init: bytes) -> Any:
