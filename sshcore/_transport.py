@@ -134,7 +134,9 @@ class Transport:
         self.statistics_kex_count = 0
         # Precompute algorithm lists once (and validate them: unknown names fail here).
         self._kex_names = config.algs("kex")
-        if self.is_client:  # let slow kex set-up overlap the connect and version exchange
+        # Let slow kex set-up overlap the connect and version exchange (an application
+        # with a kex pool has chosen where that work runs: the pool).
+        if self.is_client and not config.kex_offload:
             for name in self._kex_names:
                 prefetch = getattr(self.registry.get("kex", name), "prefetch", None)
                 if prefetch is not None:

@@ -289,7 +289,8 @@ class KexAlgorithm:
     #: method is created, before any byte is exchanged: the plugin may start slow
     #: set-up (an ephemeral key pair) in the background so that it overlaps the TCP
     #: connect and the version exchange.  It must return at once and be harmless when
-    #: the method is not negotiated.
+    #: the method is not negotiated.  Not called with ``ConnectionConfig.kex_offload``
+    #: (the application's pool does the heavy work then).
     #:
     #: .. versionadded:: 0.2
     prefetch: Callable[[], None] | None = None

@@ -66,3 +66,11 @@ def test_the_exchange_uses_the_prefetched_pair_and_completes():
     assert _hybrid._spare is not spare  # taken by this client's exchange
     names = [type(e).__name__ for e in p.client_events]
     assert "KexCompleted" in names and "KexCompleted" in [type(e).__name__ for e in p.server_events]
+
+
+def test_no_prefetch_when_the_application_offloads_kex_work():
+    _drain_spare()
+    Connection(ConnectionConfig("client", registry=_registry(), kex_algs=[KEX],
+                                encryption_algs=[t.CIPHER], mac_algs=[t.MAC],
+                                server_host_key_algs=[t.KEY], kex_offload=True))
+    assert _hybrid._spare is None
