@@ -809,7 +809,9 @@ def add_connection_arguments(p: argparse.ArgumentParser, port_flags: tuple[str, 
     p.set_defaults(local=None, remote=None, dynamic=None, login=None, forward_agent=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``plugin_commands=False`` leaves out the commands that plugins
+    contribute (building them imports those plugins: ``sshcore run`` does without)."""
     p = argparse.ArgumentParser(prog="sshcore", description="SSH client and server built on sshcore")
     p.add_argument("-v", "--verbose", action="count", default=0)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -872,7 +874,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("destination", help="[USER@]HOST")
     r.add_argument("command", nargs=argparse.REMAINDER,
                    help="remote command (none: an interactive shell)")
-    _add_plugin_commands(sub)
+    if plugin_commands:
+        _add_plugin_commands(sub)
     return p
 
 
@@ -890,8 +893,20 @@ def _add_plugin_commands(sub: Any) -> None:
         cp.set_defaults(_plugin_run=command.run)
 
 
+def _builtin_command(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
+    """Whether ``argv`` names one of sshcore's own commands (its first word that is not
+    an option: the only option before the command, ``-v``, takes no value)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return any(isinstance(a, argparse._SubParsersAction) and word in a.choices
+               for a in parser._actions)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(ssh_flags.ssh_argv(sys.argv[1:] if argv is None else argv))
+    argv = ssh_flags.ssh_argv(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(plugin_commands=False)
+    if not _builtin_command(parser, argv):  # a plugin's command, or help listing them all
+        parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="sshcore: %(name)s: %(message)s")
     try:

@@ -50,9 +50,20 @@ def test_the_command_line_listing_imports_no_crypto_library():
             "    try:\n        runpy.run_module('sshcore', run_name='__main__')\n"
             "    except SystemExit:\n        pass\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('Crypto', 'cryptography', 'numpy')))\n"
-            "print('aes128-ctr' in out.getvalue())")
-    heavy, listed = _py(code).splitlines()
+            "print('aes128-ctr' in out.getvalue())\n"
+            "print('sshcore_sftp._cli' in sys.modules)")
+    heavy, listed, plugin_cli = _py(code).splitlines()
     assert heavy == "[]" and listed == "True"
+    assert plugin_cli == "False"  # sshcore's own commands build no plugin command parsers
+
+
+def test_plugin_commands_are_still_there_when_asked_for():
+    r = subprocess.run([sys.executable, "-m", "sshcore", "--help"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "sftp" in r.stdout and "scp" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "sshcore", "-v", "scp", "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "usage: sshcore scp" in r.stdout
 
 
 def test_using_an_algorithm_loads_its_implementation():

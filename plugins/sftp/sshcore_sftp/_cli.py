@@ -29,17 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sshcore.aio.stdio import open_input, open_stdin, read_lines, stdin_fd
-from sshcore.interfaces import CliCommand
 
 from ._progress import ProgressMeter
 
-__all__ = ["commands", "parse_remote", "Remote"]
-
-
-def commands() -> list[CliCommand]:
-    return [CliCommand("scp", "copy files over SFTP, like OpenSSH's scp", _scp_arguments, _scp_main),
-            CliCommand("sftp", "interactive SFTP client, like OpenSSH's sftp", _sftp_arguments,
-                       _sftp_main)]
+__all__ = ["parse_remote", "Remote"]
 
 
 # --------------------------------------------------------------------------- operands

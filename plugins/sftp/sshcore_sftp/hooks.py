@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sshcore import hookimpl
-from sshcore.interfaces import CliCommand, Subsystem
+from sshcore.interfaces import CliCommand, Subsystem, lazy
 
 
 async def _serve(process: Any, **options: Any) -> int | None:
@@ -26,8 +26,13 @@ def sshcore_subsystems() -> Sequence[Subsystem]:
     return [Subsystem("sftp", server_factory=_serve, client_factory=_open_client)]
 
 
+_CLI = "sshcore_sftp._cli:"
+
+
 @hookimpl
 def sshcore_cli_commands() -> Sequence[CliCommand]:
-    from ._cli import commands
-
-    return commands()
+    # Named, not imported: the CLI module loads only when its command runs.
+    return [CliCommand("scp", "copy files over SFTP, like OpenSSH's scp",
+                       lazy(_CLI + "_scp_arguments"), lazy(_CLI + "_scp_main")),
+            CliCommand("sftp", "interactive SFTP client, like OpenSSH's sftp",
+                       lazy(_CLI + "_sftp_arguments"), lazy(_CLI + "_sftp_main"))]
