@@ -13,10 +13,10 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from Crypto.Cipher import AES, ARC4, CAST, DES3, Blowfish, ChaCha20
+from Crypto.Cipher import AES, ChaCha20
 from Crypto.Hash import Poly1305
 
-__all__ = ["AES", "ARC4", "CAST", "DES3", "Blowfish", "ChaCha20", "Poly1305", "GCMKey",
+__all__ = ["AES", "ChaCha20", "Poly1305", "GCMKey",
            "RAW", "RawCTR", "RawGCM", "RawChaChaPoly", "POLY_KEY_HOOK", "chacha_poly1305_mac"]
 
 try:  # pycryptodome's GHASH core: reusing its expanded key saves two AES key set-ups a packet
@@ -380,3 +380,13 @@ class RawChaChaPoly:
             return self._from_block1(st, ct)
         finally:
             _C20.chacha20_destroy(st)
+
+
+def __getattr__(name: str) -> Any:
+    # The legacy ciphers' pycryptodome modules load only when a legacy cipher is keyed
+    # (sshcore_ciphers.legacy imports them from here), not with every connection.
+    if name in ("ARC4", "CAST", "DES3", "Blowfish"):
+        import importlib
+
+        return importlib.import_module(f"Crypto.Cipher.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
