@@ -907,6 +907,16 @@ def main(argv: list[str] | None = None) -> int:
     if not _builtin_command(parser, argv):  # a plugin's command, or help listing them all
         parser = build_parser()
     args = parser.parse_args(argv)
+    if args.cmd != "passwd":
+        # Built before logging has a handler, so that a broken plugin is reported once,
+        # by its PluginWarning (the registry also logs it when logging is configured).
+        from .registry import default_registry
+
+        try:
+            default_registry()
+        except SSHError as exc:
+            ssh_flags.report(args, f"sshcore: error: {exc}")
+            return 255
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="sshcore: %(name)s: %(message)s")
     try:

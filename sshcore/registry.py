@@ -474,7 +474,7 @@ def parse_implementations(text: str) -> dict[str, str]:
 
 def _api_refusal(plugin: Any) -> str | None:
     """Why ``plugin`` (declaring ``SSHCORE_PLUGIN_API``) cannot load here, if it can't."""
-    from .plugin import API_ATTRIBUTE, api_incompatibility
+    from ._api import API_ATTRIBUTE, api_incompatibility
 
     required = getattr(plugin, API_ATTRIBUTE, None)
     return None if required is None else api_incompatibility(required)
