@@ -266,7 +266,6 @@ async def _corruption(p: Peers, family: str, desc: Any) -> list[str]:
 
 def _malformations() -> list[tuple[str, Any]]:
     return [("truncated", lambda m: m[:max(1, len(m) // 2)]),
-            ("type byte only", lambda m: m[:1]),
             ("random body", lambda m: m[:1] + os.urandom(max(len(m) - 1, 8)))]
 
 
