@@ -223,3 +223,18 @@ def test_the_pytest_plugin_is_inert_when_merely_installed(tmp_path):
     r = _pytest(tmp_path)
     assert r.returncode != 0
     assert "fixture 'sshcore_kit' not found" in r.stdout
+
+
+def test_inprocess_pair_forces_options_on_both_ends():
+    import asyncio
+
+    from sshcore.conformance import echo_transfer, inprocess_pair
+
+    async def main():
+        async with inprocess_pair(encryption_algs=["aes256-gcm@openssh.com"],
+                                  rekey_bytes=1 << 18) as (conn, server):
+            await echo_transfer(conn, 1 << 20, "pair")
+            return conn.get_extra_info("algorithms"), conn.statistics()["key_exchanges"]
+    algs, kex = asyncio.run(asyncio.wait_for(main(), 60))
+    assert algs["enc_cs"] == algs["enc_sc"] == "aes256-gcm@openssh.com"
+    assert kex >= 2

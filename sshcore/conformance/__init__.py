@@ -20,7 +20,10 @@ Each check, in order, and failing with an :class:`AssertionError` naming what br
    key-exchange failure, never an exception in the event loop, and a host-key signature
    over the wrong data is refused (kex, host key); wrong credentials are refused (auth).
 
-Every check returns a :class:`Report` listing the scenarios it ran.  See
+Every check returns a :class:`Report` listing the scenarios it ran.  The building blocks
+are public too: :class:`OpenSSH` (``start_sshd(options)``, ``ssh_args(...)`` and
+``run_ssh(...)``), :func:`inprocess_pair` (an sshcore client connected to an sshcore
+server in the running event loop) and :func:`echo_transfer` (bytes each way, checksummed).  See
 ``docs/plugins/`` for each family's contract.
 
 .. versionadded:: 0.2
@@ -31,8 +34,10 @@ from __future__ import annotations
 from ._checks import (DEFAULT_SIZE, AuthSetup, Report, check_auth_method, check_cipher,
                       check_compression, check_host_key, check_kex, check_mac)
 from ._openssh import OpenSSH, Sshd, openssh_names
+from ._session import echo_transfer, inprocess_pair
 from ._units import Vector
 
-__all__ = ["DEFAULT_SIZE", "AuthSetup", "OpenSSH", "Report", "Sshd", "Vector",
+__all__ = ["DEFAULT_SIZE", "AuthSetup", "OpenSSH", "Report", "Sshd", "Vector", "echo_transfer",
+           "inprocess_pair",
            "check_auth_method", "check_cipher", "check_compression", "check_host_key",
            "check_kex", "check_mac", "openssh_names"]

@@ -154,7 +154,8 @@ class OpenSSH:
                     "AuthorizedKeysFile": str(self.authorized_keys), "StrictModes": "no",
                     "UsePAM": "no", "PermitRootLogin": "yes", "PasswordAuthentication": "no",
                     "KbdInteractiveAuthentication": "no", "LogLevel": "DEBUG1",
-                    "MaxStartups": "100:30:200", "MaxAuthTries": "20"}
+                    "MaxStartups": "100:30:200", "MaxAuthTries": "20",
+                    "LoginGraceTime": "60"}
         settings.update(options or {})
         keys = host_keys or [self.host_key()]
         lines = [f"{k} {v}" for k, v in settings.items()] + [f"HostKey {p}" for p in keys]

@@ -8,11 +8,12 @@ exception reaches its exception handler (an exception nobody handled).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import hashlib
 import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
 
 from ..errors import ProtocolError
@@ -182,3 +183,31 @@ async def expect_refusal(coro: Coroutine[Any, Any, Any], what: str,
         if close is not None:
             close()
         raise AssertionError(f"{what}: was accepted; it must be refused")
+
+
+@contextlib.asynccontextmanager
+async def inprocess_pair(registry: Any = None, *, host_key: Any = None,
+                         server_options: Mapping[str, Any] | None = None,
+                         **options: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """An sshcore server on 127.0.0.1 and an sshcore client connected to it, in this
+    event loop: yields ``(client connection, acceptor)``.
+
+    ``options`` (``encryption_algs=[...]``, ``rekey_bytes=...``, any keyword both
+    :func:`sshcore.connect` and :func:`sshcore.listen` take) apply to both ends;
+    ``server_options`` to the server only.  The server echoes every session's input
+    and authenticates user ``kit`` with password ``kit-password``; a new Ed25519 host
+    key is made unless ``host_key`` is given, and the client trusts exactly that key.
+    """
+    from .. import connect
+    from ..keys import generate_private_key
+    from ..registry import connection_registry
+
+    reg = connection_registry(registry)
+    key = host_key if host_key is not None else generate_private_key("ssh-ed25519",
+                                                                     registry=reg)
+    p = Peers(reg, key, None, None, {}, {**options, **(server_options or {})})
+    async with await serve(p) as server:
+        kw = client_kwargs(p, client_keys=[], known_hosts=lambda h, port, k:
+                           k.public_blob == key.public_blob, **options)
+        async with connect("127.0.0.1", server.port, **kw) as conn:
+            yield conn, server

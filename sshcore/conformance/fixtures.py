@@ -7,7 +7,10 @@
 * ``sshcore_vectors`` (session): ``{algorithm name: [vector, ...]}``, empty by default; a
   plugin's ``conftest.py`` overrides it to give its known-answer vectors.
 * ``sshcore_kit``: the six checks with ``openssh=`` and ``vectors=`` filled in from the
-  two fixtures above: ``sshcore_kit.check_cipher("aes128-ctr")``.
+  two fixtures above: ``sshcore_kit.check_cipher("aes128-ctr")``; and, for tests of
+  your own, ``sshcore_kit.openssh`` (start ``sshd``, run ``ssh``),
+  ``sshcore_kit.pair(**options)`` (an in-process sshcore client and server, see
+  :func:`~sshcore.conformance.inprocess_pair`) and ``sshcore_kit.echo_transfer``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import (OpenSSH, check_auth_method, check_cipher, check_compression, check_host_key,
+from . import (OpenSSH, check_auth_method, echo_transfer, inprocess_pair, check_cipher, check_compression, check_host_key,
                check_kex, check_mac)
 
 CHECKS = (check_cipher, check_mac, check_kex, check_compression, check_host_key,
@@ -52,4 +55,5 @@ def _bound(check: Any, env: OpenSSH, vectors: Mapping[str, Any]) -> Any:
 @pytest.fixture
 def sshcore_kit(sshcore_openssh: OpenSSH, sshcore_vectors: Mapping[str, Any]) -> Any:
     return SimpleNamespace(**{c.__name__: _bound(c, sshcore_openssh, sshcore_vectors)
-                              for c in CHECKS}, openssh=sshcore_openssh)
+                              for c in CHECKS}, openssh=sshcore_openssh,
+                           pair=inprocess_pair, echo_transfer=echo_transfer)
