@@ -15,11 +15,11 @@ lazily, when a connection first uses the algorithm.
 
 from __future__ import annotations
 
-from sshcore.plugin import hookimpl, lazy, require
+from sshcore.plugin import hookimpl, lazy
 '''
 
 HOOKS = {
-    "cipher": COMMON_HOOKS_HEAD + '''from sshcore.plugin import CipherAlgorithm
+    "cipher": COMMON_HOOKS_HEAD + '''from sshcore.plugin import CipherAlgorithm, require
 
 #: The plugin API this distribution was written for (the registry refuses it elsewhere).
 SSHCORE_PLUGIN_API = "1.0"
@@ -43,7 +43,7 @@ def sshcore_macs():
     return [MacAlgorithm(NAME, key_size=32, digest_size=32, factory=lazy("$pkg.impl:HmacSha256"),
                          enabled_by_default=False)]
 ''',
-    "kex": COMMON_HOOKS_HEAD + '''from sshcore.plugin import KexAlgorithm
+    "kex": COMMON_HOOKS_HEAD + '''from sshcore.plugin import KexAlgorithm, require
 
 SSHCORE_PLUGIN_API = "1.0"
 NAME = "$name"
@@ -67,7 +67,7 @@ def sshcore_compression_algorithms():
                                  decompressor=lazy("$pkg.impl:Decompressor"),
                                  enabled_by_default=False)]
 ''',
-    "key": COMMON_HOOKS_HEAD + '''from sshcore.plugin import KeyType, SignatureAlgorithm
+    "key": COMMON_HOOKS_HEAD + '''from sshcore.plugin import KeyType, SignatureAlgorithm, require
 
 SSHCORE_PLUGIN_API = "1.0"
 NAME = "$name"
