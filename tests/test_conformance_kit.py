@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from sshcore import conformance
 from sshcore.conformance import OpenSSH
-from sshcore.plugin import (CipherAlgorithm, KexAlgorithm, KexResult, KexStep, MacAlgorithm,
-                            exchange_hash, hookimpl)
+from sshcore.plugin import (AuthDone, AuthMethod, AuthSend, CipherAlgorithm, KexAlgorithm,
+                            KexResult, KexStep, MacAlgorithm, exchange_hash, hookimpl)
 from sshcore.registry import build_registry
 from sshcore.wire import byte, mpint, string
 
@@ -90,7 +90,45 @@ class _X25519Kex:
         return KexStep(result=KexResult(k, h, k_s, sig))
 
 
+class _Anyone:
+    """Server side of a method that lets anyone in (the bug)."""
+
+    def __init__(self, ctx):
+        pass
+
+    def request(self, username, service, body):
+        return AuthDone(success=True)
+
+    def receive(self, payload):
+        return AuthDone()
+
+    def resume(self, answer):
+        return AuthDone()
+
+
+class _Say:
+    def __init__(self, ctx):
+        self.word, self.sent = ctx.credentials.get("word"), False
+
+    def next_attempt(self):
+        if self.sent or self.word is None:
+            return AuthDone()
+        self.sent = True
+        return AuthSend(string(self.word))
+
+    def receive(self, payload):
+        return AuthDone()
+
+    def resume(self, answer):
+        return AuthDone()
+
+
 class Toys:
+    @hookimpl
+    def sshcore_auth_methods(self):
+        return [AuthMethod("anyone@kit.test", client=_Say, server=_Anyone,
+                           enabled_by_default=False)]
+
     @hookimpl
     def sshcore_ciphers(self):
         return [CipherAlgorithm("toy-ctr@kit.test", 16, 16, 16,
@@ -151,6 +189,18 @@ def test_a_kex_that_crashes_on_a_malformed_reply_is_caught(toys, env):
     with pytest.raises(AssertionError, match=r"malformed reply \(truncated\): failed with "
                                              r"error: unpack_from.*expected ProtocolError"):
         conformance.check_kex("sloppy-x25519@kit.test", size=SMALL, openssh=env, registry=toys)
+
+
+def test_an_auth_method_that_lets_anyone_in_is_caught(toys, env):
+    from sshcore.conformance import AuthSetup
+
+    setup = AuthSetup(client_options={"auth_credentials": {"word": "please"}},
+                      server_options={"auth_methods": ["anyone@kit.test"]},
+                      bad_client_options={"auth_credentials": {"word": "wrong"}})
+    with pytest.raises(AssertionError, match="wrong credentials: was accepted; it must be "
+                                             "refused"):
+        conformance.check_auth_method("anyone@kit.test", size=SMALL, openssh=env,
+                                      registry=toys, auth=setup)
 
 
 def test_real_kex_passes_with_openssh_both_ways(env):
