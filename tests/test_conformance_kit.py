@@ -39,7 +39,8 @@ class _Ctr:
 
     def encrypt(self, data):
         if self.stateless:  # the bug: every call starts the key stream again
-            return Cipher(algorithms.AES(self.key), modes.CTR(self.iv)).encryptor().update(bytes(data))
+            fresh = Cipher(algorithms.AES(self.key), modes.CTR(self.iv)).encryptor()
+            return fresh.update(bytes(data))
         return self.ctx.update(bytes(data))
 
     decrypt = encrypt
@@ -66,10 +67,13 @@ class _X25519Kex:
         self.pub = self.key.public_key().public_bytes_raw()
 
     def start(self):
-        return KexStep(send=[byte(30) + string(self.pub)]) if self.ctx.role == "client" else KexStep()
+        if self.ctx.role == "client":
+            return KexStep(send=[byte(30) + string(self.pub)])
+        return KexStep()
 
     def _k(self, peer):
-        return mpint(int.from_bytes(self.key.exchange(X25519PublicKey.from_public_bytes(peer)), "big"))
+        secret = self.key.exchange(X25519PublicKey.from_public_bytes(peer))
+        return mpint(int.from_bytes(secret, "big"))
 
     def receive(self, payload):
         def take(off):

@@ -118,7 +118,10 @@ class AesCtr:
 
     decrypt = encrypt  # CTR: the same key stream both ways
 ''',
-    "mac": '''"""$name: HMAC-SHA-256 over ``uint32 seq || packet`` (RFC 4253 section 6.4), stdlib only."""
+    "mac": '''"""$name: HMAC-SHA-256 over ``uint32 seq || packet`` (RFC 4253 section 6.4).
+
+The standard library only.
+"""
 
 from __future__ import annotations
 
@@ -137,7 +140,10 @@ class HmacSha256:
     def verify(self, seq: int, data: bytes | memoryview, mac: bytes | memoryview) -> bool:
         return hmac.compare_digest(self.sign(seq, data), bytes(mac))
 ''',
-    "kex": '''"""$name: X25519 Diffie-Hellman with SHA-256 (RFC 8731's exchange under a new name)."""
+    "kex": '''"""$name: X25519 Diffie-Hellman with SHA-256.
+
+RFC 8731's exchange (curve25519-sha256) under a new name.
+"""
 
 from __future__ import annotations
 

@@ -320,7 +320,7 @@ async def _kex_failures(p: Peers, kex: str, host_key_alg: str | None) -> list[st
 
 
 def _check(family: str, name: str, provider: str | None, *, vectors: Any, size: int,
-           openssh: OpenSSH | None, registry: Any, units: Any,
+           openssh: OpenSSH | None, registry: Any, units: Any, openssh_size: int | None,
            our_options: Mapping[str, Any], openssh_client: Mapping[str, str] | None,
            openssh_server: Mapping[str, str] | None, host_key: Any = None,
            sshd_host_keys: list[Path] | None = None, corrupt: bool = False,
@@ -328,6 +328,7 @@ def _check(family: str, name: str, provider: str | None, *, vectors: Any, size: 
            auth: AuthSetup | None = None, expect_in_log: bool = True) -> Report:
     reg, desc = _registry(family, name, provider, registry)
     report = Report(family, name, _provider(reg, family, name))
+    ext = size if openssh_size is None else openssh_size
     if units is not None:
         units(desc)
         report.ran.append("descriptor objects (round trips, tampering)")
@@ -356,12 +357,12 @@ def _check(family: str, name: str, provider: str | None, *, vectors: Any, size: 
         scenario(_ours_vs_ours(p, fields, name, size),
                  f"sshcore <-> sshcore, {size} bytes each way, rekeyed")
         if openssh_server is not None:
-            scenario(_ours_vs_sshd(p, env, openssh_server, sshd_host_keys, fields, name, size),
-                     f"sshcore -> sshd, {size} bytes each way, rekeyed")
+            scenario(_ours_vs_sshd(p, env, openssh_server, sshd_host_keys, fields, name, ext),
+                     f"sshcore -> sshd, {ext} bytes each way, rekeyed")
         if openssh_client is not None:
             scenario(_ssh_vs_ours(p, env, openssh_client, auth.ssh_env if auth else {}, name,
-                                  size, expect_in_log),
-                     f"ssh -> sshcore, {size} bytes each way, rekeyed")
+                                  ext, expect_in_log),
+                     f"ssh -> sshcore, {ext} bytes each way, rekeyed")
         if corrupt:
             report.ran += run_loop(_corruption(p, family, desc), SCENARIO_TIMEOUT,
                                    f"{family} {name}: corrupted packets")
@@ -387,7 +388,8 @@ def _check(family: str, name: str, provider: str | None, *, vectors: Any, size: 
 
 
 def check_cipher(name: str, provider: str | None = None, *, vectors: Any = None,
-                 size: int = DEFAULT_SIZE, openssh: OpenSSH | None = None,
+                 size: int = DEFAULT_SIZE, openssh_size: int | None = None,
+                 openssh: OpenSSH | None = None,
                  registry: Any = None) -> Report:
     """Check the cipher ``name`` (see the module docstring of :mod:`sshcore.conformance`)."""
     reg, desc = _registry("cipher", name, provider, registry)
@@ -396,14 +398,16 @@ def check_cipher(name: str, provider: str | None = None, *, vectors: Any = None,
         ours["mac_algs"] = [_stream_pair(reg)[1]]
     known = name in openssh_names("cipher")
     opts = {"Ciphers": name, **({"MACs": ours["mac_algs"][0]} if "mac_algs" in ours else {})}
-    return _check("cipher", name, provider, vectors=vectors, size=size, openssh=openssh,
+    return _check("cipher", name, provider, vectors=vectors, size=size,
+                  openssh_size=openssh_size, openssh=openssh,
                   registry=registry, units=_units.cipher_units, our_options=ours,
                   openssh_client=opts if known else None,
                   openssh_server=opts if known else None, corrupt=True)
 
 
 def check_mac(name: str, provider: str | None = None, *, vectors: Any = None,
-              size: int = DEFAULT_SIZE, openssh: OpenSSH | None = None,
+              size: int = DEFAULT_SIZE, openssh_size: int | None = None,
+              openssh: OpenSSH | None = None,
               registry: Any = None) -> Report:
     """Check the MAC ``name`` (paired with a non-AEAD cipher, ``aes128-ctr`` if present)."""
     reg, _ = _registry("mac", name, provider, registry)
@@ -411,20 +415,23 @@ def check_mac(name: str, provider: str | None = None, *, vectors: Any = None,
     ours = {"mac_algs": [name], "encryption_algs": [cipher]}
     known = name in openssh_names("mac") and cipher in openssh_names("cipher")
     opts = {"MACs": name, "Ciphers": cipher}
-    return _check("mac", name, provider, vectors=vectors, size=size, openssh=openssh,
+    return _check("mac", name, provider, vectors=vectors, size=size,
+                  openssh_size=openssh_size, openssh=openssh,
                   registry=registry, units=_units.mac_units, our_options=ours,
                   openssh_client=opts if known else None,
                   openssh_server=opts if known else None, corrupt=True)
 
 
 def check_compression(name: str, provider: str | None = None, *, vectors: Any = None,
-                      size: int = DEFAULT_SIZE, openssh: OpenSSH | None = None,
+                      size: int = DEFAULT_SIZE, openssh_size: int | None = None,
+                      openssh: OpenSSH | None = None,
                       registry: Any = None) -> Report:
     """Check the compression method ``name``."""
     ours = {"compression_algs": [name]}
     known = name in openssh_names("compression")
     opts = {"Compression": "no" if name == "none" else "yes"}
-    return _check("compression", name, provider, vectors=vectors, size=size, openssh=openssh,
+    return _check("compression", name, provider, vectors=vectors, size=size,
+                  openssh_size=openssh_size, openssh=openssh,
                   registry=registry, units=_units.compression_units, our_options=ours,
                   openssh_client=opts if known else None,
                   openssh_server=opts if known and name in SSHD_COMPRESSION else None,
@@ -432,20 +439,23 @@ def check_compression(name: str, provider: str | None = None, *, vectors: Any = 
 
 
 def check_kex(name: str, provider: str | None = None, *, vectors: Any = None,
-              size: int = DEFAULT_SIZE, openssh: OpenSSH | None = None,
+              size: int = DEFAULT_SIZE, openssh_size: int | None = None,
+              openssh: OpenSSH | None = None,
               registry: Any = None) -> Report:
     """Check the key exchange ``name``: interop, rekeys, and its failure paths."""
     ours = {"kex_algs": [name]}
     known = name in openssh_names("kex")
     opts = {"KexAlgorithms": name}
-    return _check("kex", name, provider, vectors=vectors, size=size, openssh=openssh,
+    return _check("kex", name, provider, vectors=vectors, size=size,
+                  openssh_size=openssh_size, openssh=openssh,
                   registry=registry, units=None, our_options=ours,
                   openssh_client=opts if known else None,
                   openssh_server=opts if known else None, kex_failures=name)
 
 
 def check_host_key(name: str, provider: str | None = None, *, vectors: Any = None,
-                   size: int = DEFAULT_SIZE, openssh: OpenSSH | None = None,
+                   size: int = DEFAULT_SIZE, openssh_size: int | None = None,
+                   openssh: OpenSSH | None = None,
                    registry: Any = None, key: Any = None) -> Report:
     """Check the host key (signature) algorithm ``name`` with a new key of its type
     (``key``: a private key to use instead), including a signature over the wrong data."""
@@ -462,7 +472,8 @@ def check_host_key(name: str, provider: str | None = None, *, vectors: Any = Non
             key = generate_private_key(desc.key_type, registry=reg)
         ours = {"server_host_key_algs": [name]}
         known = name in openssh_names("host_key") and path is not None
-        return _check("host_key", name, provider, vectors=vectors, size=size, openssh=env,
+        return _check("host_key", name, provider, vectors=vectors, size=size,
+                      openssh_size=openssh_size, openssh=env,
                       registry=registry, units=lambda d: _units.host_key_units(d, key),
                       our_options=ours, host_key=key,
                       openssh_client={"HostKeyAlgorithms": name} if known else None,
@@ -509,7 +520,8 @@ def _builtin_auth(name: str, env: OpenSSH) -> AuthSetup:
 
 
 def check_auth_method(name: str, provider: str | None = None, *, vectors: Any = None,
-                      size: int = 1024 * 1024, openssh: OpenSSH | None = None,
+                      size: int = 1024 * 1024, openssh_size: int | None = None,
+                      openssh: OpenSSH | None = None,
                       registry: Any = None, auth: AuthSetup | None = None) -> Report:
     """Check the user authentication method ``name``: it logs in (sshcore both ends;
     OpenSSH ``ssh`` against our server and our client against ``sshd`` where ``auth``
@@ -522,7 +534,8 @@ def check_auth_method(name: str, provider: str | None = None, *, vectors: Any = 
     try:
         setup = auth if auth is not None else _builtin_auth(name, env)
         ours = {"preferred_auth": [name]}
-        return _check("auth", name, provider, vectors=vectors, size=size, openssh=env,
+        return _check("auth", name, provider, vectors=vectors, size=size,
+                      openssh_size=openssh_size, openssh=env,
                       registry=registry, units=None, our_options={},
                       openssh_client=setup.ssh_options, openssh_server=setup.sshd_options,
                       auth=replace(setup, client_options={**ours, **setup.client_options}),

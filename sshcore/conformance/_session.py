@@ -169,7 +169,8 @@ def client_kwargs(p: Peers, registry: Any = None, **extra: Any) -> dict[str, Any
 
 
 async def expect_refusal(coro: Coroutine[Any, Any, Any], what: str,
-                         expected: tuple[type[BaseException], ...] = (ProtocolError,)) -> BaseException:
+                         expected: tuple[type[BaseException], ...] = (ProtocolError,)
+                         ) -> BaseException:
     """``coro`` must fail with one of ``expected``; returns the exception."""
     try:
         result = await coro

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from . import (OpenSSH, check_auth_method, echo_transfer, inprocess_pair, check_cipher, check_compression, check_host_key,
-               check_kex, check_mac)
+from . import (OpenSSH, check_auth_method, check_cipher, check_compression, check_host_key,
+               check_kex, check_mac, echo_transfer, inprocess_pair)
 
 CHECKS = (check_cipher, check_mac, check_kex, check_compression, check_host_key,
           check_auth_method)

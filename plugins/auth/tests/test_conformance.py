@@ -1,7 +1,7 @@
-"""The conformance kit on publickey, password and keyboard-interactive: each logs in sshcore to sshcore and
-OpenSSH ssh to an sshcore server (publickey also sshcore to sshd; sshd checks passwords
-against system accounts, which the kit does not create), and wrong credentials are
-refused."""
+"""The conformance kit on publickey, password and keyboard-interactive: each logs in
+sshcore to sshcore and OpenSSH ssh to an sshcore server (publickey also sshcore to
+sshd; sshd checks passwords against system accounts, which the kit does not create),
+and wrong credentials are refused."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The conformance kit on every default-enabled key exchange of this plugin: sshcore both ends and, when OpenSSH knows the
-name, OpenSSH both ways, with rekeys mid-stream; malformed replies and inits end in a
-key-exchange failure, a host-key signature over the wrong data is refused.
+"""The conformance kit on every default-enabled key exchange of this plugin: sshcore
+both ends and, when OpenSSH knows the name, OpenSSH both ways, with rekeys mid-stream;
+malformed replies and inits end in a key-exchange failure, a host-key signature over
+the wrong data is refused.
 
 The transfers are 256 KiB each way, rekeyed once mid-stream: the data path is the
 cipher kit's business; here each rekey is one more complete exchange."""
