@@ -847,9 +847,10 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
     pw.add_argument("--stdin", action="store_true", help="read the password from stdin")
     pw.add_argument("-d", "--delete", action="store_true", help="remove the user")
     pw.add_argument("user")
-    from . import _cli_keys
+    from . import _cli_keys, _scaffold
 
     _cli_keys.add_parser(sub)
+    _scaffold.add_parser(sub)  # sshcore plugin new
     r = sub.add_parser("run", help="run a remote command, like ssh HOST COMMAND")
     add_connection_arguments(r, ("-p", "--port"))
     r.add_argument("-l", "--login")
