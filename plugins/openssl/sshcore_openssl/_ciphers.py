@@ -99,7 +99,7 @@ class ChaChaPoly:
 
     def _header_ctx(self, nonce: bytes) -> Any:
         ctx = self._header
-        if ctx is None:  # pragma: no cover - cryptography < 43
+        if ctx is None:  # cryptography < 43
             return _chacha(self._header_key, _BLOCK0 + nonce)
         ctx.reset_nonce(_BLOCK0 + nonce)
         return ctx
@@ -107,7 +107,7 @@ class ChaChaPoly:
     def _main_ctx(self, nonce: bytes) -> tuple[Any, bytes]:
         """The payload context at block 1, and the Poly1305 key (block 0)."""
         ctx = self._main
-        if ctx is None:  # pragma: no cover - cryptography < 43
+        if ctx is None:  # cryptography < 43
             ctx = _chacha(self._main_key, _BLOCK0 + nonce)
         else:
             ctx.reset_nonce(_BLOCK0 + nonce)
