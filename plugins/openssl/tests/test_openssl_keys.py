@@ -13,6 +13,7 @@ from sshcore.keys import import_private_key
 from sshcore.registry import default_registry
 from sshcore.wire import SSHReader, mpint, string
 from sshcore_keys import hooks as pycryptodome_hooks
+import sshcore_openssl
 from sshcore_openssl import hooks
 from sshcore_openssl._keys import decode_public_blob, from_cryptography
 
@@ -177,3 +178,15 @@ def test_malformed_blobs_are_value_errors(blob):
 def test_malformed_signatures_are_false(key_pairs, sig):
     ours, _ = key_pairs["ed25519"]
     assert ours.verify(DATA, sig) is False
+
+
+def test_from_cryptography_is_public_and_refuses_other_keys():
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    assert sshcore_openssl.from_cryptography is from_cryptography
+    with pytest.raises(ValueError, match="unsupported"):
+        from_cryptography(ed448.Ed448PrivateKey.generate())
+    with pytest.raises(ValueError, match="unsupported curve"):
+        from_cryptography(ec.generate_private_key(ec.SECP256K1()))
+    with pytest.raises(AttributeError):
+        sshcore_openssl.no_such_name  # noqa: B018
