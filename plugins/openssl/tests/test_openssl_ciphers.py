@@ -104,6 +104,14 @@ def test_aead_tampering_is_refused(name, where):
 
 
 @pytest.mark.parametrize("name", AEAD)
+def test_aead_body_shorter_than_a_tag_is_refused(name):
+    key, iv = keys_for(name)
+    dec = OURS[name].factory(key=key, iv=iv, encrypt=False)
+    for body in (b"", b"short", bytes(15)):
+        assert dec.decrypt_packet(0, memoryview(b"\0\0\0\x10"), memoryview(body)) is None
+
+
+@pytest.mark.parametrize("name", AEAD)
 def test_aead_wrong_sequence_number_is_refused(name):
     key, iv = keys_for(name)
     ours_enc, ours_dec = OURS[name].factory(key=key, iv=iv, encrypt=True), \
