@@ -167,3 +167,15 @@ def test_chacha_without_reset_nonce_gives_the_same_bytes():
         assert slow_dec.decrypt_length(seq, view[:4]) == len(pkt) - 4
         assert bytes(slow_dec.decrypt_packet(seq, view[:4], view[4:])) == pkt[4:]
         assert bytes(fast_dec.decrypt_packet(seq, view[:4], view[4:])) == pkt[4:]
+
+
+def test_tags_are_checked_by_the_library_or_in_constant_time():
+    """No tag is compared with ``==``: Poly1305.verify and AESGCM.decrypt check them."""
+    import inspect
+
+    from sshcore_openssl import _ciphers
+
+    for fn in (_ciphers.ChaChaPoly.decrypt_packet, _ciphers.AESGCM.decrypt_packet):
+        src = inspect.getsource(fn)
+        assert ".verify(" in src or ".decrypt(" in src, fn.__qualname__
+        assert " == " not in src and "!=" not in src, fn.__qualname__

@@ -146,3 +146,29 @@ def test_host_key_signed_through_openssl_verified_by_pycryptodome():
     assert type(received.key).__module__.startswith("sshcore_keys")
     assert any(isinstance(e, ev.ExtInfoReceived) for e in p.client_events)
 
+
+
+# X25519 public values whose shared secret is all zeros (low-order points, RFC 7748 6.1)
+X25519_LOW_ORDER = [bytes(32), (1).to_bytes(32, "little"),
+                    bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+                    bytes.fromhex("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+                    bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")]
+
+
+@pytest.mark.parametrize("value", X25519_LOW_ORDER)
+def test_low_order_x25519_values_are_refused(value):
+    with pytest.raises(KeyExchangeError):
+        OURS["curve25519-sha256"].factory(ctx("server")).receive(byte(30) + string(value))
+
+
+def test_all_zero_x25519_result_is_refused_even_if_openssl_let_it_through(monkeypatch):
+    """OpenSSL refuses low-order points itself; the plugin's check of the result stands
+    behind it."""
+    from sshcore_openssl import _kex
+
+    server = OURS["curve25519-sha256"].factory(ctx("server"))
+    client = OURS["curve25519-sha256"].factory(ctx("client"))
+    monkeypatch.setattr(type(server.key), "exchange", lambda self, peer: bytes(32))
+    with pytest.raises(KeyExchangeError, match="all-zero"):
+        server.receive(client.start().send[0])
+    assert _kex.ECDHExchange is type(server)

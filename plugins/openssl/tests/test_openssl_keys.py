@@ -190,3 +190,33 @@ def test_from_cryptography_is_public_and_refuses_other_keys():
         from_cryptography(ec.generate_private_key(ec.SECP256K1()))
     with pytest.raises(AttributeError):
         sshcore_openssl.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("alg", ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-256"])
+def test_signature_encodings_are_strict(key_pairs, alg):
+    ours, _ = key_pairs[ALGS[alg]]
+    pub = decode_public_blob(ours.public_blob)
+    sig = ours.sign(DATA, alg)
+    name, raw = SSHReader(sig).text(), _second_string(sig)
+    assert pub.verify(DATA, sig, alg)
+    bad = {
+        "trailing data in the blob": sig + b"\0",
+        "trailing data in the signature": string(name) + string(raw + b"\0"),
+        "algorithm name mismatch": string("ssh-ed448") + string(raw),
+        "empty signature": string(name) + string(b""),
+        "truncated blob": sig[:-1],
+    }
+    if alg == "ssh-ed25519":
+        bad["short signature"] = string(name) + string(raw[:-1])
+    if alg == "ecdsa-sha2-nistp256":
+        rd = SSHReader(raw)
+        r_val, s_val = rd.mpint(), rd.mpint()
+        bad["s = 0"] = string(name) + string(mpint(r_val) + mpint(0))
+        bad["negative s"] = string(name) + string(mpint(r_val) + mpint(-s_val))
+        bad["r too large"] = string(name) + string(mpint(1 << 256) + mpint(s_val))
+    if alg == "rsa-sha2-256":
+        bad["longer than the modulus"] = string(name) + string(b"\0" + raw)
+        bad["SHA-1 ssh-rsa name"] = string("ssh-rsa") + string(raw)
+    for why, blob in bad.items():
+        assert not pub.verify(DATA, blob, alg), why
+        assert not pub.verify(DATA, blob), why
