@@ -139,3 +139,46 @@ def test_our_server_verifies_openssh_user_keys(user_key, alg, keys, helpers):
                 options={"PubkeyAcceptedAlgorithms": alg})
     # the server (this plugin's key object) checked the probe's key and the signature
     assert b"Server accepts key" in r.stderr and b"Authenticated to" in r.stderr
+
+
+# ------------------------------------------------------------------ signing through OpenSSL
+
+
+def _openssl_key(path):
+    from cryptography.hazmat.primitives.serialization import load_ssh_private_key
+
+    from sshcore_openssl import from_cryptography
+
+    return from_cryptography(load_ssh_private_key(path.read_bytes(), None))
+
+
+@pytest.mark.parametrize("alg", sorted(HOST_KEYS))
+def test_openssh_client_checks_a_host_key_signed_through_openssl(alg, keys, helpers, tmp_path):
+    host_key = _openssl_key(keys.host[HOST_KEYS[alg]])
+    with helpers.ServerThread(server_host_keys=[host_key],
+                              authorized_client_keys=str(keys.authorized_keys)) as srv:
+        known = tmp_path / "known_hosts"
+        known.write_text(f"[127.0.0.1]:{srv.port} "
+                         + keys.host[HOST_KEYS[alg]].with_suffix(".pub").read_text())
+        r = helpers.run_ssh(srv.port, SCRIPT, identity=keys.user["ed25519"],
+                            input=b"x" * 300_000, known_hosts=known,
+                            options={"LogLevel": "DEBUG1", "HostKeyAlgorithms": alg})
+    assert r.returncode == 3, r.stderr.decode(errors="replace")[-3000:]
+    key_type = "ssh-rsa" if alg.startswith("rsa-") else alg
+    assert f"Server host key: {key_type} ".encode() in r.stderr
+    assert type(host_key).__module__ == "sshcore_openssl._keys"
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa", "ecdsa"])
+def test_sshd_accepts_a_user_key_signing_through_openssl(kind, start_sshd, keys):
+    sshd = start_sshd()
+    key = _openssl_key(keys.user[kind])
+    assert type(key).__module__ == "sshcore_openssl._keys" and key.has_private
+    result, _ = go(_run_with_key(sshd.port, key, str(sshd.known_hosts)))
+    check(result)
+
+
+async def _run_with_key(port, key, known_hosts):
+    async with sshcore.connect("127.0.0.1", port, client_keys=[key],
+                               known_hosts=known_hosts) as conn:
+        return await conn.run(SCRIPT, input=PAYLOAD), None
