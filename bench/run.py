@@ -55,6 +55,13 @@ def describe_machine() -> None:
     print(f"Machine: {cpu}, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; Python {platform.python_version()};"
           f" {ssh}; {versions}")
+    # Which plugin serves the measured algorithms (SSHCORE_BLOCK_PLUGINS=openssl: the run
+    # without sshcore-openssl, whose OpenSSL implementations otherwise serve them).
+    from sshcore.registry import default_registry
+
+    reg = default_registry()
+    names = [("cipher", c) for c, _ in CIPHERS.values()] + [("kex", KEX)]
+    print("Served by: " + ", ".join(f"{n} {reg.provider(f, n).split()[0]}" for f, n in names))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

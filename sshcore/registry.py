@@ -147,21 +147,28 @@ class Registry:
             return self
         alternatives = {f: dict(names) for f, names in self.alternatives.items()}
         for name, choice in choices.items():
-            hit = False
+            known = chosen = False
+            refusal = ""
             for family, names in alternatives.items():
                 alts = names.get(name)
                 if not alts:
                     continue
+                known = True
                 picked = [p for p in alts if p.matches(choice)]
                 if not picked:
+                    # A name may be in several families (the signature algorithm and the
+                    # key type ssh-ed25519): the provider need offer it in one of them.
                     offered = ", ".join(p.provider for p in alts)
-                    raise ConfigurationError(f"{family} algorithm {name!r} is provided by "
-                                             f"{offered}; not by {choice!r}")
+                    refusal = refusal or (f"{family} algorithm {name!r} is provided by "
+                                          f"{offered}; not by {choice!r}")
+                    continue
                 names[name] = (picked[0], *(p for p in alts if p is not picked[0]))
-                hit = True
-            if not hit:
+                chosen = True
+            if not known:
                 raise ConfigurationError(f"cannot choose an implementation of {name!r}: "
                                          f"no plugin provides that name")
+            if not chosen:
+                raise ConfigurationError(refusal)
         return self._rebuilt(alternatives)
 
     def restrict(self, *, block: Iterable[str] = (), allow: Iterable[str] | None = None

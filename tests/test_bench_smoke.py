@@ -108,3 +108,8 @@ def test_bench_smoke_prints_every_row():
     assert len(verdicts) == 4 + 3 * 2 * 3 + 4 + 4 + 3, stdout  # startup, bulk, small, handshake, scale
     # the key exchange table is part of the default run
     assert "curve25519-sha256" in stdout and "(1.00x curve25519)" in stdout
+    # which plugin served the measured algorithms (sshcore-openssl, when installed)
+    from sshcore.registry import default_registry
+
+    served = default_registry().provider("cipher", "aes128-ctr").split()[0]
+    assert f"Served by: aes128-ctr {served}, " in stdout

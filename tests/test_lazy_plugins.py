@@ -25,8 +25,12 @@ USE_ONE = """
 import sys
 from sshcore.registry import build_registry
 reg = build_registry()
-c = reg.get("cipher", "aes128-ctr").factory(key=bytes(16), iv=bytes(16), encrypt=True)
-print("Crypto" in sys.modules)
+heavy = lambda: {m.split(".")[0] for m in sys.modules} & {"Crypto", "cryptography"}
+before = heavy()
+desc = reg.get("cipher", "aes128-ctr")
+c = desc.factory(key=bytes(16), iv=bytes(16), encrypt=True)
+# whichever plugin serves aes128-ctr (pycryptodome's, or sshcore-openssl's when installed)
+print(not before and bool(heavy()) and desc.factory.target.partition(":")[0] in sys.modules)
 """
 
 

@@ -16,8 +16,8 @@ import pytest
 import sshcore
 import sshcore.plugin as plugin_api
 from sshcore.errors import ConfigurationError
-from sshcore.interfaces import CipherAlgorithm
-from sshcore.registry import IMPLEMENTATIONS_ENV, build_registry, connection_registry
+from sshcore.interfaces import CipherAlgorithm, KeyType, SignatureAlgorithm
+from sshcore.registry import BLOCK_ENV, IMPLEMENTATIONS_ENV, build_registry, connection_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = Path(__file__).parent / "toy_alt_cipher"
@@ -66,6 +66,43 @@ def test_a_choice_makes_another_provider_serve_without_changing_the_order():
         reg.choose({"aes128-ctr": "nobody"})
     with pytest.raises(ConfigurationError, match="no plugin provides"):
         reg.choose({"no-such-cipher": low_name})
+
+
+class _SigAndKeyType:
+    """Contributes the signature algorithm "x-key" and, optionally, the key type "x-key"."""
+
+    def __init__(self, label: str, impl_priority: int, key_type: bool) -> None:
+        self.label, self.impl_priority, self.key_type = label, impl_priority, key_type
+
+    @sshcore.hookimpl
+    def sshcore_signature_algorithms(self):
+        return [SignatureAlgorithm("x-key", "x-key", lambda blob: self.label, priority=1,
+                                   implementation_priority=self.impl_priority)]
+
+    @sshcore.hookimpl
+    def sshcore_key_types(self):
+        return [KeyType("x-key", lambda **kw: self.label)] if self.key_type else []
+
+    def __repr__(self) -> str:
+        return f"<{self.label}>"
+
+
+def test_a_choice_applies_in_the_families_where_the_provider_has_the_name():
+    # "x-key" is a signature algorithm of both and a key type of "keys" only (as
+    # ssh-ed25519 is for sshcore-keys and sshcore-openssl): choosing "alt" for it is valid.
+    keys, alt = _SigAndKeyType("keys", 0, True), _SigAndKeyType("alt", 5, False)
+    reg = build_registry(plugins=[keys, alt])
+    alt_name = next(p.provider for p in reg.providers("signature", "x-key")
+                    if p.descriptor.decode(b"") == "alt")
+    keys_name = next(p.provider for p in reg.providers("signature", "x-key")
+                     if p.descriptor.decode(b"") == "keys")
+    back = reg.choose({"x-key": keys_name})
+    assert back.get("signature", "x-key").decode(b"") == "keys"
+    again = back.choose({"x-key": alt_name})
+    assert again.get("signature", "x-key").decode(b"") == "alt"
+    assert again.get("key_type", "x-key").generate() == "keys"
+    with pytest.raises(ConfigurationError, match="not by 'nobody'"):
+        reg.choose({"x-key": "nobody"})
 
 
 def test_equal_implementation_priorities_without_a_choice_are_an_error_naming_both():
@@ -180,6 +217,9 @@ def test_an_installed_second_provider_serves_is_listed_and_can_be_passed_over(ch
     assert r.returncode == 0, r.stdout + r.stderr
     env = dict(os.environ, TOY_ALT_CIPHER_LOG=str(tmp_path / "log"))
     env.pop(IMPLEMENTATIONS_ENV, None)
+    # The toy is the only provider besides sshcore-ciphers: sshcore-openssl (installed
+    # beside it by setup.sh, with a higher implementation priority) stays out.
+    env[BLOCK_ENV] = "openssl"
 
     algs = subprocess.run([py, "-m", "sshcore", "algorithms"], capture_output=True, text=True,
                           timeout=60, env=env)
@@ -233,6 +273,9 @@ def test_the_command_line_chooses_an_implementation_with_o(child_venv, tmp_path)
     log = tmp_path / "log"
     env = dict(os.environ, TOY_ALT_CIPHER_LOG=str(log))
     env.pop(IMPLEMENTATIONS_ENV, None)
+    # The toy is the only provider besides sshcore-ciphers: sshcore-openssl (installed
+    # beside it by setup.sh, with a higher implementation priority) stays out.
+    env[BLOCK_ENV] = "openssl"
     base = [py, "-m", "sshcore", "run", "-F", "none", "-p", str(srv.port), "-i", str(key_file),
             "--known-hosts", "none", "-o", "Ciphers=aes128-ctr", "-l", "u", "127.0.0.1"]
     try:
