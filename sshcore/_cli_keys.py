@@ -1,4 +1,4 @@
-"""``sshcore keys generate|info|convert`` and passphrase prompting for key files.
+"""``sshcore keys generate|info|convert`` (OpenSSH, PEM/DER and PuTTY ``.ppk`` files) and passphrase prompting for key files.
 
 Output follows ssh-keygen where there is an equivalent (``info`` prints what
 ``ssh-keygen -l -f`` prints), so scripts written for one work with the other.
@@ -23,7 +23,8 @@ _FILE_STEMS = {"ssh-ed25519": "id_ed25519", "ssh-ed448": "id_ed448", "ssh-rsa": 
                "ssh-dss": "id_dsa"}
 #: --to / -m names -> our private formats
 _PRIVATE_FORMATS = {"openssh": "openssh", "pkcs1": "pkcs1", "pem": "pkcs1", "pkcs8": "pkcs8",
-                    "pkcs1-der": "pkcs1-der", "pkcs8-der": "pkcs8-der"}
+                    "pkcs1-der": "pkcs1-der", "pkcs8-der": "pkcs8-der",
+                    "ppk": "ppk", "ppk3": "ppk", "ppk2": "ppk2"}
 
 
 def type_label(key_type: str) -> str:
@@ -165,7 +166,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("-b", "--bits", type=int, help="RSA/DSA size, or the ECDSA curve (256/384/521)")
     g.add_argument("-f", "--file", help="private key file (the public key goes to FILE.pub)")
     g.add_argument("-N", "--passphrase", default="", help="encrypt with this passphrase")
-    g.add_argument("-m", "--format", default="openssh", choices=sorted(_PRIVATE_FORMATS))
+    g.add_argument("-m", "--format", default="openssh", choices=sorted(_PRIVATE_FORMATS),
+                   help="private key file format (ppk/ppk3, ppk2: PuTTY's versions 3 and 2)")
     g.add_argument("-Z", "--cipher", help="cipher for an encrypted OpenSSH key (default aes256-ctr)")
     g.add_argument("-C", "--comment")
     g.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -176,7 +178,8 @@ def add_parser(sub: Any) -> None:
     c = ks.add_parser("convert", help="write a key in another format")
     c.add_argument("file")
     c.add_argument("--to", required=True,
-                   choices=["openssh", "pkcs1", "pem", "pkcs8", "pkcs1-der", "pkcs8-der", "rfc4716"])
+                   choices=["openssh", "pkcs1", "pem", "pkcs8", "pkcs1-der", "pkcs8-der", "rfc4716",
+                            "ppk", "ppk3", "ppk2"])
     c.add_argument("--public", action="store_true", help="write the public key only")
     c.add_argument("--passphrase", help="the key's current passphrase (asked for if needed)")
     c.add_argument("--new-passphrase", help="encrypt the converted private key with this")

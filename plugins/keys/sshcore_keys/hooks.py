@@ -15,6 +15,7 @@ decode_public_blob = lazy("sshcore_keys._keys:decode_public_blob")
 decode_certificate = lazy("sshcore_keys._certs:decode_certificate")
 _F = "sshcore_keys._formats:"
 _G = "sshcore_keys._generate:"
+_P = "sshcore_keys._ppk:"
 
 
 @hookimpl
@@ -72,13 +73,18 @@ def sshcore_key_formats() -> Sequence[KeyFormat]:
                     export_public=lazy(_F + "export_pkcs_public", pkcs8=pkcs8, der=der))
           for name, pkcs8, der in (("pkcs1", False, False), ("pkcs1-der", False, True),
                                    ("pkcs8", True, False), ("pkcs8-der", True, True))),
+        # PuTTY's .ppk: "ppk" is version 3 (Argon2id), "ppk2" the older version 2
+        KeyFormat("ppk", export_private=lazy(_P + "export_ppk", version=3)),
+        KeyFormat("ppk2", export_private=lazy(_P + "export_ppk", version=2)),
     ]
 
 
 @hookimpl
 def sshcore_load_private_key(data: bytes, passphrase: bytes | None, filename: str | None) -> Any:
-    from . import _formats
+    from . import _formats, _ppk
 
+    if _ppk.is_ppk(data):
+        return _ppk.load_ppk(data, passphrase, filename)
     if _formats.BEGIN in data:
         return _formats.load_openssh_private(data, passphrase, filename)
     return _formats.load_pem_private(data, passphrase, filename)
@@ -86,6 +92,8 @@ def sshcore_load_private_key(data: bytes, passphrase: bytes | None, filename: st
 
 @hookimpl
 def sshcore_load_public_key(data: bytes, filename: str | None) -> Any:
-    from . import _formats
+    from . import _formats, _ppk
 
+    if _ppk.is_ppk(data):  # its public half is in clear: no passphrase needed
+        return _ppk.load_ppk_public(data, filename)
     return _formats.load_public(data, filename)
