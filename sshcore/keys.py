@@ -734,3 +734,6 @@ def read_key_pair(path: str | Path, passphrase: str | bytes | None = None, *,
     if certificate is None and not cert_path.exists():
         return key
     return CertifiedKey(key, read_certificate(cert_path, registry=registry))
+
+
+from ._keysign import parse_cert_options, parse_validity, sign_certificate  # noqa: E402,F401

@@ -112,7 +112,8 @@ class SSHCertificate:
         if parts is None:
             return False
         alg = parts[0]
-        if alg == "ssh-rsa":  # SHA-1: refused for CA signatures, as OpenSSH 8.2+ does
+        if alg in ("ssh-rsa", "ssh-dss"):
+            # SHA-1: refused for CA signatures, as OpenSSH 8.2+ does (CASignatureAlgorithms)
             return False
         return bool(self.ca.verify(self._signed, self.signature, alg))
 
@@ -136,7 +137,7 @@ class SSHCertificate:
         if unknown:
             return f"unsupported critical option {sorted(unknown)[0]!r}"
         if not self.ca_signature_valid():
-            return "certificate signature by its CA is invalid (or uses SHA-1 ssh-rsa)"
+            return "certificate signature by its CA is invalid (or uses SHA-1 ssh-rsa/ssh-dss)"
         return None
 
 
