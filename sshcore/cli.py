@@ -584,7 +584,8 @@ async def connection_options(args: argparse.Namespace, destination: str
     from .aio.api import _apply_ssh_config
 
     _apply_ssh_config({k: v for k, v in opts.items() if k in (
-        "compression", "connecttimeout", "rekeylimit", "addressfamily", "bindaddress")},
+        "compression", "connecttimeout", "rekeylimit", "addressfamily", "bindaddress",
+        "revokedhostkeys")},
         target, port, kwargs)
     if "implementations" in opts:  # sshcore's own: -o Implementations=aes128-ctr=DIST,...
         from .registry import parse_implementations
