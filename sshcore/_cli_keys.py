@@ -31,6 +31,8 @@ def type_label(key_type: str) -> str:
     """``ED25519``, ``ECDSA``, ``RSA``, ``DSA``... as ssh-keygen labels a key."""
     if key_type.startswith("ecdsa-"):
         return "ECDSA"
+    if key_type.startswith("sk-"):  # as ssh-keygen: ED25519-SK, ECDSA-SK
+        return "ECDSA-SK" if key_type.startswith("sk-ecdsa-") else "ED25519-SK"
     return {"ssh-dss": "DSA"}.get(key_type, key_type.removeprefix("ssh-").upper())
 
 

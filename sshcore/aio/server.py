@@ -340,6 +340,7 @@ class SSHServerConnection(SSHConnection):
             if event.kind == "publickey" and isinstance(answer, KeyOptions):
                 if event.info.get("signed"):
                     self._candidate_options = answer
+                answer.apply_sk_policy(event.info["key"])  # no-touch-/verify-required
                 return True
             if event.kind not in ("none", "password", "publickey", "hostbased",
                                   "kbdint_challenge", "kbdint_response"):

@@ -33,6 +33,11 @@ def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
         # legacy: SHA-1 signatures, off unless asked for by name
         SignatureAlgorithm("ssh-rsa", "ssh-rsa", d, priority=10, enabled_by_default=False),
         SignatureAlgorithm("ssh-dss", "ssh-dss", d, priority=5, enabled_by_default=False),
+        # security keys (FIDO, PROTOCOL.u2f): verified here, signed by the token or agent
+        SignatureAlgorithm("sk-ssh-ed25519@openssh.com", "sk-ssh-ed25519@openssh.com", d,
+                           priority=70),
+        SignatureAlgorithm("sk-ecdsa-sha2-nistp256@openssh.com",
+                           "sk-ecdsa-sha2-nistp256@openssh.com", d, priority=69),
         # OpenSSH certificates: preferred when both sides have them (as in OpenSSH)
         *(SignatureAlgorithm(name, _names.SUFFIX.join([_cert_type(base), ""]),
                              decode_certificate, priority=_priority(base) + 100,
@@ -42,12 +47,16 @@ def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
 
 
 def _cert_type(base_alg: str) -> str:
+    if base_alg.startswith("sk-"):  # sk-ssh-ed25519@openssh.com -> sk-ssh-ed25519
+        return base_alg.removesuffix("@openssh.com")
     return "ssh-rsa" if base_alg.startswith("rsa-sha2-") else base_alg
 
 
 def _priority(base_alg: str) -> int:
     return {"ssh-ed25519": 100, "ecdsa-sha2-nistp256": 90, "ecdsa-sha2-nistp384": 89,
-            "ecdsa-sha2-nistp521": 88, "rsa-sha2-512": 80, "rsa-sha2-256": 79}.get(base_alg, 0)
+            "ecdsa-sha2-nistp521": 88, "rsa-sha2-512": 80, "rsa-sha2-256": 79,
+            "sk-ssh-ed25519@openssh.com": 70,
+            "sk-ecdsa-sha2-nistp256@openssh.com": 69}.get(base_alg, 0)
 
 
 @hookimpl
