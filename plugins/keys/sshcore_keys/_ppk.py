@@ -29,6 +29,9 @@ MAX_LINES = 4096
 MAX_ARGON2_MEMORY_KIB = 1 << 20       # 1 GiB
 MAX_ARGON2_PASSES = 1 << 16
 MAX_ARGON2_PARALLELISM = 64
+#: memory (KiB) times passes: 4 GiB-passes, a few seconds at most (puttygen's defaults
+#: cost 8 MiB times a few dozen passes); a file asking more is refused, not obeyed
+MAX_ARGON2_COST = 1 << 22
 V2_MAC_PREFIX = b"putty-private-key-file-mac-key"
 
 
@@ -162,8 +165,9 @@ def load_ppk(data: bytes, passphrase: bytes | None, filename: str | None) -> SSH
             salt = bytes.fromhex(lines.header("Argon2-Salt"))
         except ValueError:
             raise _err(filename, "PuTTY key file: Argon2-Salt is not hexadecimal") from None
-        if len(salt) < 8 or memory < 8 * parallelism:
-            raise _err(filename, "PuTTY key file: Argon2 parameters out of range")
+        if len(salt) < 8 or memory < 8 * parallelism or memory * passes > MAX_ARGON2_COST:
+            raise _err(filename, "PuTTY key file: Argon2 parameters out of range "
+                                 f"({memory} KiB x {passes} passes)")
         derived = _argon2(filename, kind, pw, salt, passes, memory, parallelism, 80)
         cipher_key, iv, mac_key = derived[:32], derived[32:48], derived[48:]
     elif version == 3:
@@ -282,7 +286,8 @@ def export_ppk(key: SSHKey, passphrase: str | bytes | None = None, comment: str 
         private += SHA1.new(private).digest()[:(-len(private)) % 16]
         if version == 3:
             if not (1 <= passes <= MAX_ARGON2_PASSES and 8 * parallelism <= memory
-                    <= MAX_ARGON2_MEMORY_KIB and 1 <= parallelism <= MAX_ARGON2_PARALLELISM):
+                    <= MAX_ARGON2_MEMORY_KIB and 1 <= parallelism <= MAX_ARGON2_PARALLELISM
+                    and memory * passes <= MAX_ARGON2_COST):
                 raise KeyImportError("Argon2 parameters out of range")
             salt = secrets.token_bytes(16)
             derived = _argon2(None, kdf, passphrase, salt, passes, memory, parallelism, 80)

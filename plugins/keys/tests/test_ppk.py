@@ -62,6 +62,14 @@ def test_bad_headers_are_refused(key, field, value, message):
         import_private_key(replace_line(data, field, value), "pw")
 
 
+def test_argon2_cost_is_bounded(key):
+    """A file asking for 1 GiB x 100 passes is refused at once, not computed."""
+    data = export_private_key(key, "ppk", passphrase="pw", passes=1, memory=64)
+    data = replace_line(replace_line(data, "Argon2-Memory", str(1 << 20)), "Argon2-Passes", "100")
+    with pytest.raises(KeyImportError, match="out of range"):
+        import_private_key(data, "pw")
+
+
 def test_other_bad_files(key):
     data = export_private_key(key, "ppk")
     with pytest.raises(KeyImportError, match="version 1"):
