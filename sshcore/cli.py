@@ -258,6 +258,7 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
 
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
                           authorized_client_keys=authorized, passwords=passwords,
+                          revoked_keys=args.revoked_keys,
                           allow_forwarding=args.allow_forwarding,
                           accept_env=args.accept_env or ["LANG", "LC_*"],
                           subsystems=subsystems, sftp_root=sftp_root,
@@ -771,6 +772,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--listen", default="127.0.0.1:8022", help="HOST:PORT (default 127.0.0.1:8022)")
     s.add_argument("--host-key", action="append", help="host private key file (repeatable)")
     s.add_argument("--authorized-keys", help="authorized_keys file (default ~/.ssh/authorized_keys)")
+    s.add_argument("--revoked-keys", metavar="FILE",
+                   help="refuse the keys and certificates this OpenSSH KRL or key list revokes "
+                        "(as sshd's RevokedKeys)")
     s.add_argument("--allow-forwarding", action="store_true",
                    help="allow TCP/IP and Unix-socket forwarding (-L, -R, -D, -W) both ways")
     s.add_argument("--accept-env", action="append", metavar="PATTERN",

@@ -6,9 +6,12 @@ revoked host keys and host certificates."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ import sshcore
 from sshcore.krl import RevocationList
 from sshcore.keys import read_public_key
 
-from .conftest import USER, ServerThread, keygen, need
+from .conftest import USER, ServerThread, free_port, keygen, need
 
 pytestmark = pytest.mark.interop
 
@@ -158,3 +161,28 @@ def test_our_client_refuses_revoked_host_certificates(start_sshd, keys, tmp_path
                           "-o", f"RevokedHostKeys={krl}", "127.0.0.1", "echo no"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 255 and "revoked" in run.stderr and run.stdout == "", run.stderr
+
+
+def test_sshcore_serve_revoked_keys(users, tmp_path):
+    """`sshcore serve --revoked-keys KRL`, as sshd's RevokedKeys."""
+    port = free_port()
+    env = dict(os.environ, HOME=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "sshcore", "serve", "--listen",
+                             f"127.0.0.1:{port}", "--authorized-keys", str(users["authorized"]),
+                             "--revoked-keys", str(users["krl"])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        k = users["keys"]
+        assert ssh(port, k["plain_ok"]).returncode == 0
+        assert ssh(port, k["by_serial"]).returncode == 255
+        assert ssh(port, k["by_key"]).returncode == 255
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
