@@ -480,6 +480,8 @@ async def _identities(paths: list[str] | None, prompter: Prompter | None) -> lis
     async def with_certificate(path: Path) -> list[Any]:
         key = await load_private_asking(path, None, prompter)
         cert = Path(f"{path}-cert.pub")  # as ssh: offered first when it is there
+        if not cert.exists() and getattr(key, "certificate", None) is not None:
+            return [CertifiedKey(key, key.certificate), key]  # embedded, as in a .ppk
         return [CertifiedKey(key, read_certificate(cert)), key] if cert.exists() else [key]
 
     keys: list[Any] = []

@@ -755,7 +755,8 @@ def read_key_pair(path: str | Path, passphrase: str | bytes | None = None, *,
     key = read_private_key(path, passphrase, registry=registry)
     cert_path = Path(certificate) if certificate is not None else Path(f"{Path(path).expanduser()}-cert.pub")
     if certificate is None and not cert_path.exists():
-        return key
+        embedded = getattr(key, "certificate", None)  # e.g. in a PuTTY 0.78+ .ppk file
+        return CertifiedKey(key, embedded) if is_certificate(embedded) else key
     return CertifiedKey(key, read_certificate(cert_path, registry=registry))
 
 

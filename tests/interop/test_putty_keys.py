@@ -4,6 +4,7 @@ to the real sshd."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+import sshcore
 from sshcore.errors import KeyPassphraseError
-from sshcore.keys import export_private_key, generate_private_key, import_public_key, read_private_key
+from sshcore.keys import (export_private_key, generate_private_key, import_public_key,
+                          read_key_pair, read_private_key)
 from sshcore_keys._formats import _private_fields
 
 from .conftest import USER, need, run_ssh
@@ -177,3 +180,39 @@ def test_ppk_identity_logs_in_to_sshd(start_sshd, keys, putty_keys, secrets_dir,
     openssh = private_openssh(path, secrets_dir, tmp_path / "id_openssh")
     openssh.chmod(0o600)
     assert run_ssh(sshd.port, "true", identity=openssh).returncode == 0
+
+
+def test_ppk_with_embedded_certificate(start_sshd, putty_keys, secrets_dir, tmp_path):
+    """PuTTY 0.78+ keeps a certificate inside the .ppk (puttygen --certificate): read, it
+    logs in to sshd (TrustedUserCAKeys) as the certificate; written, puttygen reads it."""
+    ca = tmp_path / "ca"
+    subprocess.run([need("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-f", str(ca)],
+                   check=True, timeout=60)
+    pub = tmp_path / "user.pub"
+    pub.write_text(puttygen(putty_keys["ssh-ed25519"], "-L").stdout)
+    subprocess.run([need("ssh-keygen"), "-q", "-s", str(ca), "-I", "ppk-cert", "-n", USER,
+                    str(pub)], check=True, timeout=60)
+    path = tmp_path / "with-cert.ppk"
+    r = puttygen(putty_keys["ssh-ed25519"], "--certificate", tmp_path / "user-cert.pub",
+                 "-O", "private", "-o", path, "--ppk-param", f"version=3,{ARGON}",
+                 "--new-passphrase", secrets_dir / "pass")
+    assert r.returncode == 0, r.stderr
+    assert path.read_text().startswith("PuTTY-User-Key-File-3: ssh-ed25519-cert-v01@openssh.com")
+    pair = read_key_pair(path, PASS)
+    assert pair.cert.key_id == "ppk-cert" and pair.cert.principals == [USER]
+    assert import_public_key(path.read_bytes()).key_type == "ssh-ed25519-cert-v01@openssh.com"
+    empty = tmp_path / "no_authorized_keys"
+    empty.write_text("")
+    sshd = start_sshd(TrustedUserCAKeys=f"{ca}.pub", AuthorizedKeysFile=str(empty))
+
+    async def main():
+        async with sshcore.connect("127.0.0.1", sshd.port, client_keys=[pair], agent_path=None,
+                                   known_hosts=str(sshd.known_hosts), config=None) as conn:
+            return (await conn.run("echo cert-ppk")).stdout
+
+    assert asyncio.run(asyncio.wait_for(main(), 60)) == "cert-ppk\n", sshd.log_tail()
+    assert "ID ppk-cert" in sshd.log.read_text()
+    ours = tmp_path / "ours-with-cert.ppk"
+    ours.write_bytes(export_private_key(pair, "ppk2", passphrase=PASS))
+    info = puttygen(ours, "--old-passphrase", secrets_dir / "pass", "-O", "cert-info")
+    assert info.returncode == 0 and "Certificate ID string: ppk-cert" in info.stdout, info.stderr

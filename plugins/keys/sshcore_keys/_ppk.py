@@ -121,14 +121,24 @@ def _version(lines: _Lines, filename: str | None) -> tuple[int, str]:
     return int(version_text), alg
 
 
-def load_ppk_public(data: bytes, filename: str | None) -> SSHKey:
-    """The public key (and comment) of a ``.ppk`` file, which are stored in clear."""
+def _decode_public(blob: bytes) -> Any:
+    """A plain public key, or (PuTTY 0.78+ embeds them) an OpenSSH certificate."""
+    if blob[4:4 + int.from_bytes(blob[:4], "big")].endswith(b"-cert-v01@openssh.com"):
+        from ._certs import SSHCertificate
+
+        return SSHCertificate(blob)
+    return decode_public_blob(blob)
+
+
+def load_ppk_public(data: bytes, filename: str | None) -> Any:
+    """The public key (and comment) of a ``.ppk`` file, which are stored in clear: a
+    certificate when the file carries one."""
     lines = _Lines(data, filename)
     _, alg = _version(lines, filename)
     lines.header("Encryption")
     comment = lines.header("Comment")
     try:
-        key = decode_public_blob(lines.base64("Public-Lines"))
+        key = _decode_public(lines.base64("Public-Lines"))
     except ValueError as exc:
         raise _err(filename, f"PuTTY key file: bad public key: {exc}") from None
     if key.key_type != alg:
@@ -199,15 +209,24 @@ def load_ppk(data: bytes, passphrase: bytes | None, filename: str | None) -> SSH
         raise _err(filename, "truncated or corrupt PuTTY private key fields") from None
     except (ValueError, ZeroDivisionError, TypeError) as exc:
         raise _err(filename, f"invalid {alg[:40]} key in PuTTY key file: {exc}") from None
+    certificate = None
+    if alg.endswith("-cert-v01@openssh.com"):
+        certificate = _decode_public(public)
+        public = certificate.key.public_blob
     if key.public_blob != public:
         raise _err(filename, "PuTTY key file: private key does not match its public key")
     key.comment = comment.decode("utf-8", "replace")
+    if certificate is not None:
+        # the certificate PuTTY embedded: sshcore.keys.read_key_pair presents the key with it
+        key.certificate = certificate  # type: ignore[attr-defined]
     return key
 
 
 def _private_key(alg: str, public: bytes, private: bytes) -> SSHKey:
-    pub = decode_public_blob(public)
-    if pub.key_type != alg:
+    pub = _decode_public(public)
+    if hasattr(pub, "ca"):  # a certificate: the private fields are its key's
+        pub = pub.key
+    elif pub.key_type != alg:
         raise ValueError(f"key type {alg[:40]!r} and public key ({pub.key_type}) disagree")
     r = SSHReader(private)
     key: SSHKey
@@ -265,6 +284,10 @@ def export_ppk(key: SSHKey, passphrase: str | bytes | None = None, comment: str 
         passphrase = passphrase.encode()
     if version not in (2, 3):
         raise KeyImportError(f"PuTTY key file version must be 2 or 3, not {version}")
+    cert = getattr(key, "cert", None)  # sshcore.keys.CertifiedKey: embed its certificate
+    if cert is not None:
+        key, cert_comment = key.private, getattr(key, "comment", "")
+        comment = cert_comment if comment is None else comment
     if not getattr(key, "has_private", False) or not isinstance(key, SSHKey):
         raise KeyImportError("this is a public key: there is no private key to write")
     kdf = {name.lower(): name for name in ARGON2_TYPES}.get(kdf.lower(), kdf)
@@ -275,6 +298,8 @@ def export_ppk(key: SSHKey, passphrase: str | bytes | None = None, comment: str 
     if b"\n" in comment_bytes or b"\r" in comment_bytes:
         raise KeyImportError("a PuTTY key comment cannot contain a line break")
     alg, public = key.key_type, key.public_blob
+    if cert is not None:
+        alg, public = cert.key_type, cert.public_blob
     private = _private_fields(key)
     encryption = "aes256-cbc" if passphrase else "none"
     header = [f"PuTTY-User-Key-File-{version}: {alg}", f"Encryption: {encryption}",
