@@ -24,6 +24,10 @@ if ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null || [ ! -x /
     apt_install openssh-server openssh-client bc
 fi
 $SUDO mkdir -p /run/sshd
+# putty-tools: puttygen makes and checks the PuTTY (.ppk) key test vectors
+if ! command -v puttygen >/dev/null; then
+    apt_install putty-tools
+fi
 
 PY=${PYTHON:-python3}
 VENV=${SSHCORE_VENV:-.venv}

@@ -1,4 +1,4 @@
-"""``sshcore keys generate|info|convert`` and passphrase prompting for key files.
+"""``sshcore keys generate|info|convert|sign`` (OpenSSH, PEM/DER and PuTTY ``.ppk`` files) and passphrase prompting for key files.
 
 Output follows ssh-keygen where there is an equivalent (``info`` prints what
 ``ssh-keygen -l -f`` prints), so scripts written for one work with the other.
@@ -23,13 +23,16 @@ _FILE_STEMS = {"ssh-ed25519": "id_ed25519", "ssh-ed448": "id_ed448", "ssh-rsa": 
                "ssh-dss": "id_dsa"}
 #: --to / -m names -> our private formats
 _PRIVATE_FORMATS = {"openssh": "openssh", "pkcs1": "pkcs1", "pem": "pkcs1", "pkcs8": "pkcs8",
-                    "pkcs1-der": "pkcs1-der", "pkcs8-der": "pkcs8-der"}
+                    "pkcs1-der": "pkcs1-der", "pkcs8-der": "pkcs8-der",
+                    "ppk": "ppk", "ppk3": "ppk", "ppk2": "ppk2"}
 
 
 def type_label(key_type: str) -> str:
     """``ED25519``, ``ECDSA``, ``RSA``, ``DSA``... as ssh-keygen labels a key."""
     if key_type.startswith("ecdsa-"):
         return "ECDSA"
+    if key_type.startswith("sk-"):  # as ssh-keygen: ED25519-SK, ECDSA-SK
+        return "ECDSA-SK" if key_type.startswith("sk-ecdsa-") else "ED25519-SK"
     return {"ssh-dss": "DSA"}.get(key_type, key_type.removeprefix("ssh-").upper())
 
 
@@ -156,6 +159,52 @@ def cmd_convert(args: argparse.Namespace, prompter: Any) -> int:
     return 0
 
 
+def _certificate_path(pub: Path) -> Path:
+    """``id_ed25519.pub`` -> ``id_ed25519-cert.pub``, as ssh-keygen names it."""
+    stem = pub.name[:-4] if pub.name.endswith(".pub") else pub.name
+    return pub.with_name(f"{stem}-cert.pub")
+
+
+def cmd_sign(args: argparse.Namespace, prompter: Any) -> int:
+    """``ssh-keygen -s CA -I ID [-h] [-n P,...] [-V INTERVAL] [-z SERIAL] [-O OPT] KEY.pub...``"""
+    from .keys import (HOST_CERT, USER_CERT, parse_cert_options, parse_validity,
+                       public_key_line, read_public_key, sign_certificate)
+
+    ca = load_private_interactive(Path(args.ca).expanduser(), args.passphrase, prompter)
+    cert_type = HOST_CERT if args.host else USER_CERT
+    critical, extensions = parse_cert_options(args.option or [], cert_type)
+    valid_after, valid_before = parse_validity(args.validity) if args.validity else (0, (1 << 64) - 1)
+    principals = [p for p in (args.principals or "").split(",") if p]
+    serial = args.serial
+    for name in args.keys:
+        pub = Path(name).expanduser()
+        key = read_public_key(pub)
+        cert = sign_certificate(ca, key, key_id=args.identity, principals=principals,
+                                cert_type=cert_type, serial=serial, valid_after=valid_after,
+                                valid_before=valid_before, critical_options=critical,
+                                extensions=extensions)
+        out = _certificate_path(pub)
+        cert.comment = key.comment
+        out.write_text(public_key_line(cert) + "\n")
+        kind = "host" if args.host else "user"
+        shown = ",".join(principals) if principals else "(any)"
+        print(f'Signed {kind} key {out}: id "{args.identity}" serial {serial} for {shown}',
+              file=sys.stderr)
+        if args.serial:
+            serial += 1  # as ssh-keygen: one serial per key signed
+    return 0
+
+
+def _serial(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad serial {text!r}") from None
+    if not 0 <= value < 1 << 64:
+        raise argparse.ArgumentTypeError("serial must be an unsigned 64-bit number")
+    return value
+
+
 def add_parser(sub: Any) -> None:
     k = sub.add_parser("keys", help="generate, inspect and convert key files")
     ks = k.add_subparsers(dest="keys_cmd", required=True)
@@ -165,7 +214,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("-b", "--bits", type=int, help="RSA/DSA size, or the ECDSA curve (256/384/521)")
     g.add_argument("-f", "--file", help="private key file (the public key goes to FILE.pub)")
     g.add_argument("-N", "--passphrase", default="", help="encrypt with this passphrase")
-    g.add_argument("-m", "--format", default="openssh", choices=sorted(_PRIVATE_FORMATS))
+    g.add_argument("-m", "--format", default="openssh", choices=sorted(_PRIVATE_FORMATS),
+                   help="private key file format (ppk/ppk3, ppk2: PuTTY's versions 3 and 2)")
     g.add_argument("-Z", "--cipher", help="cipher for an encrypted OpenSSH key (default aes256-ctr)")
     g.add_argument("-C", "--comment")
     g.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -176,12 +226,31 @@ def add_parser(sub: Any) -> None:
     c = ks.add_parser("convert", help="write a key in another format")
     c.add_argument("file")
     c.add_argument("--to", required=True,
-                   choices=["openssh", "pkcs1", "pem", "pkcs8", "pkcs1-der", "pkcs8-der", "rfc4716"])
+                   choices=["openssh", "pkcs1", "pem", "pkcs8", "pkcs1-der", "pkcs8-der", "rfc4716",
+                            "ppk", "ppk3", "ppk2"])
     c.add_argument("--public", action="store_true", help="write the public key only")
     c.add_argument("--passphrase", help="the key's current passphrase (asked for if needed)")
     c.add_argument("--new-passphrase", help="encrypt the converted private key with this")
     c.add_argument("-o", "--output", help="output file (default: standard output)")
     c.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    s = ks.add_parser("sign", add_help=False, help="certify public keys with a CA key (like "
+                      "ssh-keygen -s); writes KEY-cert.pub")
+    s.add_argument("--help", action="help", help="show this help message and exit")
+    s.add_argument("keys", nargs="+", metavar="KEY.pub")
+    s.add_argument("-s", "--ca", required=True, help="the CA's private key file")
+    s.add_argument("-I", "--identity", required=True, help="key id (logged by the server)")
+    s.add_argument("-n", "--principals", help="comma-separated user or host names")
+    s.add_argument("-V", "--validity", help="START:END or END, e.g. -5m:+52w, "
+                   "20270101:20280101, always:forever (default)")
+    s.add_argument("-z", "--serial", type=_serial, default=0,
+                   help="serial number (incremented for each further key)")
+    s.add_argument("-O", "--option", action="append", metavar="OPTION",
+                   help="clear, force-command=CMD, source-address=LIST, verify-required, "
+                        "no-pty, no-port-forwarding, no-agent-forwarding, no-x11-forwarding, "
+                        "no-user-rc, permit-..., no-touch-required, critical:NAME[=V], "
+                        "extension:NAME[=V] (repeatable)")
+    s.add_argument("-h", "--host", action="store_true", help="a host certificate")
+    s.add_argument("--passphrase", help="the CA key's passphrase (asked for if needed)")
 
 
 def run(args: argparse.Namespace, prompter: Any) -> int:
@@ -189,4 +258,6 @@ def run(args: argparse.Namespace, prompter: Any) -> int:
         return cmd_generate(args)
     if args.keys_cmd == "info":
         return cmd_info(args, prompter)
+    if args.keys_cmd == "sign":
+        return cmd_sign(args, prompter)
     return cmd_convert(args, prompter)

@@ -258,6 +258,7 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
 
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
                           authorized_client_keys=authorized, passwords=passwords,
+                          revoked_keys=args.revoked_keys,
                           allow_forwarding=args.allow_forwarding,
                           accept_env=args.accept_env or ["LANG", "LC_*"],
                           subsystems=subsystems, sftp_root=sftp_root,
@@ -479,6 +480,8 @@ async def _identities(paths: list[str] | None, prompter: Prompter | None) -> lis
     async def with_certificate(path: Path) -> list[Any]:
         key = await load_private_asking(path, None, prompter)
         cert = Path(f"{path}-cert.pub")  # as ssh: offered first when it is there
+        if not cert.exists() and getattr(key, "certificate", None) is not None:
+            return [CertifiedKey(key, key.certificate), key]  # embedded, as in a .ppk
         return [CertifiedKey(key, read_certificate(cert)), key] if cert.exists() else [key]
 
     keys: list[Any] = []
@@ -584,7 +587,8 @@ async def connection_options(args: argparse.Namespace, destination: str
     from .aio.api import _apply_ssh_config
 
     _apply_ssh_config({k: v for k, v in opts.items() if k in (
-        "compression", "connecttimeout", "rekeylimit", "addressfamily", "bindaddress")},
+        "compression", "connecttimeout", "rekeylimit", "addressfamily", "bindaddress",
+        "revokedhostkeys")},
         target, port, kwargs)
     if "implementations" in opts:  # sshcore's own: -o Implementations=aes128-ctr=DIST,...
         from .registry import parse_implementations
@@ -820,6 +824,9 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--listen", default="127.0.0.1:8022", help="HOST:PORT (default 127.0.0.1:8022)")
     s.add_argument("--host-key", action="append", help="host private key file (repeatable)")
     s.add_argument("--authorized-keys", help="authorized_keys file (default ~/.ssh/authorized_keys)")
+    s.add_argument("--revoked-keys", metavar="FILE",
+                   help="refuse the keys and certificates this OpenSSH KRL or key list revokes "
+                        "(as sshd's RevokedKeys)")
     s.add_argument("--allow-forwarding", action="store_true",
                    help="allow TCP/IP and Unix-socket forwarding (-L, -R, -D, -W) both ways")
     s.add_argument("--accept-env", action="append", metavar="PATTERN",

@@ -465,6 +465,10 @@ class KeyOptions:
     port_forwarding: bool = True
     agent_forwarding: bool = True
     x11_forwarding: bool = True
+    #: security keys (sk-*): accept signatures without the user-presence flag / demand
+    #: the user-verification flag (PROTOCOL.u2f; sshd's defaults: presence required)
+    no_touch_required: bool = False
+    verify_required: bool = False
 
     @classmethod
     def parse(cls, text: str, source: str = "authorized_keys") -> KeyOptions:
@@ -483,6 +487,10 @@ class KeyOptions:
                 opts.x11_forwarding = name == "x11-forwarding"
             elif name == "cert-authority":
                 opts.cert_authority = True
+            elif name == "no-touch-required":
+                opts.no_touch_required = True
+            elif name == "verify-required":
+                opts.verify_required = True
             elif name == "from":
                 opts.from_patterns = value
             elif name == "command":
@@ -501,6 +509,14 @@ class KeyOptions:
             elif name == "principals":
                 opts.principals = [p.strip() for p in (value or "").split(",") if p.strip()]
         return opts
+
+    def apply_sk_policy(self, key: Any) -> None:
+        """Make a security key (or a certificate of one) check its signatures' flags as
+        these options say; other keys are left alone."""
+        target = key.key if is_certificate(key) else key
+        if hasattr(target, "require_user_presence"):
+            target.require_user_presence = not self.no_touch_required
+            target.require_user_verification = self.verify_required
 
     # ----------------------------------------------------------------- checks
     def refusal(self, client_addr: str, client_host: str | None = None,
@@ -671,6 +687,10 @@ def user_certificate_options(cert: Any, ca_options: KeyOptions, username: str,
     if source is not None and not address_matches(source, client_addr):
         return f"certificate source-address does not allow {client_addr}"
     ext = cert.extensions
+    # as sshd merges them: touch is waived only if both waive it; verification is
+    # required if either requires it
+    opts.no_touch_required = opts.no_touch_required and "no-touch-required" in ext
+    opts.verify_required = opts.verify_required or "verify-required" in cert.critical_options
     opts.pty = opts.pty and "permit-pty" in ext
     opts.port_forwarding = opts.port_forwarding and "permit-port-forwarding" in ext
     opts.agent_forwarding = opts.agent_forwarding and "permit-agent-forwarding" in ext
@@ -708,7 +728,10 @@ class CertifiedKey:
 
     def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
         alg = algorithm or self.sig_algorithms()[0]
-        return bytes(self.private.sign(data, alg.removesuffix(CERT_SUFFIX)))
+        plain = alg.removesuffix(CERT_SUFFIX)
+        if plain.startswith("sk-"):  # sk-ssh-ed25519-cert-v01@... signs as sk-ssh-ed25519@...
+            plain += "@openssh.com"
+        return bytes(self.private.sign(data, plain))
 
     def verify(self, data: bytes, signature: bytes, algorithm: str | None = None) -> bool:
         return bool(self.cert.verify(data, signature, algorithm))
@@ -732,5 +755,9 @@ def read_key_pair(path: str | Path, passphrase: str | bytes | None = None, *,
     key = read_private_key(path, passphrase, registry=registry)
     cert_path = Path(certificate) if certificate is not None else Path(f"{Path(path).expanduser()}-cert.pub")
     if certificate is None and not cert_path.exists():
-        return key
+        embedded = getattr(key, "certificate", None)  # e.g. in a PuTTY 0.78+ .ppk file
+        return CertifiedKey(key, embedded) if is_certificate(embedded) else key
     return CertifiedKey(key, read_certificate(cert_path, registry=registry))
+
+
+from ._keysign import parse_cert_options, parse_validity, sign_certificate  # noqa: E402,F401

@@ -33,6 +33,7 @@ MULTI = {"identityfile", "certificatefile", "localforward", "remoteforward", "dy
          "sendenv", "setenv"}
 #: options in which %-tokens are expanded
 TOKENS = {"hostname", "identityfile", "certificatefile", "userknownhostsfile", "proxycommand",
+          "revokedhostkeys",
           "identityagent", "localcommand", "remotecommand", "controlpath"}
 #: options sshcore applies (others are kept, and ignored with a debug line)
 KNOWN = {
@@ -46,6 +47,7 @@ KNOWN = {
     "rekeylimit", "sendenv", "setenv", "requesttty", "forwardagent", "identityagent",
     "batchmode", "numberofpasswordprompts", "loglevel", "hostkeyalias", "addkeystoagent",
     "canonicalizehostname", "ignoreunknown", "updatehostkeys", "addressfamily", "bindaddress",
+    "revokedhostkeys",
 }
 
 

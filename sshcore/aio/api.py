@@ -149,7 +149,8 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             implementations: Mapping[str, str] | None = None,
             blocked_plugins: Sequence[str] = (),
             allowed_plugins: Sequence[str] | None = None,
-            family: int = 0, local_addr: tuple[str, int] | None = None) -> _ConnectContext:
+            family: int = 0, local_addr: tuple[str, int] | None = None,
+            revoked_host_keys: Any = None) -> _ConnectContext:
     """Open an authenticated SSH client connection (``connect`` after ssh_config).
 
     Plugins for this connection only: ``implementations={"aes128-ctr": "sshcore-openssl"}``
@@ -201,6 +202,9 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
     ``accept_new_host_keys=True`` (OpenSSH's ``StrictHostKeyChecking=accept-new``), which
     appends its key to the first known_hosts file (hashed with ``hash_known_hosts=True``);
     a listed host with another key, or a revoked key, is always refused.
+    ``revoked_host_keys`` (ssh's RevokedHostKeys): an OpenSSH KRL (``ssh-keygen -k``) or a
+    file of public keys, read at each connection; a host key or host certificate it
+    revokes is refused, and an unreadable file refuses every host key.
     """
 
     async def run() -> SSHClientConnection:
@@ -293,7 +297,7 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
             return conn
 
         def _new_connection() -> SSHClientConnection:
-            return SSHClientConnection(cfg, host, port, known_hosts=kh,
+            conn = SSHClientConnection(cfg, host, port, known_hosts=kh,
                                        client=client_factory() if client_factory else None,
                                        password=password, kbdint_handler=kbdint_handler,
                                        password_change=password_change,
@@ -303,6 +307,8 @@ def _connect(host: str, port: int = 22, *, username: str | None = None,
                                        update_host_keys=(known_hosts is _DEFAULT_KNOWN_HOSTS
                                                          if update_host_keys is None
                                                          else update_host_keys))
+            conn.revoked_host_keys = revoked_host_keys
+            return conn
 
         async def establish() -> SSHClientConnection:
             hops: list[SSHClientConnection] = []
@@ -398,7 +404,7 @@ def connect(host: str, port: int | None = None, *, config: Any = _DEFAULT_CONFIG
     GlobalKnownHostsFile, StrictHostKeyChecking, HashKnownHosts, KexAlgorithms, Ciphers,
     MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms, Compression, AddressFamily,
     BindAddress, PreferredAuthentications, ProxyJump, ServerAliveInterval, ServerAliveCountMax,
-    ConnectTimeout and RekeyLimit.  Keyword arguments given here override it, as ``-o``
+    ConnectTimeout, RekeyLimit and RevokedHostKeys.  Keyword arguments given here override it, as ``-o``
     does on ssh's command line; the rest are those of the resolved connection:
 
     """
@@ -469,6 +475,8 @@ def _apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
         put("accept_new_host_keys", True)  # changed keys still fail, whatever "no" says
     if yes("hashknownhosts"):
         put("hash_known_hosts", True)
+    if str(found.get("revokedhostkeys", "none")).lower() != "none":
+        put("revoked_host_keys", os.path.expanduser(found["revokedhostkeys"]))
     for name, kw in (("kexalgorithms", "kex_algs"), ("ciphers", "encryption_algs"),
                      ("macs", "mac_algs"), ("hostkeyalgorithms", "server_host_key_algs"),
                      ("pubkeyacceptedalgorithms", "signature_algs"),
@@ -540,8 +548,13 @@ async def listen(host: str = "", port: int = 22, *,
                  min_rsa_bits: int | None = None, kex_executor: Any = None,
                  implementations: Mapping[str, str] | None = None,
                  blocked_plugins: Sequence[str] = (),
-                 allowed_plugins: Sequence[str] | None = None) -> SSHAcceptor:
+                 allowed_plugins: Sequence[str] | None = None,
+                 revoked_keys: Any = None) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
+
+    ``revoked_keys`` (sshd's RevokedKeys): an OpenSSH KRL (``ssh-keygen -k``) or a file of
+    public keys, re-read at each public-key or hostbased attempt; a key or certificate it
+    revokes is refused whatever authorizes it, and an unreadable file refuses every key.
 
     ``implementations``, ``blocked_plugins`` and ``allowed_plugins``: as for
     :func:`connect`, for this server's connections only.
@@ -660,6 +673,7 @@ async def listen(host: str = "", port: int = 22, *,
                                    max_sessions=max_sessions,
                                    max_forward_listeners=max_forward_listeners)
         conn.kex_executor = kex_executor
+        conn.revoked_keys = revoked_keys
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]
         return conn

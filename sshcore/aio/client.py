@@ -114,7 +114,16 @@ class SSHClientConnection(SSHConnection):
             f"{self.host}:{self.port}: {why}" + ("" if shown in why else f" ({shown})")))
         self._conn.reject_host_key(why)
 
+    #: connect(revoked_host_keys=): ssh's RevokedHostKeys (a KRL or a file of keys), or None
+    revoked_host_keys: Any = None
+
     def _check_host_key(self, key: Any) -> Any:
+        if self.revoked_host_keys is not None:
+            from ..krl import key_revoked
+
+            why = key_revoked(self.revoked_host_keys, key)
+            if why is not None:
+                return f"host key {why}"
         kh = self._known_hosts
         if kh is None:
             return True

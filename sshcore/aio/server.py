@@ -314,6 +314,9 @@ class SSHServerConnection(SSHConnection):
                       if server.kbdint_auth_supported() else False)
         elif event.kind == "kbdint_response":
             result = server.validate_kbdint_response(event.username, event.info["responses"])
+        elif event.kind in ("publickey", "hostbased") and self._revoked(event.info["key"]):
+            self._candidate_options = None
+            result = False
         elif event.kind == "publickey":
             self._candidate_options = None
             if not server.public_key_auth_supported():
@@ -337,6 +340,7 @@ class SSHServerConnection(SSHConnection):
             if event.kind == "publickey" and isinstance(answer, KeyOptions):
                 if event.info.get("signed"):
                     self._candidate_options = answer
+                answer.apply_sk_policy(event.info["key"])  # no-touch-/verify-required
                 return True
             if event.kind not in ("none", "password", "publickey", "hostbased",
                                   "kbdint_challenge", "kbdint_response"):
@@ -354,6 +358,18 @@ class SSHServerConnection(SSHConnection):
         else:
             assert self._conn is not None
             self._conn.answer_auth(normalise(result))
+
+    #: listen(revoked_keys=): sshd's RevokedKeys (a KRL or a file of keys), or None
+    revoked_keys: Any = None
+
+    def _revoked(self, key: Any) -> bool:
+        from ..keys import fingerprint
+        from ..krl import key_revoked
+
+        why = key_revoked(self.revoked_keys, key)
+        if why is not None:
+            logger.info("refusing %s key %s: %s", key.key_type, fingerprint(key), why)
+        return why is not None
 
     async def _check_host_based(self, username: str, info: dict[str, Any]) -> bool:
         addr, port = (self.peer_addr or ("", 0))[:2]

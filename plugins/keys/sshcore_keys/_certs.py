@@ -14,7 +14,7 @@ from typing import Any
 from sshcore.wire import SSHReader, string
 from sshcore.errors import SSHError
 
-from ._keys import SSHKey, _split_sig, decode_public_blob
+from ._keys import SSHKey, decode_public_blob
 
 USER_CERT, HOST_CERT = 1, 2
 from ._names import CERT_SIG_ALGS, CERT_TYPES, SUFFIX  # noqa: F401  (re-exported)
@@ -108,12 +108,16 @@ class SSHCertificate:
 
     # ---------------------------------------------------------------- validation
     def ca_signature_valid(self) -> bool:
-        parts = _split_sig(self.signature)
-        if parts is None:
+        try:  # the algorithm name leads (a security key's flags and counter follow its sig)
+            alg = SSHReader(self.signature).text("ascii")
+        except SSHError:
             return False
-        alg = parts[0]
-        if alg == "ssh-rsa":  # SHA-1: refused for CA signatures, as OpenSSH 8.2+ does
+        if alg in ("ssh-rsa", "ssh-dss"):
+            # SHA-1: refused for CA signatures, as OpenSSH 8.2+ does (CASignatureAlgorithms)
             return False
+        if hasattr(self.ca, "require_user_presence"):
+            # a security-key CA: its flags are no user's presence (OpenSSH ignores them)
+            self.ca.require_user_presence = False
         return bool(self.ca.verify(self._signed, self.signature, alg))
 
     def problem(self, cert_type: int, principal: str | None, now: float | None = None) -> str | None:
@@ -136,7 +140,7 @@ class SSHCertificate:
         if unknown:
             return f"unsupported critical option {sorted(unknown)[0]!r}"
         if not self.ca_signature_valid():
-            return "certificate signature by its CA is invalid (or uses SHA-1 ssh-rsa)"
+            return "certificate signature by its CA is invalid (or uses SHA-1 ssh-rsa/ssh-dss)"
         return None
 
 

@@ -306,6 +306,10 @@ def decode_public_blob(blob: bytes) -> SSHKey:
         elif key_type == "ssh-dss":
             p, q, g, y = r.mpint(), r.mpint(), r.mpint(), r.mpint()
             key = DSAKey(DSA.construct((y, g, p, q)))
+        elif key_type in ("sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"):
+            from ._sk import decode_sk
+
+            key = decode_sk(key_type, r)  # type: ignore[assignment]
         else:
             raise ValueError(f"unknown key type {key_type!r}")
         r.finish()

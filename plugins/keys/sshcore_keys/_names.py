@@ -12,6 +12,9 @@ CERT_TYPES = {
     "ecdsa-sha2-nistp521" + SUFFIX: ("ecdsa-sha2-nistp521", "ss"),
     "ssh-rsa" + SUFFIX: ("ssh-rsa", "mm"),
     "ssh-dss" + SUFFIX: ("ssh-dss", "mmmm"),
+    # security keys (PROTOCOL.u2f): the application string follows the key
+    "sk-ssh-ed25519" + SUFFIX: ("sk-ssh-ed25519@openssh.com", "ss"),
+    "sk-ecdsa-sha2-nistp256" + SUFFIX: ("sk-ecdsa-sha2-nistp256@openssh.com", "sss"),
 }
 #: signature algorithm for a certificate -> the plain algorithm that signs
 CERT_SIG_ALGS = {
@@ -23,4 +26,6 @@ CERT_SIG_ALGS = {
     "rsa-sha2-256" + SUFFIX: "rsa-sha2-256",
     "ssh-rsa" + SUFFIX: "ssh-rsa",
     "ssh-dss" + SUFFIX: "ssh-dss",
+    "sk-ssh-ed25519" + SUFFIX: "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256" + SUFFIX: "sk-ecdsa-sha2-nistp256@openssh.com",
 }

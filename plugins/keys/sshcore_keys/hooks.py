@@ -15,6 +15,7 @@ decode_public_blob = lazy("sshcore_keys._keys:decode_public_blob")
 decode_certificate = lazy("sshcore_keys._certs:decode_certificate")
 _F = "sshcore_keys._formats:"
 _G = "sshcore_keys._generate:"
+_P = "sshcore_keys._ppk:"
 
 
 @hookimpl
@@ -32,6 +33,11 @@ def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
         # legacy: SHA-1 signatures, off unless asked for by name
         SignatureAlgorithm("ssh-rsa", "ssh-rsa", d, priority=10, enabled_by_default=False),
         SignatureAlgorithm("ssh-dss", "ssh-dss", d, priority=5, enabled_by_default=False),
+        # security keys (FIDO, PROTOCOL.u2f): verified here, signed by the token or agent
+        SignatureAlgorithm("sk-ssh-ed25519@openssh.com", "sk-ssh-ed25519@openssh.com", d,
+                           priority=70),
+        SignatureAlgorithm("sk-ecdsa-sha2-nistp256@openssh.com",
+                           "sk-ecdsa-sha2-nistp256@openssh.com", d, priority=69),
         # OpenSSH certificates: preferred when both sides have them (as in OpenSSH)
         *(SignatureAlgorithm(name, _names.SUFFIX.join([_cert_type(base), ""]),
                              decode_certificate, priority=_priority(base) + 100,
@@ -41,12 +47,16 @@ def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
 
 
 def _cert_type(base_alg: str) -> str:
+    if base_alg.startswith("sk-"):  # sk-ssh-ed25519@openssh.com -> sk-ssh-ed25519
+        return base_alg.removesuffix("@openssh.com")
     return "ssh-rsa" if base_alg.startswith("rsa-sha2-") else base_alg
 
 
 def _priority(base_alg: str) -> int:
     return {"ssh-ed25519": 100, "ecdsa-sha2-nistp256": 90, "ecdsa-sha2-nistp384": 89,
-            "ecdsa-sha2-nistp521": 88, "rsa-sha2-512": 80, "rsa-sha2-256": 79}.get(base_alg, 0)
+            "ecdsa-sha2-nistp521": 88, "rsa-sha2-512": 80, "rsa-sha2-256": 79,
+            "sk-ssh-ed25519@openssh.com": 70,
+            "sk-ecdsa-sha2-nistp256@openssh.com": 69}.get(base_alg, 0)
 
 
 @hookimpl
@@ -72,13 +82,18 @@ def sshcore_key_formats() -> Sequence[KeyFormat]:
                     export_public=lazy(_F + "export_pkcs_public", pkcs8=pkcs8, der=der))
           for name, pkcs8, der in (("pkcs1", False, False), ("pkcs1-der", False, True),
                                    ("pkcs8", True, False), ("pkcs8-der", True, True))),
+        # PuTTY's .ppk: "ppk" is version 3 (Argon2id), "ppk2" the older version 2
+        KeyFormat("ppk", export_private=lazy(_P + "export_ppk", version=3)),
+        KeyFormat("ppk2", export_private=lazy(_P + "export_ppk", version=2)),
     ]
 
 
 @hookimpl
 def sshcore_load_private_key(data: bytes, passphrase: bytes | None, filename: str | None) -> Any:
-    from . import _formats
+    from . import _formats, _ppk
 
+    if _ppk.is_ppk(data):
+        return _ppk.load_ppk(data, passphrase, filename)
     if _formats.BEGIN in data:
         return _formats.load_openssh_private(data, passphrase, filename)
     return _formats.load_pem_private(data, passphrase, filename)
@@ -86,6 +101,8 @@ def sshcore_load_private_key(data: bytes, passphrase: bytes | None, filename: st
 
 @hookimpl
 def sshcore_load_public_key(data: bytes, filename: str | None) -> Any:
-    from . import _formats
+    from . import _formats, _ppk
 
+    if _ppk.is_ppk(data):  # its public half is in clear: no passphrase needed
+        return _ppk.load_ppk_public(data, filename)
     return _formats.load_public(data, filename)
