@@ -263,7 +263,7 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
                           subsystems=subsystems, sftp_root=sftp_root,
                           max_startups=(None if args.max_startups.lower() == "none"
                                         else args.max_startups),
-                          kex_executor=pool)
+                          kex_executor=pool, **_per_source_options(args))
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
@@ -279,6 +279,15 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
     server.close()
     await server.wait_closed()
     return 0
+
+
+def _per_source_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The serve options for sshd 9.8's per-source limits, as listen() keywords."""
+    startups = args.per_source_max_startups
+    return {"per_source_penalties": args.per_source_penalties,
+            "per_source_penalty_exempt": args.per_source_penalty_exempt,
+            "per_source_max_startups": None if startups.lower() == "none" else int(startups),
+            "per_source_net_block_size": args.per_source_net_block_size}
 
 
 _ACCUMULATING = ("sendenv", "setenv", "localforward", "remoteforward", "dynamicforward")
@@ -789,6 +798,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="like sshd's MaxStartups: from START unauthenticated connections, refuse "
                    "new ones with a probability rising from RATE %% to 100 %% at FULL "
                    "(default %(default)s; 'none': no cap)")
+    s.add_argument("--per-source-penalties", default="yes", metavar="SPEC",
+                   help="like sshd 9.8's PerSourcePenalties: 'yes' (default: crash:90s "
+                   "authfail:5s noauth:1s grace-exceeded:10s max:600s min:15s), 'no', or "
+                   "keywords overriding the defaults, e.g. 'authfail:30s max-sources4:4096'")
+    s.add_argument("--per-source-penalty-exempt", metavar="CIDR,...",
+                   help="PerSourcePenaltyExemptList: addresses never penalised")
+    s.add_argument("--per-source-max-startups", default="none", metavar="N",
+                   help="PerSourceMaxStartups: unauthenticated connections per source "
+                   "(default none)")
+    s.add_argument("--per-source-net-block-size", default="32:128", metavar="V4[:V6]",
+                   help="PerSourceNetBlockSize: prefix lengths grouping addresses into one "
+                   "source (default %(default)s)")
     s.add_argument("--kex-workers", type=int, default=0, metavar="N",
                    help="run the key exchanges' heavy work (sntrup761) in N worker processes, "
                    "so that many handshakes at once use every core (default 0: inline)")

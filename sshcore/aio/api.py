@@ -20,7 +20,9 @@ from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match,
 from ..registry import Registry, connection_registry, default_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
 from .forward import tunnel_socket
-from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _Dropped, _OptionsServer,
+from ..srclimit import PenaltyConfig, SourceLimiter
+from .admission import Admission
+from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer,
                      host_key_paths, parse_max_startups, startups_should_drop)
 
 logger = logging.getLogger("sshcore.aio")
@@ -540,8 +542,30 @@ async def listen(host: str = "", port: int = 22, *,
                  min_rsa_bits: int | None = None, kex_executor: Any = None,
                  implementations: Mapping[str, str] | None = None,
                  blocked_plugins: Sequence[str] = (),
-                 allowed_plugins: Sequence[str] | None = None) -> SSHAcceptor:
+                 allowed_plugins: Sequence[str] | None = None,
+                 # Per-source limits (OpenSSH 9.8; see sshcore.srclimit):
+                 per_source_penalties: str | bool | PenaltyConfig | None = True,
+                 per_source_penalty_exempt: str | Sequence[str] | None = None,
+                 per_source_max_startups: int | None = None,
+                 per_source_net_block_size: str | tuple[int, int] | None = "32:128",
+                 ) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
+
+    Per-source limits, as sshd 9.8's options of the same names (the acceptor's
+    ``source_limiter`` is the table): ``per_source_penalties`` (PerSourcePenalties:
+    ``True``/``"yes"`` for sshd's defaults, ``False``/``"no"``, a string such as
+    ``"authfail:30s min:10s max-sources4:4096 overflow:deny-all"``, or a
+    :class:`~sshcore.srclimit.PenaltyConfig`): a source accumulates penalty time when
+    its connections end before authenticating (``authfail`` 5 s after a failed attempt,
+    ``noauth`` 1 s without one, ``grace-exceeded`` 10 s at ``login_timeout``) or by an
+    internal error (``crash`` 90 s); while more than ``min`` (15 s, capped at ``max``
+    600 s) is outstanding, its new connections are closed as soon as accepted, before
+    the version banner.  ``per_source_penalty_exempt`` (PerSourcePenaltyExemptList:
+    addresses/CIDR blocks, comma-separated or a list, ``!`` negates) are never
+    penalised.  ``per_source_max_startups`` (PerSourceMaxStartups, default no cap)
+    limits each source's unauthenticated connections.  ``per_source_net_block_size``
+    (PerSourceNetBlockSize ``"32:128"``): the IPv4:IPv6 prefix lengths that group
+    addresses into one source.
 
     ``implementations``, ``blocked_plugins`` and ``allowed_plugins``: as for
     :func:`connect`, for this server's connections only.
@@ -641,13 +665,22 @@ async def listen(host: str = "", port: int = 22, *,
             return any(fnmatch.fnmatchcase(name, p) for p in patterns)
         env_filter = accepted
 
-    def factory() -> asyncio.Protocol:
+    limiter = SourceLimiter(per_source_penalties, per_source_penalty_exempt,
+                            per_source_net_block_size, per_source_max_startups)
+
+    def over_max_startups() -> bool:
         if startups is not None:
             waiting = sum(1 for c in connections if c.username is None)
             if startups_should_drop(waiting, startups):
                 logger.info("MaxStartups %s:%s:%s: dropping a connection (%d unauthenticated)",
                             *startups, waiting)
-                return _Dropped()
+                return True
+        return False
+
+    def factory() -> asyncio.Protocol:
+        return Admission(limiter, build, over_max_startups)
+
+    def build() -> SSHServerConnection:
         options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
                                  allow_forwarding)
         if server_factory is None:
@@ -680,4 +713,6 @@ async def listen(host: str = "", port: int = 22, *,
                                                         reuse_address=reuse_address))
             except OSError:
                 pass  # e.g. IPv6 disabled: the first address still serves
-    return SSHAcceptor(servers, connections)
+    acceptor = SSHAcceptor(servers, connections)
+    acceptor.source_limiter = limiter  # type: ignore[attr-defined]
+    return acceptor

@@ -283,6 +283,21 @@ class SSHServerConnection(SSHConnection):
         #: The authorized_keys restrictions of the key that logged in (None: none apply).
         self.key_options: KeyOptions | None = None
         self._candidate_options: KeyOptions | None = None
+        #: The client tried an authentication method other than "none".
+        self.auth_attempted = False
+        self._observers: list[Callable[[str, dict[str, Any]], None]] = []
+
+    def add_observer(self, fn: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call ``fn(kind, info)`` on this connection's milestones (``"authenticated"``,
+        ``"closed"`` with ``info["exc"]``, ...); listen() uses it for per-source limits."""
+        self._observers.append(fn)
+
+    def _notify(self, kind: str, **info: Any) -> None:
+        for fn in list(self._observers):
+            try:
+                fn(kind, info)
+            except Exception:  # an observer's bug must not break the connection
+                logger.exception("error in a connection observer")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -294,10 +309,13 @@ class SSHServerConnection(SSHConnection):
         cb = getattr(self, "_closed_cb", None)
         if cb is not None:
             cb(self)
+        self._notify("closed", exc=exc)
         self._server.connection_lost(exc)
 
     def _on_auth_requested(self, event: ev.AuthRequested) -> None:
         server = self._server
+        if event.kind != "none":
+            self.auth_attempted = True
         if event.kind == "none":
             result: Any = not server.begin_auth(event.username)
         elif event.kind == "password":
@@ -488,6 +506,7 @@ class SSHServerConnection(SSHConnection):
     def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
         self.username = event.username
         self.key_options = self._candidate_options
+        self._notify("authenticated", username=event.username)
         self._loop.call_soon(self._announce_host_keys)
         if not self._ready.done():
             self._ready.set_result(None)
