@@ -141,6 +141,14 @@ class ChannelEOWReceived(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelIdleTimeout(Event):
+    """The channel was idle past its ChannelTimeout: the kernel is closing it (a
+    ChannelClosed follows once the peer answers)."""
+
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelClosed(Event):
     channel: int
 

@@ -20,7 +20,8 @@ from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match,
 from ..registry import Registry, connection_registry, default_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
 from .forward import tunnel_socket
-from ..srclimit import PenaltyConfig, SourceLimiter
+from .._timeouts import parse_channel_timeout
+from ..srclimit import PenaltyConfig, SourceLimiter, parse_interval
 from .admission import Admission
 from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer,
                      host_key_paths, parse_max_startups, startups_should_drop)
@@ -548,8 +549,18 @@ async def listen(host: str = "", port: int = 22, *,
                  per_source_penalty_exempt: str | Sequence[str] | None = None,
                  per_source_max_startups: int | None = None,
                  per_source_net_block_size: str | tuple[int, int] | None = "32:128",
+                 # Idle timeouts (sshd_config's ChannelTimeout, UnusedConnectionTimeout):
+                 channel_timeout: str | Mapping[str, float] | None = None,
+                 unused_connection_timeout: float | str | None = None,
                  ) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
+
+    Idle timeouts, as sshd's (both off by default): ``channel_timeout`` (ChannelTimeout,
+    ``"session=30m direct-tcpip=5m *=1h"`` or ``{"session": 1800, ...}``; ``*``/``?``
+    wildcards on the channel type, the first match wins): a channel with no data either
+    way for that long is closed; ``unused_connection_timeout`` (UnusedConnectionTimeout,
+    seconds or ``"10m"``): an authenticated connection with no open channel for that
+    long is disconnected (forwarding listeners do not count).
 
     Per-source limits, as sshd 9.8's options of the same names (the acceptor's
     ``source_limiter`` is the table): ``per_source_penalties`` (PerSourcePenalties:
@@ -653,8 +664,13 @@ async def listen(host: str = "", port: int = 22, *,
         if rekey_seconds is not None:
             cfg.rekey_seconds = rekey_seconds
         cfg.kex_offload = kex_executor is not None
+        cfg.channel_timeouts = timeouts
+        cfg.unused_connection_timeout = unused
         return cfg
 
+    timeouts = parse_channel_timeout(channel_timeout)
+    unused = (parse_interval(unused_connection_timeout) if isinstance(unused_connection_timeout, str)
+              else unused_connection_timeout)
     make_config()  # validate the options once, before accepting anyone
     startups = parse_max_startups(max_startups)
     env_filter: Callable[[str], bool] | None = None
