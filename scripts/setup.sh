@@ -24,6 +24,10 @@ if ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null || [ ! -x /
     apt_install openssh-server openssh-client bc
 fi
 $SUDO mkdir -p /run/sshd
+# fail2ban: the audit tests run its stock sshd filter (fail2ban-regex) over our log lines
+if ! command -v fail2ban-regex >/dev/null || [ ! -f /etc/fail2ban/filter.d/sshd.conf ]; then
+    apt_install fail2ban >/dev/null
+fi
 
 PY=${PYTHON:-python3}
 VENV=${SSHCORE_VENV:-.venv}

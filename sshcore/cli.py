@@ -254,8 +254,11 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
                       authorized: str, passwords: Any, subsystems: dict[str, str],
                       sftp_root: str | None, pool: Any) -> int:
     from . import listen
+    from ._cli_serve import SyslogFileAudit, serve_valid_users
     from .keys import fingerprint
 
+    audit = (SyslogFileAudit(args.log_file, serve_valid_users(passwords))
+             if args.log_file else None)
     server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
                           authorized_client_keys=authorized, passwords=passwords,
                           allow_forwarding=args.allow_forwarding,
@@ -263,7 +266,7 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
                           subsystems=subsystems, sftp_root=sftp_root,
                           max_startups=(None if args.max_startups.lower() == "none"
                                         else args.max_startups),
-                          kex_executor=pool, **_per_source_options(args))
+                          kex_executor=pool, audit=audit, **_per_source_options(args))
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
     print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
@@ -278,6 +281,8 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
     await stop.wait()
     server.close()
     await server.wait_closed()
+    if audit is not None:
+        audit.close()
     return 0
 
 
@@ -810,6 +815,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-source-net-block-size", default="32:128", metavar="V4[:V6]",
                    help="PerSourceNetBlockSize: prefix lengths grouping addresses into one "
                    "source (default %(default)s)")
+    s.add_argument("-E", "--log-file", metavar="FILE",
+                   help="append a line per authentication attempt, channel, forward and "
+                   "disconnect to FILE ('-': stderr) in sshd's syslog format, for fail2ban's "
+                   "sshd filter and the like")
     s.add_argument("--kex-workers", type=int, default=0, metavar="N",
                    help="run the key exchanges' heavy work (sntrup761) in N worker processes, "
                    "so that many handshakes at once use every core (default 0: inline)")

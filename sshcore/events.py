@@ -77,6 +77,18 @@ class AuthRequested(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class AuthResult(Event):
+    """Server: the outcome of one authentication attempt (for audit logs): ``success``
+    (``partial``: it succeeded but more methods are required), or a failure, which
+    includes a method not allowed and a public key query that was refused."""
+
+    username: str
+    method: str
+    success: bool
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AuthCompleted(Event):
     username: str
 

@@ -56,10 +56,19 @@ class Admission(asyncio.Protocol):
     """Decides, per accepted socket, whether ``build()``'s connection gets it."""
 
     def __init__(self, limiter: SourceLimiter, build: Callable[[], Any],
-                 over_max_startups: Callable[[], bool]) -> None:
+                 over_max_startups: Callable[[], bool],
+                 audit: Callable[..., Any] | None = None) -> None:
         self._limiter = limiter
         self._build = build
         self._over_max_startups = over_max_startups
+        self._audit = audit
+
+    def _refused(self, peer: Any, reason: str) -> None:
+        if self._audit is not None and isinstance(peer, tuple):
+            from .audit import AuditEvent, _deliver
+
+            _deliver(self._audit, AuditEvent("refused", addr=str(peer[0]), port=int(peer[1]),
+                                             reason=reason))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -72,20 +81,27 @@ class Admission(asyncio.Protocol):
             if reason is not None:
                 logger.info("drop connection from [%s]:%s: %s", ip, peer[1], reason)
                 transport.abort()  # before any byte: no banner, no key exchange
+                self._refused(peer, reason)
                 return
         if self._over_max_startups():
             transport.write(b"Exceeded MaxStartups\r\n")
             transport.close()
+            self._refused(peer, "past MaxStartups")
             return
         if ip is not None and not limiter.startup_begin(ip):
             logger.info("drop connection from [%s]:%s: past PerSourceMaxStartups %d",
                         ip, peer[1], limiter.max_startups)
             transport.write(b"Exceeded MaxStartups\r\n")
             transport.close()
+            self._refused(peer, "past PerSourceMaxStartups")
             return
         conn = self._build()
         if ip is not None:
             _watch(conn, limiter, ip, loop)
+            if self._audit is not None:
+                from .audit import attach_auditor
+
+                attach_auditor(conn, self._audit, ip, int(peer[1]))
         transport.set_protocol(conn)
         conn.connection_made(transport)
 

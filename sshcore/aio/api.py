@@ -23,6 +23,7 @@ from .forward import tunnel_socket
 from .._timeouts import parse_channel_timeout
 from ..srclimit import PenaltyConfig, SourceLimiter, parse_interval
 from .admission import Admission
+from .audit import AuditEvent
 from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer,
                      host_key_paths, parse_max_startups, startups_should_drop)
 
@@ -552,8 +553,17 @@ async def listen(host: str = "", port: int = 22, *,
                  # Idle timeouts (sshd_config's ChannelTimeout, UnusedConnectionTimeout):
                  channel_timeout: str | Mapping[str, float] | None = None,
                  unused_connection_timeout: float | str | None = None,
+                 # Audit events (sshcore.aio.audit.AuditEvent, one per happening):
+                 audit: Callable[[AuditEvent], Any] | None = None,
                  ) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
+
+    ``audit``: called (maybe a coroutine function) with an
+    :class:`~sshcore.aio.audit.AuditEvent` for every authentication attempt (user,
+    method, key type and fingerprint, source address and port, success), channel open,
+    refusal, idle timeout and close, forwarding request, connection refused at accept
+    and disconnect (with its reason); :class:`~sshcore.aio.audit.SshdLogFormat` turns
+    them into sshd's log lines.
 
     Idle timeouts, as sshd's (both off by default): ``channel_timeout`` (ChannelTimeout,
     ``"session=30m direct-tcpip=5m *=1h"`` or ``{"session": 1800, ...}``; ``*``/``?``
@@ -694,7 +704,7 @@ async def listen(host: str = "", port: int = 22, *,
         return False
 
     def factory() -> asyncio.Protocol:
-        return Admission(limiter, build, over_max_startups)
+        return Admission(limiter, build, over_max_startups, audit)
 
     def build() -> SSHServerConnection:
         options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
