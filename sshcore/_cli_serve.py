@@ -1,4 +1,5 @@
-"""``sshcore serve`` glue: its log of audit events in sshd's syslog format.
+"""``sshcore serve`` glue: its log of audit events in sshd's syslog format, and its
+configuration file (``-f``, ``-T``; see :mod:`sshcore.sshd_config`).
 
 ``--log-file FILE`` (``-`` for stderr) receives one line per audit event, formatted as
 sshd writes to syslog, with the syslog prefix (``Dec  5 07:40:29 host sshd[1234]: ``):
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from .aio.audit import AuditEvent, SshdLogFormat
+from .errors import ConfigurationError
 
 __all__ = ["SyslogFileAudit"]
 
@@ -72,3 +74,44 @@ def serve_valid_users(passwords: Any) -> Callable[[str], bool]:
     def valid(name: str) -> bool:
         return name == me or (passwords is not None and name in passwords)
     return valid
+
+
+def load_config(path: str) -> Any:
+    """Read and parse ``sshcore serve -f FILE`` (errors name the file and line)."""
+    from .sshd_config import parse_sshd_config
+
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()  # noqa: SIM115
+    except OSError as exc:
+        raise SystemExit(f"sshcore serve: {path}: {exc.strerror}") from None
+    try:
+        return parse_sshd_config(text, path)
+    except ConfigurationError as exc:
+        raise SystemExit(f"sshcore serve: {exc}") from None
+
+
+def dump_config(config: Any, spec: str | None) -> str:
+    """``-T`` (with ``-C user=U,addr=A``): the effective configuration."""
+    from .sshd_config import parse_sshd_config
+
+    config = config if config is not None else parse_sshd_config("", "(defaults)")
+    fields: dict[str, str] = {}
+    for item in (spec or "").split(","):
+        if item.strip():
+            key, sep, value = item.partition("=")
+            if not sep or key.strip() not in ("user", "addr"):
+                raise SystemExit(f"sshcore serve: -C wants user=U,addr=A, not {item!r}")
+            fields[key.strip()] = value.strip()
+    return str(config.dump(fields.get("user"), fields.get("addr")))
+
+
+def configured_options(config: Any, default: tuple[str, int], passwords: Any
+                       ) -> tuple[list[tuple[str, int]], dict[str, Any]]:
+    """The addresses to listen on and the listen() keywords a configuration file gives."""
+    from .aio.configured import listen_addresses, listen_options
+    from .keys import read_private_key
+
+    options = listen_options(config, passwords=passwords)
+    if "server_host_keys" in options:
+        options["server_host_keys"] = [read_private_key(k) for k in options["server_host_keys"]]
+    return listen_addresses(config, default), options

@@ -211,9 +211,21 @@ def _subsystems(specs: list[str] | None) -> dict[str, str]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from ._cli_serve import load_config
     from .keys import read_private_key
 
+    config = load_config(args.config_file) if args.config_file else None
+    args._config = config
+    if config is not None and args.authorized_keys and not config.is_set("authorizedkeysfile"):
+        config.options["authorizedkeysfile"] = [args.authorized_keys]
+    if args.test_config:  # sshd -T: the effective configuration, and nothing else
+        from ._cli_serve import dump_config
+
+        print(dump_config(config, args.connection_spec), end="")
+        return 0
     host, _, port = args.listen.rpartition(":")
+    if config is not None and config.is_set("hostkey"):
+        args.host_key = config.get("hostkey")
     host_keys = [Path(k) for k in args.host_key] if args.host_key else [_ensure_host_key(DEFAULT_HOST_KEY)]
     keys = [read_private_key(k) for k in host_keys]
     authorized = args.authorized_keys or os.path.expanduser("~/.ssh/authorized_keys")
@@ -259,17 +271,25 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
 
     audit = (SyslogFileAudit(args.log_file, serve_valid_users(passwords))
              if args.log_file else None)
-    server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
-                          authorized_client_keys=authorized, passwords=passwords,
-                          allow_forwarding=args.allow_forwarding,
-                          accept_env=args.accept_env or ["LANG", "LC_*"],
-                          subsystems=subsystems, sftp_root=sftp_root,
-                          max_startups=(None if args.max_startups.lower() == "none"
-                                        else args.max_startups),
-                          kex_executor=pool, audit=audit, **_per_source_options(args))
+    options: dict[str, Any] = dict(
+        server_host_keys=keys, authorized_client_keys=authorized, passwords=passwords,
+        allow_forwarding=args.allow_forwarding, accept_env=args.accept_env or ["LANG", "LC_*"],
+        subsystems=subsystems, sftp_root=sftp_root,
+        max_startups=None if args.max_startups.lower() == "none" else args.max_startups,
+        kex_executor=pool, audit=audit, **_per_source_options(args))
+    addresses = [(host or "127.0.0.1", int(port))]
+    config = getattr(args, "_config", None)
+    if config is not None:  # the file's settings win over the command line's defaults
+        from ._cli_serve import configured_options
+
+        addresses, file_options = configured_options(config, addresses[0], passwords)
+        options.update(file_options)
+    servers = await _listen_all(listen, addresses, options)
+    server = servers[0]
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
-    print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
+    print("sshcore: listening on " + ", ".join(f"{a[0] or '*'}:{srv.port}" for a, srv
+                                               in zip(addresses, servers)) + " "
           f"(authorized keys: {authorized}"
           + (f"; passwords: {args.password_file}" if args.password_file else "")
           + (f"; sftp root: {sftp_root}" if sftp_root else "") + ")",
@@ -279,11 +299,33 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    server.close()
-    await server.wait_closed()
+    for srv in servers:
+        srv.close()
+    for srv in servers:
+        await srv.wait_closed()
     if audit is not None:
         audit.close()
     return 0
+
+
+async def _listen_all(listen: Any, addresses: list[tuple[str, int]],
+                      options: dict[str, Any]) -> list[Any]:
+    """One listener per address, sharing one per-source table."""
+    from .srclimit import SourceLimiter
+
+    if "source_limiter" not in options:
+        options["source_limiter"] = SourceLimiter(
+            options.pop("per_source_penalties", None), options.pop("per_source_penalty_exempt", None),
+            options.pop("per_source_net_block_size", None), options.pop("per_source_max_startups", None))
+    servers = []
+    try:
+        for host, port in addresses:
+            servers.append(await listen(host, port, **options))
+    except BaseException:
+        for srv in servers:
+            srv.close()
+        raise
+    return servers
 
 
 def _per_source_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -815,6 +857,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-source-net-block-size", default="32:128", metavar="V4[:V6]",
                    help="PerSourceNetBlockSize: prefix lengths grouping addresses into one "
                    "source (default %(default)s)")
+    s.add_argument("-f", dest="config_file", metavar="FILE",
+                   help="configuration file in sshd_config syntax (the subset sshcore serve "
+                   "implements; its settings win over this command line's defaults)")
+    s.add_argument("-T", dest="test_config", action="store_true",
+                   help="print the effective configuration (as sshd -T) and exit")
+    s.add_argument("-C", dest="connection_spec", metavar="user=U,addr=A",
+                   help="with -T: the configuration as Match decides it for this connection")
     s.add_argument("-E", "--log-file", metavar="FILE",
                    help="append a line per authentication attempt, channel, forward and "
                    "disconnect to FILE ('-': stderr) in sshd's syslog format, for fail2ban's "

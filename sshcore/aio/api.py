@@ -550,6 +550,7 @@ async def listen(host: str = "", port: int = 22, *,
                  per_source_penalty_exempt: str | Sequence[str] | None = None,
                  per_source_max_startups: int | None = None,
                  per_source_net_block_size: str | tuple[int, int] | None = "32:128",
+                 source_limiter: SourceLimiter | None = None,
                  # Idle timeouts (sshd_config's ChannelTimeout, UnusedConnectionTimeout):
                  channel_timeout: str | Mapping[str, float] | None = None,
                  unused_connection_timeout: float | str | None = None,
@@ -586,7 +587,9 @@ async def listen(host: str = "", port: int = 22, *,
     penalised.  ``per_source_max_startups`` (PerSourceMaxStartups, default no cap)
     limits each source's unauthenticated connections.  ``per_source_net_block_size``
     (PerSourceNetBlockSize ``"32:128"``): the IPv4:IPv6 prefix lengths that group
-    addresses into one source.
+    addresses into one source.  ``source_limiter``: a
+    :class:`~sshcore.srclimit.SourceLimiter` to use instead (one table shared by several
+    listeners; the four options above are then its own).
 
     ``implementations``, ``blocked_plugins`` and ``allowed_plugins``: as for
     :func:`connect`, for this server's connections only.
@@ -691,8 +694,8 @@ async def listen(host: str = "", port: int = 22, *,
             return any(fnmatch.fnmatchcase(name, p) for p in patterns)
         env_filter = accepted
 
-    limiter = SourceLimiter(per_source_penalties, per_source_penalty_exempt,
-                            per_source_net_block_size, per_source_max_startups)
+    limiter = source_limiter or SourceLimiter(per_source_penalties, per_source_penalty_exempt,
+                                              per_source_net_block_size, per_source_max_startups)
 
     def over_max_startups() -> bool:
         if startups is not None:
