@@ -250,8 +250,8 @@ def listen_options(config: SshdConfig, *, passwords: Any = None, home: str | Non
         opts["keepalive_interval"] = c.get("clientaliveinterval") or None
     if c.is_set("hostkey"):
         opts["server_host_keys"] = [os.path.expanduser(k) for k in c.get("hostkey")]
-    if c.get("banner") is not None:
-        opts["banner"] = _read_text(c.get("banner"))
+    if c.get("banner") is not None and _read_text(c.get("banner")):
+        opts["banner"] = _read_text(c.get("banner"))  # a missing file: no banner, as sshd
     if c.is_set("acceptenv"):
         opts["accept_env"] = [p for line in c.get("acceptenv") for p in line]
     if c.is_set("subsystem"):
