@@ -207,3 +207,17 @@ def test_sshcore_serve_per_source_options(tmp_path, exempt):
         first = _raw_first_bytes(srv.port)
         assert first.startswith(b"SSH-2.0-") if exempt else first == b""
         assert srv.alive()
+
+
+def test_a_shared_source_limiter_is_used_even_when_empty(test_registry):
+    from sshcore.srclimit import SourceLimiter
+
+    async def main():
+        shared = SourceLimiter("authfail:20s")  # empty, so len() == 0
+        async with await serve(test_registry, source_limiter=shared) as one, \
+                await serve(test_registry, source_limiter=shared) as two:
+            assert one.source_limiter is shared and two.source_limiter is shared
+            await fail_login(one.port, test_registry)
+            await asyncio.sleep(0.1)
+            assert await first_bytes(two.port) == b""  # penalised on one, refused on two
+    run(main())

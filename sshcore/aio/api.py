@@ -694,8 +694,9 @@ async def listen(host: str = "", port: int = 22, *,
             return any(fnmatch.fnmatchcase(name, p) for p in patterns)
         env_filter = accepted
 
-    limiter = source_limiter or SourceLimiter(per_source_penalties, per_source_penalty_exempt,
-                                              per_source_net_block_size, per_source_max_startups)
+    limiter = source_limiter if source_limiter is not None else SourceLimiter(
+        per_source_penalties, per_source_penalty_exempt, per_source_net_block_size,
+        per_source_max_startups)
 
     def over_max_startups() -> bool:
         if startups is not None:
