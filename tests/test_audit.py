@@ -182,6 +182,10 @@ def test_forward_and_direct_tcpip_events(keys):
         async with echo, await serve(host_key, rec, allow_forwarding=True) as srv:
             async with connect(srv.port) as conn:
                 listener = await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", echo_port)
+                # a connection to the server's forwarded port: a forwarded-tcpip channel
+                r2, w2 = await asyncio.open_connection("127.0.0.1", listener.port)
+                await r2.read()
+                w2.close()
                 reader, writer = await conn.open_connection("127.0.0.1", echo_port)
                 await reader.read()
                 writer.close()
@@ -195,6 +199,10 @@ def test_forward_and_direct_tcpip_events(keys):
     direct = [e for e in rec.events if e.kind == "channel_open" and e.channel_type == "direct-tcpip"]
     assert direct and direct[0].detail["host"] == "127.0.0.1" and direct[0].detail["port"] == echo_port
     assert any(line.startswith("forwarding request for user alice 127.0.0.1 port ") for line in rec.log)
+    back = [e for e in rec.events if e.kind == "channel_open" and e.channel_type == "forwarded-tcpip"]
+    assert back and back[0].detail["direction"] == "to-client" and back[0].detail["host"] == "127.0.0.1"
+    assert any(e.kind == "channel_close" and e.channel == back[0].channel
+               and e.channel_type == "forwarded-tcpip" for e in rec.events)
 
 
 def test_refused_at_accept_is_audited(keys):

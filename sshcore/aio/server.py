@@ -578,6 +578,21 @@ class SSHServerConnection(SSHConnection):
         self._notify("channel_open", channel=channel, channel_type=channel_type, detail=detail)
         return result
 
+    async def open_channel(self, channel_type: str, chan: Any, data: bytes = b"") -> bytes:
+        """Open a channel to the client (forwarded-tcpip and the like), telling observers."""
+        result = await super().open_channel(channel_type, chan, data)
+        local_id = getattr(chan, "_id", -1)
+        self._channel_types[local_id] = channel_type
+        detail: dict[str, Any] = {"direction": "to-client"}
+        if channel_type == "forwarded-tcpip":
+            try:
+                host, port, orig_host, orig_port = parse_tcpip_data(data)
+                detail.update(host=host, port=port, originator=orig_host, originator_port=orig_port)
+            except Exception:  # noqa: BLE001 - ours, but never let audit break a channel
+                pass
+        self._notify("channel_open", channel=local_id, channel_type=channel_type, detail=detail)
+        return result
+
     def _decide_channel_open(self, channel: int, channel_type: str, data: bytes) -> Any:
         limits = self.key_options
         if channel_type == "direct-tcpip":
