@@ -9,6 +9,7 @@ flood fared, and the server's RSS before, during and after.
 
     python -m tests.load.attack          # CI size (what tests/load/test_attack.py runs)
     python -m tests.load.attack --full   # 1,000 guessing sources
+    python -m tests.load.attack --sshd   # and the same against OpenSSH's sshd, beside it
 """
 
 from __future__ import annotations
@@ -152,12 +153,106 @@ def _password_file(path: Path) -> Path:
     return path
 
 
-async def attack(workdir: Path, size: dict[str, int]) -> dict[str, Any]:
+class SshdProcess:
+    """OpenSSH's sshd, set up as :data:`SERVER_ARGS` set up ours where its options apply
+    (9.2 has PerSourceMaxStartups and MaxStartups, not PerSourcePenalties), with the same
+    interface as :class:`ServeProcess` for :func:`attack`."""
+
+    def __init__(self, workdir: Path, authorized_keys: Path, log: Path) -> None:
+        from .serve import free_port
+
+        self.dir = workdir
+        self.port = free_port()
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        key = workdir / "ssh_host_ed25519_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                       check=True, timeout=30)
+        self.host_key_pub = Path(f"{key}.pub")
+        self.config = workdir / "sshd_config"
+        self.config.write_text("\n".join([
+            "ListenAddress 127.0.0.1", f"Port {self.port}", f"HostKey {key}", "PidFile none",
+            f"AuthorizedKeysFile {authorized_keys}", "StrictModes no", "UsePAM no",
+            "PermitRootLogin prohibit-password", "PasswordAuthentication yes",
+            "KbdInteractiveAuthentication no", "LogLevel INFO", "MaxStartups 100:30:200",
+            "PerSourceMaxStartups 3"]) + "\n")
+
+    def __enter__(self) -> SshdProcess:
+        import os
+        import shutil
+        import socket
+
+        os.makedirs("/run/sshd", exist_ok=True)
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        self.proc = subprocess.Popen([sshd, "-D", "-f", str(self.config), "-E", str(self.log)])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("sshd did not start") from None
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: Any) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def known_hosts_line(self) -> str:
+        return f"[127.0.0.1]:{self.port} {self.host_key_pub.read_text()}"
+
+    def rss_kib(self) -> int:
+        """The listener's and its children's (one per connection) resident sets, summed."""
+        assert self.proc is not None
+        return _tree_rss_kib(self.proc.pid)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def _tree_rss_kib(root: int) -> int:
+    import os
+
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                continue
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in tree and pid not in tree}
+        tree |= more
+        grew = bool(more)
+    total = 0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+async def attack(workdir: Path, size: dict[str, int], server: str = "sshcore") -> dict[str, Any]:
+    """The scenario against ``sshcore serve`` (or, ``server="sshd"``, OpenSSH's sshd)."""
     ident = Identity(workdir / "id")
     log = workdir / "auth.log"
-    srv = ServeProcess(workdir / "home", "--authorized-keys", str(ident.authorized_keys),
-                       "--password-file", str(_password_file(workdir / "passwords")),
-                       "--log-file", str(log), *SERVER_ARGS)
+    srv: Any
+    if server == "sshd":
+        srv = SshdProcess(workdir, ident.authorized_keys, log)
+    else:
+        srv = ServeProcess(workdir / "home", "--authorized-keys", str(ident.authorized_keys),
+                           "--password-file", str(_password_file(workdir / "passwords")),
+                           "--log-file", str(log), *SERVER_ARGS)
     with srv:
         ident.trust(srv)
         port = srv.port
@@ -182,7 +277,8 @@ async def attack(workdir: Path, size: dict[str, int]) -> dict[str, Any]:
                 legit_errors.append(repr(exc))
             i += 1
             rss_peak = max(rss_peak, srv.rss_kib())
-            if all_dropped_at is None and len(_dropped(log)) >= size["sources"]:
+            if (server == "sshcore" and all_dropped_at is None
+                    and len(_dropped(log)) >= size["sources"]):
                 all_dropped_at = round(time.monotonic() - start, 1)
                 cpu_mark = (time.monotonic(), _cpu_s(srv))
             try:
@@ -205,7 +301,7 @@ async def attack(workdir: Path, size: dict[str, int]) -> dict[str, Any]:
         rss_after = srv.rss_kib()
         alive = srv.alive()
     text = log.read_text(errors="replace")
-    return {"sources": size["sources"], **json.loads(out.decode() or "{}"),
+    return {"server": server, "sources": size["sources"], **json.loads(out.decode() or "{}"),
             "sources_dropped_in_log": len(_dropped(log)), "all_penalised_after_s": all_dropped_at,
             "failed_password_lines": text.count("Failed password for"),
             "legit_clients": sum(map(len, loaded.values())) + len(legit_errors),
@@ -250,6 +346,9 @@ def check(fig: dict[str, Any]) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="1,000 sources (minutes, not seconds)")
+    ap.add_argument("--sshd", action="store_true",
+                    help="also run it against OpenSSH's sshd (no penalties before 9.8) and "
+                    "print both")
     ap.add_argument("--attacker", type=int, metavar="PORT", help=argparse.SUPPRESS)
     ap.add_argument("--size", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -257,9 +356,19 @@ def main() -> int:
         size = json.loads(args.size)
         print(json.dumps(asyncio.run(attackers(args.attacker, size, size["attack_s"]))))
         return 0
+    size = SIZES["full" if args.full else "ci"]
     with tempfile.TemporaryDirectory(prefix="sshcore-attack-") as tmp:
-        fig = asyncio.run(attack(Path(tmp), SIZES["full" if args.full else "ci"]))
+        fig = asyncio.run(attack(Path(tmp) / "sshcore", size))
     print(json.dumps(fig, indent=1))
+    if args.sshd:
+        with tempfile.TemporaryDirectory(prefix="sshcore-attack-sshd-") as tmp:
+            other = asyncio.run(attack(Path(tmp), size, server="sshd"))
+        print(json.dumps(other, indent=1))
+        keys = ("guesses", "flood", "legit_failed", "baseline", "while_guessing",
+                "once_penalised", "after_attack", "rss_kib")
+        print(f"{'':16} {'sshcore serve':>40} {'sshd':>40}")
+        for k in keys:
+            print(f"{k:16} {json.dumps(fig.get(k)):>40} {json.dumps(other.get(k)):>40}")
     problems = check(fig)
     for p in problems:
         print("FAILED:", p)
