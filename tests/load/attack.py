@@ -33,8 +33,10 @@ from .serve import ServeProcess
 
 #: attack_s: how long the attackers keep at it (the timed clients run all along).
 SIZES = {"ci": {"sources": 40, "flood": 300, "concurrency": 8, "attack_s": 35, "duration": 90},
-         "full": {"sources": 1000, "flood": 3000, "concurrency": 16, "attack_s": 300,
-                  "duration": 600}}
+         # every source's first guess costs a scrypt check (~50 ms, more under load): the
+         # full run takes 15-20 minutes on a busy 2-core machine
+         "full": {"sources": 1000, "flood": 3000, "concurrency": 16, "attack_s": 900,
+                  "duration": 1200}}
 
 #: The server's settings for the run: sshd 9.8's penalty defaults except authfail, set
 #: above ``min`` so that one failed connection blocks a source (the default 5 s needs
