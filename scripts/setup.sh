@@ -28,6 +28,10 @@ $SUDO mkdir -p /run/sshd
 if ! command -v puttygen >/dev/null; then
     apt_install putty-tools
 fi
+# fail2ban: the audit tests run its stock sshd filter (fail2ban-regex) over our log lines
+if ! command -v fail2ban-regex >/dev/null || [ ! -f /etc/fail2ban/filter.d/sshd.conf ]; then
+    apt_install fail2ban >/dev/null
+fi
 
 PY=${PYTHON:-python3}
 VENV=${SSHCORE_VENV:-.venv}

@@ -59,7 +59,8 @@ class Channel:
                  "local_max_packet", "window_initial", "consumed", "remote_window",
                  "remote_max_packet", "queue", "queued", "eof_sent", "eof_pending",
                  "close_pending", "close_sent", "close_received", "eof_received",
-                 "eow_received", "requests_out", "requests_in")
+                 "eow_received", "requests_out", "requests_in", "idle_timeout",
+                 "idle_deadline", "touched")
 
     def __init__(self, local_id: int, channel_type: str, window: int, max_packet: int) -> None:
         self.local_id = local_id
@@ -78,6 +79,10 @@ class Channel:
         self.close_pending = self.close_sent = False
         self.close_received = self.eof_received = False
         self.eow_received = False  # the peer reads no more data here (eow@openssh.com)
+        # ChannelTimeout (see _timeouts.py): the interval, when it runs out, data sent since
+        self.idle_timeout = 0.0
+        self.idle_deadline: float | None = None
+        self.touched = False
         self.requests_out = 0   # requests we sent with want_reply, awaiting replies
         self.requests_in = 0    # requests we received with want_reply, awaiting our reply
 
@@ -147,6 +152,7 @@ class ChannelLayer:
         if ch.state != "opening_remote":
             raise LocalProtocolError("channel is not waiting to be accepted")
         ch.state = "open"
+        self.conn.channel_opened(ch)
         self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_CONFIRMATION),
                                          uint32(ch.remote_id), uint32(ch.local_id),
                                          uint32(ch.local_window), uint32(ch.local_max_packet), data)))
@@ -172,6 +178,7 @@ class ChannelLayer:
             return  # after eow@openssh.com the peer reads no more: dropped, as OpenSSH does
         ch.queue.append((datatype, bytes(data)))
         ch.queued += len(data)
+        ch.touched = True
         if ch.state != "open":
             return
         if not more:
@@ -365,6 +372,7 @@ class ChannelLayer:
             raise RemoteProtocolError("unexpected CHANNEL_OPEN_CONFIRMATION")
         ch.remote_id, ch.remote_window, ch.remote_max_packet = r.uint32(), r.uint32(), max(r.uint32(), 1)
         ch.state = "open"
+        self.conn.channel_opened(ch)
         self.conn._events.append(ev.ChannelOpened(ch.local_id, r.rest()))
         self._flush(ch)
 
@@ -402,6 +410,8 @@ class ChannelLayer:
         if n > ch.local_max_packet:
             raise RemoteProtocolError("channel data exceeds the maximum packet size")
         ch.local_window -= n
+        if ch.idle_deadline is not None:
+            ch.idle_deadline = self.conn._now + ch.idle_timeout
         if ch.close_sent or not deliver:
             return
         self.conn._events.append(ev.ChannelData(ch.local_id, data, datatype))

@@ -205,6 +205,7 @@ class ServerUserauth:
             self._ask(username, "none", AuthAsk("none", {"username": username}))
             return
         if method not in self._allowed_for(username):
+            self.conn._events.append(ev.AuthResult(username, method, False))
             self._failure(counted=True, username=username)
             return
         factory = self.conn.registry.get("auth", method).server
@@ -232,13 +233,16 @@ class ServerUserauth:
             if self.required and method != "none" and not any(
                     all(m in done for m in seq) for seq in self.required):
                 # RFC 4252 section 5.1: partial success, more methods needed.
+                self.conn._events.append(ev.AuthResult(username, method, True, partial=True))
                 self._failure(counted=False, partial=True, username=username)
                 return
+            self.conn._events.append(ev.AuthResult(username, method, True))
             self.done = True
             self.conn.send_payload(byte(MessageType.USERAUTH_SUCCESS))
             self.conn.on_auth_success(username)
         else:
             self.current = None
+            self.conn._events.append(ev.AuthResult(username, method, False))
             self._failure(counted=True, partial=action.partial, username=username)
 
     def answer(self, answer: Any) -> None:

@@ -211,9 +211,21 @@ def _subsystems(specs: list[str] | None) -> dict[str, str]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from ._cli_serve import load_config
     from .keys import read_private_key
 
+    config = load_config(args.config_file) if args.config_file else None
+    args._config = config
+    if config is not None and args.authorized_keys and not config.is_set("authorizedkeysfile"):
+        config.options["authorizedkeysfile"] = [args.authorized_keys]
+    if args.test_config:  # sshd -T: the effective configuration, and nothing else
+        from ._cli_serve import dump_config
+
+        print(dump_config(config, args.connection_spec), end="")
+        return 0
     host, _, port = args.listen.rpartition(":")
+    if config is not None and config.is_set("hostkey"):
+        args.host_key = config.get("hostkey")
     host_keys = [Path(k) for k in args.host_key] if args.host_key else [_ensure_host_key(DEFAULT_HOST_KEY)]
     keys = [read_private_key(k) for k in host_keys]
     authorized = args.authorized_keys or os.path.expanduser("~/.ssh/authorized_keys")
@@ -254,20 +266,30 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
                       authorized: str, passwords: Any, subsystems: dict[str, str],
                       sftp_root: str | None, pool: Any) -> int:
     from . import listen
+    from ._cli_serve import SyslogFileAudit, serve_valid_users
     from .keys import fingerprint
 
-    server = await listen(host or "127.0.0.1", int(port), server_host_keys=keys,
-                          authorized_client_keys=authorized, passwords=passwords,
-                          revoked_keys=args.revoked_keys,
-                          allow_forwarding=args.allow_forwarding,
-                          accept_env=args.accept_env or ["LANG", "LC_*"],
-                          subsystems=subsystems, sftp_root=sftp_root,
-                          max_startups=(None if args.max_startups.lower() == "none"
-                                        else args.max_startups),
-                          kex_executor=pool)
+    audit = (SyslogFileAudit(args.log_file, serve_valid_users(passwords))
+             if args.log_file else None)
+    options: dict[str, Any] = dict(
+        server_host_keys=keys, authorized_client_keys=authorized, passwords=passwords,
+        revoked_keys=args.revoked_keys,
+        allow_forwarding=args.allow_forwarding, accept_env=args.accept_env or ["LANG", "LC_*"],
+        subsystems=subsystems, sftp_root=sftp_root,
+        max_startups=None if args.max_startups.lower() == "none" else args.max_startups,
+        kex_executor=pool, audit=audit, **_per_source_options(args))
+    addresses = [(host or "127.0.0.1", int(port))]
+    config = getattr(args, "_config", None)
+    if config is not None:  # the file's settings win over the command line's defaults
+        from ._cli_serve import configured_options
+
+        addresses, file_options = configured_options(config, addresses[0], passwords)
+        options.update(file_options)
+    servers = await _listen_all(listen, addresses, options)
     for key in keys:
         print(f"sshcore: host key {key.key_type} {fingerprint(key)}", file=sys.stderr)
-    print(f"sshcore: listening on {host or '127.0.0.1'}:{server.port} "
+    print("sshcore: listening on " + ", ".join(f"{a[0] or '*'}:{srv.port}" for a, srv
+                                               in zip(addresses, servers)) + " "
           f"(authorized keys: {authorized}"
           + (f"; passwords: {args.password_file}" if args.password_file else "")
           + (f"; sftp root: {sftp_root}" if sftp_root else "") + ")",
@@ -277,9 +299,42 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    server.close()
-    await server.wait_closed()
+    for srv in servers:
+        srv.close()
+    for srv in servers:
+        await srv.wait_closed()
+    if audit is not None:
+        audit.close()
     return 0
+
+
+async def _listen_all(listen: Any, addresses: list[tuple[str, int]],
+                      options: dict[str, Any]) -> list[Any]:
+    """One listener per address, sharing one per-source table."""
+    from .srclimit import SourceLimiter
+
+    if "source_limiter" not in options:
+        options["source_limiter"] = SourceLimiter(
+            options.pop("per_source_penalties", None), options.pop("per_source_penalty_exempt", None),
+            options.pop("per_source_net_block_size", None), options.pop("per_source_max_startups", None))
+    servers = []
+    try:
+        for host, port in addresses:
+            servers.append(await listen(host, port, **options))
+    except BaseException:
+        for srv in servers:
+            srv.close()
+        raise
+    return servers
+
+
+def _per_source_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The serve options for sshd 9.8's per-source limits, as listen() keywords."""
+    startups = args.per_source_max_startups
+    return {"per_source_penalties": args.per_source_penalties,
+            "per_source_penalty_exempt": args.per_source_penalty_exempt,
+            "per_source_max_startups": None if startups.lower() == "none" else int(startups),
+            "per_source_net_block_size": args.per_source_net_block_size}
 
 
 _ACCUMULATING = ("sendenv", "setenv", "localforward", "remoteforward", "dynamicforward")
@@ -846,6 +901,29 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
                    help="like sshd's MaxStartups: from START unauthenticated connections, refuse "
                    "new ones with a probability rising from RATE %% to 100 %% at FULL "
                    "(default %(default)s; 'none': no cap)")
+    s.add_argument("--per-source-penalties", default="yes", metavar="SPEC",
+                   help="like sshd 9.8's PerSourcePenalties: 'yes' (default: crash:90s "
+                   "authfail:5s noauth:1s grace-exceeded:10s max:600s min:15s), 'no', or "
+                   "keywords overriding the defaults, e.g. 'authfail:30s max-sources4:4096'")
+    s.add_argument("--per-source-penalty-exempt", metavar="CIDR,...",
+                   help="PerSourcePenaltyExemptList: addresses never penalised")
+    s.add_argument("--per-source-max-startups", default="none", metavar="N",
+                   help="PerSourceMaxStartups: unauthenticated connections per source "
+                   "(default none)")
+    s.add_argument("--per-source-net-block-size", default="32:128", metavar="V4[:V6]",
+                   help="PerSourceNetBlockSize: prefix lengths grouping addresses into one "
+                   "source (default %(default)s)")
+    s.add_argument("-f", dest="config_file", metavar="FILE",
+                   help="configuration file in sshd_config syntax (the subset sshcore serve "
+                   "implements; its settings win over this command line's defaults)")
+    s.add_argument("-T", dest="test_config", action="store_true",
+                   help="print the effective configuration (as sshd -T) and exit")
+    s.add_argument("-C", dest="connection_spec", metavar="user=U,addr=A",
+                   help="with -T: the configuration as Match decides it for this connection")
+    s.add_argument("-E", "--log-file", metavar="FILE",
+                   help="append a line per authentication attempt, channel, forward and "
+                   "disconnect to FILE ('-': stderr) in sshd's syslog format, for fail2ban's "
+                   "sshd filter and the like")
     s.add_argument("--kex-workers", type=int, default=0, metavar="N",
                    help="run the key exchanges' heavy work (sntrup761) in N worker processes, "
                    "so that many handshakes at once use every core (default 0: inline)")

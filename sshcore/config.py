@@ -62,6 +62,12 @@ class ConnectionConfig:
     #: unanswered probes (OpenSSH's ServerAliveInterval/CountMax, ClientAlive* on servers).
     keepalive_interval: float | None = None
     keepalive_count_max: int = 3
+    #: Server or client: sshd's ChannelTimeout as ``{type pattern: seconds}`` (a channel
+    #: of a matching type idle that long is closed) and UnusedConnectionTimeout (an
+    #: authenticated connection without channels that long is disconnected); see
+    #: ``_timeouts.py``.
+    channel_timeouts: dict[str, float] = field(default_factory=dict)
+    unused_connection_timeout: float | None = None
     #: Channel defaults.
     window_size: int = 2 * 1024 * 1024
     max_packet_size: int = 32768

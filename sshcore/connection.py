@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import events as ev
-from ._channels import ChannelLayer
+from ._channels import Channel, ChannelLayer
+from ._timeouts import ChannelTimeouts
 from ._transport import Transport
 from ._userauth import ClientUserauth, ServerUserauth
 from .config import ConnectionConfig
@@ -45,6 +46,7 @@ class Connection(Transport):
         self._last_probe = 0.0
         self._probes = 0           # keepalives sent since we last heard from the peer
         self.keepalives_sent = 0
+        self._timeouts = ChannelTimeouts(config.channel_timeouts, config.unused_connection_timeout)
 
     # ------------------------------------------------------------------ layering
 
@@ -106,9 +108,18 @@ class Connection(Transport):
             return None
         return max(self._last_heard, self._last_probe) + interval
 
+    def channel_opened(self, ch: Channel) -> None:
+        """The channel layer's note that ``ch`` is open (its idle interval starts)."""
+        self._timeouts.opened(ch, self._now)
+
+    def _idle_due(self) -> float | None:
+        if self.closed:
+            return None
+        return self._timeouts.deadline(self.channels, self.authenticated, self._now)
+
     def get_timer(self) -> float | None:
-        timers = [t for t in (super().get_timer(), self._auth_deadline, self._keepalive_due())
-                  if t is not None]
+        timers = [t for t in (super().get_timer(), self._auth_deadline, self._keepalive_due(),
+                              self._idle_due()) if t is not None]
         return min(timers) if timers else None
 
     def handle_timer(self, now: float) -> None:
@@ -130,6 +141,15 @@ class Connection(Transport):
             self.keepalives_sent += 1
             self._last_probe = now
             self._guard(self.channels.global_request, "keepalive@openssh.com", True, b"", True)
+        if not self.closed:
+            idle, unused = self._timeouts.expire(self.channels, self.authenticated, now)
+            if unused:
+                self.disconnect(DisconnectReason.BY_APPLICATION, "unused connection timeout "
+                                f"({self._timeouts.unused:g} s without channels)")
+                return
+            for channel in idle:
+                self._events.append(ev.ChannelIdleTimeout(channel))
+                self._guard(self.channels.close, channel)
         super().handle_timer(now)
 
     # ------------------------------------------------------------------ application answers

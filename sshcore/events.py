@@ -77,6 +77,18 @@ class AuthRequested(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class AuthResult(Event):
+    """Server: the outcome of one authentication attempt (for audit logs): ``success``
+    (``partial``: it succeeded but more methods are required), or a failure, which
+    includes a method not allowed and a public key query that was refused."""
+
+    username: str
+    method: str
+    success: bool
+    partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AuthCompleted(Event):
     username: str
 
@@ -136,6 +148,14 @@ class ChannelEOWReceived(Event):
     data queued for it and drops what is sent from now on; extended data (stderr) still
     goes.  OpenSSH then closes the descriptor that fed the channel, so its writer gets
     EPIPE: do the equivalent."""
+
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelIdleTimeout(Event):
+    """The channel was idle past its ChannelTimeout: the kernel is closing it (a
+    ChannelClosed follows once the peer answers)."""
 
     channel: int
 

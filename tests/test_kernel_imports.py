@@ -10,7 +10,8 @@ import pytest
 KERNEL_MODULES = ["sshcore", "sshcore._wire", "sshcore._framing", "sshcore._transport",
                   "sshcore._userauth", "sshcore._channels", "sshcore.connection",
                   "sshcore.registry", "sshcore.hookspecs", "sshcore.negotiate", "sshcore.events",
-                  "sshcore.interfaces", "sshcore.testing"]
+                  "sshcore.interfaces", "sshcore.testing", "sshcore.srclimit", "sshcore._timeouts",
+                  "sshcore.sshd_config"]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

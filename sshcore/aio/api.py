@@ -17,10 +17,14 @@ from ..errors import (ClosedBeforeBannerError, ConfigurationError, ConnectError,
                       ProtocolError, ProtocolVersionError, SSHError)
 from ..keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
                     read_certificate, read_private_key)
-from ..registry import Registry, connection_registry, default_registry
+from ..registry import Registry, connection_registry
 from .client import SSHClient, SSHClientConnection, default_username, load_client_keys
 from .forward import tunnel_socket
-from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _Dropped, _OptionsServer,
+from .._timeouts import parse_channel_timeout
+from ..srclimit import PenaltyConfig, SourceLimiter, parse_interval
+from .admission import Admission
+from .audit import AuditEvent
+from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer,
                      host_key_paths, parse_max_startups, startups_should_drop)
 
 logger = logging.getLogger("sshcore.aio")
@@ -549,12 +553,56 @@ async def listen(host: str = "", port: int = 22, *,
                  implementations: Mapping[str, str] | None = None,
                  blocked_plugins: Sequence[str] = (),
                  allowed_plugins: Sequence[str] | None = None,
-                 revoked_keys: Any = None) -> SSHAcceptor:
+                 revoked_keys: Any = None,
+                 # Per-source limits (OpenSSH 9.8; see sshcore.srclimit):
+                 per_source_penalties: str | bool | PenaltyConfig | None = True,
+                 per_source_penalty_exempt: str | Sequence[str] | None = None,
+                 per_source_max_startups: int | None = None,
+                 per_source_net_block_size: str | tuple[int, int] | None = "32:128",
+                 source_limiter: SourceLimiter | None = None,
+                 # Idle timeouts (sshd_config's ChannelTimeout, UnusedConnectionTimeout):
+                 channel_timeout: str | Mapping[str, float] | None = None,
+                 unused_connection_timeout: float | str | None = None,
+                 # Audit events (sshcore.aio.audit.AuditEvent, one per happening):
+                 audit: Callable[[AuditEvent], Any] | None = None,
+                 ) -> SSHAcceptor:
     """Start an SSH server; returns an :class:`~sshcore.aio.server.SSHAcceptor`.
 
     ``revoked_keys`` (sshd's RevokedKeys): an OpenSSH KRL (``ssh-keygen -k``) or a file of
     public keys, re-read at each public-key or hostbased attempt; a key or certificate it
     revokes is refused whatever authorizes it, and an unreadable file refuses every key.
+
+    ``audit``: called (maybe a coroutine function) with an
+    :class:`~sshcore.aio.audit.AuditEvent` for every authentication attempt (user,
+    method, key type and fingerprint, source address and port, success), channel open,
+    refusal, idle timeout and close, forwarding request, connection refused at accept
+    and disconnect (with its reason); :class:`~sshcore.aio.audit.SshdLogFormat` turns
+    them into sshd's log lines.
+
+    Idle timeouts, as sshd's (both off by default): ``channel_timeout`` (ChannelTimeout,
+    ``"session=30m direct-tcpip=5m *=1h"`` or ``{"session": 1800, ...}``; ``*``/``?``
+    wildcards on the channel type, the first match wins): a channel with no data either
+    way for that long is closed; ``unused_connection_timeout`` (UnusedConnectionTimeout,
+    seconds or ``"10m"``): an authenticated connection with no open channel for that
+    long is disconnected (forwarding listeners do not count).
+
+    Per-source limits, as sshd 9.8's options of the same names (the acceptor's
+    ``source_limiter`` is the table): ``per_source_penalties`` (PerSourcePenalties:
+    ``True``/``"yes"`` for sshd's defaults, ``False``/``"no"``, a string such as
+    ``"authfail:30s min:10s max-sources4:4096 overflow:deny-all"``, or a
+    :class:`~sshcore.srclimit.PenaltyConfig`): a source accumulates penalty time when
+    its connections end before authenticating (``authfail`` 5 s after a failed attempt,
+    ``noauth`` 1 s without one, ``grace-exceeded`` 10 s at ``login_timeout``) or by an
+    internal error (``crash`` 90 s); while more than ``min`` (15 s, capped at ``max``
+    600 s) is outstanding, its new connections are closed as soon as accepted, before
+    the version banner.  ``per_source_penalty_exempt`` (PerSourcePenaltyExemptList:
+    addresses/CIDR blocks, comma-separated or a list, ``!`` negates) are never
+    penalised.  ``per_source_max_startups`` (PerSourceMaxStartups, default no cap)
+    limits each source's unauthenticated connections.  ``per_source_net_block_size``
+    (PerSourceNetBlockSize ``"32:128"``): the IPv4:IPv6 prefix lengths that group
+    addresses into one source.  ``source_limiter``: a
+    :class:`~sshcore.srclimit.SourceLimiter` to use instead (one table shared by several
+    listeners; the four options above are then its own).
 
     ``implementations``, ``blocked_plugins`` and ``allowed_plugins``: as for
     :func:`connect`, for this server's connections only.
@@ -642,8 +690,13 @@ async def listen(host: str = "", port: int = 22, *,
         if rekey_seconds is not None:
             cfg.rekey_seconds = rekey_seconds
         cfg.kex_offload = kex_executor is not None
+        cfg.channel_timeouts = timeouts
+        cfg.unused_connection_timeout = unused
         return cfg
 
+    timeouts = parse_channel_timeout(channel_timeout)
+    unused = (parse_interval(unused_connection_timeout) if isinstance(unused_connection_timeout, str)
+              else unused_connection_timeout)
     make_config()  # validate the options once, before accepting anyone
     startups = parse_max_startups(max_startups)
     env_filter: Callable[[str], bool] | None = None
@@ -654,13 +707,23 @@ async def listen(host: str = "", port: int = 22, *,
             return any(fnmatch.fnmatchcase(name, p) for p in patterns)
         env_filter = accepted
 
-    def factory() -> asyncio.Protocol:
+    limiter = source_limiter if source_limiter is not None else SourceLimiter(
+        per_source_penalties, per_source_penalty_exempt, per_source_net_block_size,
+        per_source_max_startups)
+
+    def over_max_startups() -> bool:
         if startups is not None:
             waiting = sum(1 for c in connections if c.username is None)
             if startups_should_drop(waiting, startups):
                 logger.info("MaxStartups %s:%s:%s: dropping a connection (%d unauthenticated)",
                             *startups, waiting)
-                return _Dropped()
+                return True
+        return False
+
+    def factory() -> asyncio.Protocol:
+        return Admission(limiter, build, over_max_startups, audit)
+
+    def build() -> SSHServerConnection:
         options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
                                  allow_forwarding)
         if server_factory is None:
@@ -694,4 +757,6 @@ async def listen(host: str = "", port: int = 22, *,
                                                         reuse_address=reuse_address))
             except OSError:
                 pass  # e.g. IPv6 disabled: the first address still serves
-    return SSHAcceptor(servers, connections)
+    acceptor = SSHAcceptor(servers, connections)
+    acceptor.source_limiter = limiter  # type: ignore[attr-defined]
+    return acceptor

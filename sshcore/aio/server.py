@@ -283,6 +283,25 @@ class SSHServerConnection(SSHConnection):
         #: The authorized_keys restrictions of the key that logged in (None: none apply).
         self.key_options: KeyOptions | None = None
         self._candidate_options: KeyOptions | None = None
+        #: The client tried an authentication method other than "none"; the user name of
+        #: its last attempt (for audit logs).
+        self.auth_attempted = False
+        self.auth_username: str | None = None
+        self._auth_key: Any = None
+        self._channel_types: dict[int, str] = {}
+        self._observers: list[Callable[[str, dict[str, Any]], None]] = []
+
+    def add_observer(self, fn: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call ``fn(kind, info)`` on this connection's milestones (``"authenticated"``,
+        ``"closed"`` with ``info["exc"]``, ...); listen() uses it for per-source limits."""
+        self._observers.append(fn)
+
+    def _notify(self, kind: str, **info: Any) -> None:
+        for fn in list(self._observers):
+            try:
+                fn(kind, info)
+            except Exception:  # an observer's bug must not break the connection
+                logger.exception("error in a connection observer")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -294,10 +313,16 @@ class SSHServerConnection(SSHConnection):
         cb = getattr(self, "_closed_cb", None)
         if cb is not None:
             cb(self)
+        self._notify("closed", exc=exc)
         self._server.connection_lost(exc)
 
     def _on_auth_requested(self, event: ev.AuthRequested) -> None:
         server = self._server
+        self.auth_username = event.username
+        if event.method in ("publickey", "hostbased"):
+            self._auth_key = event.info.get("key")
+        if event.kind != "none":
+            self.auth_attempted = True
         if event.kind == "none":
             result: Any = not server.begin_auth(event.username)
         elif event.kind == "password":
@@ -411,15 +436,32 @@ class SSHServerConnection(SSHConnection):
             return self._prove_host_keys(data)
         if request == "tcpip-forward":
             host, port = parse_forward_request(data)
-            return self._start_forward(host, port)
+            return self._audited_forward(request, {"host": host, "port": port},
+                                         self._start_forward(host, port))
         if request == "cancel-tcpip-forward":
             host, port = parse_forward_request(data)
-            return self._cancel_forward(("tcp", host, port))
+            return self._audited_forward(request, {"host": host, "port": port},
+                                         self._cancel_forward(("tcp", host, port)))
         if request == "streamlocal-forward@openssh.com":
-            return self._start_forward(None, 0, parse_streamlocal_data(data, direct=False))
+            path = parse_streamlocal_data(data, direct=False)
+            return self._audited_forward(request, {"path": path}, self._start_forward(None, 0, path))
         if request == "cancel-streamlocal-forward@openssh.com":
-            return self._cancel_forward(("unix", parse_streamlocal_data(data, direct=False)))
+            path = parse_streamlocal_data(data, direct=False)
+            return self._audited_forward(request, {"path": path},
+                                         self._cancel_forward(("unix", path)))
         return False
+
+    def _audited_forward(self, request: str, where: dict[str, Any], decision: Any) -> Any:
+        """Tell observers how a forwarding request was decided (maybe later)."""
+        if not asyncio.iscoroutine(decision):
+            self._notify("forward", request=request, allowed=decision is not False, **where)
+            return decision
+
+        async def decided() -> Any:
+            result = await decision
+            self._notify("forward", request=request, allowed=result is not False, **where)
+            return result
+        return decided()
 
     async def _start_forward(self, host: str | None, port: int, path: str | None = None) -> Any:
         server = self._server
@@ -504,11 +546,70 @@ class SSHServerConnection(SSHConnection):
     def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
         self.username = event.username
         self.key_options = self._candidate_options
+        self._notify("authenticated", username=event.username)
         self._loop.call_soon(self._announce_host_keys)
         if not self._ready.done():
             self._ready.set_result(None)
 
+    def _on_auth_result(self, event: ev.AuthResult) -> None:
+        key = self._auth_key if event.method in ("publickey", "hostbased") else None
+        self._notify("auth", username=event.username, method=event.method,
+                     success=event.success, partial=event.partial, key=key)
+
+    def _on_channel_idle(self, event: ev.ChannelIdleTimeout) -> None:
+        logger.info("channel %d: closing after inactivity (ChannelTimeout)", event.channel)
+        self._notify("channel_timeout", channel=event.channel,
+                     channel_type=self._channel_types.get(event.channel))
+
+    def _on_channel_closed(self, event: ev.ChannelClosed) -> None:
+        ctype = self._channel_types.pop(event.channel, None)
+        if ctype is not None:
+            self._notify("channel_close", channel=event.channel, channel_type=ctype)
+        self._route(event)
+
     def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+        """Decide a channel the client opens, telling observers (audit) what came of it."""
+        detail = _channel_detail(channel_type, data)
+        try:
+            result = self._decide_channel_open(channel, channel_type, data)
+        except ChannelOpenError as exc:
+            self._notify("channel_refused", channel=channel, channel_type=channel_type,
+                         reason=exc.reason, detail=detail)
+            raise
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            return self._audited_open(result, channel, channel_type, detail)
+        self._channel_types[channel] = channel_type
+        self._notify("channel_open", channel=channel, channel_type=channel_type, detail=detail)
+        return result
+
+    async def _audited_open(self, pending: Any, channel: int, channel_type: str,
+                            detail: dict[str, Any]) -> Any:
+        try:
+            result = await pending
+        except ChannelOpenError as exc:
+            self._notify("channel_refused", channel=channel, channel_type=channel_type,
+                         reason=exc.reason, detail=detail)
+            raise
+        self._channel_types[channel] = channel_type
+        self._notify("channel_open", channel=channel, channel_type=channel_type, detail=detail)
+        return result
+
+    async def open_channel(self, channel_type: str, chan: Any, data: bytes = b"") -> bytes:
+        """Open a channel to the client (forwarded-tcpip and the like), telling observers."""
+        result = await super().open_channel(channel_type, chan, data)
+        local_id = getattr(chan, "_id", -1)
+        self._channel_types[local_id] = channel_type
+        detail: dict[str, Any] = {"direction": "to-client"}
+        if channel_type == "forwarded-tcpip":
+            try:
+                host, port, orig_host, orig_port = parse_tcpip_data(data)
+                detail.update(host=host, port=port, originator=orig_host, originator_port=orig_port)
+            except Exception:  # noqa: BLE001 - ours, but never let audit break a channel
+                pass
+        self._notify("channel_open", channel=local_id, channel_type=channel_type, detail=detail)
+        return result
+
+    def _decide_channel_open(self, channel: int, channel_type: str, data: bytes) -> Any:
         limits = self.key_options
         if channel_type == "direct-tcpip":
             host, port, orig_host, orig_port = parse_tcpip_data(data)
@@ -554,7 +655,24 @@ SSHServerConnection.event_handlers = {
     **SSHConnection.event_handlers,
     ev.AuthRequested: SSHServerConnection._on_auth_requested,
     ev.AuthCompleted: SSHServerConnection._on_auth_completed,
+    ev.AuthResult: SSHServerConnection._on_auth_result,
+    ev.ChannelIdleTimeout: SSHServerConnection._on_channel_idle,
+    ev.ChannelClosed: SSHServerConnection._on_channel_closed,
 }
+
+
+def _channel_detail(channel_type: str, data: bytes) -> dict[str, Any]:
+    """What a channel open asks for, for audit events (empty if it cannot be parsed)."""
+    try:
+        if channel_type == "direct-tcpip":
+            host, port, orig_host, orig_port = parse_tcpip_data(data)
+            return {"host": host, "port": port, "originator": orig_host,
+                    "originator_port": orig_port}
+        if channel_type == "direct-streamlocal@openssh.com":
+            return {"path": parse_streamlocal_data(data, direct=True)}
+    except Exception:  # noqa: BLE001 - malformed: the decision itself reports it
+        return {}
+    return {}
 
 
 MaxStartups = tuple[int, int, int]

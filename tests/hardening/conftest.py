@@ -46,6 +46,9 @@ async def echo_command(proc: Any) -> int:
 async def serve(registry: Any, host_key: Any, **options: Any) -> Any:
     """Our server on 127.0.0.1 with one password user (``alice``/``secret``)."""
     options.setdefault("process_factory", echo_command)
+    # The bad peers these tests send would get 127.0.0.1 penalised (PerSourcePenalties),
+    # refusing the good client that follows; as OpenSSH's regress suite, turn them off.
+    options.setdefault("per_source_penalties", False)
     return await sshcore.listen("127.0.0.1", 0, server_host_keys=[host_key], registry=registry,
                                 passwords={USER: PASSWORD}, **options)
 

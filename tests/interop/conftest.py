@@ -184,7 +184,9 @@ class ServerThread:
     """Our server, running its own event loop in a thread, for the real ssh client to hit."""
 
     def __init__(self, **listen_kwargs: Any) -> None:
-        self.kwargs = listen_kwargs
+        # Tests refuse keys on purpose; as OpenSSH's regress suite, no PerSourcePenalties
+        # unless a test asks for them.
+        self.kwargs = {"per_source_penalties": False, **listen_kwargs}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.acceptor: Any = None

@@ -31,15 +31,21 @@ def serve_help() -> str:
 
 
 def unlimited_startups_args() -> list[str]:
-    """``--max-startups none`` if this ``sshcore serve`` has a MaxStartups-style cap."""
-    return ["--max-startups", "none"] if "--max-startups" in serve_help() else []
+    """``--max-startups none`` if this ``sshcore serve`` has a MaxStartups-style cap, and
+    ``--per-source-penalties no`` if it has per-source penalties (the churn from one
+    address would otherwise be penalised, as sshd would)."""
+    args = ["--max-startups", "none"] if "--max-startups" in serve_help() else []
+    return args + (["--per-source-penalties", "no"] if "--per-source-penalties" in serve_help() else [])
 
 
 def listen_kwargs() -> dict[str, Any]:
-    """``max_startups=None`` if this ``sshcore.listen()`` takes it (see the module doc)."""
+    """``max_startups=None`` (and ``per_source_penalties=False``) if this
+    ``sshcore.listen()`` takes them (see the module doc)."""
     import sshcore
 
-    return {"max_startups": None} if "max_startups" in inspect.signature(sshcore.listen).parameters else {}
+    params = inspect.signature(sshcore.listen).parameters
+    return ({"max_startups": None} if "max_startups" in params else {}) | (
+        {"per_source_penalties": False} if "per_source_penalties" in params else {})
 
 
 def free_port() -> int:

@@ -55,9 +55,12 @@ def test_launch_passes_max_startups_only_when_supported():
     from tests.load import serve
 
     has = "--max-startups" in serve.serve_help()
-    assert serve.unlimited_startups_args() == (["--max-startups", "none"] if has else [])
+    penalties = "--per-source-penalties" in serve.serve_help()
+    assert serve.unlimited_startups_args() == ((["--max-startups", "none"] if has else [])
+                                               + (["--per-source-penalties", "no"] if penalties else []))
     import inspect
 
     import sshcore
 
     assert ("max_startups" in serve.listen_kwargs()) == ("max_startups" in inspect.signature(sshcore.listen).parameters)
+    assert serve.listen_kwargs().get("per_source_penalties", False) is False

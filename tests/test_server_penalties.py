@@ -1,0 +1,223 @@
+"""listen()'s per-source penalties and limits on real loopback sockets (stand-in algorithms)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import sshcore
+from sshcore.aio.server import SSHServer
+from sshcore.errors import SSHError
+from sshcore.testing import TestKey
+
+USER, PASSWORD = "alice", "secret"
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+async def serve(registry, **options):
+    async def cmd(proc):
+        proc.stdout.write("ok")
+        return 0
+    options.setdefault("passwords", {USER: PASSWORD})
+    return await sshcore.listen("127.0.0.1", 0, server_host_keys=[TestKey()], registry=registry,
+                                process_factory=cmd, **options)
+
+
+async def login(port, registry, password=PASSWORD, source="127.0.0.1"):
+    async with sshcore.connect("127.0.0.1", port, username=USER, password=password,
+                               known_hosts=None, registry=registry, config=None, agent_path=None,
+                               client_keys=[], local_addr=(source, 0), connect_timeout=10) as conn:
+        return (await conn.run("x")).stdout
+
+
+async def fail_login(port, registry, source="127.0.0.1"):
+    with pytest.raises(SSHError):
+        await login(port, registry, password="wrong", source=source)
+
+
+async def first_bytes(port, source="127.0.0.1", timeout=5.0):
+    """What the server sends a raw TCP peer first (b"" if it closes without a word)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    try:
+        return await asyncio.wait_for(reader.read(100), timeout)
+    except ConnectionResetError:
+        return b""
+    finally:
+        writer.close()
+
+
+def test_failed_auth_penalises_the_source_and_refusal_comes_before_the_banner(test_registry):
+    async def main():
+        async with await serve(test_registry, per_source_penalties="authfail:10s min:15s") as srv:
+            assert await login(srv.port, test_registry) == "ok"
+            await fail_login(srv.port, test_registry)
+            assert (await first_bytes(srv.port)).startswith(b"SSH-2.0-")  # 10 s <= min
+            await fail_login(srv.port, test_registry)
+            await asyncio.sleep(0.1)
+            # 20 s outstanding: refused at accept, before the version line
+            assert await first_bytes(srv.port) == b""
+            with pytest.raises(SSHError):
+                await login(srv.port, test_registry)
+            # another source (Linux routes all of 127/8 on lo) is unaffected
+            assert await login(srv.port, test_registry, source="127.0.0.2") == "ok"
+            outstanding, active = srv.source_limiter.penalty("127.0.0.1", asyncio.get_running_loop().time())
+            assert active and 15 < outstanding <= 21  # 2 x authfail, 1 x noauth (the raw peer)
+    run(main())
+
+
+def test_penalty_expires(test_registry):
+    async def main():
+        async with await serve(test_registry, per_source_penalties="authfail:0.6 min:0.5") as srv:
+            await fail_login(srv.port, test_registry)
+            await asyncio.sleep(0.05)
+            assert await first_bytes(srv.port) == b""
+            await asyncio.sleep(0.8)
+            assert await login(srv.port, test_registry) == "ok"
+    run(main())
+
+
+def test_exempt_list_and_disabled_penalties(test_registry):
+    async def main():
+        for opts in ({"per_source_penalty_exempt": "127.0.0.0/8"}, {"per_source_penalties": False}):
+            async with await serve(test_registry, **opts) as srv:
+                for _ in range(4):  # 4 x authfail 5 s would pass min 15 s
+                    await fail_login(srv.port, test_registry)
+                assert await login(srv.port, test_registry) == "ok"
+                assert len(srv.source_limiter) == 0
+    run(main())
+
+
+def test_noauth_penalty_for_connections_closed_before_auth(test_registry):
+    async def main():
+        async with await serve(test_registry, per_source_penalties="noauth:20s") as srv:
+            assert (await first_bytes(srv.port, timeout=0.2)).startswith(b"SSH-2.0-")
+            await asyncio.sleep(0.2)
+            assert await first_bytes(srv.port) == b""
+    run(main())
+
+
+def test_grace_exceeded_penalty(test_registry):
+    async def main():
+        async with await serve(test_registry, login_timeout=0.3,
+                               per_source_penalties="grace-exceeded:20s noauth:0") as srv:
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            assert (await reader.readline()).startswith(b"SSH-2.0-")
+            await asyncio.wait_for(reader.read(), 5)  # its KEXINIT, then EOF at the grace time
+            writer.close()
+            await asyncio.sleep(0.1)
+            assert await first_bytes(srv.port) == b""
+            assert srv.source_limiter.refused == {"penalty: exceeded LoginGraceTime": 1}
+    run(main())
+
+
+def test_crash_penalty(test_registry):
+    class Buggy(SSHServer):
+        def password_auth_supported(self):
+            return True
+
+        def validate_password(self, username, password):
+            raise RuntimeError("bug")
+
+        def kbdint_auth_supported(self):
+            return False
+
+    async def main():
+        async with await serve(test_registry, server_factory=Buggy) as srv:  # defaults: crash 90 s
+            with pytest.raises(SSHError):
+                await login(srv.port, test_registry)
+            await asyncio.sleep(0.1)
+            assert await first_bytes(srv.port) == b""
+            assert srv.source_limiter.refused == {"penalty: caused crash": 1}
+    run(main())
+
+
+def test_net_block_size_groups_sources(test_registry):
+    async def main():
+        async with await serve(test_registry, per_source_penalties="authfail:20s",
+                               per_source_net_block_size="24") as srv:
+            await fail_login(srv.port, test_registry, source="127.0.0.5")
+            await asyncio.sleep(0.1)
+            assert await first_bytes(srv.port, source="127.0.0.9") == b""
+            assert (await first_bytes(srv.port, source="127.0.1.9", timeout=0.3)).startswith(b"SSH-")
+    run(main())
+
+
+def test_per_source_max_startups(test_registry):
+    async def main():
+        async with await serve(test_registry, per_source_max_startups=2,
+                               per_source_penalties=False) as srv:
+            held = [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(2)]
+            for reader, _ in held:
+                assert (await reader.readline()).startswith(b"SSH-2.0-")
+            assert await first_bytes(srv.port) == b"Exceeded MaxStartups\r\n"
+            assert await login(srv.port, test_registry, source="127.0.0.3") == "ok"
+            for _, writer in held:
+                writer.close()
+            await asyncio.sleep(0.2)  # their slots are released on close
+            assert await login(srv.port, test_registry) == "ok"
+            # an authenticated connection no longer counts against its source
+            async with sshcore.connect("127.0.0.1", srv.port, username=USER, password=PASSWORD,
+                                       known_hosts=None, registry=test_registry, config=None,
+                                       agent_path=None, client_keys=[]):
+                async with sshcore.connect("127.0.0.1", srv.port, username=USER, password=PASSWORD,
+                                           known_hosts=None, registry=test_registry, config=None,
+                                           agent_path=None, client_keys=[]):
+                    assert (await first_bytes(srv.port, timeout=0.3)).startswith(b"SSH-2.0-")
+    run(main())
+
+
+def test_bad_options_are_configuration_errors(test_registry):
+    async def main():
+        for opts in ({"per_source_penalties": "authfail:soon"},
+                     {"per_source_net_block_size": "40"},
+                     {"per_source_penalty_exempt": "10.0.0.0/99"},
+                     {"per_source_max_startups": 0}):
+            with pytest.raises(sshcore.ConfigurationError):
+                await serve(test_registry, **opts)
+    run(main())
+
+
+
+def _raw_first_bytes(port: int) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            return s.recv(100)
+        except ConnectionResetError:
+            return b""
+
+
+@pytest.mark.parametrize("exempt", [False, True])
+def test_sshcore_serve_per_source_options(tmp_path, exempt):
+    import time
+
+    from tests.load.serve import ServeProcess
+
+    args = ["--per-source-penalties", "noauth:20s"]
+    if exempt:
+        args += ["--per-source-penalty-exempt", "127.0.0.0/8"]
+    with ServeProcess(tmp_path / "home", *args) as srv:
+        # ServeProcess's own readiness probe already closed one connection unauthenticated
+        time.sleep(0.3)
+        first = _raw_first_bytes(srv.port)
+        assert first.startswith(b"SSH-2.0-") if exempt else first == b""
+        assert srv.alive()
+
+
+def test_a_shared_source_limiter_is_used_even_when_empty(test_registry):
+    from sshcore.srclimit import SourceLimiter
+
+    async def main():
+        shared = SourceLimiter("authfail:20s")  # empty, so len() == 0
+        async with await serve(test_registry, source_limiter=shared) as one, \
+                await serve(test_registry, source_limiter=shared) as two:
+            assert one.source_limiter is shared and two.source_limiter is shared
+            await fail_login(one.port, test_registry)
+            await asyncio.sleep(0.1)
+            assert await first_bytes(two.port) == b""  # penalised on one, refused on two
+    run(main())
