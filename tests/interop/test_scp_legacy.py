@@ -119,6 +119,15 @@ def test_without_p_modes_follow_umask_and_times_are_new(sshd, keys, tmp_path):
     assert r.returncode == 0, r.stderr
     same_tree(tmp_path / "t", tmp_path / "n")
     assert int((tmp_path / "n" / "f1").stat().st_mtime) != 1_400_000_001
+    # A read-only file arrives read-only (written first, then given its mode less umask).
+    (tmp_path / "ro").write_bytes(b"read only\n")
+    os.chmod(tmp_path / "ro", 0o444)
+    r = scp(sshd, keys, "-O", f"127.0.0.1:{tmp_path}/ro", str(tmp_path / "ro2"))
+    assert r.returncode == 0, r.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "ro2").stat().st_mode) == 0o444 & ~umask
+    assert (tmp_path / "ro2").read_bytes() == b"read only\n"
 
 
 def test_errors_are_reported_per_file(sshd, keys, tmp_path):
@@ -133,6 +142,12 @@ def test_errors_are_reported_per_file(sshd, keys, tmp_path):
     assert r.returncode == 1 and b"nodir" in r.stderr
     r = scp(sshd, keys, "-O", str(tmp_path / "d"), f"127.0.0.1:{tmp_path}/y")
     assert r.returncode == 1 and b"not a regular file" in r.stderr
+    # A name the protocol cannot carry (a newline) fails alone; the other file goes.
+    (tmp_path / "new\nline").write_bytes(b"x")
+    r = scp(sshd, keys, "-O", str(tmp_path / "new\nline"), str(tmp_path / "ok"),
+            f"127.0.0.1:{tmp_path}/d")
+    assert r.returncode == 1 and b"name not allowed" in r.stderr
+    assert os.listdir(tmp_path / "d") == ["ok"]
 
 
 # --------------------------------------------------------------------------- hostile server

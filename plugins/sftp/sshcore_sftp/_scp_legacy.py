@@ -479,6 +479,7 @@ async def download(conn: Any, remote: str, target: str, *, recursive: bool = Fal
     fd = -1
     path = ""
     start: FileStart | None = None
+    existed = False
     write_error: str | None = None
     try:
         while True:
@@ -517,6 +518,7 @@ async def download(conn: Any, remote: str, target: str, *, recursive: bool = Fal
                         sink.accept()
                         dirs.append(path)
                     continue
+                existed = os.path.exists(path)
                 try:
                     fd = os.open(path, os.O_WRONLY | os.O_CREAT, (ev.mode & 0o777) | 0o200)
                 except OSError as exc:
@@ -539,6 +541,9 @@ async def download(conn: Any, remote: str, target: str, *, recursive: bool = Fal
                         os.ftruncate(fd, start.size)
                         if preserve:
                             os.fchmod(fd, start.mode & _MODE_MASK)
+                        elif not existed and not start.mode & 0o200:
+                            # Created writable to be written: now the mode sent (less umask).
+                            os.fchmod(fd, _stat.S_IMODE(os.fstat(fd).st_mode) & ~0o200)
                 except OSError as exc:
                     write_error = _oserror(exc, path)
                 finally:
@@ -617,6 +622,12 @@ async def upload(conn: Any, paths: list[str], target: str, *, recursive: bool = 
             fail(f"sshcore scp: {_oserror(exc, path)}")
             return
         name = os.path.basename(path.rstrip("/")) or path
+        try:
+            header = (dir_record(st.st_mode, name) if _stat.S_ISDIR(st.st_mode)
+                      else file_record(st.st_mode, st.st_size, name))
+        except SCPError as exc:  # a newline in the name: the protocol cannot carry it
+            fail(f"sshcore scp: {exc}")
+            return
         if _stat.S_ISDIR(st.st_mode) and recursive:
             try:
                 entries = sorted(os.listdir(path))
@@ -625,7 +636,7 @@ async def upload(conn: Any, paths: list[str], target: str, *, recursive: bool = 
                 return
             if preserve and not await answered(times_record(st.st_mtime, st.st_atime)):
                 return
-            if not await answered(dir_record(st.st_mode, name)):
+            if not await answered(header):
                 return
             for entry in entries:
                 await send(os.path.join(path, entry))
@@ -642,7 +653,7 @@ async def upload(conn: Any, paths: list[str], target: str, *, recursive: bool = 
         with f:
             if preserve and not await answered(times_record(st.st_mtime, st.st_atime)):
                 return
-            if not await answered(file_record(st.st_mode, st.st_size, name)):
+            if not await answered(header):
                 return
             left, problem = st.st_size, None
             while left:
