@@ -117,15 +117,23 @@ def test_without_p_modes_follow_umask_and_times_are_new(sshd, keys, tmp_path):
     tree(tmp_path / "t")
     r = scp(sshd, keys, "-O", "-r", f"127.0.0.1:{tmp_path}/t", str(tmp_path / "n"))
     assert r.returncode == 0, r.stderr
+    umask = os.umask(0)
+    os.umask(umask)
     same_tree(tmp_path / "t", tmp_path / "n")
     assert int((tmp_path / "n" / "f1").stat().st_mtime) != 1_400_000_001
+    # A new directory gets the mode sent less umask, once filled (as OpenSSH's scp).
+    (tmp_path / "t" / "ro-dir").mkdir()
+    (tmp_path / "t" / "ro-dir" / "inside").write_bytes(b"in\n")
+    os.chmod(tmp_path / "t" / "ro-dir", 0o555)
+    r = scp(sshd, keys, "-O", "-r", f"127.0.0.1:{tmp_path}/t/ro-dir", str(tmp_path / "rd"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "rd" / "inside").read_bytes() == b"in\n"
+    assert stat.S_IMODE((tmp_path / "rd").stat().st_mode) == 0o555 & ~umask
     # A read-only file arrives read-only (written first, then given its mode less umask).
     (tmp_path / "ro").write_bytes(b"read only\n")
     os.chmod(tmp_path / "ro", 0o444)
     r = scp(sshd, keys, "-O", f"127.0.0.1:{tmp_path}/ro", str(tmp_path / "ro2"))
     assert r.returncode == 0, r.stderr
-    umask = os.umask(0)
-    os.umask(umask)
     assert stat.S_IMODE((tmp_path / "ro2").stat().st_mode) == 0o444 & ~umask
     assert (tmp_path / "ro2").read_bytes() == b"read only\n"
 

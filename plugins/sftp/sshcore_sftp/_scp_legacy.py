@@ -461,6 +461,112 @@ def _quote(path: str) -> str:
     return "".join(out)
 
 
+class _Writer:
+    """Where a download's records land on the local file system."""
+
+    def __init__(self, target: str, preserve: bool, err: Any) -> None:
+        self.target = target
+        self.target_is_dir = os.path.isdir(target)
+        self.preserve = preserve
+        self.err = err
+        self.failures = 0
+        self.dirs: list[tuple[str, bool]] = []  # each entered directory, and if we made it
+        self.fd = -1
+        self.path = ""
+        self.start: FileStart | None = None
+        self.existed = False
+        self.error: str | None = None
+
+    def fail(self, message: str, *, ours: bool = True) -> None:
+        self.failures += 1
+        print(f"sshcore scp: {sanitize(message)}" if ours else message, file=self.err)
+
+    def path_for(self, name: str) -> str:
+        if self.dirs:
+            return os.path.join(self.dirs[-1][0], name)
+        return os.path.join(self.target, name) if self.target_is_dir else self.target
+
+    def dir_start(self, ev: DirStart, sink: Sink) -> None:
+        path = self.path_for(ev.name)
+        try:
+            made = not os.path.isdir(path)
+            if made and os.path.lexists(path):
+                raise NotADirectoryError(20, "Not a directory", path)
+            if made:
+                os.mkdir(path, (ev.mode & 0o777) | 0o700)  # writable by us while filled
+        except OSError as exc:
+            sink.reject(_oserror(exc, path))
+            self.fail(_oserror(exc, path))
+            return
+        sink.accept()
+        self.dirs.append((path, made))
+
+    def dir_end(self, ev: DirEnd) -> None:
+        path, made = self.dirs.pop()
+        try:
+            if self.preserve:
+                os.chmod(path, ev.mode & _MODE_MASK)
+                if ev.times is not None:
+                    os.utime(path, (ev.times.atime, ev.times.mtime))
+            elif made and ev.mode & 0o700 != 0o700:
+                # Now the mode sent, less umask: take off the owner bits it lacks.
+                os.chmod(path, _stat.S_IMODE(os.stat(path).st_mode) & ~(0o700 & ~ev.mode))
+        except OSError as exc:
+            self.fail(_oserror(exc, path))
+
+    def file_start(self, ev: FileStart, sink: Sink) -> None:
+        self.path = self.path_for(ev.name)
+        self.existed = os.path.lexists(self.path)
+        try:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, (ev.mode & 0o777) | 0o200)
+        except OSError as exc:
+            sink.reject(_oserror(exc, self.path))
+            self.fail(_oserror(exc, self.path))
+            return
+        self.start, self.error = ev, None
+        sink.accept()
+
+    def file_data(self, ev: FileData) -> None:
+        if self.error is None:
+            try:
+                _write_all(self.fd, ev.data)
+            except OSError as exc:
+                self.error = _oserror(exc, self.path)
+
+    def file_end(self, ev: FileEnd, sink: Sink) -> None:
+        start = self.start
+        assert start is not None
+        try:
+            if self.error is None:
+                os.ftruncate(self.fd, start.size)
+                if self.preserve:
+                    os.fchmod(self.fd, start.mode & _MODE_MASK)
+                elif not self.existed and not start.mode & 0o200:
+                    # Created writable to be written: now the mode sent, less umask.
+                    os.fchmod(self.fd, _stat.S_IMODE(os.fstat(self.fd).st_mode) & ~0o200)
+        except OSError as exc:
+            self.error = _oserror(exc, self.path)
+        finally:
+            self.close()
+        if self.preserve and start.times is not None and self.error is None:
+            try:
+                os.utime(self.path, (start.times.atime, start.times.mtime))
+            except OSError as exc:
+                self.error = _oserror(exc, self.path)
+        if not ev.ok:
+            self.fail(ev.message, ours=False)
+        if self.error is not None:
+            sink.reject(self.error)
+            self.fail(self.error)
+        else:
+            sink.accept()
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 async def download(conn: Any, remote: str, target: str, *, recursive: bool = False,
                    preserve: bool = False, err: Any = None) -> int:
     """Copy ``remote`` (a path or glob on the server) to the local ``target`` with
@@ -473,14 +579,7 @@ async def download(conn: Any, remote: str, target: str, *, recursive: bool = Fal
     session = await _Session.start(conn, _command("-f", remote, recursive=recursive,
                                                   preserve=preserve), err)
     sink = Sink([remote], recursive=recursive)
-    failures = 0
-    dirs: list[str] = []  # the local directory each entered level writes into
-    target_is_dir = os.path.isdir(target)
-    fd = -1
-    path = ""
-    start: FileStart | None = None
-    existed = False
-    write_error: str | None = None
+    w = _Writer(target, preserve, err)
     try:
         while True:
             out = sink.data_to_send()
@@ -493,95 +592,26 @@ async def download(conn: Any, remote: str, target: str, *, recursive: bool = Fal
                     sink.feed(data)
                 else:
                     sink.feed_eof()
-                continue
-            if isinstance(ev, Done):
+            elif isinstance(ev, Done):
                 break
-            if isinstance(ev, RemoteWarning):
-                print(ev.message, file=err)
-                failures += 1
-            elif isinstance(ev, (FileStart, DirStart)):
-                if dirs:
-                    path = os.path.join(dirs[-1], ev.name)
-                else:
-                    path = os.path.join(target, ev.name) if target_is_dir else target
-                if isinstance(ev, DirStart):
-                    try:
-                        if os.path.exists(path) and not os.path.isdir(path):
-                            raise NotADirectoryError(20, "Not a directory", path)
-                        if not os.path.isdir(path):
-                            os.mkdir(path, (ev.mode & 0o777) | 0o700)
-                    except OSError as exc:
-                        sink.reject(_oserror(exc, path))
-                        print(f"sshcore scp: {sanitize(_oserror(exc, path))}", file=err)
-                        failures += 1
-                    else:
-                        sink.accept()
-                        dirs.append(path)
-                    continue
-                existed = os.path.exists(path)
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT, (ev.mode & 0o777) | 0o200)
-                except OSError as exc:
-                    sink.reject(_oserror(exc, path))
-                    print(f"sshcore scp: {sanitize(_oserror(exc, path))}", file=err)
-                    failures += 1
-                    continue
-                start, write_error = ev, None
-                sink.accept()
             elif isinstance(ev, FileData):
-                if write_error is None:
-                    try:
-                        _write_all(fd, ev.data)
-                    except OSError as exc:
-                        write_error = _oserror(exc, path)
+                w.file_data(ev)
+            elif isinstance(ev, FileStart):
+                w.file_start(ev, sink)
             elif isinstance(ev, FileEnd):
-                assert start is not None
-                try:
-                    if write_error is None:
-                        os.ftruncate(fd, start.size)
-                        if preserve:
-                            os.fchmod(fd, start.mode & _MODE_MASK)
-                        elif not existed and not start.mode & 0o200:
-                            # Created writable to be written: now the mode sent (less umask).
-                            os.fchmod(fd, _stat.S_IMODE(os.fstat(fd).st_mode) & ~0o200)
-                except OSError as exc:
-                    write_error = _oserror(exc, path)
-                finally:
-                    os.close(fd)
-                    fd = -1
-                if preserve and start.times is not None and write_error is None:
-                    try:
-                        os.utime(path, (start.times.atime, start.times.mtime))
-                    except OSError as exc:
-                        write_error = _oserror(exc, path)
-                if not ev.ok:
-                    print(ev.message, file=err)
-                    failures += 1
-                if write_error is not None:
-                    sink.reject(write_error)
-                    print(f"sshcore scp: {sanitize(write_error)}", file=err)
-                    failures += 1
-                else:
-                    sink.accept()
+                w.file_end(ev, sink)
+            elif isinstance(ev, DirStart):
+                w.dir_start(ev, sink)
             elif isinstance(ev, DirEnd):
-                done = dirs.pop()
-                if preserve:
-                    try:
-                        os.chmod(done, ev.mode & _MODE_MASK)
-                        if ev.times is not None:
-                            os.utime(done, (ev.times.atime, ev.times.mtime))
-                    except OSError as exc:
-                        print(f"sshcore scp: {sanitize(_oserror(exc, done))}", file=err)
-                        failures += 1
+                w.dir_end(ev)
+            elif isinstance(ev, RemoteWarning):
+                w.fail(ev.message, ours=False)
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
+        w.close()
         session.abort()
         raise
     status = await session.finish()
-    if status not in (0, None) and not failures:
-        failures = 1
-    return failures
+    return w.failures or int(status not in (0, None))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -680,9 +710,7 @@ async def upload(conn: Any, paths: list[str], target: str, *, recursive: bool = 
         session.abort()
         raise
     status = await session.finish()
-    if status not in (0, None) and not failures:
-        failures = 1
-    return failures
+    return failures or int(status not in (0, None))
 
 
 async def _connect(args: Any, remote: Any, stack: contextlib.AsyncExitStack) -> Any:
