@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+from ..errors import SSHError
+
 __all__ = ["EOF", "ExpectEOFError", "ExpectMatch", "ExpectTimeoutError", "Expecter"]
 
 
@@ -43,7 +45,7 @@ def _tail(seen: Any, n: int = 200) -> str:
     return repr(text[-n:])
 
 
-class ExpectTimeoutError(TimeoutError):
+class ExpectTimeoutError(SSHError, TimeoutError):
     """No pattern appeared in time.  ``seen`` is the unmatched text of the stream (the
     caller's data, untrusted: the message shows its ``repr`` only)."""
 
@@ -56,7 +58,7 @@ class ExpectTimeoutError(TimeoutError):
         self.stream = stream
 
 
-class ExpectEOFError(EOFError):
+class ExpectEOFError(SSHError, EOFError):
     """The stream ended before any pattern appeared; ``seen`` is what it sent unmatched."""
 
     def __init__(self, patterns: Sequence[Any], seen: Any, stream: str) -> None:
@@ -67,7 +69,7 @@ class ExpectEOFError(EOFError):
         self.stream = stream
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ExpectMatch:
     """What :meth:`Expecter.expect` found."""
 

@@ -176,6 +176,7 @@ def test_timeout_is_a_timeouterror_with_the_text_seen(sshd, keys, program):
                 await proc.expect(["done", re.compile(r"result: \d+")], timeout=1.5)
             elapsed = loop.time() - t0
             assert isinstance(info.value, ExpectTimeoutError)
+            assert isinstance(info.value, sshcore.errors.SSHError)
             assert 1.4 < elapsed < 10
             assert info.value.seen == "thinking..."
             assert info.value.stream == "stdout"

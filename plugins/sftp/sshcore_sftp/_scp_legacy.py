@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sshcore.errors import SSHError
+
 __all__ = ["SCPError", "SCPProtocolError", "Sink", "parse_response", "file_record",
            "dir_record", "times_record", "download", "upload", "run"]
 
@@ -41,7 +43,7 @@ _MODE_MASK = 0o7777
 _CHUNK = 65536
 
 
-class SCPError(Exception):
+class SCPError(SSHError):
     """One file or directory could not be copied; the transfer goes on."""
 
 
@@ -88,7 +90,7 @@ def error_record(message: str) -> bytes:
     return b"\x01scp: " + message.replace("\n", " ").encode("utf-8", "replace") + b"\n"
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Response:
     """An acknowledgement: ok, or an error (``fatal``: the peer stops) with its message."""
 
@@ -131,13 +133,13 @@ def parse_response(buf: bytearray) -> Response | None:
 # --------------------------------------------------------------------------- sink (download)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Times:
     mtime: int
     atime: int
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class FileStart:
     """A file comes: ``accept()`` (then its data) or ``reject(message)`` (the source skips it)."""
 
@@ -148,12 +150,12 @@ class FileStart:
     times: Times | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class FileData:
     data: bytes
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class FileEnd:
     """All of the file came; ``ok`` is False if the source failed reading it.  Answer
     ``accept()`` (written) or ``reject(message)``."""
@@ -162,7 +164,7 @@ class FileEnd:
     message: str = ""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class DirStart:
     """A directory comes: ``accept()`` to go into it, or ``reject(message)``."""
 
@@ -172,7 +174,7 @@ class DirStart:
     times: Times | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class DirEnd:
     """The directory opened last is complete (``times``: its ``T`` record, if any)."""
 
@@ -180,14 +182,14 @@ class DirEnd:
     mode: int = 0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RemoteWarning:
     """The source reported a non-fatal error (sanitized)."""
 
     message: str
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Done:
     pass
 
