@@ -112,7 +112,8 @@ class Expecter:
     """Drives one remote process: ``expect`` on its streams, ``send`` to its stdin.
 
     Created by the process (``process.expecter``); from then on its stdout and stderr
-    are read only here.  ``pager`` is the default paging rule for every :meth:`expect`.
+    are read only here.  ``pager`` is the default paging rule for every :meth:`expect`
+    (also settable later: ``process.expecter.pager = {"--More--": " "}``).
     """
 
     def __init__(self, process: Any, *, pager: Mapping[Any, Any] | None = None,
@@ -120,7 +121,7 @@ class Expecter:
         self._process = process
         self._text = getattr(process, "_encoding", None) is not None
         empty: Any = "" if self._text else b""
-        self._pager = dict(pager or {})
+        self.pager: dict[Any, Any] = dict(pager or {})
         self._bufs = {"stdout": _Buffer(empty), "stderr": _Buffer(empty)}
         self._tasks = [asyncio.ensure_future(self._drain(getattr(process, name), buf, chunk_size))
                        for name, buf in self._bufs.items()]
@@ -179,7 +180,7 @@ class Expecter:
         if not plist:
             raise ValueError("expect needs at least one pattern")
         compiled = [None if p is EOF else self._compile(p) for p in plist]
-        rules = [(self._compile(k), v) for k, v in (self._pager if pager is None else pager).items()]
+        rules = [(self._compile(k), v) for k, v in (self.pager if pager is None else pager).items()]
         buf = self._bufs[stream]
         try:
             async with asyncio.timeout(timeout):

@@ -37,6 +37,7 @@ out("Username: ")
 user = readline()
 out("Password: ")
 if readline() != "s3cret":
+    os.write(2, f"auth: bad password for {user}\n".encode())
     out("Access denied\n")
     sys.exit(1)
 out(f"Welcome, {user}!\n")
@@ -115,6 +116,12 @@ def test_prompts_menu_and_pager(sshd, keys, program):
             lines = [line for line in m.before.replace("\r        \r", "").splitlines() if line]
             assert lines == [f"log line {i}" for i in range(20)]
             assert "--More--" not in m.before
+            # Again, with the pager rule set once for every expect.
+            await proc.expect("Choice> ", timeout=10)
+            proc.expecter.pager = {re.compile(r"--More--"): " "}
+            proc.sendline("1")
+            m = await proc.expect("END OF LOG", timeout=10)
+            assert "log line 19" in m.before and "--More--" not in m.before
             await proc.expect("Choice> ", timeout=10)
             proc.sendline("4")
             m = await proc.expect(["never printed", EOF], timeout=10)
@@ -134,6 +141,8 @@ def test_wrong_password_is_the_second_pattern(sshd, keys, program):
             proc.sendline("wrong")
             m = await proc.expect([re.compile(r"Welcome, (\w+)!"), "Access denied"], timeout=10)
             assert m.index == 1
+            m = await proc.expect(re.compile(r"bad password for (\w+)"), stream="stderr", timeout=10)
+            assert m.match.group(1) == "admin" and m.before == "auth: "
             with pytest.raises(ExpectEOFError) as info:
                 await proc.expect("Choice> ", timeout=10)
             assert info.value.seen == "\n"
