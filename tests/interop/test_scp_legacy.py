@@ -181,8 +181,11 @@ steps = {{
     "longline": [b"C0644 5 " + b"x" * 5000 + b"\n", A, b"evil\n\0", A],
     "stray_e": [b"E\n", A],
     "fatal": [b"\x02scp: something \x1b[31mred\x1b[0m broke\n"],
-}}[case]
+}}.get(case, [])
 if inp.read(1) != b"\0":  # the client's go-ahead
+    sys.exit(1)
+if case == "stderrtrick":  # CVE-2019-6110: hide what happens behind terminal escapes
+    sys.stderr.buffer.write(b"\x1b[1A\x1b[2Kfake progress\n")
     sys.exit(1)
 for step in steps:
     if step is None:
@@ -216,6 +219,7 @@ def evil_sshd(start_sshd, tmp_path_factory):
     ("longline", False, "line too long"),
     ("stray_e", False, "end of a directory not entered"),
     ("fatal", False, "scp: something \\x1b[31mred\\x1b[0m broke"),
+    ("stderrtrick", False, "\\x1b[1A\\x1b[2Kfake progress"),
 ])
 def test_hostile_server_is_refused(evil_sshd, keys, tmp_path, case, recursive, message):
     outside = Path("/tmp/sshcore-scp-legacy-evil")
