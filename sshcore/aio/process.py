@@ -192,6 +192,7 @@ class SSHClientProcess(SSHClientSession):
         self.channel: SSHClientChannel | None = None
         self.command: str | None = None
         self._closed: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+        self._expecter: Any = None
 
     def connection_made(self, chan: Any) -> None:
         self.channel = chan
@@ -245,9 +246,31 @@ class SSHClientProcess(SSHClientSession):
     async def wait_closed(self) -> None:
         await asyncio.shield(self._closed)
 
+    @property
+    def expecter(self) -> Any:
+        """The :class:`~sshcore.aio.expect.Expecter` of this process, created on first use;
+        from then on it reads stdout and stderr (both, always, so neither stalls)."""
+        if self._expecter is None:
+            from .expect import Expecter
+
+            self._expecter = Expecter(self)
+        return self._expecter
+
+    async def expect(self, patterns: Any, *, timeout: float | None = None, stream: str = "stdout",
+                     pager: Mapping[Any, Any] | None = None) -> Any:
+        """Wait for one of ``patterns`` on ``stream``; see :meth:`.Expecter.expect`."""
+        return await self.expecter.expect(patterns, timeout=timeout, stream=stream, pager=pager)
+
+    def sendline(self, line: str | bytes = "") -> None:
+        """Write ``line`` and a newline to stdin (for answering prompts)."""
+        self.expecter.sendline(line)
+
     async def wait(self, check: bool = False) -> SSHCompletedProcess:
         """Wait for the process to exit, collecting any unread output."""
-        stdout, stderr = await asyncio.gather(self.stdout.read(), self.stderr.read())
+        if self._expecter is not None:
+            stdout, stderr = await self._expecter.finish()
+        else:
+            stdout, stderr = await asyncio.gather(self.stdout.read(), self.stderr.read())
         await self.wait_closed()
         result = SSHCompletedProcess(self.command, self.exit_status, self.exit_signal, stdout, stderr)
         if check and (result.exit_status != 0 or result.exit_signal):
@@ -263,6 +286,8 @@ class SSHClientProcess(SSHClientSession):
     async def __aexit__(self, *exc_info: Any) -> None:
         self.close()
         await self.wait_closed()
+        if self._expecter is not None:
+            self._expecter.close()
 
 
 # --------------------------------------------------------------------------- server side

@@ -196,6 +196,8 @@ def _scp_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", dest="preserve", action="store_true",
                    help="preserve modification times and modes")
     p.add_argument("-q", dest="quiet", action="store_true", help="no progress meter")
+    p.add_argument("-O", dest="legacy", action="store_true",
+                   help="use the legacy SCP protocol (remote scp -t/-f) instead of SFTP")
     p.add_argument("operands", nargs="+", metavar="PATH",
                    help="[user@]host:path, scp://[user@]host[:port]/path or a local path")
 
@@ -208,12 +210,16 @@ async def _scp(args: argparse.Namespace) -> int:
     from . import _transfer
 
     if len(args.operands) < 2:
-        raise _Failure("usage: sshcore scp [-rpq] [-P port] [-i key] [-o opt] SRC... DST", 2)
+        raise _Failure("usage: sshcore scp [-Oprq] [-P port] [-i key] [-o opt] SRC... DST", 2)
     try:
         parsed = [(op, parse_remote(op)) for op in args.operands]
     except ValueError as exc:
         raise _Failure(str(exc), 2) from None
     *sources, (dst_arg, dst) = parsed
+    if args.legacy and (dst is not None or any(src is not None for _, src in sources)):
+        from . import _scp_legacy
+
+        return await _scp_legacy.run(args, sources, dst_arg, dst)
     meter = None if args.quiet else ProgressMeter(sys.stdout)
     progress = meter if meter is not None and meter.enabled else None
     opts = dict(recurse=args.recurse, preserve=args.preserve, progress=progress)
