@@ -497,7 +497,7 @@ class Transport:
         if self.is_client:
             return KexContext("client", self.local_version.encode(), self.peer_version.encode(),
                               kex.our_kexinit, kex.peer_kexinit, random=self.config.random,
-                              options=self.config.kex_options)
+                              options=self.config.kex_options, offload=self.config.kex_offload)
         key = next(k for k in self.config.server_host_keys if alg.host_key in k.sig_algorithms())
         host_alg = alg.host_key
 
@@ -506,7 +506,8 @@ class Transport:
 
         return KexContext("server", self.peer_version.encode(), self.local_version.encode(),
                           kex.peer_kexinit, kex.our_kexinit, host_key_blob=key.public_blob,
-                          sign=sign, random=self.config.random, options=self.config.kex_options)
+                          sign=sign, random=self.config.random, options=self.config.kex_options,
+                          offload=self.config.kex_offload)
 
     def _on_kex_message(self, payload: bytes) -> None:
         kex = self._kex

@@ -229,6 +229,12 @@ class KexContext:
     random: Callable[[int], bytes] = field(default=lambda n: __import__("secrets").token_bytes(n))
     #: Free-form options (e.g. group-exchange sizes) the application set for kex.
     options: dict[str, Any] = field(default_factory=dict)
+    #: True when the application runs the exchange's :class:`KexCompute` work itself (a
+    #: process pool): the exchange should hand slow work over rather than do it, and use
+    #: nothing that :attr:`KexAlgorithm.prefetch` made (the kernel did not call it).
+    #:
+    #: .. versionadded:: 0.2
+    offload: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,7 +185,7 @@ class HybridX25519Exchange(OneRoundTripKex):
             return self.kem_pk + self.x_pub
         # A prefetched pair (one at most is kept: a fan-out's other exchanges go on as
         # before); one still being made is waited for, being further along.
-        spare = self.kem.take_spare(wait=True)
+        spare = None if self.ctx.offload else self.kem.take_spare(wait=True)
         if spare is not None:
             return init(spare)
         return self._later(self.kem.keypair, (), init)

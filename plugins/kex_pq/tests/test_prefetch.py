@@ -74,3 +74,16 @@ def test_no_prefetch_when_the_application_offloads_kex_work():
                                 encryption_algs=[t.CIPHER], mac_algs=[t.MAC],
                                 server_host_key_algs=[t.KEY], kex_offload=True))
     assert _hybrid._spare is None
+
+
+def test_an_offloaded_exchange_never_takes_a_spare_left_by_another_connection():
+    _drain_spare()
+    _hybrid.prefetch_sntrup761()  # e.g. an earlier connection without a pool
+    reg = _registry()
+    cfgs = t.pair_configs(reg, kex_algs=[KEX], encryption_algs=[t.CIPHER], mac_algs=[t.MAC],
+                          server_host_key_algs=[t.KEY], kex_offload=True)
+    p = t.ConnectionPair(cfgs.client, cfgs.server)
+    p.pump()
+    jobs = [e for e in p.client_events if type(e).__name__ == "ComputeRequested"]
+    assert len(jobs) == 1  # the client's key pair goes to the application's pool
+    assert _hybrid.take_spare_sntrup761(wait=True) is not None  # still there, unused
