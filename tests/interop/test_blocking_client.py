@@ -1,0 +1,202 @@
+"""The blocking client (sshcore.blocking) against real OpenSSH sshd: exec, streams, exit
+status and signal, pty, environment, forwarding, auth, host key policy, threads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import sshcore
+from sshcore import blocking
+
+T = 30  # seconds: the limit of every blocking call in these tests
+
+
+@pytest.fixture(scope="module")
+def sshd(start_sshd):
+    return start_sshd()
+
+
+def connect(sshd, keys, **kw):
+    kw.setdefault("client_keys", [keys.user["ed25519"]])
+    kw.setdefault("known_hosts", str(sshd.known_hosts))
+    return blocking.connect("127.0.0.1", sshd.port, config=None, agent_path=None,
+                            connect_timeout=T, **kw)
+
+
+def test_run_stdout_stderr_exit_status(sshd, keys):
+    with connect(sshd, keys) as conn:
+        r = conn.run("echo out; echo err >&2; exit 3", timeout=T)
+        assert (r.stdout, r.stderr, r.exit_status, r.exit_signal) == ("out\n", "err\n", 3, None)
+        r = conn.run("cat; echo done", input="abc\n", timeout=T)
+        assert r.stdout == "abc\ndone\n" and r.exit_status == 0
+
+
+def test_exec_file_objects(sshd, keys):
+    with connect(sshd, keys) as conn:
+        proc = conn.exec("sort; echo tail >&2")
+        proc.stdin.write(b"b\nc\na\n", timeout=T)
+        proc.stdin.close()
+        lines = [line for line in proc.stdout]
+        assert lines == [b"a\n", b"b\n", b"c\n"]
+        assert proc.stderr.readline(timeout=T) == b"tail\n"
+        assert proc.wait(timeout=T) == 0
+
+
+def test_big_transfer_both_ways(sshd, keys):
+    payload = os.urandom(8 << 20)
+    with connect(sshd, keys) as conn:
+        proc = conn.exec("cat")
+
+        def feed():
+            for i in range(0, len(payload), 100_000):
+                proc.stdin.write(payload[i:i + 100_000], timeout=T)
+            proc.stdin.close()
+        t = threading.Thread(target=feed)
+        t.start()
+        got = proc.stdout.read(timeout=T)
+        t.join(T)
+        assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest()
+        assert proc.wait(timeout=T) == 0
+
+
+def test_exit_signal(sshd, keys):
+    with connect(sshd, keys) as conn:
+        r = conn.run("kill -TERM $$", timeout=T)
+        assert r.exit_status is None and r.exit_signal[0] == "TERM"
+        proc = conn.exec("sleep 60")
+        assert proc.wait(timeout=0) if proc.exit_status_ready() else True
+        proc.close()
+
+
+def test_pty_and_env(sshd, keys):
+    with connect(sshd, keys) as conn:
+        r = conn.run("tty; echo $SSHCORE_X", env={"SSHCORE_X": "hello"}, term_type="xterm",
+                     timeout=T)
+        first, second = r.stdout.splitlines()[:2]
+        assert first.startswith("/dev/pts/") and second == "hello"
+        r = conn.run("tty", timeout=T)
+        assert r.stdout.strip() == "not a tty"
+
+
+def test_shell(sshd, keys):
+    with connect(sshd, keys) as conn:
+        sh = conn.shell(term_type=None)
+        sh.stdin.write(b"echo in-shell-$((6*7))\nexit 5\n", timeout=T)
+        assert b"in-shell-42" in sh.stdout.read(timeout=T)
+        assert sh.wait(timeout=T) == 5
+
+
+def test_password_and_kbdint_auth(start_sshd, local_user):
+    user = "sshcoretest"  # the local_user fixture's account
+    sshd = start_sshd(PasswordAuthentication="yes")
+    with blocking.connect("127.0.0.1", sshd.port, config=None, username=user, password=local_user,
+                          client_keys=[], agent_path=None, known_hosts=str(sshd.known_hosts),
+                          connect_timeout=T) as conn:
+        assert conn.run("whoami", timeout=T).stdout == f"{user}\n"
+    with pytest.raises(sshcore.PermissionDeniedError):
+        blocking.connect("127.0.0.1", sshd.port, config=None, username=user, password="wrong",
+                         client_keys=[], agent_path=None, known_hosts=str(sshd.known_hosts),
+                         connect_timeout=T)
+    sshd = start_sshd(KbdInteractiveAuthentication="yes", UsePAM="yes",
+                      AuthenticationMethods="keyboard-interactive")
+    with blocking.connect("127.0.0.1", sshd.port, config=None, username=user, client_keys=[],
+                          agent_path=None, known_hosts=str(sshd.known_hosts), connect_timeout=T,
+                          kbdint_handler=lambda n, i, prompts: [local_user for _ in prompts],
+                          preferred_auth=["keyboard-interactive"]) as conn:
+        assert conn.run("whoami", timeout=T).stdout == f"{user}\n"
+
+
+def test_host_key_policy(sshd, keys, tmp_path):
+    empty = tmp_path / "kh"
+    empty.write_text("")
+    with pytest.raises(sshcore.HostKeyNotVerifiableError):
+        connect(sshd, keys, known_hosts=str(empty))
+    with connect(sshd, keys, known_hosts=str(empty), accept_new_host_keys=True) as conn:
+        assert conn.run("true", timeout=T).exit_status == 0
+    assert "127.0.0.1" in empty.read_text()
+    with connect(sshd, keys, known_hosts=str(empty)) as conn:  # now it is known
+        assert conn.server_host_key is not None
+    asked = []
+    with connect(sshd, keys, known_hosts=str(tmp_path / "none"),
+                 unknown_host_handler=lambda h, p, k: asked.append((h, p)) or True):
+        pass
+    assert asked == [("127.0.0.1", sshd.port)]
+
+
+def test_publickey_refused(sshd, keys, tmp_path, helpers):
+    stranger = helpers.keygen(tmp_path / "stranger", "ed25519")
+    with pytest.raises(sshcore.PermissionDeniedError):
+        connect(sshd, keys, client_keys=[stranger])
+
+
+def test_rsa_and_ecdsa_keys(sshd, keys):
+    for kind in ("rsa", "ecdsa"):
+        with connect(sshd, keys, client_keys=[keys.user[kind]]) as conn:
+            assert conn.run("echo ok", timeout=T).stdout == "ok\n"
+
+
+def test_direct_tcpip_and_local_forward(sshd, keys):
+    echo = socket.create_server(("127.0.0.1", 0))
+    port = echo.getsockname()[1]
+
+    def serve():
+        while True:
+            try:
+                s, _ = echo.accept()
+            except OSError:
+                return
+            def one(s=s):
+                with s:
+                    while data := s.recv(65536):
+                        s.sendall(data.upper())
+            threading.Thread(target=one, daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with connect(sshd, keys) as conn:
+            chan = conn.open_direct_tcpip("127.0.0.1", port, timeout=T)
+            chan.settimeout(T)
+            chan.sendall(b"hello")
+            got = b""
+            while len(got) < 5:
+                got += chan.recv(100)
+            assert got == b"HELLO"
+            chan.close()
+            with conn.forward_local_port("127.0.0.1", 0, "127.0.0.1", port) as fwd:
+                for _ in range(3):
+                    with socket.create_connection(("127.0.0.1", fwd.port), timeout=T) as s:
+                        s.sendall(b"abc" * 1000)
+                        s.shutdown(socket.SHUT_WR)
+                        got = b""
+                        while data := s.recv(65536):
+                            got += data
+                        assert got == b"ABC" * 1000
+    finally:
+        echo.close()
+
+
+def test_twenty_threads_share_one_connection(sshd, keys):
+    errors = []
+    with connect(sshd, keys) as conn:
+        def worker(n):
+            try:
+                for i in range(5):
+                    blob = os.urandom(20_000 + n * 1000 + i)
+                    r = conn.run("cat", input=blob, encoding=None, timeout=T)
+                    assert r.stdout == blob and r.exit_status == 0
+                    r = conn.run(f"echo {n}-{i}; echo e{n} >&2", timeout=T)
+                    assert (r.stdout, r.stderr) == (f"{n}-{i}\n", f"e{n}\n")
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not any(t.is_alive() for t in threads)
+    assert errors == []
