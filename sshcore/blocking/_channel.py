@@ -26,8 +26,14 @@ class ChannelBase:
         self._state = state
         self._closed = False
 
+    #: the limit of this channel's calls made without ``timeout=`` (unset: the
+    #: connection's ``timeout``)
+    default_timeout: Any = _UNSET
+
     def _timeout(self, timeout: Any) -> float | None:
-        return self._conn.timeout if timeout is _UNSET else timeout
+        if timeout is not _UNSET:
+            return timeout
+        return self._conn.timeout if self.default_timeout is _UNSET else self.default_timeout
 
     # -------------------------------------------------------------- reading
 
