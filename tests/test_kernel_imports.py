@@ -10,7 +10,7 @@ import pytest
 KERNEL_MODULES = ["sshcore", "sshcore._wire", "sshcore._framing", "sshcore._transport",
                   "sshcore._userauth", "sshcore._channels", "sshcore.connection",
                   "sshcore.registry", "sshcore.hookspecs", "sshcore.negotiate", "sshcore.events",
-                  "sshcore.interfaces", "sshcore.testing"]
+                  "sshcore.interfaces", "sshcore.testing", "sshcore.options", "sshcore.clientpolicy"]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

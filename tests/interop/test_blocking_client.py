@@ -200,3 +200,23 @@ def test_twenty_threads_share_one_connection(sshd, keys):
             t.join(120)
         assert not any(t.is_alive() for t in threads)
     assert errors == []
+
+
+def test_no_asyncio_anywhere(sshd, keys):
+    """A blocking session never imports asyncio (no event loop hides in a thread)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sshcore import blocking\n"
+        f"with blocking.connect('127.0.0.1', {sshd.port}, config=None, agent_path=None,"
+        f" client_keys=[{str(keys.user['ed25519'])!r}], known_hosts={str(sshd.known_hosts)!r},"
+        " connect_timeout=30) as c:\n"
+        "    p = c.exec('cat'); p.stdin.write(b'x'); p.stdin.close()\n"
+        "    assert p.stdout.read(timeout=30) == b'x' and p.wait(timeout=30) == 0\n"
+        "    assert c.run('echo y', timeout=30).stdout == 'y\\n'\n"
+        "print('asyncio' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
