@@ -82,6 +82,8 @@ class Driver:
         self.error: Exception | None = None
         self.ready = False          # authenticated (client) / running (server)
         self.finished = False       # the I/O thread is done: nothing more will come
+        #: where ComputeRequested jobs run (connect's ``kex_executor``); None: inline
+        self.executor: Any = None
         self._out = bytearray()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -328,17 +330,41 @@ class Driver:
             if event.want_reply:
                 k.reply_global_request(False)
         elif isinstance(event, ev.ComputeRequested):
-            try:
-                k.provide_compute_result(event.job, event.fn(*event.args))
-            except ProtocolError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the kex fails, cleanly
-                k.compute_failed(event.job, exc)
+            self._compute(event)
         elif isinstance(event, ev.ConnectionTerminated):
             if event.error is not None and not self._clean(event.error):
                 self.set_error(event.error)
         else:
             self.handler.handle_event(self, event)
+
+    def _compute(self, event: ev.ComputeRequested) -> None:
+        """Key exchange work: to ``executor`` (a process pool) when there is one, its
+        result fed back from the pool's thread; else here, inline."""
+        k = self.kernel
+        if self.executor is None:
+            try:
+                result = event.fn(*event.args)
+            except Exception as exc:  # noqa: BLE001 - the kex fails, cleanly
+                k.compute_failed(event.job, exc)
+                return
+            k.provide_compute_result(event.job, result)
+            return
+
+        def done(fut: Any) -> None:
+            with self.lock:
+                if k.closed:
+                    return
+                exc = fut.exception()
+                if exc is not None:
+                    self._feed(k.compute_failed, event.job, exc)
+                else:
+                    self._feed(k.provide_compute_result, event.job, fut.result())
+                self._process()
+                self.wake()
+        try:
+            self.executor.submit(event.fn, *event.args).add_done_callback(done)
+        except Exception as exc:  # noqa: BLE001 - a shut-down pool: the kex fails, cleanly
+            k.compute_failed(event.job, exc)
 
     def _on_channel_request(self, chan: ChannelState | None, event: ev.ChannelRequestReceived) -> None:
         if chan is None:

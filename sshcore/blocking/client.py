@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..connection import Connection
-from ..errors import (ChannelListenError, ChannelOpenError, ConnectError, ProtocolError,
+from ..errors import (ChannelListenError, ChannelOpenError, ConfigurationError, ConnectError, ProtocolError,
                       ProtocolVersionError, SSHError, TooManySessionsError)
 from ..options import (DEFAULT_CONFIG, ClientOptions, client_options, closed_before_banner,
                        connect_error, connect_timeout_error)
@@ -36,7 +36,14 @@ def connect(host: str, port: int | None = None, *, config: Any = DEFAULT_CONFIG,
 
 
 def connect_with_options(opts: ClientOptions) -> SSHClientConnection:
-    """Open a connection with options already built (and reusable)."""
+    """Open a connection with options already built (and reusable).
+
+    Not (yet) in the blocking front-end: ``forward_agent`` (refused with
+    :class:`~sshcore.ConfigurationError`), ``update_host_keys`` and ``client_factory``
+    callbacks (ignored), remote port forwarding.
+    """
+    if opts.forward_agent:
+        raise ConfigurationError("forward_agent is not supported by sshcore.blocking yet")
     deadline = None if opts.connect_timeout is None else time.monotonic() + opts.connect_timeout
     hops: list[SSHClientConnection] = []
     proxy = None
@@ -127,6 +134,7 @@ class SSHClientConnection:
         self._policy = ClientPolicy(opts, self._on_closed)
         kernel = Connection(opts.connection_config(agent_keys, client_host), time.monotonic())
         self._drv = Driver(sock, kernel, self._policy, name=f"sshcore {opts.host}:{opts.port}")
+        self._drv.executor = opts.kex_executor
         self._drv.start()
 
     def _wait_ready(self, timeout: float | None) -> None:

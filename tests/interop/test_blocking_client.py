@@ -227,3 +227,26 @@ def test_no_event_loop_anywhere(sshd, keys):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(sorted(["MainThread", f"sshcore 127.0.0.1:{sshd.port}"]))
+
+
+def test_kex_executor_runs_the_heavy_kex_work_in_the_pool(sshd, keys):
+    """sntrup761's key generation goes to connect(kex_executor=...), as in asyncio."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Counting(ThreadPoolExecutor):
+        jobs = 0
+
+        def submit(self, fn, *args, **kw):
+            Counting.jobs += 1
+            return super().submit(fn, *args, **kw)
+    with Counting(2) as pool:
+        with connect(sshd, keys, kex_algs="sntrup761x25519-sha512@openssh.com",
+                     kex_executor=pool) as conn:
+            assert conn.run("echo pq", timeout=T).stdout == "pq\n"
+            assert conn.get_extra_info("algorithms")["kex"] == "sntrup761x25519-sha512@openssh.com"
+    assert Counting.jobs >= 1
+
+
+def test_forward_agent_is_refused_clearly(sshd, keys, tmp_path):
+    with pytest.raises(sshcore.ConfigurationError, match="forward_agent"):
+        connect(sshd, keys, forward_agent=str(tmp_path / "agent.sock"))
