@@ -17,6 +17,7 @@ import pytest
 
 import sshcore
 import sshcore.aio.api
+import sshcore.options
 from sshcore.config import ConnectionConfig
 
 pytestmark = pytest.mark.interop
@@ -32,7 +33,8 @@ class _OpenSSHNamed(ConnectionConfig):
 @pytest.fixture
 def openssh_named(monkeypatch):
     """connect() and listen() build their configs with our version string set so."""
-    monkeypatch.setattr(sshcore.aio.api, "ConnectionConfig", _OpenSSHNamed)
+    monkeypatch.setattr(sshcore.aio.api, "ConnectionConfig", _OpenSSHNamed)  # listen()
+    monkeypatch.setattr(sshcore.options, "ConnectionConfig", _OpenSSHNamed)  # connect()
 
 
 def serve(keys, helpers, **kwargs):
