@@ -548,3 +548,110 @@ def connect_error(exc: OSError, host: str, port: int, family: int = 0,
             errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL):
         cls = HostUnreachableError
     return cls(f"{host}:{port}: {why}", host=host, port=port)
+
+
+# ---------------------------------------------------------------- server side
+
+def _listed(value: Any) -> list[Any]:
+    if isinstance(value, (str, Path)) or hasattr(value, "sign"):
+        return [value]
+    return list(value)
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """A server's connection settings, resolved once (host keys read, algorithm names and
+    limits checked): what :func:`sshcore.listen` and :func:`sshcore.blocking.serve` share.
+    :meth:`connection_config` gives each accepted connection its kernel configuration.
+    Sessions, subsystems, forwarding listeners and MaxStartups stay with the front-ends."""
+
+    registry: Registry
+    host_keys: tuple[Any, ...]
+    algorithms: Mapping[str, AlgList]
+    auth_methods: AlgList
+    auth_methods_required: Sequence[Sequence[str]] | None
+    login_timeout: float | None
+    max_auth_tries: int
+    banner: str | None
+    require_strict_kex: bool
+    rekey_bytes: int | None
+    rekey_seconds: float | None
+    keepalive_interval: float | None
+    keepalive_count_max: int
+    limits: Mapping[str, int | None]
+    kex_executor: Any
+
+    @classmethod
+    def create(cls, *, server_host_keys: Any, server_host_certs: Any = None,
+               passphrase: str | None = None, registry: Registry | None = None,
+               implementations: Mapping[str, str] | None = None,
+               blocked_plugins: Sequence[str] = (), allowed_plugins: Sequence[str] | None = None,
+               kex_algs: AlgList = None, encryption_algs: AlgList = None, mac_algs: AlgList = None,
+               compression_algs: AlgList = None, server_host_key_algs: AlgList = None,
+               signature_algs: AlgList = None, auth_methods: AlgList = None,
+               login_timeout: float | None = 120.0, max_auth_tries: int = 6,
+               banner: str | None = None,
+               auth_methods_required: Sequence[Sequence[str]] | None = None,
+               require_strict_kex: bool = False, rekey_bytes: int | None = None,
+               rekey_seconds: float | None = None, keepalive_interval: float | None = None,
+               keepalive_count_max: int = 3, max_packet_length: int | None = None,
+               max_decompressed_size: int | None = None, max_banner_line: int | None = None,
+               max_channels: int | None = None, max_pending_global_requests: int | None = None,
+               min_rsa_bits: int | None = None, kex_executor: Any = None) -> ServerOptions:
+        """The keywords mean what they mean for :func:`sshcore.listen`."""
+        from .keys import read_private_key
+
+        reg = connection_registry(registry, implementations=implementations,
+                                  blocked_plugins=blocked_plugins, allowed_plugins=allowed_plugins)
+        keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
+                for k in _listed(server_host_keys)]
+        # Host certificates (sshd's HostCertificate): each is served alongside its plain key.
+        for cert in ([] if server_host_certs is None else _listed(server_host_certs)):
+            cert = read_certificate(cert, registry=reg) if isinstance(cert, (str, Path)) else cert
+            private = next((k for k in keys if k.public_blob == cert.key.public_blob), None)
+            if private is None:
+                raise SSHError(f"host certificate {cert.key_id!r} is for none of the host keys")
+            keys.insert(0, CertifiedKey(private, cert))
+        if not keys:
+            raise SSHError("listen() needs at least one server host key")
+        opts = cls(
+            registry=reg, host_keys=tuple(keys),
+            algorithms={"kex_algs": kex_algs, "encryption_algs": encryption_algs,
+                        "mac_algs": mac_algs, "compression_algs": compression_algs,
+                        "server_host_key_algs": server_host_key_algs,
+                        "signature_algs": signature_algs},
+            auth_methods=auth_methods, auth_methods_required=auth_methods_required,
+            login_timeout=login_timeout, max_auth_tries=max_auth_tries, banner=banner,
+            require_strict_kex=require_strict_kex, rekey_bytes=rekey_bytes,
+            rekey_seconds=rekey_seconds, keepalive_interval=keepalive_interval or None,
+            keepalive_count_max=keepalive_count_max,
+            limits={"max_packet_length": max_packet_length,
+                    "max_decompressed_size": max_decompressed_size,
+                    "max_banner_line": max_banner_line, "max_channels": max_channels,
+                    "max_pending_global_requests": max_pending_global_requests,
+                    "min_rsa_bits": min_rsa_bits},
+            kex_executor=kex_executor)
+        opts.connection_config()  # validate the options once, before accepting anyone
+        return opts
+
+    def connection_config(self) -> ConnectionConfig:
+        """A fresh kernel configuration for one accepted connection."""
+        a = self.algorithms
+        cfg = ConnectionConfig(
+            "server", registry=self.registry, kex_algs=a["kex_algs"],
+            encryption_algs=a["encryption_algs"], mac_algs=a["mac_algs"],
+            compression_algs=a["compression_algs"],
+            server_host_key_algs=a["server_host_key_algs"], signature_algs=a["signature_algs"],
+            server_host_keys=list(self.host_keys), auth_methods=self.auth_methods,
+            max_auth_tries=self.max_auth_tries, login_timeout=self.login_timeout,
+            banner=self.banner, require_strict_kex=self.require_strict_kex,
+            auth_methods_required=self.auth_methods_required,
+            keepalive_interval=self.keepalive_interval,
+            keepalive_count_max=self.keepalive_count_max)
+        apply_limits(cfg, self.limits)
+        if self.rekey_bytes is not None:
+            cfg.rekey_bytes = self.rekey_bytes
+        if self.rekey_seconds is not None:
+            cfg.rekey_seconds = self.rekey_seconds
+        cfg.kex_offload = self.kex_executor is not None
+        return cfg

@@ -16,6 +16,7 @@ from ..config import ConnectionConfig
 from ..errors import ConfigurationError, ConnectError, ProtocolError, ProtocolVersionError, SSHError
 from ..keys import CertifiedKey, read_certificate, read_private_key
 from ..options import (DEFAULT_AGENT, DEFAULT_CONFIG, DEFAULT_KNOWN_HOSTS, ClientOptions,
+                       ServerOptions,
                        address_family, apply_limits as _apply_limits,
                        apply_ssh_config as _apply_ssh_config, closed_before_banner,
                        connect_error, connect_timeout_error, load_ssh_config)
@@ -255,8 +256,21 @@ async def listen(host: str = "", port: int = 22, *,
     ``process_factory``, a plugin serves only the subsystems named in
     ``subsystem_options`` (or ``sftp_root``); the factory gets the rest.
     """
-    reg = connection_registry(registry, implementations=implementations,
-                              blocked_plugins=blocked_plugins, allowed_plugins=allowed_plugins)
+    srv = ServerOptions.create(
+        server_host_keys=server_host_keys, server_host_certs=server_host_certs,
+        passphrase=passphrase, registry=registry, implementations=implementations,
+        blocked_plugins=blocked_plugins, allowed_plugins=allowed_plugins, kex_algs=kex_algs,
+        encryption_algs=encryption_algs, mac_algs=mac_algs, compression_algs=compression_algs,
+        server_host_key_algs=server_host_key_algs, signature_algs=signature_algs,
+        auth_methods=auth_methods, login_timeout=login_timeout, max_auth_tries=max_auth_tries,
+        banner=banner, auth_methods_required=auth_methods_required,
+        require_strict_kex=require_strict_kex, rekey_bytes=rekey_bytes,
+        rekey_seconds=rekey_seconds, keepalive_interval=keepalive_interval,
+        keepalive_count_max=keepalive_count_max, max_packet_length=max_packet_length,
+        max_decompressed_size=max_decompressed_size, max_banner_line=max_banner_line,
+        max_channels=max_channels, max_pending_global_requests=max_pending_global_requests,
+        min_rsa_bits=min_rsa_bits, kex_executor=kex_executor)
+    reg = srv.registry
     plugin_options: dict[str, dict[str, Any]] = {name: dict(opts or {}) for name, opts
                                                  in (subsystem_options or {}).items()}
     if sftp_root is not None:
@@ -272,41 +286,8 @@ async def listen(host: str = "", port: int = 22, *,
         if desc.server_factory is not None
         and not (subsystems is not None and name in subsystems)
         and (process_factory is None or name in plugin_options)}
-    keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
-            for k in host_key_paths(server_host_keys)]
-    # Host certificates (sshd's HostCertificate): each is served alongside its plain key.
-    for cert in ([] if server_host_certs is None else host_key_paths(server_host_certs)):
-        cert = read_certificate(cert, registry=reg) if isinstance(cert, (str, Path)) else cert
-        private = next((k for k in keys if k.public_blob == cert.key.public_blob), None)
-        if private is None:
-            raise SSHError(f"host certificate {cert.key_id!r} is for none of the host keys")
-        keys.insert(0, CertifiedKey(private, cert))
-    if not keys:
-        raise SSHError("listen() needs at least one server host key")
     connections: set[SSHServerConnection] = set()
-
-    def make_config() -> ConnectionConfig:
-        cfg = ConnectionConfig(
-            "server", registry=reg, kex_algs=kex_algs, encryption_algs=encryption_algs,
-            mac_algs=mac_algs, compression_algs=compression_algs,
-            server_host_key_algs=server_host_key_algs, signature_algs=signature_algs,
-            server_host_keys=keys, auth_methods=auth_methods, max_auth_tries=max_auth_tries,
-            login_timeout=login_timeout, banner=banner, require_strict_kex=require_strict_kex,
-            auth_methods_required=auth_methods_required,
-            keepalive_interval=keepalive_interval or None, keepalive_count_max=keepalive_count_max)
-        _apply_limits(cfg, {
-            "max_packet_length": max_packet_length, "max_decompressed_size": max_decompressed_size,
-            "max_banner_line": max_banner_line, "max_channels": max_channels,
-            "max_pending_global_requests": max_pending_global_requests,
-            "min_rsa_bits": min_rsa_bits})
-        if rekey_bytes is not None:
-            cfg.rekey_bytes = rekey_bytes
-        if rekey_seconds is not None:
-            cfg.rekey_seconds = rekey_seconds
-        cfg.kex_offload = kex_executor is not None
-        return cfg
-
-    make_config()  # validate the options once, before accepting anyone
+    make_config = srv.connection_config
     startups = parse_max_startups(max_startups)
     env_filter: Callable[[str], bool] | None = None
     if accept_env is not None:

@@ -25,8 +25,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import events as ev
@@ -34,9 +33,8 @@ from .._wire import SSHReader, uint32
 from ..config import ConnectionConfig
 from ..connection import Connection
 from ..errors import ChannelOpenFailureReason, SSHError
-from ..keys import KeyOptions, read_private_key
-from ..options import apply_limits
-from ..registry import connection_registry
+from ..keys import KeyOptions
+from ..options import ServerOptions
 from ._channel import ChannelBase, ChannelFile
 from ._driver import ChannelState, Driver
 
@@ -252,28 +250,20 @@ class BlockingServer:
         self.close()
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, *, server_host_keys: Any,
-          handler: Callable[[ServerSession], Any], authorized_client_keys: Any = None,
-          passwords: Mapping[str, str] | None = None, passphrase: str | None = None,
-          kex_algs: Any = None, encryption_algs: Any = None, mac_algs: Any = None,
-          compression_algs: Any = None, auth_methods: Any = None,
-          login_timeout: float | None = 120.0, max_auth_tries: int = 6,
-          max_channels: int | None = None, max_packet_length: int | None = None,
-          registry: Any = None, backlog: int = 100,
-          implementations: Mapping[str, str] | None = None,
-          blocked_plugins: Sequence[str] = ()) -> BlockingServer:
+def serve(host: str = "127.0.0.1", port: int = 0, *, handler: Callable[[ServerSession], Any],
+          authorized_client_keys: Any = None, passwords: Mapping[str, str] | None = None,
+          backlog: int = 100, **options: Any) -> BlockingServer:
     """Listen on ``host:port`` (0: a free port, see ``.port``) and serve each session's
     ``exec``/``shell`` request by calling ``handler(session)`` in its own thread (a
-    :class:`ServerSession`; its return value, an int, is the exit status).  Keywords
-    mean what they mean for :func:`sshcore.listen`."""
-    from ..aio.server import _OptionsServer, host_key_paths  # option-based auth decisions only
+    :class:`ServerSession`; its return value, an int, is the exit status).
 
-    reg = connection_registry(registry, implementations=implementations,
-                              blocked_plugins=blocked_plugins)
-    keys = [read_private_key(k, passphrase, registry=reg) if isinstance(k, (str, Path)) else k
-            for k in host_key_paths(server_host_keys)]
-    if not keys:
-        raise SSHError("serve() needs at least one server host key")
+    ``options``: the connection keywords of :func:`sshcore.listen` (``server_host_keys``,
+    algorithm lists, ``login_timeout``, limits...: one
+    :class:`~sshcore.options.ServerOptions` is built from them, as ``listen()`` does)."""
+    from ..aio.server import _OptionsServer  # option-based auth decisions only (no loop)
+
+    srv = ServerOptions.create(**options)
+    reg = srv.registry
 
     def decider(peer: Any) -> Any:
         d = _OptionsServer(authorized_client_keys, passwords, reg)
@@ -286,11 +276,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, server_host_keys: Any,
                  "keyboard-interactive": probe.kbdint_auth_supported}
 
     def make_config() -> ConnectionConfig:
-        cfg = ConnectionConfig(
-            "server", registry=reg, kex_algs=kex_algs, encryption_algs=encryption_algs,
-            mac_algs=mac_algs, compression_algs=compression_algs, server_host_keys=keys,
-            auth_methods=auth_methods, max_auth_tries=max_auth_tries, login_timeout=login_timeout)
-        apply_limits(cfg, {"max_channels": max_channels, "max_packet_length": max_packet_length})
+        cfg = srv.connection_config()
         cfg.auth_methods_offered = [m for m in cfg.auth_method_names()
                                     if m in supported and supported[m]()]
         return cfg
@@ -298,4 +284,3 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, server_host_keys: Any,
     make_config()  # validate once, before accepting anyone
     lsock = socket.create_server((host, port), backlog=backlog)
     return BlockingServer(lsock, make_config, handler, decider)
-

@@ -70,3 +70,25 @@ def test_the_keywords_are_one_list():
     from sshcore.aio import api
 
     assert api._CREATE_SIGNATURE.parameters.keys() == params.keys()
+
+
+def test_server_options_shared_by_listen_and_serve(user_key):
+    from sshcore.options import ServerOptions
+
+    srv = ServerOptions.create(server_host_keys=[user_key], kex_algs="curve25519-sha256",
+                               max_channels=5, login_timeout=7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        srv.banner = "x"  # type: ignore[misc]
+    cfg = srv.connection_config()
+    assert cfg is not srv.connection_config()
+    assert (cfg.role, cfg.max_channels, cfg.login_timeout) == ("server", 5, 7)
+    assert [k.public_blob for k in cfg.server_host_keys] == [
+        sshcore.read_private_key(user_key).public_blob]
+    with pytest.raises(sshcore.SSHError, match="at least one server host key"):
+        ServerOptions.create(server_host_keys=[])
+    with pytest.raises(sshcore.ConfigurationError):
+        ServerOptions.create(server_host_keys=[user_key], max_channels=-1)
+    with pytest.raises(sshcore.ConfigurationError):  # blocking.serve validates the same way
+        blocking.serve(server_host_keys=[user_key], handler=print, max_channels=-1)
+    with pytest.raises(TypeError):
+        blocking.serve(server_host_keys=[user_key], handler=print, no_such_option=1)
