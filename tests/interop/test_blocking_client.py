@@ -69,9 +69,8 @@ def test_exit_signal(sshd, keys):
     with connect(sshd, keys) as conn:
         r = conn.run("kill -TERM $$", timeout=T)
         assert r.exit_status is None and r.exit_signal[0] == "TERM"
-        proc = conn.exec("sleep 60")
-        assert proc.wait(timeout=0) if proc.exit_status_ready() else True
-        proc.close()
+        proc = conn.exec("kill -USR1 $$")
+        assert proc.wait(timeout=T) == -1 and proc.exit_signal[0] == "USR1"
 
 
 def test_pty_and_env(sshd, keys):
@@ -250,3 +249,46 @@ def test_kex_executor_runs_the_heavy_kex_work_in_the_pool(sshd, keys):
 def test_forward_agent_is_refused_clearly(sshd, keys, tmp_path):
     with pytest.raises(sshcore.ConfigurationError, match="forward_agent"):
         connect(sshd, keys, forward_agent=str(tmp_path / "agent.sock"))
+
+
+def test_agent_keys(start_sshd, tmp_path, helpers):
+    """Publickey auth through a real ssh-agent (the key is only in the agent)."""
+    import subprocess
+
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        key = helpers.keygen(tmp_path / "agent_ed25519", "ed25519")
+        subprocess.run(["ssh-add", "-q", str(key)], env=dict(os.environ, SSH_AUTH_SOCK=str(sock)),
+                       check=True, timeout=30, capture_output=True)
+        auth = tmp_path / "authorized_keys"
+        auth.write_text(open(f"{key}.pub").read())
+        agent_sshd = start_sshd(AuthorizedKeysFile=str(auth))
+        with blocking.connect("127.0.0.1", agent_sshd.port, config=None, client_keys=[],
+                              agent_path=str(sock), known_hosts=str(agent_sshd.known_hosts),
+                              connect_timeout=T) as conn:
+            assert conn.run("echo via agent", timeout=T).stdout == "via agent\n"
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
+
+
+def test_proxyjump_through_two_hops(start_sshd, keys):
+    a, b, c = start_sshd(), start_sshd(MaxAuthTries="7"), start_sshd(MaxAuthTries="8")
+    with blocking.connect("127.0.0.1", c.port, config=None, agent_path=None,
+                          client_keys=[str(keys.user["ed25519"])],
+                          known_hosts=[str(s.known_hosts) for s in (a, b, c)],
+                          tunnel=f"127.0.0.1:{a.port},127.0.0.1:{b.port}",
+                          connect_timeout=T) as conn:
+        r = conn.run("echo through", timeout=T)
+        hops = conn._hops
+        assert len(hops) == 2 and not any(h.is_closed for h in hops)
+    assert r.stdout == "through\n"
+    deadline = time.monotonic() + 10
+    while not all(h.is_closed for h in hops) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(h.is_closed for h in hops)
