@@ -9,24 +9,18 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from ..config import ConnectionConfig
-from ..errors import ConfigurationError, ConnectError, ProtocolError, ProtocolVersionError, SSHError
-from ..keys import CertifiedKey, read_certificate, read_private_key
+from ..errors import ConfigurationError, ConnectError, ProtocolError, ProtocolVersionError
 from ..options import (DEFAULT_AGENT, DEFAULT_CONFIG, DEFAULT_KNOWN_HOSTS, ClientOptions,
-                       ServerOptions,
-                       address_family, apply_limits as _apply_limits,
-                       apply_ssh_config as _apply_ssh_config, closed_before_banner,
-                       connect_error, connect_timeout_error, load_ssh_config)
-from ..options import _seconds, _size, parse_jump as _parse_jump, pinned as _pinned  # noqa: F401
-from ..options import prefer_known_types as _prefer_known_types  # noqa: F401
-from ..registry import Registry, connection_registry
-from .client import SSHClient, SSHClientConnection, default_username
+                       ServerOptions, closed_before_banner, connect_error, connect_timeout_error,
+                       load_ssh_config)
+from ..options import address_family, apply_ssh_config as _apply_ssh_config  # noqa: F401 (cli)
+from ..registry import Registry
+from .client import SSHClientConnection, default_username
 from .forward import tunnel_socket
 from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _Dropped, _OptionsServer,
-                     host_key_paths, parse_max_startups, startups_should_drop)
+                     parse_max_startups, startups_should_drop)
 
 logger = logging.getLogger("sshcore.aio")
 

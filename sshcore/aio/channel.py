@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
-from .._wire import SSHReader, boolean, byte, string, uint32
+from .._wire import SSHReader, boolean, string, uint32
 from ..errors import ChannelOpenError, ConnectionLostError, SSHError
 from ..messages import EXTENDED_DATA_STDERR
 from ..clientpolicy import encode_term_modes, session_requests  # noqa: F401 (encode_term_modes: re-exported)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .. import events as ev
@@ -130,19 +129,20 @@ class SSHClientConnection(SSHConnection):
     def _on_auth_input(self, event: ev.AuthInputRequested) -> None:
         assert self._conn is not None
         info = event.info
-        answer: Any = auth_answer(event.kind, info, password=self._password,
-                                  kbdint_handler=self._kbdint,
-                                  password_change=self._password_change)
         if event.kind == "sign":
-            async def answer() -> bytes | None:
+            async def sign() -> bytes | None:
                 try:
                     return bytes(await info["key"].sign_async(info["data"], info["algorithm"]))
                 except SSHError as exc:
                     logger.warning("%s", exc)
                     return None
-        elif answer is None:
-            self._conn.provide_auth_input(None)
-            return
+            answer: Any = sign
+        else:
+            answer = auth_answer(event.kind, info, password=self._password,
+                                 kbdint_handler=self._kbdint, password_change=self._password_change)
+            if answer is None:
+                self._conn.provide_auth_input(None)
+                return
 
         async def ask() -> None:
             value = await _maybe_await(answer())

@@ -409,7 +409,8 @@ class ClientPolicy:
             if isinstance(verdict, UnknownHost):
                 verdict = verdict.conclude(opts.unknown_host_handler(opts.host, opts.port, event.key))
             if hasattr(verdict, "__await__"):
-                verdict.close() if hasattr(verdict, "close") else None
+                if hasattr(verdict, "close"):
+                    verdict.close()  # a coroutine nobody will await
                 verdict = "the known_hosts callable returned an awaitable (the blocking API needs a bool)"
             if verdict is True or (verdict and not isinstance(verdict, str)):
                 k.accept_host_key()

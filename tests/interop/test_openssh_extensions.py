@@ -16,7 +16,6 @@ import subprocess
 import pytest
 
 import sshcore
-import sshcore.aio.api
 import sshcore.options
 from sshcore.config import ConnectionConfig
 
@@ -33,8 +32,7 @@ class _OpenSSHNamed(ConnectionConfig):
 @pytest.fixture
 def openssh_named(monkeypatch):
     """connect() and listen() build their configs with our version string set so."""
-    monkeypatch.setattr(sshcore.aio.api, "ConnectionConfig", _OpenSSHNamed)  # listen()
-    monkeypatch.setattr(sshcore.options, "ConnectionConfig", _OpenSSHNamed)  # connect()
+    monkeypatch.setattr(sshcore.options, "ConnectionConfig", _OpenSSHNamed)  # both build there
 
 
 def serve(keys, helpers, **kwargs):
