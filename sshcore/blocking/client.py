@@ -62,7 +62,12 @@ def connect_with_options(opts: ClientOptions) -> SSHClientConnection:
             sock, proxy = _spawn_proxy(opts.proxy_command, opts.host, opts.port, opts.username)
         if sock is None:
             sock = _tcp_connect(opts, _left(deadline))
-        conn = SSHClientConnection(opts, sock, hops, proxy)
+        try:
+            conn = SSHClientConnection(opts, sock, hops, proxy)
+        except BaseException:
+            if sock is not opts.sock:
+                sock.close()
+            raise
         try:
             conn._wait_ready(_left(deadline))
         except BaseException:
