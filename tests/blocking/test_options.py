@@ -92,3 +92,13 @@ def test_server_options_shared_by_listen_and_serve(user_key):
         blocking.serve(server_host_keys=[user_key], handler=print, max_channels=-1)
     with pytest.raises(TypeError):
         blocking.serve(server_host_keys=[user_key], handler=print, no_such_option=1)
+
+
+def test_sshcore_blocking_is_loaded_lazily():
+    code = ("import sys, sshcore; before = 'sshcore.blocking' in sys.modules or 'socket' in sys.modules;"
+            " sshcore.blocking.connect; print(before, 'sshcore.blocking' in sys.modules,"
+            " 'asyncio' in sys.modules)")
+    out = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "False"]
