@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LocalProtocolError, ProcessError
-from ._driver import ChannelState, Driver
+from ._driver import ChannelState, Chunks, Driver
 
 #: Writers wait while more than this much is queued in the kernel for a channel.
 HIGH_WATER = 1 << 20
@@ -37,18 +37,18 @@ class ChannelBase:
 
     # -------------------------------------------------------------- reading
 
-    def _buffer(self, stderr: bool) -> bytearray:
+    def _buffer(self, stderr: bool) -> Chunks:
         return self._state.stderr if stderr else self._state.stdout
 
-    def _take(self, buf: bytearray, n: int) -> bytes:
-        data = bytes(buf[:n])
-        del buf[:n]
+    def _take(self, buf: Chunks, n: int) -> bytes:
+        """Take up to ``n`` received bytes (lock held), re-opening the window for them."""
+        data = buf.take(n)
         if data and not self._state.autoconsume and not self._state.closed:
             try:
                 self._drv.kernel.consume(self._state.id, len(data))
             except LocalProtocolError:
                 pass  # the channel is gone: no window to re-open
-            self._drv.wake()
+            self._drv.flush()
         return data
 
     def _read(self, size: int, timeout: Any, stderr: bool = False) -> bytes:
@@ -74,7 +74,7 @@ class ChannelBase:
         st = self._state
         buf = self._buffer(stderr)
         with self._drv.lock:
-            self._wait(lambda: b"\n" in buf or st.eof or st.closed, timeout, "readline")
+            self._wait(lambda: buf.find(b"\n") >= 0 or st.eof or st.closed, timeout, "readline")
             end = buf.find(b"\n")
             return self._take(buf, len(buf) if end < 0 else end + 1)
 

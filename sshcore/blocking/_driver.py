@@ -38,6 +38,58 @@ class SSHTimeoutError(SSHError, TimeoutError):
     :class:`~sshcore.ConnectTimeoutError` instead)."""
 
 
+class Chunks:
+    """Received bytes, kept as the chunks they came in (no copy until taken)."""
+
+    __slots__ = ("parts", "head", "size")
+
+    def __init__(self) -> None:
+        self.parts: deque[bytes] = deque()
+        self.head = 0      # bytes of parts[0] already taken
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def append(self, data: bytes) -> None:
+        if data:
+            self.parts.append(data)
+            self.size += len(data)
+
+    def find(self, sub: bytes) -> int:
+        """Offset of ``sub`` (one byte, as b"\\n") from the start, or -1."""
+        base, start = 0, self.head
+        for part in self.parts:
+            i = part.find(sub, start)
+            if i >= 0:
+                return base + i - start
+            base += len(part) - start
+            start = 0
+        return -1
+
+    def take(self, n: int) -> bytes:
+        n = min(n, self.size)
+        out = []
+        need = n
+        while need:
+            part = self.parts[0]
+            avail = len(part) - self.head
+            if avail <= need:
+                out.append(part[self.head:] if self.head else part)
+                self.parts.popleft()
+                self.head = 0
+                need -= avail
+            else:
+                out.append(part[self.head:self.head + need])
+                self.head += need
+                need = 0
+        self.size -= n
+        return out[0] if len(out) == 1 else b"".join(out)
+
+
 class ChannelState:
     """What the I/O thread learned about one channel (read under the driver's lock)."""
 
@@ -46,8 +98,8 @@ class ChannelState:
         self.opened = False
         self.open_error: Exception | None = None
         self.open_data = b""
-        self.stdout = bytearray()
-        self.stderr = bytearray()
+        self.stdout = Chunks()
+        self.stderr = Chunks()
         self.merge_stderr = False
         self.autoconsume = autoconsume
         self.eof = False
@@ -112,7 +164,7 @@ class Driver:
                 if self.kernel.closed:
                     self.set_error(exc)
                 raise
-            self.wake()
+            self.flush()
             return result
 
     def check_open(self) -> None:
@@ -148,6 +200,7 @@ class Driver:
         with self.lock:
             if not self.kernel.closed:
                 self.kernel.disconnect(DisconnectReason.BY_APPLICATION, "closed by application")
+                self.flush()
             self.wake()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
@@ -155,6 +208,57 @@ class Driver:
             self._shutdown()
 
     # ------------------------------------------------------------------ I/O thread
+
+    def flush(self) -> None:
+        """Send what the kernel has to send, from this thread if the socket takes it at
+        once (no hop to the I/O thread); the rest waits for the I/O thread, woken to
+        poll for room.  Call with the lock held."""
+        if self.finished:
+            return
+        data = self.kernel.data_to_send()
+        if data:
+            if self._out:
+                self._out += data
+            else:
+                self._out = bytearray(data[self._send(data):])
+        elif self._out:
+            del self._out[:self._send(self._out)]
+        if self._out and threading.current_thread() is not self._thread:
+            self.wake()
+
+    def _send(self, data: Any) -> int:
+        try:
+            return self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError as exc:
+            self._lost(exc)
+            return len(data)
+
+    def _receive(self) -> None:
+        """Read what the socket has straight into the kernel's buffer (lock held)."""
+        k = self.kernel
+        try:
+            if k.closed:
+                n = len(self.sock.recv(_READ_SIZE))
+                if not n:
+                    self._out.clear()
+                return
+            buf = k.get_buffer(_READ_SIZE)
+            n = self.sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lost(exc)
+            return
+        if n:
+            self._feed(k.buffer_updated, n, time.monotonic())
+        else:  # the peer closed the TCP connection
+            self._feed(k.receive_data, b"", time.monotonic())
+            self._out.clear()
+            k.closed = True
+        self._process()  # before any application thread sees the kernel
+        self.flush()
 
     def _run(self) -> None:
         sel = selectors.DefaultSelector()
@@ -166,7 +270,7 @@ class Driver:
             while True:
                 with self.lock:
                     self._process()
-                    self._out += self.kernel.data_to_send()
+                    self.flush()
                     if self.kernel.closed:
                         if not self._out:
                             break
@@ -175,7 +279,7 @@ class Driver:
                         elif time.monotonic() > linger:
                             break
                     timer = self.kernel.get_timer()
-                want_write = bool(self._out)
+                    want_write = bool(self._out)
                 if want_write != writing:
                     sel.modify(self.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if want_write else 0))
                     writing = want_write
@@ -191,30 +295,11 @@ class Driver:
                         except (BlockingIOError, InterruptedError):
                             pass
                         continue
-                    if mask & selectors.EVENT_WRITE and self._out:
-                        try:
-                            sent = self.sock.send(self._out)
-                        except (BlockingIOError, InterruptedError):
-                            sent = 0
-                        except OSError as exc:
-                            self._lost(exc)
-                            sent = len(self._out)
-                        del self._out[:sent]
-                    if mask & selectors.EVENT_READ:
-                        try:
-                            data = self.sock.recv(_READ_SIZE)
-                        except (BlockingIOError, InterruptedError):
-                            continue
-                        except OSError as exc:
-                            self._lost(exc)
-                            continue
-                        with self.lock:
-                            if data or not self.kernel.closed:
-                                self._feed(self.kernel.receive_data, data, time.monotonic())
-                            if not data:
-                                self._out.clear()
-                                self.kernel.closed = True
-                            self._process()  # before any application thread sees the kernel
+                    with self.lock:
+                        if mask & selectors.EVENT_WRITE:
+                            self.flush()
+                        if mask & selectors.EVENT_READ:
+                            self._receive()
                 with self.lock:
                     when = self.kernel.get_timer()
                     if when is not None and time.monotonic() >= when and not self.kernel.closed:
@@ -293,9 +378,9 @@ class Driver:
                 return
             data = bytes(event.data)
             if event.datatype == 1 and not chan.merge_stderr:
-                chan.stderr += data
+                chan.stderr.append(data)
             else:
-                chan.stdout += data
+                chan.stdout.append(data)
             if chan.autoconsume:
                 k.consume(chan.id, len(data))
         elif isinstance(event, ev.ChannelWindowOpened):
