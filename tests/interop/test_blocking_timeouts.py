@@ -36,18 +36,25 @@ class FreezingRelay:
             a, _ = self.listener.accept()
         except OSError:
             return
-        b = socket.create_connection(("127.0.0.1", self.target), timeout=10)
+        try:
+            b = socket.create_connection(("127.0.0.1", self.target), timeout=10)
+        except OSError:
+            a.close()
+            return
         with a, b:
-            while not self.stop.is_set():
-                if self.frozen.is_set():
-                    time.sleep(0.05)
-                    continue
-                ready, _, _ = select.select([a, b], [], [], 0.05)
-                for s in ready:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    (b if s is a else a).sendall(data)
+            try:
+                while not self.stop.is_set():
+                    if self.frozen.is_set():
+                        time.sleep(0.05)
+                        continue
+                    ready, _, _ = select.select([a, b], [], [], 0.05)
+                    for s in ready:
+                        data = s.recv(65536)
+                        if not data:
+                            return
+                        (b if s is a else a).sendall(data)
+            except OSError:
+                return  # one side reset: the relay ends
 
     def freeze(self) -> None:
         time.sleep(0.2)  # let what is in flight arrive
