@@ -193,6 +193,48 @@ def paramiko_bulk(spec: dict[str, Any]) -> list[float]:
     return times
 
 
+def blocking_bulk(spec: dict[str, Any]) -> list[float]:
+    """The same transfers through sshcore.blocking (sockets, selectors, one I/O thread)."""
+    import sshcore
+    from sshcore import blocking
+    from sshcore.keys import KnownHosts
+
+    kw: dict[str, Any] = dict(username=USER, client_keys=[sshcore.read_private_key(spec["key"])],
+                              known_hosts=KnownHosts.read(spec["known_hosts"]),
+                              kex_algs=[spec.get("kex") or KEX], config=None, agent_path=None,
+                              keepalive_interval=None, encryption_algs=[spec["cipher"]])
+    if spec.get("mac"):
+        kw["mac_algs"] = [spec["mac"]]
+    size = spec["size"]
+    times = []
+    block = bytes(CHUNK)
+    with blocking.connect("127.0.0.1", spec["port"], **kw) as conn:
+        conn.timeout = TIMEOUT
+        for _ in range(spec["runs"]):
+            t0 = clock_start()
+            if spec["direction"] == "up":
+                proc = conn.exec("cat > /dev/null")
+                left = size
+                while left:
+                    n = min(left, CHUNK)
+                    proc.stdin.write(block if n == CHUNK else block[:n])
+                    left -= n
+                proc.stdin.close()
+            else:
+                proc = conn.exec(f"head -c {size} /dev/zero")
+                got = 0
+                while data := proc.stdout.read(1 << 20):
+                    got += len(data)
+                if got != size:
+                    raise RuntimeError(f"blocking downloaded {got} bytes, expected {size}")
+            status = proc.wait()
+            times.append(clock_stop(t0))
+            proc.close()
+            if status:
+                raise RuntimeError(f"blocking: remote command exited {status}")
+    return times
+
+
 # ---- small messages -------------------------------------------------------------------
 async def op_small(spec: dict[str, Any]) -> list[float]:
     """Operations per second: 1-byte echo round trips (``rtt``) or 1 KiB messages one way
@@ -354,6 +396,8 @@ def run_job(spec: dict[str, Any]) -> Any:
     try:
         if spec["op"] == "bulk" and spec["lib"] == "paramiko":
             return paramiko_bulk(spec)
+        if spec["op"] == "bulk" and spec["lib"] == "sshcore-blocking":
+            return blocking_bulk(spec)
         return asyncio.run(OPS[spec["op"]](spec))
     finally:
         if _profiler is not None:

@@ -60,6 +60,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "blocking":  # the blocking front-end (sockets), loaded on first use
+        import importlib
+
+        return importlib.import_module("sshcore.blocking")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sshcore' has no attribute {name!r}")

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
-from .._wire import SSHReader, boolean, byte, string, uint32
+from .._wire import SSHReader, boolean, string, uint32
 from ..errors import ChannelOpenError, ConnectionLostError, SSHError
 from ..messages import EXTENDED_DATA_STDERR
+from ..clientpolicy import encode_term_modes, session_requests  # noqa: F401 (encode_term_modes: re-exported)
 
 if TYPE_CHECKING:
     from .connection import SSHConnection
@@ -94,11 +95,6 @@ class SSHServerSession:
 
     def connection_lost(self, exc: Exception | None) -> None:
         pass
-
-
-def encode_term_modes(modes: Mapping[int, int] | None) -> bytes:
-    out = b"".join(byte(op) + uint32(val) for op, val in (modes or {}).items() if 0 < op < 160)
-    return out + b"\x00"
 
 
 def decode_term_modes(data: bytes) -> dict[int, int]:
@@ -360,27 +356,15 @@ class SSHClientChannel(SSHChannel):
     async def _start(self, command: str | None, subsystem: str | None,
                      env: Mapping[str, str] | None, term_type: str | None,
                      term_size: tuple[int, ...] | None, term_modes: Mapping[int, int] | None) -> None:
-        if getattr(self._conn, "agent_forwarding_path", None):
-            # ForwardAgent: the server may open auth-agent@openssh.com channels back to us
-            self.send_request_nowait("auth-agent-req@openssh.com")
-        for name, value in (env or {}).items():
-            self.send_request_nowait("env", string(str(name)) + string(str(value)))
-        if term_type is not None:  # "" still asks for a pty, as ssh -t does without TERM
-            w, h, pw, ph = (tuple(term_size or (80, 24)) + (0, 0, 0, 0))[:4]
-            ok = await self.send_request("pty-req", b"".join((
-                string(term_type), uint32(w), uint32(h), uint32(pw), uint32(ph),
-                string(encode_term_modes(term_modes)))))
-            if not ok:
-                raise ChannelOpenError(1, "pseudo-terminal request refused")
-        if subsystem is not None:
-            ok = await self.send_request("subsystem", string(subsystem))
-        elif command is not None:
-            ok = await self.send_request("exec", string(command))
-        else:
-            ok = await self.send_request("shell")
-        if not ok:
-            self.close()
-            raise ChannelOpenError(1, "session request refused by server")
+        for request, data, refused in session_requests(
+                command, subsystem, env, term_type, term_size, term_modes,
+                agent_forwarding=bool(getattr(self._conn, "agent_forwarding_path", None))):
+            if refused is None:
+                self.send_request_nowait(request, data)
+            elif not await self.send_request(request, data):
+                if request != "pty-req":
+                    self.close()
+                raise ChannelOpenError(1, refused)
         if self._session is not None:
             self._session.session_started()
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import getpass
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from .. import events as ev
@@ -15,8 +13,10 @@ from ..config import ConnectionConfig
 from .._wire import SSHReader, string, uint32
 from ..errors import (SSHError, TooManySessionsError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
-from ..keys import (HOST_CERT, KnownHosts, add_known_host, fingerprint, is_certificate,
-                    read_key_pair)
+from ..clientpolicy import (HostKeyChecker, UnknownHost, auth_answer, exhausted_message,
+                            rejection_message)
+from ..keys import KnownHosts, add_known_host, fingerprint
+from ..options import DEFAULT_KEY_FILES, default_username, load_client_keys  # noqa: F401
 from .channel import SSHClientChannel, SSHClientSession
 from .connection import SSHConnection, _maybe_await
 from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProtocol,
@@ -25,7 +25,6 @@ from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProt
                       streamlocal_data)
 from .process import STDOUT, SSHClientProcess, SSHCompletedProcess
 
-DEFAULT_KEY_FILES = ("id_ed25519", "id_ecdsa", "id_rsa")
 
 
 logger = logging.getLogger("sshcore.aio")
@@ -61,6 +60,9 @@ class SSHClientConnection(SSHConnection):
         self._unknown_host_handler = unknown_host_handler
         self._update_host_keys = update_host_keys
         self._trusted_by: list[Any] = []  # the known_hosts files that vouched for this host
+        self._checker = HostKeyChecker(host, port, known_hosts, accept_new=accept_new_host_keys,
+                                       hash_known_hosts=hash_known_hosts,
+                                       ask=unknown_host_handler is not None)
         self._client = client or SSHClient()
         self._password = password
         self._kbdint = kbdint_handler
@@ -68,6 +70,15 @@ class SSHClientConnection(SSHConnection):
         self.server_host_key: Any = None
         self._remote_listeners: dict[tuple[str, Any], _RemoteListener] = {}
         self._pending_forwards: set[asyncio.Future[None]] = set()
+
+    @property
+    def revoked_host_keys(self) -> Any:
+        """connect(revoked_host_keys=): ssh's RevokedHostKeys (a KRL or a file of keys)."""
+        return self._checker.revoked
+
+    @revoked_host_keys.setter
+    def revoked_host_keys(self, value: Any) -> None:
+        self._checker.revoked = value
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -108,97 +119,39 @@ class SSHClientConnection(SSHConnection):
 
     def _reject_host_key(self, why: str) -> None:
         assert self._conn is not None
-        key = self.server_host_key
-        shown = f"{key.key_type} {fingerprint(key)}"
         self._set_error(HostKeyNotVerifiableError(
-            f"{self.host}:{self.port}: {why}" + ("" if shown in why else f" ({shown})")))
+            rejection_message(self.host, self.port, self.server_host_key, why)))
         self._conn.reject_host_key(why)
 
-    #: connect(revoked_host_keys=): ssh's RevokedHostKeys (a KRL or a file of keys), or None
-    revoked_host_keys: Any = None
-
     def _check_host_key(self, key: Any) -> Any:
-        if self.revoked_host_keys is not None:
-            from ..krl import key_revoked
-
-            why = key_revoked(self.revoked_host_keys, key)
-            if why is not None:
-                return f"host key {why}"
-        kh = self._known_hosts
-        if kh is None:
-            return True
-        if callable(kh):
-            return kh(self.host, self.port, key)
-        table, paths = KnownHosts.load(kh)
-        if is_certificate(key):
-            why = self._check_host_certificate(table, key)
-            if why is None:
-                return True
-            if why:  # a trusted CA's certificate that is not valid: refused outright
-                return why
-            key = key.key  # no CA trusted here: judge the certified key itself, as ssh does
-        verdict = table.check(self.host, self.port, key.public_blob)
-        if verdict.status == "trusted":
-            self._trusted_by = paths
-            return True
-        if verdict.status == "unknown" and self._accept_new:
-            if paths:  # StrictHostKeyChecking=accept-new: record it in the first file
-                add_known_host(paths[0], self.host, self.port, key, hashed=self._hash_known_hosts)
-                logger.warning("%s:%s: added %s key %s to %s", self.host, self.port,
-                               key.key_type, fingerprint(key), Path(paths[0]).expanduser())
-            return True
-        if verdict.status == "unknown":
-            where = ", ".join(table.sources) or "known_hosts"
-            hint = ("accept_new_host_keys=True, or -o StrictHostKeyChecking=accept-new, "
-                    "records a new host's key")
-            if verdict.entry is not None:
-                why = f"{verdict.explain(key.key_type, fingerprint(key))} ({hint})"
-            else:
-                why = f"host is not in {where} ({hint})"
-            if self._unknown_host_handler is None:
-                return why
-
+        """True, why not (a string), or an awaitable of either (the shared
+        :class:`~sshcore.clientpolicy.HostKeyChecker` decides; we only await)."""
+        verdict = self._checker.check(key)
+        self._trusted_by = self._checker.trusted_by
+        if isinstance(verdict, UnknownHost):
             async def ask() -> Any:
-                ok = await _maybe_await(self._unknown_host_handler(self.host, self.port, key))
-                if ok is not True:
-                    return f"{why}; not confirmed"
-                if paths:
-                    add_known_host(paths[0], self.host, self.port, key,
-                                   hashed=self._hash_known_hosts)
-                return True
+                return verdict.conclude(await _maybe_await(
+                    self._unknown_host_handler(self.host, self.port, key)))
             return ask()
-        return verdict.explain(key.key_type, fingerprint(key))
-
-    def _check_host_certificate(self, table: KnownHosts, cert: Any) -> str | None:
-        """None: trusted; "": no @cert-authority line for its CA; else why it is refused."""
-        for blob, what in ((cert.public_blob, "host certificate"), (cert.ca.public_blob, "its CA key")):
-            entry = table.revoked(blob)
-            if entry is not None:
-                return f"{what} is marked @revoked in {entry.source}"
-        if table.trusts_ca(self.host, self.port, cert.ca.public_blob) is None:
-            return ""
-        why = cert.problem(HOST_CERT, self.host)
-        return None if why is None else f"host certificate {cert.key_id!r} refused: {why}"
+        return verdict
 
     def _on_auth_input(self, event: ev.AuthInputRequested) -> None:
         assert self._conn is not None
         info = event.info
-        if event.kind == "password" and callable(self._password):
-            answer: Any = lambda: self._password(info.get("prompt", ""))  # noqa: E731
-        elif event.kind == "kbdint" and callable(self._kbdint):
-            answer = lambda: self._kbdint(info["name"], info["instruction"], info["prompts"])  # noqa: E731
-        elif event.kind == "password_change" and callable(self._password_change):
-            answer = lambda: self._password_change(info.get("prompt", ""))  # noqa: E731
-        elif event.kind == "sign":
-            async def answer() -> bytes | None:
+        if event.kind == "sign":
+            async def sign() -> bytes | None:
                 try:
                     return bytes(await info["key"].sign_async(info["data"], info["algorithm"]))
                 except SSHError as exc:
                     logger.warning("%s", exc)
                     return None
+            answer: Any = sign
         else:
-            self._conn.provide_auth_input(None)
-            return
+            answer = auth_answer(event.kind, info, password=self._password,
+                                 kbdint_handler=self._kbdint, password_change=self._password_change)
+            if answer is None:
+                self._conn.provide_auth_input(None)
+                return
 
         async def ask() -> None:
             value = await _maybe_await(answer())
@@ -220,10 +173,8 @@ class SSHClientConnection(SSHConnection):
         assert self._conn is not None
         userauth = getattr(self._conn, "userauth", None)
         tried = tuple(getattr(userauth, "methods", {}) or ())
-        self._set_error(PermissionDeniedError(
-            f"permission denied: authentication failed (server allows: "
-            f"{','.join(event.allowed) or 'none'}; we tried: {','.join(tried) or 'nothing'})",
-            allowed=tuple(event.allowed), tried=tried))
+        self._set_error(PermissionDeniedError(exhausted_message(event.allowed, tried),
+                                              allowed=tuple(event.allowed), tried=tried))
         self._conn.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
                               "no more authentication methods available")
 
@@ -593,34 +544,3 @@ SSHClientConnection.event_handlers = {
     ev.AuthCompleted: SSHClientConnection._on_auth_completed,
     ev.AuthExhausted: SSHClientConnection._on_auth_exhausted,
 }
-
-
-def load_client_keys(client_keys: Any, passphrase: Any, registry: Any) -> list[Any]:
-    """Keys from paths/objects; ``None`` means the user's default key files (quietly)."""
-    if client_keys is None:
-        keys = []
-        ssh_dir = Path("~/.ssh").expanduser()
-        for name in DEFAULT_KEY_FILES:
-            path = ssh_dir / name
-            if path.exists():
-                try:
-                    pair = read_key_pair(path, passphrase, registry=registry)
-                except KeyImportError:
-                    continue
-                keys.extend([pair, pair.private] if hasattr(pair, "cert") else [pair])
-        return keys
-    if isinstance(client_keys, (str, Path)) or hasattr(client_keys, "sign"):
-        client_keys = [client_keys]
-    keys: list[Any] = []
-    for k in client_keys:
-        if isinstance(k, (str, Path)):
-            # with PATH-cert.pub next to it, the certificate is offered first, then the key
-            pair = read_key_pair(k, passphrase, registry=registry)
-            keys.extend([pair, pair.private] if hasattr(pair, "cert") else [pair])
-        else:
-            keys.append(k)
-    return keys
-
-
-def default_username() -> str:
-    return getpass.getuser()

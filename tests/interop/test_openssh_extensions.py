@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 import sshcore
-import sshcore.aio.api
+import sshcore.options
 from sshcore.config import ConnectionConfig
 
 pytestmark = pytest.mark.interop
@@ -32,7 +32,7 @@ class _OpenSSHNamed(ConnectionConfig):
 @pytest.fixture
 def openssh_named(monkeypatch):
     """connect() and listen() build their configs with our version string set so."""
-    monkeypatch.setattr(sshcore.aio.api, "ConnectionConfig", _OpenSSHNamed)
+    monkeypatch.setattr(sshcore.options, "ConnectionConfig", _OpenSSHNamed)  # both build there
 
 
 def serve(keys, helpers, **kwargs):
