@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -81,7 +82,10 @@ def negotiate(client: KexInit, server: KexInit, aead: set[str]) -> Negotiated:
     mac_sc = "<implicit>" if enc_sc in aead else choose("server->client MAC", client.mac_sc, server.mac_sc)
     comp_cs = choose("client->server compression", client.comp_cs, server.comp_cs)
     comp_sc = choose("server->client compression", client.comp_sc, server.comp_sc)
-    return Negotiated(kex, host_key, enc_cs, enc_sc, mac_cs, mac_sc, comp_cs, comp_sc)
+    # Interned: each name is one of ours, and a connection keeps these for its lifetime,
+    # so equal names share one string instead of each holding copies from the peer's list.
+    return Negotiated(*map(sys.intern, (kex, host_key, enc_cs, enc_sc, mac_cs, mac_sc,
+                                        comp_cs, comp_sc)))
 
 
 def guess_was_right(client: KexInit, server: KexInit) -> bool:
