@@ -1,4 +1,5 @@
-"""KEXINIT encoding/decoding and the RFC 4253 section 7.1 choice of every algorithm."""
+"""KEXINIT encoding/decoding, the RFC 4253 section 7.1 choice of every algorithm, and the
+algorithm name lists connections share."""
 
 from __future__ import annotations
 
@@ -108,3 +109,20 @@ def derive_key(hash_name: str, k: bytes, h: bytes, letter: bytes, session_id: by
 
 def split_names(names: Sequence[str]) -> str:
     return ",".join(names)
+
+
+#: Algorithm name lists, shared by every connection configured alike (an idle server
+#: connection keeps its lists for rekeying); bounded, in case configurations vary.
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_NAMES_MAX = 256
+
+
+def shared_names(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` as a tuple, the same object for every equal list (while the table has room)."""
+    t = tuple(sys.intern(n) for n in names)
+    shared = _NAMES.get(t)
+    if shared is not None:
+        return shared
+    if len(_NAMES) < _NAMES_MAX:
+        _NAMES[t] = t
+    return t

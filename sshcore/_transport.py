@@ -37,14 +37,13 @@ Which message is legal when (everything else is a protocol error)::
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from . import events as ev
 from ._framing import PacketReader, PacketWriter
 from ._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, Negotiated,
-                       derive_key, guess_was_right, negotiate)
+                       derive_key, guess_was_right, negotiate, shared_names)
 from ._wire import SSHReader, byte, string, uint32
 from .config import ConnectionConfig
 from .errors import (DisconnectError, DisconnectReason, HostKeyNotVerifiableError,
@@ -66,21 +65,6 @@ _ASSIGNED = (frozenset(range(1, 8)) | {20, 21} | frozenset(range(30, 50)) | froz
 #: lands there is dropped unread).
 _SCRATCH_SIZE = 4096
 _DISCARD = memoryview(bytearray(_SCRATCH_SIZE))
-#: Algorithm name lists, shared by every connection configured alike (an idle server
-#: connection keeps its lists for rekeying); bounded, in case configurations vary.
-_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
-_NAMES_MAX = 256
-
-
-def shared_names(names: Sequence[str]) -> tuple[str, ...]:
-    """``names`` as a tuple, the same object for every equal list (while the table has room)."""
-    t = tuple(sys.intern(n) for n in names)
-    shared = _NAMES.get(t)
-    if shared is not None:
-        return shared
-    if len(_NAMES) < _NAMES_MAX:
-        _NAMES[t] = t
-    return t
 
 
 class _KexRun:

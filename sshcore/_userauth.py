@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import events as ev
-from ._transport import shared_names
+from ._kexinit import shared_names
 from ._wire import SSHReader, boolean, byte, name_list, string
 from .errors import (DisconnectReason, LocalProtocolError, NoMoreAuthMethodsError,
                      RemoteProtocolError, ServiceNotAvailableError)
