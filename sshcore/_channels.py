@@ -88,6 +88,9 @@ class Channel:
 
 
 class ChannelLayer:
+    __slots__ = ("conn", "channels", "corked", "_next_id", "global_out", "global_owners",
+                 "global_in", "no_more_sessions")
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.channels: dict[int, Channel] = {}
@@ -96,7 +99,7 @@ class ChannelLayer:
         self.corked: dict[int, Channel] = {}
         self._next_id = 0
         self.global_out = 0   # global requests awaiting replies (FIFO)
-        self.global_owners: deque[bool] = deque()  # ... and whether each is the kernel's own
+        self.global_owners: list[bool] = []  # ... and whether each is the kernel's own
         self.global_in = 0
         # Server: the client sent no-more-sessions@openssh.com (no "session" opens after it).
         # Client: we sent it (and so may open no more sessions ourselves).
@@ -519,7 +522,7 @@ class ChannelLayer:
         if self.global_out <= 0:
             raise RemoteProtocolError("global request reply without a request")
         self.global_out -= 1
-        if self.global_owners.popleft():
+        if self.global_owners.pop(0):
             return  # a keepalive's answer: hearing it was the point
         self.conn._events.append(ev.GlobalRequestReplied(payload[0] == MessageType.REQUEST_SUCCESS,
                                                          payload[1:]))

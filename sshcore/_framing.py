@@ -20,13 +20,44 @@ MAX_PACKET_LENGTH = 256 * 1024
 MAX_PAYLOAD = 256 * 1024
 _SEQ_MASK = 0xFFFFFFFF
 _LEN_PAD = struct.Struct(">IB")
-#: Receive buffer of an idle connection, and the most a bulk transfer grows it to.
+#: Receive buffer of a connection with little traffic, and the most a bulk transfer
+#: grows it to.
 _SMALL_BUFFER = 4096
 _BULK_BUFFER = 1024 * 1024
+#: Random bytes drawn at a time for padding (a packet takes 4 to 19 of them).
+_PADDING_POOL = 256
+#: Small receive buffers not in use, shared by every reader: an idle connection holds
+#: none (a reader gives its buffer back once it is empty after a small read, and takes
+#: one again for the next read).  A list's pop and append are atomic, so readers in
+#: other threads may share it.  (bytearray, its memoryview) pairs.
+_SPARE: list[tuple[bytearray, memoryview]] = []
+_SPARE_MAX = 16
+_NO_BUFFER = bytearray()  # never written to: a reader's buffer while it has none
+
+
+def _take_small() -> tuple[bytearray, memoryview]:
+    try:
+        return _SPARE.pop()
+    except IndexError:
+        buf = bytearray(_SMALL_BUFFER)
+        return buf, memoryview(buf)
+
+
+def _give_back(buf: bytearray, view: memoryview | None) -> None:
+    if view is None:
+        return
+    if len(buf) == _SMALL_BUFFER and len(_SPARE) < _SPARE_MAX:
+        _SPARE.append((buf, view))
+    else:
+        view.release()
 
 
 class PacketWriter:
     """Turns payloads into wire bytes."""
+
+    __slots__ = ("seq", "cipher", "aead", "mac", "etm", "block", "compressor",
+                 "delayed_compressor", "bytes_sent", "packets_sent", "_random", "_pool",
+                 "_pool_pos")
 
     def __init__(self, random: Any = os.urandom) -> None:
         self.seq = 0
@@ -57,10 +88,10 @@ class PacketWriter:
             self.compressor, self.delayed_compressor = self.delayed_compressor, None
 
     def _padding(self, n: int) -> bytes:
-        """``n`` random bytes, drawn from the injected source 1 KiB at a time."""
+        """``n`` random bytes, drawn from the injected source a few hundred at a time."""
         pos = self._pool_pos
         if pos + n > len(self._pool):
-            self._pool, pos = self._random(1024), 0
+            self._pool, pos = self._random(max(n, _PADDING_POOL)), 0
         self._pool_pos = pos + n
         return self._pool[pos:pos + n]
 
@@ -107,13 +138,19 @@ class PacketReader:
 
     Bytes arrive by ``feed(data)`` or, without a copy, by writing into ``get_buffer()`` and
     calling ``buffer_updated(n)`` (the shape of :class:`asyncio.BufferedProtocol`).  The
-    buffer starts small, grows while reads fill it (bulk transfers) and shrinks back once
-    it is empty after a small read, so an idle connection holds little memory.
+    buffer starts small, grows while reads fill it (bulk transfers) and is given back
+    once it is empty after a small read (small buffers to a shared spare list), so an
+    idle connection holds no receive buffer at all.
 
     Ciphers and MACs get memoryviews into the buffer, valid only during the call.  A
     returned payload is a memoryview of the decrypted packet, a fresh object that the
     reader never reuses; before the first key exchange it is a copy.
     """
+
+    __slots__ = ("seq", "cipher", "aead", "mac", "etm", "block", "mac_size", "decompressor",
+                 "delayed_decompressor", "bytes_received", "packets_received", "max_length",
+                 "max_payload", "_buf", "_view", "_rd", "_wr", "_need", "_last_read",
+                 "_offered", "_filled", "_first", "_length")
 
     def __init__(self) -> None:
         self.seq = 0
@@ -130,8 +167,9 @@ class PacketReader:
         #: Limits (the transport sets them from its configuration).
         self.max_length = MAX_PACKET_LENGTH
         self.max_payload = MAX_PAYLOAD
-        self._buf = bytearray(_SMALL_BUFFER)
-        self._view = memoryview(self._buf)
+        #: The receive buffer; empty (and ``_view`` None) while nothing is buffered.
+        self._buf = _NO_BUFFER
+        self._view: Any = None
         self._rd = 0        # start of unparsed data
         self._wr = 0        # end of received data
         self._need = 0      # total size of the packet in progress, once known
@@ -174,8 +212,11 @@ class PacketReader:
         rd, wr, size = self._rd, self._wr, len(self._buf)
         if rd == wr:
             self._rd = self._wr = rd = wr = 0
-            if size > _SMALL_BUFFER and self._last_read < _SMALL_BUFFER and sizehint <= _SMALL_BUFFER:
-                self._resize(_SMALL_BUFFER)
+            if not size or (size > _SMALL_BUFFER and self._last_read < _SMALL_BUFFER
+                            and sizehint <= _SMALL_BUFFER):
+                if size:
+                    _give_back(self._buf, self._view)
+                self._buf, self._view = _take_small()
                 size = _SMALL_BUFFER
         pending = wr - rd
         need = max(sizehint, self._need - pending, 1)
@@ -202,9 +243,17 @@ class PacketReader:
         rd, wr = self._rd, self._wr
         buf = bytearray(size)
         buf[:wr - rd] = self._view[rd:wr]
-        self._view.release()
+        _give_back(self._buf, self._view)
         self._buf, self._view = buf, memoryview(buf)
         self._rd, self._wr = 0, wr - rd
+
+    def _park(self) -> None:
+        """Everything received is consumed: after a small read, give the buffer back
+        (a bulk transfer keeps its large buffer for the next read)."""
+        if self._last_read < _SMALL_BUFFER and self._buf:
+            _give_back(self._buf, self._view)
+            self._buf, self._view = _NO_BUFFER, None
+            self._rd = self._wr = 0
 
     def _check_length(self, length: int, aligned: int) -> None:
         if length < 5 or length > self.max_length:
@@ -220,6 +269,8 @@ class PacketReader:
         seq = self.seq
         if cipher is None or self.aead or self.etm:
             if avail < 4:
+                if not avail:
+                    self._park()
                 return None
             length = self._length
             if length < 0:
@@ -252,6 +303,8 @@ class PacketReader:
             first = self._first
             if first is None:
                 if avail < block:
+                    if not avail:
+                        self._park()
                     return None
                 first = bytes(cipher.decrypt(view[rd:rd + block]))  # kept across reads
                 (length,) = unpack_u32_from(first)

@@ -1,8 +1,10 @@
-"""KEXINIT encoding/decoding and the RFC 4253 section 7.1 choice of every algorithm."""
+"""KEXINIT encoding/decoding, the RFC 4253 section 7.1 choice of every algorithm, and the
+algorithm name lists connections share."""
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -81,7 +83,10 @@ def negotiate(client: KexInit, server: KexInit, aead: set[str]) -> Negotiated:
     mac_sc = "<implicit>" if enc_sc in aead else choose("server->client MAC", client.mac_sc, server.mac_sc)
     comp_cs = choose("client->server compression", client.comp_cs, server.comp_cs)
     comp_sc = choose("server->client compression", client.comp_sc, server.comp_sc)
-    return Negotiated(kex, host_key, enc_cs, enc_sc, mac_cs, mac_sc, comp_cs, comp_sc)
+    # Interned: each name is one of ours, and a connection keeps these for its lifetime,
+    # so equal names share one string instead of each holding copies from the peer's list.
+    return Negotiated(*map(sys.intern, (kex, host_key, enc_cs, enc_sc, mac_cs, mac_sc,
+                                        comp_cs, comp_sc)))
 
 
 def guess_was_right(client: KexInit, server: KexInit) -> bool:
@@ -104,3 +109,20 @@ def derive_key(hash_name: str, k: bytes, h: bytes, letter: bytes, session_id: by
 
 def split_names(names: Sequence[str]) -> str:
     return ",".join(names)
+
+
+#: Algorithm name lists, shared by every connection configured alike (an idle server
+#: connection keeps its lists for rekeying); bounded, in case configurations vary.
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_NAMES_MAX = 256
+
+
+def shared_names(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` as a tuple, the same object for every equal list (while the table has room)."""
+    t = tuple(sys.intern(n) for n in names)
+    shared = _NAMES.get(t)
+    if shared is not None:
+        return shared
+    if len(_NAMES) < _NAMES_MAX:
+        _NAMES[t] = t
+    return t

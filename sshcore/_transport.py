@@ -37,14 +37,13 @@ Which message is legal when (everything else is a protocol error)::
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from . import events as ev
 from ._framing import PacketReader, PacketWriter
 from ._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, Negotiated,
-                       derive_key, guess_was_right, negotiate)
+                       derive_key, guess_was_right, negotiate, shared_names)
 from ._wire import SSHReader, byte, string, uint32
 from .config import ConnectionConfig
 from .errors import (DisconnectError, DisconnectReason, HostKeyNotVerifiableError,
@@ -61,6 +60,11 @@ MAX_PREFACE_BYTES = 64 * 1024
 _TRANSPORT_SEND_OK = frozenset(range(1, 5)) | {20, 21} | frozenset(range(KEX_FIRST, KEX_LAST + 1))
 _ASSIGNED = (frozenset(range(1, 8)) | {20, 21} | frozenset(range(30, 50)) | frozenset(range(50, 54))
              | frozenset(range(60, 80)) | frozenset(range(80, 101)))
+#: Intake before the version line (a fresh buffer per connection, dropped once the
+#: version line is in), and where reads go after the connection closed (shared: what
+#: lands there is dropped unread).
+_SCRATCH_SIZE = 4096
+_DISCARD = memoryview(bytearray(_SCRATCH_SIZE))
 
 
 class _KexRun:
@@ -90,21 +94,39 @@ class _KexRun:
 
 
 class Transport:
-    """The transport half of :class:`sshcore.connection.Connection`."""
+    """The transport half of :class:`sshcore.connection.Connection`.
+
+    Slotted, as are the objects it holds: a server keeps one per connection, most of
+    them idle; state needed only for a while (the version exchange's buffers, a key
+    exchange) exists only for that while."""
+
+    __slots__ = ("config", "role", "is_client", "registry", "_out", "_events", "_event_pos",
+                 "_writer", "_reader", "_preface", "_scratch", "_preface_lines",
+                 "local_version", "peer_version", "session_id", "closed", "error", "_kex",
+                 "_held", "_jobs", "strict_kex", "peer_ext_info", "_ext_info_ok",
+                 "_ext_info_before_success", "_ext_info_in_auth", "server_sig_algs",
+                 "host_key", "host_key_blob", "negotiated", "service_requested",
+                 "service_accepted", "_now", "_last_kex_time", "_bytes_at_kex",
+                 "_recv_at_kex", "statistics_kex_count", "_kex_names", "_cipher_names",
+                 "_mac_names", "_comp_names", "_host_key_names", "authenticated")
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
         self.role = config.role
         self.is_client = config.role == "client"
         self.registry = config.registry
+        self.authenticated = False
         self._out: list[Any] = []  # wire pieces, joined once by data_to_send()
-        self._events: deque[ev.Event] = deque()
+        # Events not yet taken: _events[_event_pos:] (a list read from the front, cleared
+        # once read to the end: an empty list is much smaller than an empty deque).
+        self._events: list[ev.Event] = []
+        self._event_pos = 0
         self._writer = PacketWriter(random=config.random)
         self._reader = PacketReader()
         self._reader.max_length = config.max_packet_length
         self._reader.max_payload = config.max_decompressed_size
-        self._preface = bytearray()
-        self._scratch = memoryview(bytearray(4096))  # intake before the version line
+        self._preface: bytearray | None = bytearray()  # None once the version line is in
+        self._scratch: memoryview | None = None  # intake before the version line
         self._preface_lines = 0
         self.local_version = config.version
         self.peer_version: str | None = None
@@ -112,7 +134,8 @@ class Transport:
         self.closed = False
         self.error: Exception | None = None
         self._kex: _KexRun | None = None
-        self._held: deque[bytes] = deque()
+        # Upper-layer payloads waiting for our NEWKEYS.
+        self._held: list[bytes | tuple[Any, ...]] = []
         self._jobs = 0  # ComputeRequested jobs handed out
         self.strict_kex = False
         self.peer_ext_info = False
@@ -133,7 +156,7 @@ class Transport:
         self._recv_at_kex = 0
         self.statistics_kex_count = 0
         # Precompute algorithm lists once (and validate them: unknown names fail here).
-        self._kex_names = config.algs("kex")
+        self._kex_names = shared_names(config.algs("kex"))
         # Let slow kex set-up overlap the connect and version exchange (an application
         # with a kex pool has chosen where that work runs: the pool).
         if self.is_client and not config.kex_offload:
@@ -141,11 +164,11 @@ class Transport:
                 prefetch = getattr(self.registry.get("kex", name), "prefetch", None)
                 if prefetch is not None:
                     prefetch()
-        self._cipher_names = config.algs("cipher")
-        self._mac_names = config.algs("mac")
-        self._comp_names = config.algs("compression")
+        self._cipher_names = shared_names(config.algs("cipher"))
+        self._mac_names = shared_names(config.algs("mac"))
+        self._comp_names = shared_names(config.algs("compression"))
         if self.is_client:
-            self._host_key_names = config.algs("signature")
+            self._host_key_names = shared_names(config.algs("signature"))
         else:
             enabled = config.registry.expand("signature", config.server_host_key_algs)
             offered: list[str] = []
@@ -156,7 +179,7 @@ class Transport:
             if not offered:
                 raise LocalProtocolError("server has no host key usable with the enabled "
                                          f"host key algorithms {enabled}")
-            self._host_key_names = offered
+            self._host_key_names = shared_names(offered)
         self._out.append((self.local_version + "\r\n").encode("ascii"))
 
     # ------------------------------------------------------------------ driver API
@@ -170,11 +193,22 @@ class Transport:
         return data
 
     def next_event(self) -> ev.Event | None:
-        return self._events.popleft() if self._events else None
+        events = self._events
+        if not events:
+            return None
+        pos = self._event_pos
+        event = events[pos]
+        pos += 1
+        if pos == len(events):
+            events.clear()
+            pos = 0
+        self._event_pos = pos
+        return event
 
     def events(self) -> list[ev.Event]:
-        out = list(self._events)
+        out = self._events[self._event_pos:]
         self._events.clear()
+        self._event_pos = 0
         return out
 
     def receive_data(self, data: bytes, now: float = 0.0) -> None:
@@ -188,14 +222,24 @@ class Transport:
         """Where the driver may write received bytes without a copy (the shape of
         :meth:`asyncio.BufferedProtocol.get_buffer`): fill a prefix of the returned view,
         then call :meth:`buffer_updated`.  Never empty."""
-        if self.peer_version is None or self.closed:
+        if self.closed:
+            return _DISCARD
+        if self.peer_version is None:
+            if self._scratch is None:
+                self._scratch = memoryview(bytearray(_SCRATCH_SIZE))
             return self._scratch
         return self._reader.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int, now: float = 0.0) -> None:
         """``nbytes`` were written into the view :meth:`get_buffer` returned."""
-        if self.peer_version is None or self.closed or not nbytes:
-            self.receive_data(bytes(self._scratch[:nbytes]), now)
+        if self.closed:
+            self._now = now
+            return
+        if self.peer_version is None or not nbytes:
+            scratch = self._scratch
+            self.receive_data(bytes(scratch[:nbytes]) if scratch is not None else b"", now)
+            if self.peer_version is not None:
+                self._scratch = None  # the version exchange is over
             return
         self._now = now
         self._reader.buffer_updated(nbytes)
@@ -206,11 +250,12 @@ class Transport:
             raise RemoteProtocolError("connection closed by peer",
                                       reason=DisconnectReason.CONNECTION_LOST)
         if self.peer_version is None:
+            assert self._preface is not None
             self._preface += data
             if not self._parse_version():
                 return
             data = bytes(self._preface)
-            self._preface.clear()
+            self._preface = None
         self._reader.feed(data)
         self._process_packets()
 
@@ -292,6 +337,7 @@ class Transport:
 
     def _parse_version(self) -> bool:
         buf = self._preface
+        assert buf is not None
         max_line = self.config.max_banner_line
         while True:
             nl = buf.find(b"\n")
@@ -441,7 +487,8 @@ class Transport:
             kex_names.append(STRICT_CLIENT if self.is_client else STRICT_SERVER)
             if self.is_client:
                 kex_names.append(EXT_INFO_CLIENT)
-        ciphers, macs, comps = self._cipher_names, self._mac_names, self._comp_names
+        ciphers, macs = list(self._cipher_names), list(self._mac_names)
+        comps = list(self._comp_names)
         init = KexInit(kex_names, list(self._host_key_names), ciphers, ciphers, macs, macs,
                        comps, comps, [], [], False)
         kex.our_init = init
@@ -639,8 +686,13 @@ class Transport:
             self._send_now(self.ext_info_payload())
         if kex.newkeys_received:
             self._finish_kex(kex)
-        while self._held and not self.closed:
-            self._out += self._writer.pack_parts(self._held.popleft())
+        held = self._held
+        if held:
+            self._held = []
+            for payload in held:
+                if self.closed:
+                    break
+                self._out += self._writer.pack_parts(payload)
 
     def ext_info_payload(self) -> bytes:
         sig_algs = ",".join(self.config.user_sig_algs())
@@ -708,8 +760,6 @@ class Transport:
                                   comp.decompressor(), comp.delayed and not self.authenticated)
             if self.strict_kex:
                 self._reader.seq = 0
-
-    authenticated = False
 
     def start_delayed_compression(self) -> None:
         self._writer.start_delayed_compression()

@@ -24,9 +24,11 @@ Server theory of operation::
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import events as ev
+from ._kexinit import shared_names
 from ._wire import SSHReader, boolean, byte, name_list, string
 from .errors import (DisconnectReason, LocalProtocolError, NoMoreAuthMethodsError,
                      RemoteProtocolError, ServiceNotAvailableError)
@@ -41,6 +43,9 @@ SERVICE = "ssh-connection"
 
 
 class ClientUserauth:
+    __slots__ = ("conn", "username", "order", "allowed", "methods", "exhausted", "current",
+                 "waiting_input", "waiting_reply", "done")
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.username = conn.config.username
@@ -154,13 +159,17 @@ class ClientUserauth:
 
 
 class ServerUserauth:
+    __slots__ = ("conn", "allowed", "failures", "current", "waiting_answer", "done",
+                 "deadline", "completed", "required")
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         cfg = conn.config
         offered = cfg.auth_methods_offered
-        self.allowed = [m for m in cfg.auth_method_names()
-                        if m != "none" and conn.registry.get("auth", m).server is not None
-                        and (offered is None or m in offered)]
+        # A tuple shared by the connections configured alike.
+        self.allowed = shared_names([m for m in cfg.auth_method_names()
+                                     if m != "none" and conn.registry.get("auth", m).server is not None
+                                     and (offered is None or m in offered)])
         self.failures = 0
         self.current: tuple[str, str, Any] | None = None  # (username, method, ServerAuth)
         self.waiting_answer = False
@@ -168,7 +177,7 @@ class ServerUserauth:
         self.deadline: float | None = None
         #: methods that already succeeded, per user (for required sequences)
         self.completed: dict[str, list[str]] = {}
-        self.required = [list(seq) for seq in (cfg.auth_methods_required or [])]
+        self.required = tuple(tuple(seq) for seq in (cfg.auth_methods_required or ()))
 
     def _context(self) -> ServerAuthContext:
         conn = self.conn
@@ -261,7 +270,7 @@ class ServerUserauth:
             return
         self._act(username, method, obj.resume(answer))
 
-    def _allowed_for(self, username: str) -> list[str]:
+    def _allowed_for(self, username: str) -> Sequence[str]:
         """Methods that can still lead to success for this user (all of them without
         required sequences; otherwise the next methods of each sequence not yet done)."""
         if not self.required:

@@ -13,7 +13,7 @@ from .registry import Registry, default_registry
 DEFAULT_VERSION = "SSH-2.0-sshcore_0.1"
 
 
-@dataclass
+@dataclass(slots=True)  # one per connection: no per-instance dict
 class ConnectionConfig:
     role: Role
     registry: Registry = field(default_factory=default_registry)

@@ -308,6 +308,28 @@ def test_use_after_close_is_a_clear_error(test_registry, keys):
     run(main())
 
 
+def test_wait_closed_waiters_are_independent(test_registry, keys):
+    """Several tasks may wait for the close; cancelling one leaves the others waiting
+    (the wait is shielded: the connection keeps one waiter, made on first use), and
+    waiting after the close returns at once."""
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv:
+            conn = await sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                         known_hosts=None, registry=test_registry)
+            first = asyncio.ensure_future(conn.wait_closed())
+            second = asyncio.ensure_future(conn.wait_closed())
+            await asyncio.sleep(0.05)
+            first.cancel()
+            await asyncio.sleep(0.05)
+            assert first.cancelled() and not second.done() and not conn.is_closed
+            conn.close()
+            await asyncio.wait_for(second, 10)
+            assert conn.is_closed
+            await asyncio.wait_for(conn.wait_closed(), 1)
+    run(main())
+
+
 def test_stream_reader_returns_bytes_for_views_of_packets():
     """The kernel delivers channel data as memoryviews of decrypted packets; what the
     application reads is bytes, whichever path the reader takes (one chunk handed over,

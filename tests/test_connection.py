@@ -86,6 +86,56 @@ def test_channel_data_flow_control_and_close(test_registry):
     assert any(isinstance(e, ev.ChannelClosed) for e in p.client_events)
 
 
+class BufferedPair(ConnectionPair):
+    """Bytes go in as asyncio's BufferedProtocol puts them: into ``get_buffer()``."""
+
+    def pump(self, rounds: int = 50) -> None:
+        for _ in range(rounds):
+            moved = False
+            for src, dst, log in ((self.client, self.server, self.server_events),
+                                  (self.server, self.client, self.client_events)):
+                data = memoryview(src.data_to_send())
+                while data and not dst.closed:
+                    view = dst.get_buffer(-1)
+                    n = min(len(view), len(data))
+                    view[:n] = data[:n]
+                    dst.buffer_updated(n, 0.0)
+                    data = data[n:]
+                    moved = True
+            for conn, log in ((self.client, self.client_events), (self.server, self.server_events)):
+                while (event := conn.next_event()) is not None:
+                    log.append(event)
+                    moved = True
+            if not moved:
+                return
+
+
+def test_idle_connection_holds_no_buffers(test_registry):
+    """Authenticated and idle, a kernel keeps no receive buffer, no scratch buffer of the
+    version exchange and no preface (a server holds thousands of idle connections);
+    traffic afterwards still flows, a large transfer included, and once a small read
+    empties the receive buffer it is given back again."""
+    cfgs = pair_configs(test_registry)
+    cfgs.client.username = "alice"
+    cfgs.client.credentials = {"client_keys": [TestKey()], "password": "secret"}
+    p = BufferedPair(cfgs.client, cfgs.server)
+    handshake(p)
+    for conn in (p.client, p.server):
+        assert conn._scratch is None and conn._preface is None
+        assert len(conn._reader._buf) == 0
+        assert conn.next_event() is None
+    ch, sch = open_session(p)
+    data = bytes(range(256)) * 1000
+    p.client.send_data(ch, data)
+    p.pump()
+    assert b"".join(e.data for e in p.server_events if isinstance(e, ev.ChannelData)) == data
+    assert len(p.server._reader._buf) > 4096  # grown for the bulk reads, and kept while they last
+    p.client.send_data(ch, b"tail")
+    p.pump()
+    assert p.server_events[-1].data == b"tail"
+    assert len(p.server._reader._buf) == 0  # a small read emptied it: given back
+
+
 def test_peer_exceeding_window_is_protocol_error(test_registry):
     p = make_pair(test_registry)
     handshake(p)

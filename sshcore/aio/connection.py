@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections import deque
 from typing import Any, Callable
 
 from .. import events as ev
@@ -21,6 +20,9 @@ from ..errors import (ChannelOpenError, ChannelOpenFailureReason, ConnectionLost
                       SSHError)
 
 logger = logging.getLogger("sshcore.aio")
+#: Where reads go before the kernel exists or after it closed: shared by every
+#: connection, since what lands there is dropped unread.
+_DISCARD = memoryview(bytearray(4096))
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -30,7 +32,16 @@ async def _maybe_await(value: Any) -> Any:
 
 
 class SSHConnection(asyncio.BufferedProtocol):
-    """Shared client/server machinery."""
+    """Shared client/server machinery.
+
+    Slotted, and what an idle connection needs no more than sometimes (tasks,
+    listeners, a waiter for the close) is made when first needed: a server holds one
+    of these per connection."""
+
+    __slots__ = ("_config", "_conn", "_transport", "_loop", "_timer", "_timer_at", "_channels",
+                 "_opening", "_global_waiters", "_global_replies", "_listener_set", "_tasks",
+                 "_is_closed", "_closed_waiter", "_error", "_ready", "_processing", "_burst",
+                 "kex_executor", "peer_addr", "username", "__weakref__")
 
     def __init__(self, config: ConnectionConfig) -> None:
         self._config = config
@@ -41,21 +52,31 @@ class SSHConnection(asyncio.BufferedProtocol):
         self._timer_at: float | None = None
         self._channels: dict[int, Any] = {}
         self._opening: dict[int, asyncio.Future[Any]] = {}
-        self._global_waiters: deque[asyncio.Future[tuple[bool, bytes]]] = deque()
+        # Lists read from the front (few entries; an empty list is far smaller than an
+        # empty deque).
+        self._global_waiters: list[asyncio.Future[tuple[bool, bytes]]] = []
         # Replies to the peer's global requests, in request order (some are decided later).
-        self._global_replies: deque[asyncio.Future[tuple[bool, bytes]]] = deque()
-        self._listeners: set[Any] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closed = asyncio.Event()
+        self._global_replies: list[asyncio.Future[tuple[bool, bytes]]] = []
+        self._listener_set: set[Any] | None = None  # see _listeners
+        self._tasks: set[asyncio.Task[Any]] | None = None
+        self._is_closed = False
+        self._closed_waiter: asyncio.Future[None] | None = None  # made by wait_closed()
         self._error: Exception | None = None
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._processing = False
         self._burst: asyncio.Handle | None = None  # set while this loop iteration writes
         #: Where ComputeRequested jobs run (config.kex_offload is set when it is given).
         self.kex_executor: Any = None
-        self._discard = memoryview(bytearray(4096))  # reads after the kernel closed
         self.peer_addr: tuple[Any, ...] | None = None
         self.username: str | None = None
+
+    @property
+    def _listeners(self) -> set[Any]:
+        """Forwarding listeners closed with the connection (made on first use)."""
+        listeners = self._listener_set
+        if listeners is None:
+            listeners = self._listener_set = set()
+        return listeners
 
     # ------------------------------------------------------------------ asyncio.Protocol
 
@@ -77,7 +98,7 @@ class SSHConnection(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         conn = self._conn
         if conn is None or conn.closed:
-            return self._discard
+            return _DISCARD
         return conn.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -207,24 +228,32 @@ class SSHConnection(asyncio.BufferedProtocol):
         if self._conn is not None and self._conn.channels.corked:
             self._process()
 
+    def _add_task(self, task: asyncio.Task[Any]) -> None:
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        tasks.add(task)
+
     def _spawn(self, coro: Any) -> None:
         task = self._loop.create_task(coro)
-        self._tasks.add(task)
+        self._add_task(task)
         task.add_done_callback(self._task_done)
 
     def _spawn_quiet(self, coro: Any) -> None:
         """A task whose failure concerns only itself (one forwarded socket, say)."""
         task = self._loop.create_task(coro)
-        self._tasks.add(task)
+        self._add_task(task)
 
         def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
+            if self._tasks is not None:
+                self._tasks.discard(t)
             if not t.cancelled() and t.exception() is not None:
                 logger.warning("forwarding task failed: %s", t.exception())
         task.add_done_callback(done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+        if self._tasks is not None:
+            self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             assert exc is not None
@@ -241,9 +270,12 @@ class SSHConnection(asyncio.BufferedProtocol):
             self._error = exc
 
     def _finish(self, exc: Exception | None) -> None:
-        if self._closed.is_set():
+        if self._is_closed:
             return
-        self._closed.set()
+        self._is_closed = True
+        waiter = self._closed_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         if not self._ready.done():
             self._ready.set_exception(exc or ConnectionLostError("connection closed"))
             self._ready.exception()  # mark retrieved
@@ -257,11 +289,13 @@ class SSHConnection(asyncio.BufferedProtocol):
         for chan in list(self._channels.values()):
             chan._connection_lost(exc)
         self._channels.clear()
-        for listener in list(self._listeners):
-            listener.close()
-        self._listeners.clear()
-        for task in list(self._tasks):
-            task.cancel()
+        if self._listener_set:
+            for listener in list(self._listener_set):
+                listener.close()
+            self._listener_set.clear()
+        if self._tasks:
+            for task in list(self._tasks):
+                task.cancel()
         self.on_closed(exc)
 
     def on_closed(self, exc: Exception | None) -> None:
@@ -406,7 +440,7 @@ class SSHConnection(asyncio.BufferedProtocol):
         """Replies go out in the order the requests came (RFC 4254 section 4)."""
         conn = self._conn
         while self._global_replies and self._global_replies[0].done():
-            result = self._global_replies.popleft().result()
+            result = self._global_replies.pop(0).result()
             if conn is None or conn.closed:
                 continue
             if isinstance(result, bytes):
@@ -420,7 +454,7 @@ class SSHConnection(asyncio.BufferedProtocol):
 
     def _on_global_reply(self, event: ev.GlobalRequestReplied) -> None:
         if self._global_waiters:
-            fut = self._global_waiters.popleft()
+            fut = self._global_waiters.pop(0)
             if not fut.done():
                 fut.set_result((event.success, event.data))
 
@@ -437,7 +471,7 @@ class SSHConnection(asyncio.BufferedProtocol):
 
     @property
     def is_closed(self) -> bool:
-        return self._closed.is_set()
+        return self._is_closed
 
     def statistics(self) -> dict[str, Any]:
         return self._conn.statistics() if self._conn is not None else {}
@@ -473,7 +507,12 @@ class SSHConnection(asyncio.BufferedProtocol):
             self._transport.abort()
 
     async def wait_closed(self) -> None:
-        await self._closed.wait()
+        if self._is_closed:
+            return
+        waiter = self._closed_waiter
+        if waiter is None:
+            waiter = self._closed_waiter = self._loop.create_future()
+        await asyncio.shield(waiter)  # one waiter cancelled leaves the others waiting
 
     async def aclose(self) -> None:
         self.close()
