@@ -15,8 +15,10 @@ each program's default settings (its own default key exchange and cipher; no age
 ssh_config, bytecode cached as after pip install): ``sshcore scp host:file local``
 (and ``local host:file``), ``sshcore sftp -b`` with one get or put, an AsyncSSH script
 doing the same connect + sftp get/put, OpenSSH's ``sftp -b`` and ``scp``.  It prints
-seconds, MB/s, the speed ratios of each sshcore tool to each peer and PASS/FAIL for the
-targets: at least 1.2x AsyncSSH and 1.0x OpenSSH's ``sftp``, both directions.
+seconds, MB/s and CPU seconds (user + system, children included: steadier than wall
+time on a busy machine), each tool's fixed cost (a get of a 1-byte file), the speed
+ratios of each sshcore tool to each peer and PASS/FAIL for the targets: at least 1.2x
+AsyncSSH and 1.0x OpenSSH's ``sftp``, both directions.
 The library clients are timed from the first request to the last reply (connection
 set-up excluded); for ``sftp`` the median time of a batch doing nothing is subtracted.
 Every client runs with its defaults, except paramiko's get, given 64 outstanding reads
@@ -30,6 +32,7 @@ import argparse
 import getpass
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -231,26 +234,34 @@ class SftpEnv:
                   "-o", f"UserKnownHostsFile={self.kh}", "-o", "BatchMode=yes"]
         return common + (pair if tool == "scp" else ["-b", str(batch), f"{user}@127.0.0.1"])
 
-    def run_process(self, client: str, mode: str) -> float:
-        """Seconds for one whole-process get or put, from start to exit."""
+    def run_process(self, client: str, mode: str, source: Path | None = None
+                    ) -> tuple[float, float]:
+        """(wall, CPU) seconds of one whole-process get or put of ``source`` (default the
+        SIZE file), from start to exit; CPU is user + system of the process and its
+        children (OpenSSH's sftp and scp run ssh)."""
+        source = source or self.source
         remote_dst = self.dir / "remote.out"
         local_dst = self.dir / "local.out"
         for p in (remote_dst, local_dst):
             if p.exists():
                 p.unlink()
-        remote, local = (self.source, local_dst) if mode == "get" else (remote_dst, self.source)
+        remote, local = (source, local_dst) if mode == "get" else (remote_dst, source)
         args = self.process_args(client, mode, remote, local)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=1800,
                            env=_PROCESS_ENV)
         dt = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode:
             raise RuntimeError(f"{client} {mode} failed ({r.returncode}):\n"
                                f"{r.stderr[-2000:].decode(errors='replace')}")
         copy = local_dst if mode == "get" else remote_dst
-        if copy.stat().st_size != self.size:
-            raise RuntimeError(f"{client} {mode}: {copy.stat().st_size} bytes, not {self.size}")
-        return dt
+        if copy.stat().st_size != source.stat().st_size:
+            raise RuntimeError(f"{client} {mode}: {copy.stat().st_size} bytes, not "
+                               f"{source.stat().st_size}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return dt, cpu
 
 
 def _compile_installed() -> None:
@@ -275,10 +286,19 @@ def run_processes(env: SftpEnv, runs: int, size: int) -> int:
     secs: dict[tuple[str, str], float] = {}
     for mode in ("get", "put"):
         for client in PROCESSES:
-            secs[client, mode] = statistics.median(env.run_process(client, mode)
-                                                   for _ in range(runs))
+            times = [env.run_process(client, mode) for _ in range(runs)]
+            secs[client, mode] = statistics.median(t[0] for t in times)
+            cpu = statistics.median(t[1] for t in times)
             print(f"{mode:<4} {client:<13} {secs[client, mode]:7.3f} s "
-                  f"{size / secs[client, mode] / 1e6:8.1f} MB/s", flush=True)
+                  f"{size / secs[client, mode] / 1e6:8.1f} MB/s  cpu {cpu:6.3f} s", flush=True)
+    # The fixed cost: start-up, key exchange, authentication, the SFTP session, exit.
+    one = env.dir / "one-byte.bin"
+    one.write_bytes(b"x")
+    print(f"\nFixed cost: a whole-process get of a 1-byte file (median of {runs}):")
+    for client in PROCESSES:
+        times = [env.run_process(client, "get", one) for _ in range(runs)]
+        print(f"1B   {client:<13} {statistics.median(t[0] for t in times):7.3f} s  "
+              f"cpu {statistics.median(t[1] for t in times):6.3f} s", flush=True)
     peers = [c for c in PROCESSES if c not in OURS]
     print(f"\nWhole processes ({size / 1048576:g} MiB, default settings, median of {runs}; "
           "ratios are speed, sshcore tool/peer):")

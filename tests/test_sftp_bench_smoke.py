@@ -1,7 +1,8 @@
 """The SFTP benchmark runs end to end on a tiny file and prints every row (never a timing
 check): each library client's in-process get and put with the summary and a ratio per
 peer, then the whole-process section (sshcore scp and sftp -b, an AsyncSSH script,
-OpenSSH's sftp -b and scp), its ratio table and a PASS or FAIL line for each target."""
+OpenSSH's sftp -b and scp) with wall and CPU seconds, each tool's fixed cost (a 1-byte
+get), its ratio table and a PASS or FAIL line for each target."""
 
 from __future__ import annotations
 
@@ -43,8 +44,12 @@ def _check_transfers(lines: list[str]) -> None:
 def _check_processes(lines: list[str]) -> None:
     for mode in ("get", "put"):
         for client in PROCESSES:
-            assert any(re.fullmatch(rf"{mode}\s+{client}\s+{NUMBER} s\s+{NUMBER} MB/s",
-                                    line.strip()) for line in lines), (mode, client, lines)
+            assert any(re.fullmatch(rf"{mode}\s+{client}\s+{NUMBER} s\s+{NUMBER} MB/s\s+"
+                                    rf"cpu\s+{NUMBER} s", line.strip())
+                       for line in lines), (mode, client, lines)
+    for client in PROCESSES:  # the fixed cost of each tool: a whole-process 1-byte get
+        assert any(re.fullmatch(rf"1B\s+{client}\s+{NUMBER} s\s+cpu\s+{NUMBER} s", line.strip())
+                   for line in lines), (client, lines)
     header = next(i for i, line in enumerate(lines) if line.startswith("dir  tool"))
     assert lines[header].split() == ["dir", "tool", "vs", "asyncssh", "vs", "openssh-sftp",
                                      "vs", "openssh-scp"]
