@@ -25,6 +25,8 @@ logger = logging.getLogger("sshcore.aio")
 
 #: Linux's option to acknowledge received TCP data at once (None elsewhere).
 _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+#: Reads smaller than this are acknowledged at once (see SSHConnection._ack_now).
+_QUICKACK_BELOW = 16384
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -94,12 +96,12 @@ class SSHConnection(asyncio.BufferedProtocol):
         if conn is None or conn.closed:
             return
         self._intake(conn.buffer_updated, nbytes)
-        if self._quickack is not None:
+        if self._quickack is not None and nbytes < _QUICKACK_BELOW:
             self._ack_now()
 
     def data_received(self, data: bytes) -> None:
         self._feed(data)
-        if self._quickack is not None:
+        if self._quickack is not None and len(data) < _QUICKACK_BELOW:
             self._ack_now()
 
     def _ack_now(self) -> None:
@@ -108,7 +110,8 @@ class SSHConnection(asyncio.BufferedProtocol):
         set TCP_NODELAY on non-interactive sessions, so its Nagle holds a small packet
         until the previous one is acknowledged: right after authentication it sends
         hostkeys-00@openssh.com, which needs no answer, and then held the confirmation of
-        our first channel ~40 ms, until our delayed ACK went out."""
+        our first channel ~40 ms, until our delayed ACK went out.  Only after small reads:
+        in a bulk flow ACKs go out anyway, and forcing one per read costs CPU."""
         try:
             self._quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
         except OSError:
