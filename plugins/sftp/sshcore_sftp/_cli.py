@@ -8,7 +8,8 @@ interactive client, with ``-b batchfile`` as OpenSSH's (``-`` before a command i
 its failure, ``@`` hides its echo).  Batches, commands and ``scp /dev/stdin`` uploads are
 read through :mod:`sshcore.aio.stdio`, so stdin may be a file, a pipe, /dev/null or closed.  Both draw a progress meter on a terminal only, and
 report a failure as one line on stderr; scp exits 1 when a file failed and 255 when a
-connection did.
+connection did.  Run as the ``sshcore`` program, both end their process without the
+interpreter's teardown once their output is flushed (see :func:`_exit_now`).
 """
 
 from __future__ import annotations
