@@ -1,11 +1,24 @@
 """SFTP throughput: sshcore's client against AsyncSSH's, paramiko's and OpenSSH's ``sftp``.
 
     python -m bench.sftp_bench [--size MiB] [--runs N] [--server internal-sftp|sftp-server]
+                               [--only transfer|process]
 
 Starts its own sshd on 127.0.0.1, then times a get and a put of one SIZE MiB file of
-random bytes through it with each client (same cipher and MAC for all), checks that
-each copy arrived whole, and prints MB/s (the median of N runs) and the ratios of
-sshcore to each peer.  Nothing is hard-coded: every figure is measured in this run.
+random bytes through it, checks that each copy arrived whole, and prints two sections
+(the median of N runs each; nothing is hard-coded, every figure is measured in this run):
+
+*Transfers* (``--only transfer``): each library client with the same cipher and MAC,
+timed inside its process; MB/s and the ratios of sshcore to each peer.
+
+*Whole processes* (``--only process``): what a user runs, timed from start to exit with
+each program's default settings (its own default key exchange and cipher; no agent, no
+ssh_config, bytecode cached as after pip install): ``sshcore scp host:file local``
+(and ``local host:file``), ``sshcore sftp -b`` with one get or put, an AsyncSSH script
+doing the same connect + sftp get/put, OpenSSH's ``sftp -b`` and ``scp``.  It prints
+seconds, MB/s and CPU seconds (user + system, children included: steadier than wall
+time on a busy machine), each tool's fixed cost (a get of a 1-byte file), the speed
+ratios of each sshcore tool to each peer and PASS/FAIL for the targets: at least 1.2x
+AsyncSSH and 1.0x OpenSSH's ``sftp``, both directions.
 The library clients are timed from the first request to the last reply (connection
 set-up excluded); for ``sftp`` the median time of a batch doing nothing is subtracted.
 Every client runs with its defaults, except paramiko's get, given 64 outstanding reads
@@ -19,6 +32,7 @@ import argparse
 import getpass
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,10 +40,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.env import free_port, wait_port
 
 CLIENTS = ("sshcore", "asyncssh", "paramiko", "openssh")
+#: The whole-process rows: sshcore's two tools, then the peers they are compared with.
+PROCESSES = ("sshcore-scp", "sshcore-sftp", "asyncssh", "openssh-sftp", "openssh-scp")
+OURS = ("sshcore-scp", "sshcore-sftp")
+#: (peer, the speed ratio sshcore's tools must reach against it)
+PROCESS_TARGETS = (("asyncssh", 1.2), ("openssh-sftp", 1.0))
 SERVERS = {"internal-sftp": "internal-sftp", "sftp-server": "/usr/lib/openssh/sftp-server"}
 
 CLIENT_SCRIPT = r'''
@@ -76,6 +96,30 @@ def paramiko_main():
 
 print(paramiko_main() if lib == "paramiko" else asyncio.run(aio_main()))
 '''
+
+
+ASYNCSSH_PROCESS = r'''
+import asyncio, sys, asyncssh
+async def main(mode, port, key, kh, user, remote, local):
+    async with asyncssh.connect("127.0.0.1", int(port), username=user, client_keys=[key],
+                                known_hosts=kh, agent_path=None, config=None) as conn:
+        async with conn.start_sftp_client() as sftp:
+            if mode == "get":
+                await sftp.get(remote, local)
+            else:
+                await sftp.put(local, remote)
+asyncio.run(main(*sys.argv[1:8]))
+'''
+
+#: Timed processes run as a user's would: no agent, and the installed modules' bytecode
+#: cached (a development shell's PYTHONDONTWRITEBYTECODE would make every start compile).
+_PROCESS_ENV = {k: v for k, v in os.environ.items()
+                if k not in ("PYTHONDONTWRITEBYTECODE", "SSH_AUTH_SOCK")}
+
+
+def _sshcore_cli() -> list[str]:
+    script = Path(sys.executable).with_name("sshcore")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sshcore"]
 
 
 class SftpEnv:
@@ -161,14 +205,119 @@ class SftpEnv:
             raise RuntimeError(f"{client} {mode}: {copy.stat().st_size} bytes, not {self.size}")
         return max(dt, 1e-6)
 
-    def verify(self, client: str) -> None:
+    def verify(self, client: str, run: Any = None) -> None:
         """One more get and put, checked by sha256 (outside the timed runs)."""
         for mode in ("get", "put"):
-            self.run(client, mode)
+            (run or self.run)(client, mode)
             copy = self.dir / ("local.out" if mode == "get" else "remote.out")
             digest = hashlib.sha256(copy.read_bytes()).hexdigest()
             if digest != self.sha256:
                 raise RuntimeError(f"{client} {mode}: the copy's sha256 differs")
+
+    def process_args(self, client: str, mode: str, remote: Path, local: Path) -> list[str]:
+        """The command line of one whole-process get or put, with default settings."""
+        user, port, key = getpass.getuser(), str(self.port), str(self.dir / "user")
+        batch = self.dir / "batch"
+        batch.write_text(f"get {remote} {local}\n" if mode == "get" else f"put {local} {remote}\n")
+        pair = ([f"{user}@127.0.0.1:{remote}", str(local)] if mode == "get"
+                else [str(local), f"{user}@127.0.0.1:{remote}"])
+        if client.startswith("sshcore-"):
+            tool = client.split("-")[1]
+            common = _sshcore_cli() + [tool, "-q", "-F", "none", "-P", port, "-i", key,
+                                       "-o", f"UserKnownHostsFile={self.kh}", "-o", "BatchMode=yes"]
+            return common + (pair if tool == "scp" else ["-b", str(batch), f"{user}@127.0.0.1"])
+        if client == "asyncssh":
+            return [sys.executable, str(self.dir / "asyncssh_process.py"), mode, port, key,
+                    str(self.kh), user, str(remote), str(local)]
+        tool = client.split("-")[1]
+        common = [tool, "-q", "-F", "/dev/null", "-P", port, "-i", key,
+                  "-o", f"UserKnownHostsFile={self.kh}", "-o", "BatchMode=yes"]
+        return common + (pair if tool == "scp" else ["-b", str(batch), f"{user}@127.0.0.1"])
+
+    def run_process(self, client: str, mode: str, source: Path | None = None
+                    ) -> tuple[float, float]:
+        """(wall, CPU) seconds of one whole-process get or put of ``source`` (default the
+        SIZE file), from start to exit; CPU is user + system of the process and its
+        children (OpenSSH's sftp and scp run ssh)."""
+        source = source or self.source
+        remote_dst = self.dir / "remote.out"
+        local_dst = self.dir / "local.out"
+        for p in (remote_dst, local_dst):
+            if p.exists():
+                p.unlink()
+        remote, local = (source, local_dst) if mode == "get" else (remote_dst, source)
+        args = self.process_args(client, mode, remote, local)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=1800,
+                           env=_PROCESS_ENV)
+        dt = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if r.returncode:
+            raise RuntimeError(f"{client} {mode} failed ({r.returncode}):\n"
+                               f"{r.stderr[-2000:].decode(errors='replace')}")
+        copy = local_dst if mode == "get" else remote_dst
+        if copy.stat().st_size != source.stat().st_size:
+            raise RuntimeError(f"{client} {mode}: {copy.stat().st_size} bytes, not "
+                               f"{source.stat().st_size}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return dt, cpu
+
+
+def _compile_installed() -> None:
+    """Write the bytecode of sshcore, its plugins and AsyncSSH, as pip does at install."""
+    code = ("import compileall, importlib, os\n"
+            "for name in ('sshcore', 'sshcore_auth', 'sshcore_ciphers', 'sshcore_compression',"
+            " 'sshcore_kex_dh', 'sshcore_kex_ecdh', 'sshcore_kex_pq', 'sshcore_keys',"
+            " 'sshcore_macs', 'sshcore_sftp', 'sshcore_openssl', 'asyncssh'):\n"
+            "    try:\n        m = importlib.import_module(name)\n"
+            "    except ImportError:\n        continue\n"
+            "    compileall.compile_dir(os.path.dirname(m.__file__), quiet=1)\n")
+    subprocess.run([sys.executable, "-c", code], env=_PROCESS_ENV, capture_output=True,
+                   timeout=600)
+
+
+def run_processes(env: SftpEnv, runs: int, size: int) -> int:
+    """The whole-process section: rows, ratios and the targets; returns how many failed."""
+    _compile_installed()
+    (env.dir / "asyncssh_process.py").write_text(ASYNCSSH_PROCESS)
+    for client in PROCESSES:
+        env.verify(client, env.run_process)
+    secs: dict[tuple[str, str], float] = {}
+    for mode in ("get", "put"):
+        for client in PROCESSES:
+            times = [env.run_process(client, mode) for _ in range(runs)]
+            secs[client, mode] = statistics.median(t[0] for t in times)
+            cpu = statistics.median(t[1] for t in times)
+            print(f"{mode:<4} {client:<13} {secs[client, mode]:7.3f} s "
+                  f"{size / secs[client, mode] / 1e6:8.1f} MB/s  cpu {cpu:6.3f} s", flush=True)
+    # The fixed cost: start-up, key exchange, authentication, the SFTP session, exit.
+    one = env.dir / "one-byte.bin"
+    one.write_bytes(b"x")
+    print(f"\nFixed cost: a whole-process get of a 1-byte file (median of {runs}):")
+    for client in PROCESSES:
+        times = [env.run_process(client, "get", one) for _ in range(runs)]
+        print(f"1B   {client:<13} {statistics.median(t[0] for t in times):7.3f} s  "
+              f"cpu {statistics.median(t[1] for t in times):6.3f} s", flush=True)
+    peers = [c for c in PROCESSES if c not in OURS]
+    print(f"\nWhole processes ({size / 1048576:g} MiB, default settings, median of {runs}; "
+          "ratios are speed, sshcore tool/peer):")
+    print(f"{'dir':<4} {'tool':<13}" + "".join(f" {'vs ' + c:>16}" for c in peers))
+    for mode in ("get", "put"):
+        for ours in OURS:
+            print(f"{mode:<4} {ours:<13}" + "".join(
+                f" {secs[c, mode] / secs[ours, mode]:15.2f}x" for c in peers))
+    failed = 0
+    print("\nTargets:")
+    for mode in ("get", "put"):
+        for ours in OURS:
+            for peer, want in PROCESS_TARGETS:
+                got = round(secs[peer, mode] / secs[ours, mode], 2)  # judged as printed
+                ok = got >= want
+                failed += not ok
+                print(f"{'PASS' if ok else 'FAIL'} {mode} {ours} vs {peer}: {got:.2f}x "
+                      f"(target >= {want:g}x)")
+    return failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,9 +330,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cipher", default="aes128-ctr", help="cipher for every client")
     ap.add_argument("--mac", default="hmac-sha2-256-etm@openssh.com", help="MAC for every client")
     ap.add_argument("--clients", nargs="*", default=list(CLIENTS), choices=CLIENTS)
+    ap.add_argument("--only", choices=("transfer", "process"),
+                    help="one section: in-process transfers or whole processes (default both)")
     args = ap.parse_args(argv)
     size = max(1, int(args.size * 1024 * 1024))
     env = SftpEnv(size, args.server, args.cipher, args.mac)
+    if args.only == "process":
+        try:
+            run_processes(env, args.runs, size)
+        finally:
+            env.close()
+        return 0
     figures: dict[tuple[str, str], float] = {}
     try:
         for client in args.clients:
@@ -206,6 +363,13 @@ def main(argv: list[str] | None = None) -> int:
             ours = figures["sshcore", mode]
             row += "".join(f" {ours / figures[c, mode]:11.2f}x" for c in peers)
         print(row)
+    if args.only is None:
+        print()
+        env = SftpEnv(size, args.server, args.cipher, args.mac)
+        try:
+            run_processes(env, args.runs, size)
+        finally:
+            env.close()
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import socket
 from typing import Any, Callable
 
 from .. import events as ev
@@ -23,6 +24,11 @@ logger = logging.getLogger("sshcore.aio")
 #: Where reads go before the kernel exists or after it closed: shared by every
 #: connection, since what lands there is dropped unread.
 _DISCARD = memoryview(bytearray(4096))
+
+#: Linux's option to acknowledge received TCP data at once (None elsewhere).
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+#: Reads smaller than this are acknowledged at once (see SSHConnection._ack_now).
+_QUICKACK_BELOW = 16384
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -69,6 +75,7 @@ class SSHConnection(asyncio.BufferedProtocol):
         self.kex_executor: Any = None
         self.peer_addr: tuple[Any, ...] | None = None
         self.username: str | None = None
+        self._quickack: Any = None  # the TCP socket, while TCP_QUICKACK works on it
 
     @property
     def _listeners(self) -> set[Any]:
@@ -84,6 +91,10 @@ class SSHConnection(asyncio.BufferedProtocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self.peer_addr = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("socket")
+        if (_TCP_QUICKACK is not None and sock is not None
+                and sock.family in (socket.AF_INET, socket.AF_INET6)):
+            self._quickack = sock
         try:
             self._conn = Connection(self._config, self._loop.time())
         except SSHError as exc:
@@ -106,9 +117,26 @@ class SSHConnection(asyncio.BufferedProtocol):
         if conn is None or conn.closed:
             return
         self._intake(conn.buffer_updated, nbytes)
+        if self._quickack is not None and nbytes < _QUICKACK_BELOW:
+            self._ack_now()
 
     def data_received(self, data: bytes) -> None:
         self._feed(data)
+        if self._quickack is not None and len(data) < _QUICKACK_BELOW:
+            self._ack_now()
+
+    def _ack_now(self) -> None:
+        """Acknowledge what was just read at once (Linux's TCP_QUICKACK, which the kernel
+        clears again by itself) instead of after the delayed-ACK timer.  sshd does not
+        set TCP_NODELAY on non-interactive sessions, so its Nagle holds a small packet
+        until the previous one is acknowledged: right after authentication it sends
+        hostkeys-00@openssh.com, which needs no answer, and then held the confirmation of
+        our first channel ~40 ms, until our delayed ACK went out.  Only after small reads:
+        in a bulk flow ACKs go out anyway, and forcing one per read costs CPU."""
+        try:
+            self._quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        except OSError:
+            self._quickack = None
 
     def eof_received(self) -> bool:
         self._feed(b"")

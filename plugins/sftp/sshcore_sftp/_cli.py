@@ -8,7 +8,8 @@ interactive client, with ``-b batchfile`` as OpenSSH's (``-`` before a command i
 its failure, ``@`` hides its echo).  Batches, commands and ``scp /dev/stdin`` uploads are
 read through :mod:`sshcore.aio.stdio`, so stdin may be a file, a pipe, /dev/null or closed.  Both draw a progress meter on a terminal only, and
 report a failure as one line on stderr; scp exits 1 when a file failed and 255 when a
-connection did.
+connection did.  Run as the ``sshcore`` program, both end their process without the
+interpreter's teardown once their output is flushed (see :func:`_exit_now`).
 """
 
 from __future__ import annotations
@@ -162,6 +163,13 @@ def _is_file_error(exc: BaseException) -> bool:
 
 
 def _run(prog: str, coro: Callable[[], Awaitable[int]]) -> int:
+    status = _run_command(prog, coro)
+    if _whole_program():
+        _exit_now(status)
+    return status
+
+
+def _run_command(prog: str, coro: Callable[[], Awaitable[int]]) -> int:
     from sshcore.errors import SSHError
 
     try:
@@ -175,6 +183,32 @@ def _run(prog: str, coro: Callable[[], Awaitable[int]]) -> int:
         status = 1 if _is_file_error(exc) else 255
         print(f"{prog}: {_describe(exc)}", file=sys.stderr)
         return status
+
+
+def _whole_program() -> bool:
+    """Whether this process is the ``sshcore`` program (its console script or ``python -m
+    sshcore``) rather than code that called :func:`sshcore.cli.main` itself."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return (getattr(spec, "name", None) == "sshcore.__main__"
+            or os.path.basename(sys.argv[0] if sys.argv else "") == "sshcore")
+
+
+def _exit_now(status: int) -> None:
+    """End the process once the transfer is over, as mypy does: flush what was written,
+    then skip the interpreter's teardown (freeing every module and object: ~40 ms of
+    CPU with the modules a connection loads, a tenth of a short transfer's whole run).
+    Files were closed by the transfer; the OS closes the connection's socket."""
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken pipe: nothing more can reach it
+    logging.shutdown()
+    os._exit(status)
 
 
 def _transfer_arguments(p: argparse.ArgumentParser) -> None:
