@@ -124,6 +124,11 @@ class Transport:
         self.server_sig_algs: list[str] | None = None
         self.host_key: Any = None  # client: the verified server host key (first kex)
         self.host_key_blob = b""
+        #: Client: the server's signature of the first exchange hash (the session ID) with
+        #: ``host_key_blob``, which proves the host to an SSH agent (session-bind@openssh.com).
+        self.host_key_signature = b""
+        #: The peer's EXT_INFO extensions (RFC 8308), by name.
+        self.peer_extensions: dict[str, bytes] = {}
         self.negotiated: Negotiated | None = None
         self.service_requested = False
         self.service_accepted = False
@@ -620,6 +625,7 @@ class Transport:
         self.host_key = kex.host_key
         assert kex.result is not None
         self.host_key_blob = kex.result.host_key_blob
+        self.host_key_signature = kex.result.signature
         self._send_newkeys(kex)
         self._process_packets()
 
@@ -755,6 +761,7 @@ class Transport:
             name = r.text("ascii")
             exts[name] = r.string()
         r.finish()
+        self.peer_extensions.update(exts)
         if "server-sig-algs" in exts:
             self.server_sig_algs = [n for n in exts["server-sig-algs"].decode("ascii", "replace").split(",") if n]
         self._events.append(ev.ExtInfoReceived(exts))

@@ -57,17 +57,19 @@ class ClientUserauth:
     def start(self) -> None:
         self._send_request("none", b"")
 
-    def _send_request(self, method: str, body: bytes) -> None:
+    def _send_request(self, method: str, body: bytes, wire_name: str | None = None) -> None:
         self.current = method
         self.waiting_reply = True
         self.conn.send_payload(b"".join((byte(MessageType.USERAUTH_REQUEST), string(self.username),
-                                         string(SERVICE), string(method), body)))
+                                         string(SERVICE), string(wire_name or method), body)))
 
     def _context(self) -> ClientAuthContext:
         conn = self.conn
         assert conn.session_id is not None
         return ClientAuthContext(self.username, SERVICE, conn.session_id, conn.server_sig_algs,
-                                 conn.config.user_sig_algs(), conn.config.credentials)
+                                 conn.config.user_sig_algs(), conn.config.credentials,
+                                 conn.host_key_blob, conn.host_key_signature,
+                                 dict(conn.peer_extensions))
 
     def _try_next(self) -> None:
         while True:
@@ -96,7 +98,7 @@ class ClientUserauth:
                 for payload in action.payloads:
                     self.conn.send_payload(payload)
             else:
-                self._send_request(method, action.body)
+                self._send_request(method, action.body, action.method)
             return True
         if isinstance(action, AuthAsk):
             self.waiting_input = True

@@ -30,19 +30,23 @@ class SSHAgentClient:
         self.path = os.fspath(path)
         self.timeout = timeout
 
-    async def _exchange(self, request: bytes) -> bytes:
-        """Send one framed request on a fresh connection; the reply's body."""
+    async def _exchange(self, *requests: bytes) -> bytes:
+        """Send framed requests one after another on one fresh connection; the body of
+        the last reply (the earlier ones must be SSH_AGENT_SUCCESS, or are ignored when
+        they set up the connection, as session-bind does for older agents)."""
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(self.path),
                                                     self.timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise AgentError(f"cannot reach the SSH agent at {self.path}: {exc}") from None
         try:
-            writer.write(request)
-            await writer.drain()
-            header = await asyncio.wait_for(reader.readexactly(4), self.timeout)
-            length = proto.reply_length(header)
-            return await asyncio.wait_for(reader.readexactly(length), self.timeout)
+            for request in requests:
+                writer.write(request)
+                await writer.drain()
+                header = await asyncio.wait_for(reader.readexactly(4), self.timeout)
+                length = proto.reply_length(header)
+                body = await asyncio.wait_for(reader.readexactly(length), self.timeout)
+            return body
         except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
             raise AgentError(f"SSH agent at {self.path} failed: {exc!r}") from None
         finally:
@@ -66,9 +70,22 @@ class SSHAgentClient:
             keys.append(AgentKey(self, public, ident.comment))
         return keys
 
-    async def sign(self, blob: bytes, data: bytes, algorithm: str) -> bytes:
-        reply = await self._exchange(proto.encode_sign_request(blob, data, algorithm))
-        return proto.parse_sign_response(reply)
+    async def sign(self, blob: bytes, data: bytes, algorithm: str, *,
+                   session_bind: tuple[bytes, bytes, bytes] | None = None,
+                   forwarding: bool = False) -> bytes:
+        """The agent's signature of ``data`` with the key ``blob``.
+
+        ``session_bind``: ``(host key blob, session ID, the host's signature of it)``;
+        the agent connection is first bound to that session (OpenSSH's
+        ``session-bind@openssh.com``), as ``ssh`` does before publickey authentication,
+        so that keys added with destination constraints (``ssh-add -h``) can sign for
+        the hosts they are allowed to.  An agent that does not know the extension still
+        signs for keys without such constraints."""
+        sign = proto.encode_sign_request(blob, data, algorithm)
+        if session_bind is None:
+            return proto.parse_sign_response(await self._exchange(sign))
+        bind = proto.encode_session_bind(*session_bind, forwarding)
+        return proto.parse_sign_response(await self._exchange(bind, sign))
 
     async def add_key(self, key: Any, comment: str | None = None, *, lifetime: int | None = None,
                       confirm: bool = False) -> None:
@@ -107,6 +124,9 @@ class SSHAgentClient:
 class AgentKey:
     """A key held by the agent: public parts here, signing done by the agent."""
 
+    #: sign_async() takes ``session_bind=`` (the client's publickey auth passes it)
+    binds_sessions = True
+
     def __init__(self, agent: SSHAgentClient, public: Any, comment: str) -> None:
         self._agent = agent
         self._public = public
@@ -123,8 +143,11 @@ class AgentKey:
     def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
         raise AgentError("agent keys sign asynchronously: use sign_async()")
 
-    async def sign_async(self, data: bytes, algorithm: str) -> bytes:
-        return await self._agent.sign(self.public_blob, data, algorithm)
+    async def sign_async(self, data: bytes, algorithm: str, *,
+                         session_bind: tuple[bytes, bytes, bytes] | None = None) -> bytes:
+        """Sign through the agent (``session_bind``: see :meth:`SSHAgentClient.sign`)."""
+        return await self._agent.sign(self.public_blob, data, algorithm,
+                                      session_bind=session_bind)
 
     def __repr__(self) -> str:
         return f"<AgentKey {self.key_type} {self.comment!r}>"

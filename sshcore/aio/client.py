@@ -192,7 +192,10 @@ class SSHClientConnection(SSHConnection):
         elif event.kind == "sign":
             async def answer() -> bytes | None:
                 try:
-                    return bytes(await info["key"].sign_async(info["data"], info["algorithm"]))
+                    key, extra = info["key"], {}
+                    if "session_bind" in info and getattr(key, "binds_sessions", False):
+                        extra["session_bind"] = info["session_bind"]  # an SSH agent's key
+                    return bytes(await key.sign_async(info["data"], info["algorithm"], **extra))
                 except SSHError as exc:
                     logger.warning("%s", exc)
                     return None

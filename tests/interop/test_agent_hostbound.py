@@ -1,0 +1,74 @@
+"""Destination-constrained agent keys (OpenSSH 8.9): keys the real ``ssh-add -h`` loaded
+sign only after our client binds the agent connection to the session
+(``session-bind@openssh.com``) and authenticates with
+``publickey-hostbound-v00@openssh.com``; sshd checks the result."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import sshcore
+from sshcore.agent import SSHAgentClient
+from sshcore.errors import PermissionDeniedError
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture
+def agent(tmp_path):
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sock.exists(), "ssh-agent did not start"
+    yield sock
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def add_constrained(sock: Path, key: Path, host: str, known_hosts: Path) -> None:
+    r = subprocess.run(["ssh-add", "-H", str(known_hosts), "-h", host, str(key)],
+                       env=dict(os.environ, SSH_AUTH_SOCK=str(sock)), capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "restricted to" in r.stderr or "Identity added" in r.stderr, r.stderr
+
+
+def login(sshd, sock: Path) -> str:
+    async def main():
+        async with sshcore.connect("127.0.0.1", sshd.port, config=None, client_keys=[],
+                                   agent_path=str(sock), known_hosts=str(sshd.known_hosts)) as conn:
+            return (await conn.run("echo bound-ok")).stdout
+    return asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_destination_constrained_key_logs_in_to_its_host_only(agent, keys, start_sshd,
+                                                              tmp_path, helpers):
+    key = helpers.keygen(tmp_path / "dest", "ed25519")
+    auth = tmp_path / "authorized_keys"
+    auth.write_text(Path(f"{key}.pub").read_text())
+    sshd = start_sshd(AuthorizedKeysFile=str(auth))
+    kh = tmp_path / "host_keys"  # what ssh-add -h looks the destination's keys up in
+    kh.write_text("".join(f"127.0.0.1 {Path(f'{p}.pub').read_text()}" for p in keys.host.values()))
+    add_constrained(agent, key, "127.0.0.1", kh)
+    assert login(sshd, agent) == "bound-ok\n"
+    log = sshd.log.read_text(errors="replace")
+    assert "method publickey-hostbound-v00@openssh.com" in log
+    assert "Accepted publickey for root from 127.0.0.1" in log
+
+    # The same key, allowed only to another host (another host key): the agent refuses.
+    asyncio.run(asyncio.wait_for(SSHAgentClient(agent).remove_all(), 30))
+    other = helpers.keygen(tmp_path / "other_host", "ed25519")
+    kh_other = tmp_path / "other_host_keys"
+    kh_other.write_text(f"otherhost {Path(f'{other}.pub').read_text()}")
+    add_constrained(agent, key, "otherhost", kh_other)
+    with pytest.raises(PermissionDeniedError):
+        login(sshd, agent)
