@@ -133,7 +133,8 @@ class SSHServer:
 
     def agent_forwarding_requested(self) -> bool:
         """An ``auth-agent-req@openssh.com`` on a session (``ssh -A``): True to give the
-        session its own agent socket (``SSH_AUTH_SOCK``) leading to the client's agent."""
+        session its own agent socket (``SSH_AUTH_SOCK``) leading to the client's agent.
+        Synchronous: the answer is due before the next request on the channel."""
         d = self._defaults
         return d.agent_forwarding_requested() if d is not None else False
 
