@@ -8,6 +8,9 @@ both owned by the user the server runs as), named in the session's ``SSH_AUTH_SO
 Each connection to it opens an ``auth-agent@openssh.com`` channel to the client, which
 relays the bytes to the client's agent.  The socket and its directory are removed when
 the session ends (or the connection closes).
+
+On the client side, :func:`connect_forwarded_agent` connects such a channel to the local
+agent, bound to the session first (``session-bind@openssh.com``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import tempfile
 from typing import Any
 
 from .._wire import SSHReader
+from ..errors import ChannelOpenError, SSHError
 from .channel import SSHServerChannel
-from .forward import bridge_on_new_channel
+from .forward import (CONNECT_FAILED, SSHTCPChannel, _Bridge, _SocketProtocol,
+                      bridge_on_new_channel)
 
 logger = logging.getLogger("sshcore.aio")
 
@@ -120,4 +125,42 @@ class AgentForwardingServerChannel(SSHServerChannel):
         super()._connection_lost(exc)
 
 
-__all__ = ["AgentForwardingServerChannel", "AgentSocket"]
+
+
+async def connect_forwarded_agent(conn: Any, path: str, timeout: float = 10.0) -> SSHTCPChannel:
+    """Client side of ``ssh -A``: connect an ``auth-agent@openssh.com`` channel the server
+    opened to the local agent at ``path``, first binding that agent connection to this
+    session as a forwarded one (``session-bind@openssh.com``, as OpenSSH's client does),
+    so keys with destination constraints (``ssh-add -h A -h 'A>B'``) can be used from
+    the server for the hops they allow, and no others.  An agent without the extension
+    is used unbound."""
+    from .._agent_proto import encode_session_bind, reply_length
+
+    loop = conn._loop
+    kernel = conn._conn
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.wait_for(loop.sock_connect(sock, path), timeout)
+        if kernel is not None and kernel.host_key_signature and kernel.session_id:
+            await loop.sock_sendall(sock, encode_session_bind(
+                kernel.host_key_blob, kernel.session_id, kernel.host_key_signature, True))
+            length = reply_length(await asyncio.wait_for(_recv_exactly(loop, sock, 4), timeout))
+            await asyncio.wait_for(_recv_exactly(loop, sock, length), timeout)  # reply ignored
+        bridge = _Bridge(loop)
+        await loop.create_unix_connection(lambda: _SocketProtocol(bridge), sock=sock)
+    except (OSError, EOFError, asyncio.TimeoutError, SSHError) as exc:
+        sock.close()
+        raise ChannelOpenError(CONNECT_FAILED, f"connect to the SSH agent at {path} failed: "
+                               f"{getattr(exc, 'strerror', None) or exc!r}") from None
+    return SSHTCPChannel(bridge, channel_type=AGENT_CHANNEL)
+
+
+async def _recv_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = await loop.sock_recv(sock, n - len(data))
+        if not chunk:
+            raise EOFError("the SSH agent closed the connection")
+        data += chunk
+    return data

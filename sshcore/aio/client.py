@@ -283,7 +283,9 @@ class SSHClientConnection(SSHConnection):
         if channel_type == "auth-agent@openssh.com":
             if not self.agent_forwarding_path:
                 raise ChannelOpenError(PROHIBITED, "agent forwarding was not requested")
-            return connect_bridge(self, channel_type, None, 0, self.agent_forwarding_path)
+            from .agent_forward import connect_forwarded_agent
+
+            return connect_forwarded_agent(self, self.agent_forwarding_path)
         if channel_type == "forwarded-tcpip":
             host, port, orig_host, orig_port = parse_tcpip_data(data)
             listener = self._remote_listeners.get(("tcp", port))

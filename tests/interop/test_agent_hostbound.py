@@ -34,8 +34,11 @@ def agent(tmp_path):
     proc.wait(timeout=10)
 
 
-def add_constrained(sock: Path, key: Path, host: str, known_hosts: Path) -> None:
-    r = subprocess.run(["ssh-add", "-H", str(known_hosts), "-h", host, str(key)],
+def add_constrained(sock: Path, key: Path, hosts: str, known_hosts: Path) -> None:
+    """``ssh-add -h`` for each of the space-separated ``hosts`` (one call: adding the key
+    again would replace its constraints)."""
+    spec = [arg for host in hosts.split() for arg in ("-h", host)]
+    r = subprocess.run(["ssh-add", "-H", str(known_hosts), *spec, str(key)],
                        env=dict(os.environ, SSH_AUTH_SOCK=str(sock)), capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0, r.stderr
@@ -72,3 +75,34 @@ def test_destination_constrained_key_logs_in_to_its_host_only(agent, keys, start
     add_constrained(agent, key, "otherhost", kh_other)
     with pytest.raises(PermissionDeniedError):
         login(sshd, agent)
+
+
+def test_forwarded_agent_is_bound_for_multi_hop_constraints(agent, keys, start_sshd, tmp_path,
+                                                            helpers):
+    """``ssh-add -h A -h 'A>B'``: through our client to sshd A, forwarding the agent, the
+    real ``ssh`` on A reaches sshd B with the key only because our client bound the
+    forwarded agent connection to the A session (session-bind, forwarding=true)."""
+    key = helpers.keygen(tmp_path / "hops", "ed25519")
+    auth = tmp_path / "authorized_keys"
+    auth.write_text(Path(f"{key}.pub").read_text())
+    host_a = start_sshd(AuthorizedKeysFile=str(auth))
+    b_key = helpers.keygen(tmp_path / "host_b", "ed25519")
+    host_b = start_sshd(AuthorizedKeysFile=str(auth), HostKey=str(b_key))
+    b_known = tmp_path / "b_known_hosts"
+    b_known.write_text(f"[127.0.0.1]:{host_b.port} {Path(f'{b_key}.pub').read_text()}")
+    kh = tmp_path / "host_keys"
+    kh.write_text("".join(f"hosta {Path(f'{p}.pub').read_text()}" for p in keys.host.values())
+                  + f"hostb {Path(f'{b_key}.pub').read_text()}")
+    add_constrained(agent, key, "hosta hosta>hostb", kh)
+    hop = (f"ssh -F /dev/null -p {host_b.port} -o BatchMode=yes -o HostKeyAlgorithms=ssh-ed25519 "
+           f"-o UserKnownHostsFile={b_known} 127.0.0.1 echo second-hop-ok")
+
+    async def main():
+        async with sshcore.connect("127.0.0.1", host_a.port, config=None, client_keys=[],
+                                   agent_path=str(agent), forward_agent=str(agent),
+                                   known_hosts=str(host_a.known_hosts)) as conn:
+            return await conn.run(hop)
+
+    r = asyncio.run(asyncio.wait_for(main(), 60))
+    assert (r.exit_status, r.stdout) == (0, "second-hop-ok\n"), r.stderr
+    assert "method publickey-hostbound-v00@openssh.com" in host_b.log.read_text(errors="replace")
