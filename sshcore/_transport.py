@@ -506,6 +506,9 @@ class Transport:
         key = next(k for k in self.config.server_host_keys if alg.host_key in k.sig_algorithms())
         host_alg = alg.host_key
 
+        if kex.first:
+            self.host_key_blob = key.public_blob  # the host key clients bind sessions to
+
         def sign(data: bytes) -> bytes:
             return key.sign(data, host_alg)
 
@@ -649,8 +652,12 @@ class Transport:
 
     def ext_info_payload(self) -> bytes:
         sig_algs = ",".join(self.config.user_sig_algs())
-        return b"".join((byte(MessageType.EXT_INFO), uint32(1), string("server-sig-algs"),
-                         string(sig_algs)))
+        exts = [string("server-sig-algs") + string(sig_algs)]
+        offered = self.config.auth_methods_offered
+        if "publickey" in (offered if offered is not None else self.config.auth_method_names()):
+            # OpenSSH 8.9: publickey-hostbound-v00@openssh.com is accepted (see _userauth)
+            exts.append(string("publickey-hostbound@openssh.com") + string("0"))
+        return b"".join((byte(MessageType.EXT_INFO), uint32(len(exts)), *exts))
 
     def _on_newkeys(self, payload: bytes) -> None:
         kex = self._kex

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("sshcore.userauth")
 SERVICE = "ssh-connection"
+#: OpenSSH 8.9's publickey variant whose request also names the server's host key (the
+#: server advertises it in EXT_INFO; the "publickey" method plugin serves it).
+HOSTBOUND = "publickey-hostbound-v00@openssh.com"
 
 
 class ClientUserauth:
@@ -172,10 +175,11 @@ class ServerUserauth:
         self.completed: dict[str, list[str]] = {}
         self.required = [list(seq) for seq in (cfg.auth_methods_required or [])]
 
-    def _context(self) -> ServerAuthContext:
+    def _context(self, method: str = "") -> ServerAuthContext:
         conn = self.conn
         assert conn.session_id is not None
-        return ServerAuthContext(conn.session_id, conn.config.user_sig_algs(), conn.decode_user_key)
+        return ServerAuthContext(conn.session_id, conn.config.user_sig_algs(), conn.decode_user_key,
+                                 conn.host_key_blob, method)
 
     def send_banner(self, text: str) -> None:
         self.conn.send_payload(byte(MessageType.USERAUTH_BANNER) + string(text) + string(""))
@@ -206,12 +210,15 @@ class ServerUserauth:
             self.current = (username, "none", None)
             self._ask(username, "none", AuthAsk("none", {"username": username}))
             return
+        wire_method = method
+        if method == HOSTBOUND:  # OpenSSH's host-bound publickey: the publickey method's
+            method = "publickey"
         if method not in self._allowed_for(username):
             self.conn._events.append(ev.AuthResult(username, method, False))
             self._failure(counted=True, username=username)
             return
         factory = self.conn.registry.get("auth", method).server
-        obj = factory(self._context())
+        obj = factory(self._context(wire_method))
         self.current = (username, method, obj)
         self._act(username, method, obj.request(username, service, body))
 

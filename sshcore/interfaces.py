@@ -385,6 +385,11 @@ class ServerAuthContext:
     #: ``decode_public_key(blob, alg)`` returns a PublicKey or None if the algorithm is
     #: unknown/disabled or the blob malformed.
     decode_public_key: Callable[[bytes, str], PublicKey | None]
+    #: This server's host key blob from the first key exchange.
+    host_key_blob: bytes = b""
+    #: The method name the client sent (``publickey-hostbound-v00@openssh.com`` is
+    #: served by the ``publickey`` method).
+    method: str = ""
 
 
 @dataclass(slots=True)

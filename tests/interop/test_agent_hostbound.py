@@ -106,3 +106,36 @@ def test_forwarded_agent_is_bound_for_multi_hop_constraints(agent, keys, start_s
     r = asyncio.run(asyncio.wait_for(main(), 60))
     assert (r.exit_status, r.stdout) == (0, "second-hop-ok\n"), r.stderr
     assert "method publickey-hostbound-v00@openssh.com" in host_b.log.read_text(errors="replace")
+
+
+def test_ssh_with_a_destination_constrained_key_logs_in_to_our_server(agent, keys, tmp_path,
+                                                                      helpers):
+    """Our server offers publickey-hostbound (EXT_INFO) and checks it: the real ssh, whose
+    agent holds a key usable only for our server's host key, logs in; for another host key
+    the agent refuses."""
+    key = helpers.keygen(tmp_path / "ours", "ecdsa")
+    pub = Path(f"{key}.pub")
+    auth = tmp_path / "authorized_keys"
+    auth.write_text(pub.read_text())
+    kh = tmp_path / "host_keys"
+    kh.write_text(f"ourserver {Path(str(keys.host['ed25519']) + '.pub').read_text()}")
+    other = helpers.keygen(tmp_path / "other_host", "ed25519")
+    kh.write_text(kh.read_text() + f"elsewhere {Path(f'{other}.pub').read_text()}")
+    env = {"SSH_AUTH_SOCK": str(agent)}
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              authorized_client_keys=str(auth)) as srv:
+        add_constrained(agent, key, "elsewhere", kh)
+        refused = helpers.run_ssh(srv.port, "echo no", identity=pub, env_overrides=env)
+        add_constrained(agent, key, "ourserver", kh)  # replaces the constraint
+        r = helpers.run_ssh(srv.port, "echo hostbound-ok", identity=pub, env_overrides=env,
+                            options={"LogLevel": "DEBUG1"})
+        # our client, with the key from the same agent, also logs in host-bound
+        async def ours():
+            async with sshcore.connect("127.0.0.1", srv.port, config=None, client_keys=[],
+                                       agent_path=str(agent), known_hosts=None) as conn:
+                return (await conn.run("echo ours-ok")).stdout
+        assert asyncio.run(asyncio.wait_for(ours(), 60)) == "ours-ok\n"
+    assert refused.returncode == 255 and b"Permission denied" in refused.stderr
+    assert (r.returncode, r.stdout) == (0, b"hostbound-ok\n"), r.stderr
+    # ssh saw the offer, so it authenticated host-bound (and our server accepted that)
+    assert b"publickey-hostbound@openssh.com=<0>" in r.stderr, r.stderr

@@ -107,17 +107,22 @@ class PublicKeyServer:
     def __init__(self, ctx: ServerAuthContext) -> None:
         self.ctx = ctx
         self._state: tuple[str, str, str, bytes, Any, bytes | None] | None = None
+        self._host_key: bytes | None = None
 
     def request(self, username: str, service: str, body: bytes) -> AuthAction:
         r = SSHReader(body)
         has_sig = r.boolean()
         alg = r.text("ascii")
         blob = r.string()
+        host_key = r.string() if self.ctx.method == HOSTBOUND else None
         sig = r.string() if has_sig else None
         r.finish()
+        if host_key is not None and host_key != self.ctx.host_key_blob:
+            return AuthDone()  # bound to another host key than this session's (as sshd)
         key = self.ctx.decode_public_key(blob, alg)
         if key is None:
             return AuthDone()
+        self._host_key = host_key
         self._state = (username, service, alg, blob, key, sig)
         return AuthAsk("publickey", {"key": key, "algorithm": alg, "signed": has_sig})
 
@@ -128,7 +133,7 @@ class PublicKeyServer:
             return AuthDone()
         if sig is None:
             return AuthSend(payloads=[byte(USERAUTH_PK_OK) + string(alg) + string(blob)])
-        data = signed_data(self.ctx.session_id, username, service, alg, blob)
+        data = signed_data(self.ctx.session_id, username, service, alg, blob, self._host_key)
         return AuthDone(success=bool(key.verify(data, sig, alg)))
 
     def receive(self, payload: bytes) -> AuthAction:
