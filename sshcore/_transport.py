@@ -147,6 +147,11 @@ class Transport:
         self.server_sig_algs: list[str] | None = None
         self.host_key: Any = None  # client: the verified server host key (first kex)
         self.host_key_blob = b""
+        #: Client: the server's signature of the first exchange hash (the session ID) with
+        #: ``host_key_blob``, which proves the host to an SSH agent (session-bind@openssh.com).
+        self.host_key_signature = b""
+        #: The peer's EXT_INFO extensions (RFC 8308), by name.
+        self.peer_extensions: dict[str, bytes] = {}
         self.negotiated: Negotiated | None = None
         self.service_requested = False
         self.service_accepted = False
@@ -548,6 +553,9 @@ class Transport:
         key = next(k for k in self.config.server_host_keys if alg.host_key in k.sig_algorithms())
         host_alg = alg.host_key
 
+        if kex.first:
+            self.host_key_blob = key.public_blob  # the host key clients bind sessions to
+
         def sign(data: bytes) -> bytes:
             return key.sign(data, host_alg)
 
@@ -668,6 +676,7 @@ class Transport:
         self.host_key = kex.host_key
         assert kex.result is not None
         self.host_key_blob = kex.result.host_key_blob
+        self.host_key_signature = kex.result.signature
         self._send_newkeys(kex)
         self._process_packets()
 
@@ -696,8 +705,12 @@ class Transport:
 
     def ext_info_payload(self) -> bytes:
         sig_algs = ",".join(self.config.user_sig_algs())
-        return b"".join((byte(MessageType.EXT_INFO), uint32(1), string("server-sig-algs"),
-                         string(sig_algs)))
+        exts = [string("server-sig-algs") + string(sig_algs)]
+        offered = self.config.auth_methods_offered
+        if "publickey" in (offered if offered is not None else self.config.auth_method_names()):
+            # OpenSSH 8.9: publickey-hostbound-v00@openssh.com is accepted (see _userauth)
+            exts.append(string("publickey-hostbound@openssh.com") + string("0"))
+        return b"".join((byte(MessageType.EXT_INFO), uint32(len(exts)), *exts))
 
     def _on_newkeys(self, payload: bytes) -> None:
         kex = self._kex
@@ -806,6 +819,7 @@ class Transport:
             name = r.text("ascii")
             exts[name] = r.string()
         r.finish()
+        self.peer_extensions.update(exts)
         if "server-sig-algs" in exts:
             self.server_sig_algs = [n for n in exts["server-sig-algs"].decode("ascii", "replace").split(",") if n]
         self._events.append(ev.ExtInfoReceived(exts))

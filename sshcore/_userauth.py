@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("sshcore.userauth")
 SERVICE = "ssh-connection"
+#: OpenSSH 8.9's publickey variant whose request also names the server's host key (the
+#: server advertises it in EXT_INFO; the "publickey" method plugin serves it).
+HOSTBOUND = "publickey-hostbound-v00@openssh.com"
 
 
 class ClientUserauth:
@@ -62,17 +65,19 @@ class ClientUserauth:
     def start(self) -> None:
         self._send_request("none", b"")
 
-    def _send_request(self, method: str, body: bytes) -> None:
+    def _send_request(self, method: str, body: bytes, wire_name: str | None = None) -> None:
         self.current = method
         self.waiting_reply = True
         self.conn.send_payload(b"".join((byte(MessageType.USERAUTH_REQUEST), string(self.username),
-                                         string(SERVICE), string(method), body)))
+                                         string(SERVICE), string(wire_name or method), body)))
 
     def _context(self) -> ClientAuthContext:
         conn = self.conn
         assert conn.session_id is not None
         return ClientAuthContext(self.username, SERVICE, conn.session_id, conn.server_sig_algs,
-                                 conn.config.user_sig_algs(), conn.config.credentials)
+                                 conn.config.user_sig_algs(), conn.config.credentials,
+                                 conn.host_key_blob, conn.host_key_signature,
+                                 dict(conn.peer_extensions))
 
     def _try_next(self) -> None:
         while True:
@@ -101,7 +106,7 @@ class ClientUserauth:
                 for payload in action.payloads:
                     self.conn.send_payload(payload)
             else:
-                self._send_request(method, action.body)
+                self._send_request(method, action.body, action.method)
             return True
         if isinstance(action, AuthAsk):
             self.waiting_input = True
@@ -179,10 +184,11 @@ class ServerUserauth:
         self.completed: dict[str, list[str]] = {}
         self.required = tuple(tuple(seq) for seq in (cfg.auth_methods_required or ()))
 
-    def _context(self) -> ServerAuthContext:
+    def _context(self, method: str = "") -> ServerAuthContext:
         conn = self.conn
         assert conn.session_id is not None
-        return ServerAuthContext(conn.session_id, conn.config.user_sig_algs(), conn.decode_user_key)
+        return ServerAuthContext(conn.session_id, conn.config.user_sig_algs(), conn.decode_user_key,
+                                 conn.host_key_blob, method)
 
     def send_banner(self, text: str) -> None:
         self.conn.send_payload(byte(MessageType.USERAUTH_BANNER) + string(text) + string(""))
@@ -213,12 +219,15 @@ class ServerUserauth:
             self.current = (username, "none", None)
             self._ask(username, "none", AuthAsk("none", {"username": username}))
             return
+        wire_method = method
+        if method == HOSTBOUND:  # OpenSSH's host-bound publickey: the publickey method's
+            method = "publickey"
         if method not in self._allowed_for(username):
             self.conn._events.append(ev.AuthResult(username, method, False))
             self._failure(counted=True, username=username)
             return
         factory = self.conn.registry.get("auth", method).server
-        obj = factory(self._context())
+        obj = factory(self._context(wire_method))
         self.current = (username, method, obj)
         self._act(username, method, obj.request(username, service, body))
 

@@ -7,7 +7,7 @@ library; everything that touches key material is created through these factories
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -375,6 +375,12 @@ class ClientAuthContext:
     sig_algs: Sequence[str]
     #: Anything the application supplied up front (``password``, ``client_keys``, ...).
     credentials: dict[str, Any]
+    #: The server's host key blob from the first key exchange, and its signature of the
+    #: session ID (for publickey-hostbound and an SSH agent's session-bind).
+    host_key_blob: bytes = b""
+    host_key_signature: bytes = b""
+    #: The server's EXT_INFO extensions (RFC 8308), by name.
+    server_extensions: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +391,11 @@ class ServerAuthContext:
     #: ``decode_public_key(blob, alg)`` returns a PublicKey or None if the algorithm is
     #: unknown/disabled or the blob malformed.
     decode_public_key: Callable[[bytes, str], PublicKey | None]
+    #: This server's host key blob from the first key exchange.
+    host_key_blob: bytes = b""
+    #: The method name the client sent (``publickey-hostbound-v00@openssh.com`` is
+    #: served by the ``publickey`` method).
+    method: str = ""
 
 
 @dataclass(slots=True)
@@ -393,6 +404,9 @@ class AuthSend:
 
     body: bytes = b""
     payloads: list[bytes] = field(default_factory=list)
+    #: Client: the method name to send instead of the method's own (``publickey`` sends
+    #: ``publickey-hostbound-v00@openssh.com`` to servers that offer it).
+    method: str | None = None
 
 
 @dataclass(slots=True)

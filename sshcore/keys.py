@@ -740,6 +740,23 @@ class CertifiedKey:
         return f"<CertifiedKey {self.cert!r}>"
 
 
+def private_key_fields(key: Any) -> bytes:
+    """A private key as the SSH agent protocol's add-identity request carries it: its type
+    then its private fields, in the order OpenSSH's ``openssh-key-v1`` format stores them
+    (from the key plugin's ``private_fields()``).  A :class:`CertifiedKey` gives the
+    certified form (the certificate, then the private fields) that ``ssh-add`` sends."""
+    target = key.private if isinstance(key, CertifiedKey) else key
+    export = getattr(target, "private_fields", None)
+    if export is None:
+        raise KeyImportError(f"{type(target).__name__} keys cannot be exported to an agent "
+                             "(their plugin has no private_fields())")
+    if not getattr(target, "has_private", False):
+        raise KeyImportError("this is a public key: there is no private key to send")
+    if isinstance(key, CertifiedKey):
+        return bytes(export(key.cert.public_blob))
+    return bytes(export())
+
+
 def read_certificate(path: str | Path, *, registry: Registry | None = None) -> Any:
     """An OpenSSH certificate file (``*-cert.pub``)."""
     cert = read_public_key(path, registry=registry)

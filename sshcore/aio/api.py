@@ -205,6 +205,7 @@ async def listen(host: str = "", port: int = 22, *,
                  require_strict_kex: bool = False, rekey_bytes: int | None = None,
                  rekey_seconds: float | None = None, reuse_address: bool = True,
                  known_client_hosts: Any = None, allow_forwarding: bool = False,
+                 allow_agent_forwarding: bool = True,
                  server_host_certs: Any = None, keepalive_interval: float | None = None,
                  keepalive_count_max: int = 3,
                  max_startups: str | Sequence[int] | None = "10:30:100",
@@ -276,7 +277,9 @@ async def listen(host: str = "", port: int = 22, *,
     :class:`~sshcore.passwords.PasswordFile` of salted hashes) and, for hostbased auth,
     ``known_client_hosts`` (a known_hosts-format file of client host keys);
     ``accept_env`` (patterns like sshd's AcceptEnv; default: all) limits the client's
-    environment variables that processes get; ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways.  Exec and shell requests run as real
+    environment variables that processes get; ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways, and
+    agent forwarding (``ssh -A``: a per-session ``SSH_AUTH_SOCK`` socket leading back to
+    the client's agent) unless ``allow_agent_forwarding=False`` (sshd's AllowAgentForwarding).  Exec and shell requests run as real
     subprocesses unless ``process_factory`` is given; ``subsystems`` maps
     subsystem names to the commands that serve them (``{"sftp": "/usr/lib/openssh/sftp-server"}``,
     like sshd's Subsystem), or, with a ``process_factory``, lists the names it accepts.
@@ -371,7 +374,7 @@ async def listen(host: str = "", port: int = 22, *,
 
     def build() -> SSHServerConnection:
         options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
-                                 allow_forwarding)
+                                 allow_forwarding, allow_agent_forwarding)
         if server_factory is None:
             server = options
         else:

@@ -141,7 +141,10 @@ class SSHClientConnection(SSHConnection):
         if event.kind == "sign":
             async def sign() -> bytes | None:
                 try:
-                    return bytes(await info["key"].sign_async(info["data"], info["algorithm"]))
+                    key, extra = info["key"], {}
+                    if "session_bind" in info and getattr(key, "binds_sessions", False):
+                        extra["session_bind"] = info["session_bind"]  # an SSH agent's key
+                    return bytes(await key.sign_async(info["data"], info["algorithm"], **extra))
                 except SSHError as exc:
                     logger.warning("%s", exc)
                     return None
@@ -231,7 +234,9 @@ class SSHClientConnection(SSHConnection):
         if channel_type == "auth-agent@openssh.com":
             if not self.agent_forwarding_path:
                 raise ChannelOpenError(PROHIBITED, "agent forwarding was not requested")
-            return connect_bridge(self, channel_type, None, 0, self.agent_forwarding_path)
+            from .agent_forward import connect_forwarded_agent
+
+            return connect_forwarded_agent(self, self.agent_forwarding_path)
         if channel_type == "forwarded-tcpip":
             host, port, orig_host, orig_port = parse_tcpip_data(data)
             listener = self._remote_listeners.get(("tcp", port))

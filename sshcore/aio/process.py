@@ -587,6 +587,8 @@ async def run_subprocess(process: SSHServerProcess, *, shell: str | None = None,
     """
     shell = shell or os.environ.get("SHELL") or "/bin/sh"
     env = dict(base_env if base_env is not None else os.environ)
+    if base_env is None:  # as sshd: the session's agent is the forwarded one, never the server's
+        env.pop("SSH_AUTH_SOCK", None)
     env.update(process.env)
     pty = process.term_type is not None  # a pty-req, even one with an empty TERM (ssh -t without TERM)
     if pty:

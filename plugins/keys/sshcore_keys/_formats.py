@@ -175,6 +175,8 @@ def _eddsa_or_ecdsa(key: Any) -> SSHKey:
 
 def _private_fields(key: SSHKey) -> bytes:
     k: Any = key._key
+    if not key.has_private:
+        raise KeyImportError("this is a public key: there is no private key to export")
     if isinstance(key, Ed25519Key):
         pub = key.raw_public
         return string(key.key_type) + string(pub) + string(bytes(k.seed) + pub)
@@ -185,7 +187,36 @@ def _private_fields(key: SSHKey) -> bytes:
         return string(key.key_type) + string(key.curve_id) + string(key.q) + mpint(int(k.d))
     if isinstance(key, DSAKey):
         return string(key.key_type) + b"".join(mpint(v) for v in (k.p, k.q, k.g, k.y, k.x))
-    raise ValueError(f"cannot export {type(key).__name__}")
+    raise KeyImportError(f"cannot export {type(key).__name__}")
+
+
+#: the public fields leading a key type's private fields (dropped in the certified form)
+_PUBLIC_FIELDS = {"ssh-rsa": ("mpint", "mpint"), "ssh-dss": ("mpint",) * 4,
+                  "ecdsa": ("string", "string")}
+
+
+def private_fields(key: SSHKey, certificate: bytes | None = None) -> bytes:
+    """The key type and private fields as openssh-key-v1 stores them, which is also how
+    the SSH agent protocol's add-identity request carries a key.
+
+    With ``certificate`` (the blob of a certificate for this key), the certified form
+    OpenSSH's agent takes: the certificate's type and blob, then the private fields
+    without the public ones the certificate already holds (Ed25519 keeps both)."""
+    fields = _private_fields(key)
+    if certificate is None:
+        return fields
+    r = SSHReader(fields)
+    key_type = r.text("ascii")
+    for kind in _PUBLIC_FIELDS.get("ecdsa" if key_type.startswith("ecdsa-") else key_type, ()):
+        if kind == "mpint":
+            r.mpint()
+        else:
+            r.string()
+    try:
+        cert_type = SSHReader(certificate).text("ascii")
+    except SSHError:
+        raise KeyImportError("malformed certificate blob") from None
+    return string(cert_type) + string(certificate) + r.rest()
 
 
 def export_openssh_private(key: SSHKey, passphrase: str | bytes | None = None,

@@ -91,6 +91,14 @@ class SSHKey:
     def _sign(self, alg: str, data: bytes) -> bytes:  # pragma: no cover
         raise NotImplementedError
 
+    def private_fields(self, certificate: bytes | None = None) -> bytes:
+        """The key type and private fields in openssh-key-v1's (and the SSH agent
+        protocol's) order; with ``certificate``, the certified form an agent takes (see
+        :func:`sshcore.keys.private_key_fields`).  A public key raises KeyImportError."""
+        from ._formats import private_fields
+
+        return private_fields(self, certificate)
+
     def public_key(self) -> SSHKey:
         pub = type(self)(self._key.public_key())
         pub.comment = self.comment
