@@ -108,7 +108,7 @@ class Transport:
                  "host_key", "host_key_blob", "negotiated", "service_requested",
                  "service_accepted", "_now", "_last_kex_time", "_bytes_at_kex",
                  "_recv_at_kex", "statistics_kex_count", "_kex_names", "_cipher_names",
-                 "_mac_names", "_comp_names", "_host_key_names", "authenticated")
+                 "_mac_names", "_comp_names", "_host_key_names", "authenticated", "host_key_signature", "peer_extensions")
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config

@@ -31,7 +31,7 @@ class Connection(Transport):
     """``now``: when the connection started (the server's login grace time runs from it)."""
 
     __slots__ = ("userauth", "channels", "username", "_auth_deadline", "_last_heard",
-                 "_last_probe", "_probes", "keepalives_sent")
+                 "_last_probe", "_probes", "keepalives_sent", "_timeouts")
 
     def __init__(self, config: ConnectionConfig, now: float = 0.0) -> None:
         super().__init__(config)

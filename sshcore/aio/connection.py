@@ -47,7 +47,7 @@ class SSHConnection(asyncio.BufferedProtocol):
     __slots__ = ("_config", "_conn", "_transport", "_loop", "_timer", "_timer_at", "_channels",
                  "_opening", "_global_waiters", "_global_replies", "_listener_set", "_tasks",
                  "_is_closed", "_closed_waiter", "_error", "_ready", "_processing", "_burst",
-                 "kex_executor", "peer_addr", "username", "__weakref__")
+                 "kex_executor", "peer_addr", "username", "__weakref__", "_quickack")
 
     def __init__(self, config: ConnectionConfig) -> None:
         self._config = config

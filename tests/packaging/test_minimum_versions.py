@@ -74,6 +74,10 @@ def test_plugin_tests_pass_at_minimum_versions(min_group, pk, wheels, tmp_path, 
                     PIN_CHECK_MODULES=",".join(modules), PIN_CHECK_DISTS=",".join(pins))
     r = run([str(py), "-m", "pytest", "-q", "-p", "_pin_check", "-p", "no:cacheprovider",
              "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
+             # The conformance kit's checks run the whole standard stack (keys, kex,
+             # ciphers) against OpenSSH: the full suite runs them; here each plugin's own
+             # tests prove its own minimum dependencies.
+             "--ignore-glob=*/test_conformance.py",
              *(str(p) for name in plugins for p in pk.test_paths(name))],
             timeout=540, cwd=outside, env=env)
     assert r.returncode == 0, f"under {reqs}:\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"

@@ -16,6 +16,7 @@ from sshcore.wire import string
 PROVIDER = "sshcore-keys"
 NAMES = [d.name for d in default_registry().all("signature") if d.enabled_by_default
          and "-cert-" not in d.name
+         and not d.name.startswith("sk-")  # security keys sign users in, never a host
          and any(p.matches(PROVIDER) for p in default_registry().providers("signature", d.name))]
 SIZE = 256 * 1024
 
