@@ -21,6 +21,7 @@ import ast
 from pathlib import Path
 
 import sshcore
+from sshcore.connection import Connection
 
 ROOT = Path(sshcore.__file__).parent
 NOT_KERNEL = {"cli", "keys"}
@@ -114,3 +115,20 @@ def test_no_import_cycle_among_kernel_modules():
     if cycle:
         steps = [f"{a} (line {graph[a][b]}) -> {b}" for a, b in zip(cycle, cycle[1:])]
         raise AssertionError("import cycle: " + ", ".join(steps))
+
+
+def test_connection_provides_everything_the_layer_host_names(test_registry):
+    """The sub-layers reach their owner only through _LayerHost: the Connection has each
+    attribute and method the interface names (a renamed one would surface here)."""
+    from sshcore._layer import _LayerHost
+    from sshcore.testing import pair_configs
+
+    names = set(_LayerHost.__annotations__) | {
+        n for n, v in vars(_LayerHost).items() if callable(v) and not n.startswith("__")}
+    assert {"send_payload", "_events", "_now", "config", "on_auth_success"} <= names
+    cfgs = pair_configs(test_registry)
+    for role in ("client", "server"):
+        conn = Connection(getattr(cfgs, role))
+        missing = sorted(n for n in names if not hasattr(conn, n))
+        assert missing == [], f"{role} Connection lacks {missing}"
+        assert conn.channels.host is conn and conn.userauth.host is conn
