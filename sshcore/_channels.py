@@ -27,6 +27,9 @@ stderr, or stderr anywhere but towards a client's session) is dropped, as its "b
 data" does, its window credited back.  ``eow@openssh.com`` (OpenSSH PROTOCOL 2.1: the
 peer reads no more) drops the channel's queued and future data, as nchan.c
 chan_rcvd_eow does by closing the descriptor that feeds the channel; stderr still flows.
+
+The connection that owns this layer is seen only through
+:class:`sshcore._layer._LayerHost` (so this module never imports ``connection``).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from .errors import LocalProtocolError, RemoteProtocolError
 from .messages import EXTENDED_DATA_STDERR, MessageType
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from ._layer import _LayerHost
 
 _U32X2 = struct.Struct(">II")
 _U32X3 = struct.Struct(">III")
@@ -88,11 +91,14 @@ class Channel:
 
 
 class ChannelLayer:
-    __slots__ = ("conn", "channels", "corked", "_next_id", "global_out", "global_owners",
-                 "global_in", "no_more_sessions")
+    __slots__ = ("host", "_send", "_emit", "_is_client", "channels", "corked", "_next_id",
+                 "global_out", "global_owners", "global_in", "no_more_sessions")
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, host: _LayerHost) -> None:
+        self.host = host                   # config, the clock, channel_opened()
+        self._send = host.send_payload     # bound once: these two run per packet
+        self._emit = host._events.append
+        self._is_client = host.is_client
         self.channels: dict[int, Channel] = {}
         # Channels holding data sent with more=True, in the order it was sent: it leaves
         # at the next data_to_send() (or sooner, see send_data).
@@ -108,11 +114,11 @@ class ChannelLayer:
     # ------------------------------------------------------------------ helpers
 
     def _alloc(self, channel_type: str, window: int | None, max_packet: int | None) -> Channel:
-        if len(self.channels) >= self.conn.config.max_channels:
+        if len(self.channels) >= self.host.config.max_channels:
             raise LocalProtocolError("too many open channels")
         while self._next_id in self.channels:
             self._next_id = (self._next_id + 1) & 0xFFFFFFFF
-        cfg = self.conn.config
+        cfg = self.host.config
         ch = Channel(self._next_id, channel_type, window or cfg.window_size,
                      max_packet or cfg.max_packet_size)
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF
@@ -145,9 +151,9 @@ class ChannelLayer:
         if channel_type == "session" and self.no_more_sessions:
             raise LocalProtocolError("no-more-sessions@openssh.com was sent: no more sessions")
         ch = self._alloc(channel_type, window, max_packet)
-        self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN), string(channel_type),
-                                         uint32(ch.local_id), uint32(ch.local_window),
-                                         uint32(ch.local_max_packet), data)))
+        self._send(b"".join((byte(MessageType.CHANNEL_OPEN), string(channel_type),
+                             uint32(ch.local_id), uint32(ch.local_window),
+                             uint32(ch.local_max_packet), data)))
         return ch.local_id
 
     def accept(self, local_id: int, data: bytes = b"") -> None:
@@ -155,18 +161,18 @@ class ChannelLayer:
         if ch.state != "opening_remote":
             raise LocalProtocolError("channel is not waiting to be accepted")
         ch.state = "open"
-        self.conn.channel_opened(ch)
-        self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_CONFIRMATION),
-                                         uint32(ch.remote_id), uint32(ch.local_id),
-                                         uint32(ch.local_window), uint32(ch.local_max_packet), data)))
+        self.host.channel_opened(ch)
+        self._send(b"".join((byte(MessageType.CHANNEL_OPEN_CONFIRMATION),
+                             uint32(ch.remote_id), uint32(ch.local_id),
+                             uint32(ch.local_window), uint32(ch.local_max_packet), data)))
 
     def reject(self, local_id: int, code: int, reason: str = "") -> None:
         ch = self._chan(local_id)
         if ch.state != "opening_remote":
             raise LocalProtocolError("channel is not waiting to be accepted")
         del self.channels[local_id]
-        self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(ch.remote_id),
-                                         uint32(code), string(reason), string(""))))
+        self._send(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(ch.remote_id),
+                             uint32(code), string(reason), string(""))))
 
     def send_data(self, local_id: int, data: bytes, datatype: int | None = None,
                   more: bool = False) -> None:
@@ -237,8 +243,8 @@ class ChannelLayer:
             self._flush(ch)  # held-back data goes before the request (exit-status after output)
         if want_reply:
             ch.requests_out += 1
-        self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_REQUEST), uint32(ch.remote_id),
-                                         string(request), boolean(want_reply), data)))
+        self._send(b"".join((byte(MessageType.CHANNEL_REQUEST), uint32(ch.remote_id),
+                             string(request), boolean(want_reply), data)))
 
     def reply_request(self, local_id: int, success: bool) -> None:
         ch = self.channels.get(local_id)
@@ -248,7 +254,7 @@ class ChannelLayer:
             raise LocalProtocolError("no channel request is waiting for a reply")
         ch.requests_in -= 1
         mtype = MessageType.CHANNEL_SUCCESS if success else MessageType.CHANNEL_FAILURE
-        self.conn.send_payload(byte(mtype) + uint32(ch.remote_id))
+        self._send(byte(mtype) + uint32(ch.remote_id))
 
     def consume(self, local_id: int, nbytes: int) -> None:
         """The application took ``nbytes`` of received data: re-open the window."""
@@ -259,8 +265,8 @@ class ChannelLayer:
         if ch.consumed >= ch.window_initial // 2:
             adj, ch.consumed = ch.consumed, 0
             ch.local_window += adj
-            self.conn.send_payload(byte(MessageType.CHANNEL_WINDOW_ADJUST) + uint32(ch.remote_id)
-                                   + uint32(adj))
+            self._send(byte(MessageType.CHANNEL_WINDOW_ADJUST) + uint32(ch.remote_id)
+                       + uint32(adj))
 
     def global_request(self, request: str, want_reply: bool, data: bytes = b"",
                        internal: bool = False) -> None:
@@ -268,13 +274,13 @@ class ChannelLayer:
         if want_reply:
             self.global_out += 1
             self.global_owners.append(internal)
-        self.conn.send_payload(byte(MessageType.GLOBAL_REQUEST) + string(request)
-                               + boolean(want_reply) + data)
+        self._send(byte(MessageType.GLOBAL_REQUEST) + string(request)
+                   + boolean(want_reply) + data)
 
     def send_no_more_sessions(self) -> None:
         """Client: tell the server we open no more sessions (OpenSSH's ssh does this
         unless it is a ControlMaster), so a hijacked connection cannot be given one."""
-        if not self.conn.is_client:
+        if not self._is_client:
             raise LocalProtocolError("only a client sends no-more-sessions@openssh.com")
         if self.no_more_sessions:
             return
@@ -286,14 +292,14 @@ class ChannelLayer:
             raise LocalProtocolError("no global request is waiting for a reply")
         self.global_in -= 1
         if success:
-            self.conn.send_payload(byte(MessageType.REQUEST_SUCCESS) + data)
+            self._send(byte(MessageType.REQUEST_SUCCESS) + data)
         else:
-            self.conn.send_payload(byte(MessageType.REQUEST_FAILURE))
+            self._send(byte(MessageType.REQUEST_FAILURE))
 
     def _flush(self, ch: Channel, whole_only: bool = False) -> None:
         """Packetise queued data as far as the window allows, then a pending EOF and
         CLOSE.  ``whole_only``: only full packets (the window's or the peer's limit)."""
-        send = self.conn.send_payload
+        send = self._send
         rid = ch.remote_id
         while ch.queue and ch.remote_window > 0:
             datatype, data = ch.queue[0]
@@ -338,7 +344,7 @@ class ChannelLayer:
     def _maybe_free(self, ch: Channel) -> None:
         if ch.close_sent and ch.close_received:
             self.channels.pop(ch.local_id, None)
-            self.conn._events.append(ev.ChannelClosed(ch.local_id))
+            self._emit(ev.ChannelClosed(ch.local_id))
 
     # ------------------------------------------------------------------ incoming
 
@@ -353,21 +359,21 @@ class ChannelLayer:
         ctype = r.text("ascii")
         remote_id, window, max_packet = r.uint32(), r.uint32(), r.uint32()
         data = r.rest()
-        if ctype == "session" and not self.conn.is_client:
+        if ctype == "session" and not self._is_client:
             if data:  # RFC 4254 6.1 (serverloop.c server_request_session: sshpkt_get_end)
                 raise RemoteProtocolError("unexpected data in a session CHANNEL_OPEN")
             if self.no_more_sessions:
                 # serverloop.c server_request_session disconnects with these words.
                 raise RemoteProtocolError("Possible attack: attempt to open a session after "
                                           "additional sessions disabled")
-        if len(self.channels) >= self.conn.config.max_channels:
-            self.conn.send_payload(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(remote_id),
-                                             uint32(4), string("too many channels"), string(""))))
+        if len(self.channels) >= self.host.config.max_channels:
+            self._send(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(remote_id),
+                                 uint32(4), string("too many channels"), string(""))))
             return
         ch = self._alloc(ctype, None, None)
         ch.state = "opening_remote"
         ch.remote_id, ch.remote_window, ch.remote_max_packet = remote_id, window, max(max_packet, 1)
-        self.conn._events.append(ev.ChannelOpenRequested(ch.local_id, ctype, data))
+        self._emit(ev.ChannelOpenRequested(ch.local_id, ctype, data))
 
     def _on_open_confirmation(self, payload: bytes) -> None:
         ch, r = self._get(payload, opening=True)
@@ -375,8 +381,8 @@ class ChannelLayer:
             raise RemoteProtocolError("unexpected CHANNEL_OPEN_CONFIRMATION")
         ch.remote_id, ch.remote_window, ch.remote_max_packet = r.uint32(), r.uint32(), max(r.uint32(), 1)
         ch.state = "open"
-        self.conn.channel_opened(ch)
-        self.conn._events.append(ev.ChannelOpened(ch.local_id, r.rest()))
+        self.host.channel_opened(ch)
+        self._emit(ev.ChannelOpened(ch.local_id, r.rest()))
         self._flush(ch)
 
     def _on_open_failure(self, payload: bytes) -> None:
@@ -388,7 +394,7 @@ class ChannelLayer:
         r.string()  # language tag
         r.finish()
         del self.channels[ch.local_id]
-        self.conn._events.append(ev.ChannelOpenFailed(ch.local_id, code, reason))
+        self._emit(ev.ChannelOpenFailed(ch.local_id, code, reason))
 
     def _on_window_adjust(self, payload: bytes) -> None:
         ch, r = self._get(payload)
@@ -401,7 +407,7 @@ class ChannelLayer:
         ch.remote_window += n
         if ch.state == "open":
             self._flush(ch)
-            self.conn._events.append(ev.ChannelWindowOpened(ch.local_id))
+            self._emit(ev.ChannelWindowOpened(ch.local_id))
 
     def _receive(self, ch: Channel, data: bytes, datatype: int | None,
                  deliver: bool = True) -> None:
@@ -414,10 +420,10 @@ class ChannelLayer:
             raise RemoteProtocolError("channel data exceeds the maximum packet size")
         ch.local_window -= n
         if ch.idle_deadline is not None:
-            ch.idle_deadline = self.conn._now + ch.idle_timeout
+            ch.idle_deadline = self.host._now + ch.idle_timeout
         if ch.close_sent or not deliver:
             return
-        self.conn._events.append(ev.ChannelData(ch.local_id, data, datatype))
+        self._emit(ev.ChannelData(ch.local_id, data, datatype))
 
     def _on_data(self, payload: bytes | memoryview) -> None:
         # The hot path: parsed in place, the data stays a view of the decrypted packet.
@@ -435,7 +441,7 @@ class ChannelLayer:
         if 13 + n != len(payload):
             raise RemoteProtocolError("CHANNEL_EXTENDED_DATA length does not match the packet")
         ch = self._lookup(local, payload[0])
-        if datatype != EXTENDED_DATA_STDERR or not (self.conn.is_client
+        if datatype != EXTENDED_DATA_STDERR or not (self._is_client
                                                     and ch.channel_type == "session"):
             # OpenSSH takes extended data only as a session's stderr, by the client; other
             # codes, and stderr sent anywhere else, are "bad ext data", dropped.  The peer
@@ -451,7 +457,7 @@ class ChannelLayer:
         if ch.eof_received or ch.close_received:
             raise RemoteProtocolError("duplicate CHANNEL_EOF")
         ch.eof_received = True
-        self.conn._events.append(ev.ChannelEOF(ch.local_id))
+        self._emit(ev.ChannelEOF(ch.local_id))
 
     def _on_close(self, payload: bytes) -> None:
         ch, r = self._get(payload)
@@ -480,7 +486,7 @@ class ChannelLayer:
             # application gives it (OpenSSH answers FAILURE, having acted on it anyway).
         if want_reply:
             ch.requests_in += 1
-        self.conn._events.append(ev.ChannelRequestReceived(ch.local_id, request, want_reply, r.rest()))
+        self._emit(ev.ChannelRequestReceived(ch.local_id, request, want_reply, r.rest()))
 
     def _on_eow(self, ch: Channel) -> None:
         """The peer reads no more data (its output closed): drop what waits for it and
@@ -495,7 +501,7 @@ class ChannelLayer:
             ch.queue = kept
             if ch.state == "open" and not ch.close_sent:
                 self._flush(ch)  # a pending EOF or CLOSE may go now
-        self.conn._events.append(ev.ChannelEOWReceived(ch.local_id))
+        self._emit(ev.ChannelEOWReceived(ch.local_id))
 
     def _on_request_reply(self, payload: bytes) -> None:
         ch, r = self._get(payload)
@@ -503,20 +509,20 @@ class ChannelLayer:
         if ch.requests_out <= 0:
             raise RemoteProtocolError("channel request reply without a request")
         ch.requests_out -= 1
-        self.conn._events.append(ev.ChannelRequestReplied(ch.local_id,
-                                                          payload[0] == MessageType.CHANNEL_SUCCESS))
+        self._emit(ev.ChannelRequestReplied(ch.local_id,
+                                            payload[0] == MessageType.CHANNEL_SUCCESS))
 
     def _on_global_request(self, payload: bytes) -> None:
         r = SSHReader(payload, 1)
         request = r.text("ascii")
         want_reply = r.boolean()
-        if request == NO_MORE_SESSIONS and not self.conn.is_client:
+        if request == NO_MORE_SESSIONS and not self._is_client:
             # serverloop.c server_input_global_request: no_more_sessions = 1, success.  The
             # event still goes to the application, which answers it (in order) if asked.
             self.no_more_sessions = True
         if want_reply:
             self.global_in += 1
-        self.conn._events.append(ev.GlobalRequestReceived(request, want_reply, r.rest()))
+        self._emit(ev.GlobalRequestReceived(request, want_reply, r.rest()))
 
     def _on_global_reply(self, payload: bytes) -> None:
         if self.global_out <= 0:
@@ -524,8 +530,8 @@ class ChannelLayer:
         self.global_out -= 1
         if self.global_owners.pop(0):
             return  # a keepalive's answer: hearing it was the point
-        self.conn._events.append(ev.GlobalRequestReplied(payload[0] == MessageType.REQUEST_SUCCESS,
-                                                         payload[1:]))
+        self._emit(ev.GlobalRequestReplied(payload[0] == MessageType.REQUEST_SUCCESS,
+                                           payload[1:]))
 
 
 _DISPATCH = {

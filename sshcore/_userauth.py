@@ -1,7 +1,8 @@
 """RFC 4252 user authentication protocol, sans-I/O, client and server.
 
 The kernel runs the protocol (method lists, partial success, banners, attempt limits);
-the methods themselves are plugins (:class:`sshcore.interfaces.AuthMethod`).
+the methods themselves are plugins (:class:`sshcore.interfaces.AuthMethod`).  The
+connection that owns this layer is seen only through :class:`sshcore._layer._LayerHost`.
 
 Client theory of operation::
 
@@ -36,7 +37,7 @@ from .interfaces import AuthAsk, AuthDone, AuthSend, ClientAuthContext, ServerAu
 from .messages import MessageType
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from ._layer import _LayerHost
 
 logger = logging.getLogger("sshcore.userauth")
 SERVICE = "ssh-connection"
@@ -46,14 +47,16 @@ HOSTBOUND = "publickey-hostbound-v00@openssh.com"
 
 
 class ClientUserauth:
-    __slots__ = ("conn", "username", "order", "allowed", "methods", "exhausted", "current",
-                 "waiting_input", "waiting_reply", "done")
+    __slots__ = ("host", "_send", "_emit", "username", "order", "allowed", "methods",
+                 "exhausted", "current", "waiting_input", "waiting_reply", "done")
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.username = conn.config.username
-        self.order = [m for m in conn.config.auth_method_names()
-                      if conn.registry.get("auth", m).client is not None]
+    def __init__(self, host: _LayerHost) -> None:
+        self.host = host
+        self._send = host.send_payload
+        self._emit = host._events.append
+        self.username = host.config.username
+        self.order = [m for m in host.config.auth_method_names()
+                      if host.registry.get("auth", m).client is not None]
         self.allowed: list[str] | None = None
         self.methods: dict[str, Any] = {}
         self.exhausted: set[str] = set()
@@ -68,16 +71,16 @@ class ClientUserauth:
     def _send_request(self, method: str, body: bytes, wire_name: str | None = None) -> None:
         self.current = method
         self.waiting_reply = True
-        self.conn.send_payload(b"".join((byte(MessageType.USERAUTH_REQUEST), string(self.username),
-                                         string(SERVICE), string(wire_name or method), body)))
+        self._send(b"".join((byte(MessageType.USERAUTH_REQUEST), string(self.username),
+                             string(SERVICE), string(wire_name or method), body)))
 
     def _context(self) -> ClientAuthContext:
-        conn = self.conn
-        assert conn.session_id is not None
-        return ClientAuthContext(self.username, SERVICE, conn.session_id, conn.server_sig_algs,
-                                 conn.config.user_sig_algs(), conn.config.credentials,
-                                 conn.host_key_blob, conn.host_key_signature,
-                                 dict(conn.peer_extensions))
+        host = self.host
+        assert host.session_id is not None
+        return ClientAuthContext(self.username, SERVICE, host.session_id, host.server_sig_algs,
+                                 host.config.user_sig_algs(), host.config.credentials,
+                                 host.host_key_blob, host.host_key_signature,
+                                 dict(host.peer_extensions))
 
     def _try_next(self) -> None:
         while True:
@@ -88,12 +91,12 @@ class ClientUserauth:
                                and (self.allowed is None or m in self.allowed)), None)
                 if method is None:
                     self.current = None
-                    self.conn._events.append(ev.AuthExhausted(tuple(self.allowed or ())))
+                    self._emit(ev.AuthExhausted(tuple(self.allowed or ())))
                     return
                 self.current = method
             obj = self.methods.get(method)
             if obj is None:
-                factory = self.conn.registry.get("auth", method).client
+                factory = self.host.registry.get("auth", method).client
                 obj = self.methods[method] = factory(self._context())
             if self._act(method, obj.next_attempt()):
                 return
@@ -104,13 +107,13 @@ class ClientUserauth:
             if action.payloads:  # method-specific replies (e.g. keyboard-interactive answers)
                 self.waiting_reply = True
                 for payload in action.payloads:
-                    self.conn.send_payload(payload)
+                    self._send(payload)
             else:
                 self._send_request(method, action.body, action.method)
             return True
         if isinstance(action, AuthAsk):
             self.waiting_input = True
-            self.conn._events.append(ev.AuthInputRequested(method, action.kind, dict(action.info)))
+            self._emit(ev.AuthInputRequested(method, action.kind, dict(action.info)))
             return True
         self.exhausted.add(method)
         return False
@@ -131,7 +134,7 @@ class ClientUserauth:
         if mtype == MessageType.USERAUTH_BANNER:
             r = SSHReader(payload, 1)
             msg, lang = r.text(), r.text("ascii")
-            self.conn._events.append(ev.AuthBannerReceived(msg, lang))
+            self._emit(ev.AuthBannerReceived(msg, lang))
             return
         if not self.waiting_reply:
             raise RemoteProtocolError(f"unexpected userauth message {mtype}")
@@ -140,7 +143,7 @@ class ClientUserauth:
                 raise RemoteProtocolError("malformed USERAUTH_SUCCESS")
             self.done = True
             self.waiting_reply = False
-            self.conn.on_auth_success(self.username)
+            self.host.on_auth_success(self.username)
             return
         if mtype == MessageType.USERAUTH_FAILURE:
             r = SSHReader(payload, 1)
@@ -164,16 +167,18 @@ class ClientUserauth:
 
 
 class ServerUserauth:
-    __slots__ = ("conn", "allowed", "failures", "current", "waiting_answer", "done",
-                 "deadline", "completed", "required")
+    __slots__ = ("host", "_send", "_emit", "allowed", "failures", "current", "waiting_answer",
+                 "done", "deadline", "completed", "required")
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        cfg = conn.config
+    def __init__(self, host: _LayerHost) -> None:
+        self.host = host
+        self._send = host.send_payload
+        self._emit = host._events.append
+        cfg = host.config
         offered = cfg.auth_methods_offered
         # A tuple shared by the connections configured alike.
         self.allowed = shared_names([m for m in cfg.auth_method_names()
-                                     if m != "none" and conn.registry.get("auth", m).server is not None
+                                     if m != "none" and host.registry.get("auth", m).server is not None
                                      and (offered is None or m in offered)])
         self.failures = 0
         self.current: tuple[str, str, Any] | None = None  # (username, method, ServerAuth)
@@ -185,13 +190,13 @@ class ServerUserauth:
         self.required = tuple(tuple(seq) for seq in (cfg.auth_methods_required or ()))
 
     def _context(self, method: str = "") -> ServerAuthContext:
-        conn = self.conn
-        assert conn.session_id is not None
-        return ServerAuthContext(conn.session_id, conn.config.user_sig_algs(), conn.decode_user_key,
-                                 conn.host_key_blob, method)
+        host = self.host
+        assert host.session_id is not None
+        return ServerAuthContext(host.session_id, host.config.user_sig_algs(), host.decode_user_key,
+                                 host.host_key_blob, method)
 
     def send_banner(self, text: str) -> None:
-        self.conn.send_payload(byte(MessageType.USERAUTH_BANNER) + string(text) + string(""))
+        self._send(byte(MessageType.USERAUTH_BANNER) + string(text) + string(""))
 
     def dispatch(self, mtype: int, payload: bytes) -> None:
         if mtype == MessageType.USERAUTH_REQUEST:
@@ -223,10 +228,10 @@ class ServerUserauth:
         if method == HOSTBOUND:  # OpenSSH's host-bound publickey: the publickey method's
             method = "publickey"
         if method not in self._allowed_for(username):
-            self.conn._events.append(ev.AuthResult(username, method, False))
+            self._emit(ev.AuthResult(username, method, False))
             self._failure(counted=True, username=username)
             return
-        factory = self.conn.registry.get("auth", method).server
+        factory = self.host.registry.get("auth", method).server
         obj = factory(self._context(wire_method))
         self.current = (username, method, obj)
         self._act(username, method, obj.request(username, service, body))
@@ -235,14 +240,14 @@ class ServerUserauth:
         self.waiting_answer = True
         info = dict(action.info)
         info.setdefault("username", username)
-        self.conn._events.append(ev.AuthRequested(username, method, action.kind, info))
+        self._emit(ev.AuthRequested(username, method, action.kind, info))
 
     def _act(self, username: str, method: str, action: Any) -> None:
         if isinstance(action, AuthAsk):
             self._ask(username, method, action)
         elif isinstance(action, AuthSend):
             for p in action.payloads:
-                self.conn.send_payload(p)
+                self._send(p)
         elif action.success:
             self.current = None
             done = self.completed.setdefault(username, [])
@@ -251,16 +256,16 @@ class ServerUserauth:
             if self.required and method != "none" and not any(
                     all(m in done for m in seq) for seq in self.required):
                 # RFC 4252 section 5.1: partial success, more methods needed.
-                self.conn._events.append(ev.AuthResult(username, method, True, partial=True))
+                self._emit(ev.AuthResult(username, method, True, partial=True))
                 self._failure(counted=False, partial=True, username=username)
                 return
-            self.conn._events.append(ev.AuthResult(username, method, True))
+            self._emit(ev.AuthResult(username, method, True))
             self.done = True
-            self.conn.send_payload(byte(MessageType.USERAUTH_SUCCESS))
-            self.conn.on_auth_success(username)
+            self._send(byte(MessageType.USERAUTH_SUCCESS))
+            self.host.on_auth_success(username)
         else:
             self.current = None
-            self.conn._events.append(ev.AuthResult(username, method, False))
+            self._emit(ev.AuthResult(username, method, False))
             self._failure(counted=True, partial=action.partial, username=username)
 
     def answer(self, answer: Any) -> None:
@@ -296,8 +301,8 @@ class ServerUserauth:
     def _failure(self, counted: bool, partial: bool = False, username: str = "") -> None:
         if counted:
             self.failures += 1
-        if counted and self.failures >= self.conn.config.max_auth_tries:
+        if counted and self.failures >= self.host.config.max_auth_tries:
             raise NoMoreAuthMethodsError("too many authentication failures",
                                          reason=DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE)
-        self.conn.send_payload(b"".join((byte(MessageType.USERAUTH_FAILURE),
-                                         name_list(self._allowed_for(username)), boolean(partial))))
+        self._send(b"".join((byte(MessageType.USERAUTH_FAILURE),
+                             name_list(self._allowed_for(username)), boolean(partial))))

@@ -36,6 +36,8 @@ class Connection(Transport):
     def __init__(self, config: ConnectionConfig, now: float = 0.0) -> None:
         super().__init__(config)
         self._now = now
+        # The sub-layers get this connection as their _layer._LayerHost (send, emit, clock,
+        # state), never as a Connection: they do not import this module.
         self.userauth: ClientUserauth | ServerUserauth = (
             ClientUserauth(self) if self.is_client else ServerUserauth(self))
         self.channels = ChannelLayer(self)

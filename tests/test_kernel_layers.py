@@ -1,0 +1,134 @@
+"""The kernel's modules import one another without a circle.
+
+The sub-layers (``_userauth``, ``_channels``) see their owner, the ``Connection``, only
+through the small interface in ``sshcore/_layer.py``; ``connection`` imports them, never
+the other way round.  The graph is read from the source with :mod:`ast`, so no module is
+imported here.
+
+What counts as an import: every ``import``/``from ... import`` of an ``sshcore`` module
+anywhere in a module -- at the top, inside a function (a deferred run-time import), and
+under ``if TYPE_CHECKING:`` too: a type-only import is still a dependency, and the
+interface module makes it unnecessary to point back at the owner.  ``from . import x``
+is an edge to module ``x`` when ``sshcore/x.py`` exists, else to ``sshcore/__init__``.
+
+The kernel is ``sshcore/*.py`` minus ``cli.py`` and ``keys.py`` (as the project defines
+it); the ``aio`` and ``blocking`` packages are not part of it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import sshcore
+from sshcore.connection import Connection
+
+ROOT = Path(sshcore.__file__).parent
+NOT_KERNEL = {"cli", "keys"}
+
+
+def _targets(node: ast.AST, modules: set[str]) -> list[str]:
+    """The kernel modules one import statement names."""
+    if isinstance(node, ast.ImportFrom):
+        if node.level == 1:
+            if node.module:
+                return [node.module.split(".")[0]]
+            return [a.name if a.name in modules else "__init__" for a in node.names]
+        if node.level == 0 and node.module and node.module.split(".")[0] == "sshcore":
+            parts = node.module.split(".")
+            return [parts[1] if len(parts) > 1 else "__init__"]
+        return []
+    if isinstance(node, ast.Import):
+        return [a.name.split(".")[1] if "." in a.name else "__init__"
+                for a in node.names if a.name.split(".")[0] == "sshcore"]
+    return []
+
+
+def import_graph() -> dict[str, dict[str, int]]:
+    """module -> {kernel module it imports: line of the first such import}."""
+    modules = {p.stem for p in ROOT.glob("*.py")} - NOT_KERNEL
+    graph: dict[str, dict[str, int]] = {}
+    for name in sorted(modules):
+        tree = ast.parse((ROOT / f"{name}.py").read_text(), filename=f"{name}.py")
+        edges: dict[str, int] = {}
+        for node in ast.walk(tree):
+            for target in _targets(node, modules):
+                if target in modules and target != name:
+                    edges.setdefault(target, node.lineno)
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
+    """A circle of imports (first module repeated at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+def test_graph_sees_the_kernels_imports():
+    """The walker finds real edges of each kind (else "no cycle" would mean nothing)."""
+    graph = import_graph()
+    assert {"_channels", "_userauth", "_transport"} <= set(graph["connection"])  # top level
+    assert "_channels" in graph["_timeouts"]          # under TYPE_CHECKING
+    assert "errors" in graph["connection"]            # also inside functions
+    assert "_builtin" in graph["registry"]            # function-local only
+    assert "_layer" in graph["_userauth"] and "_layer" in graph["_channels"]
+
+
+def test_find_cycle_detects_a_circle():
+    graph = {"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}, "d": {}}
+    assert find_cycle(graph) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b": 1}, "b": {}}) is None
+
+
+def test_sub_layers_do_not_import_the_connection():
+    graph = import_graph()
+    for layer in ("_userauth", "_channels", "_transport", "_layer"):
+        assert "connection" not in graph[layer], (
+            f"sshcore/{layer}.py imports connection (line {graph[layer].get('connection')})")
+
+
+def test_no_import_cycle_among_kernel_modules():
+    graph = import_graph()
+    cycle = find_cycle(graph)
+    if cycle:
+        steps = [f"{a} (line {graph[a][b]}) -> {b}" for a, b in zip(cycle, cycle[1:])]
+        raise AssertionError("import cycle: " + ", ".join(steps))
+
+
+def test_connection_provides_everything_the_layer_host_names(test_registry):
+    """The sub-layers reach their owner only through _LayerHost: the Connection has each
+    attribute and method the interface names (a renamed one would surface here)."""
+    from sshcore._layer import _LayerHost
+    from sshcore.testing import pair_configs
+
+    names = set(_LayerHost.__annotations__) | {
+        n for n, v in vars(_LayerHost).items() if callable(v) and not n.startswith("__")}
+    assert {"send_payload", "_events", "_now", "config", "on_auth_success"} <= names
+    cfgs = pair_configs(test_registry)
+    for role in ("client", "server"):
+        conn = Connection(getattr(cfgs, role))
+        missing = sorted(n for n in names if not hasattr(conn, n))
+        assert missing == [], f"{role} Connection lacks {missing}"
+        assert conn.channels.host is conn and conn.userauth.host is conn
