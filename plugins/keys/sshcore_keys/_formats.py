@@ -9,13 +9,11 @@ import re
 import secrets
 from typing import Any
 
-import bcrypt
-
 from sshcore.wire import SSHReader, mpint, string, uint32
 from sshcore.errors import KeyImportError, KeyPassphraseError, SSHError
 
 from ._keys import DSAKey, ECDSAKey, Ed448Key, Ed25519Key, RSAKey, SSHKey, decode_public_blob
-from ._primitives import AES, DSA, ECC, PEM, RSA, ChaCha20, DerSequence, Poly1305
+from . import _primitives
 
 MAGIC = b"openssh-key-v1\0"
 BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
@@ -36,23 +34,37 @@ def _err(filename: str | None, why: str) -> KeyImportError:
     return cls(f"{filename or '<key data>'}: {why}")
 
 
+def _importers() -> tuple[Any, Any, Any]:
+    """pycryptodome's RSA, ECC and DSA key importers, tried in that order (loaded only
+    for PEM/DER key files)."""
+    return (_primitives.RSA.import_key, _primitives.ECC.import_key,
+            _primitives.DSA.import_key)
+
+
 def _aes(key: bytes, iv: bytes, mode: str) -> Any:
+    AES = _primitives.AES
     if mode == "ctr":
         return AES.new(key, AES.MODE_CTR, nonce=b"", initial_value=iv)
     return AES.new(key, AES.MODE_CBC, iv=iv)
 
 
+def _poly1305(key: bytes) -> Any:
+    """Poly1305 keyed from ChaCha20 block 0 under ``key`` and an all-zero nonce."""
+    return _primitives.Poly1305.new(key=key, cipher=_primitives.ChaCha20, nonce=bytes(8))
+
+
 def _seal(mode: str, key: bytes, iv: bytes, data: bytes) -> bytes:
     """Encrypt the private section; AEAD modes append their tag."""
     if mode == "gcm":
+        AES = _primitives.AES
         ct, tag = AES.new(key, AES.MODE_GCM, nonce=iv).encrypt_and_digest(data)
         return bytes(ct) + bytes(tag)
     if mode == "chachapoly":  # as the transport cipher with sequence number 0, no length
         main = key[:32]
-        stream = ChaCha20.new(key=main, nonce=bytes(8))
+        stream = _primitives.ChaCha20.new(key=main, nonce=bytes(8))
         stream.seek(64)
         ct = bytes(stream.encrypt(data))
-        tag = Poly1305.new(key=main, cipher=ChaCha20, nonce=bytes(8)).update(ct).digest()
+        tag = _poly1305(main).update(ct).digest()
         return ct + bytes(tag)
     return bytes(_aes(key, iv, mode).encrypt(data))
 
@@ -60,6 +72,7 @@ def _seal(mode: str, key: bytes, iv: bytes, data: bytes) -> bytes:
 def _open(mode: str, key: bytes, iv: bytes, data: bytes, tag: bytes) -> bytes | None:
     """Decrypt the private section; None when an AEAD tag does not verify."""
     if mode == "gcm":
+        AES = _primitives.AES
         try:
             return bytes(AES.new(key, AES.MODE_GCM, nonce=iv).decrypt_and_verify(data, tag))
         except ValueError:
@@ -67,10 +80,10 @@ def _open(mode: str, key: bytes, iv: bytes, data: bytes, tag: bytes) -> bytes | 
     if mode == "chachapoly":
         main = key[:32]
         try:
-            Poly1305.new(key=main, cipher=ChaCha20, nonce=bytes(8)).update(data).verify(tag)
+            _poly1305(main).update(data).verify(tag)
         except ValueError:
             return None
-        stream = ChaCha20.new(key=main, nonce=bytes(8))
+        stream = _primitives.ChaCha20.new(key=main, nonce=bytes(8))
         stream.seek(64)
         return bytes(stream.decrypt(data))
     return bytes(_aes(key, iv, mode).decrypt(data))
@@ -121,7 +134,7 @@ def load_openssh_private(data: bytes, passphrase: bytes | None, filename: str | 
             raise _err(filename, "encrypted section is not a whole number of blocks")
         if len(tail) < taglen:
             raise _err(filename, "truncated key file (authentication tag missing)")
-        derived = bcrypt.kdf(passphrase, salt, klen + ivlen, rounds, ignore_few_rounds=True)
+        derived = _primitives.bcrypt_kdf(passphrase, salt, klen + ivlen, rounds)
         opened = _open(mode, derived[:klen], derived[klen:], section, tail[:taglen])
         if opened is None:
             raise _err(filename, "wrong passphrase (authentication tag mismatch)")
@@ -152,7 +165,7 @@ def _read_private_fields(r: SSHReader) -> SSHKey:
         return cls.from_seed(priv[:cls.size])
     if key_type == "ssh-rsa":
         n, e, d, iqmp, p, q = (r.mpint() for _ in range(6))
-        return RSAKey(RSA.construct((n, e, d, p, q)))
+        return RSAKey(_primitives.RSA.construct((n, e, d, p, q)))
     if key_type.startswith("ecdsa-sha2-"):
         curve_id = r.text("ascii")
         r.string()  # Q
@@ -160,7 +173,7 @@ def _read_private_fields(r: SSHReader) -> SSHKey:
         return ECDSAKey.from_private(curve_id, d)
     if key_type == "ssh-dss":
         p, q, g, y, x = (r.mpint() for _ in range(5))
-        return DSAKey(DSA.construct((y, g, p, q, x)))
+        return DSAKey(_primitives.DSA.construct((y, g, p, q, x)))
     raise ValueError(f"unknown key type {key_type!r}")
 
 
@@ -243,7 +256,7 @@ def export_openssh_private(key: SSHKey, passphrase: str | bytes | None = None,
     body += bytes(range(1, pad + 1))
     tag = b""
     if passphrase:
-        derived = bcrypt.kdf(passphrase, salt, klen + ivlen, rounds, ignore_few_rounds=True)
+        derived = _primitives.bcrypt_kdf(passphrase, salt, klen + ivlen, rounds)
         sealed = _seal(mode, derived[:klen], derived[klen:], body)
         body, tag = sealed[:len(body)], sealed[len(body):]
     raw = MAGIC + string(cipher_name) + string(kdf_name) + string(kdf_options) + uint32(1) \
@@ -273,7 +286,7 @@ def load_pem_private(data: bytes, passphrase: bytes | None, filename: str | None
     if encrypted and not passphrase:
         raise _err(filename, "key is encrypted and no passphrase was given")
     errors = []
-    for importer in (RSA.import_key, ECC.import_key, DSA.import_key):
+    for importer in _importers():
         try:
             key = importer(data, passphrase=passphrase) if passphrase else importer(data)
         except (ValueError, IndexError, TypeError) as exc:
@@ -281,9 +294,9 @@ def load_pem_private(data: bytes, passphrase: bytes | None, filename: str | None
             continue
         if not key.has_private():
             continue
-        if importer is RSA.import_key:
+        if importer is _primitives.RSA.import_key:
             return RSAKey(key)
-        if importer is DSA.import_key:
+        if importer is _primitives.DSA.import_key:
             return DSAKey(key)
         return _eddsa_or_ecdsa(key)
     if not is_pem:
@@ -298,14 +311,14 @@ def load_public(data: bytes, filename: str | None) -> SSHKey | None:
     if text.startswith(b"---- BEGIN SSH2 PUBLIC KEY ----"):
         return _load_rfc4716(text, filename)
     if text.startswith(b"-----BEGIN PUBLIC KEY-----") or text.startswith(b"-----BEGIN RSA PUBLIC KEY-----"):
-        for importer in (RSA.import_key, ECC.import_key, DSA.import_key):
+        for importer in _importers():
             try:
                 key = importer(text)
             except (ValueError, IndexError, TypeError):
                 continue
-            if importer is RSA.import_key:
+            if importer is _primitives.RSA.import_key:
                 return RSAKey(key)
-            if importer is DSA.import_key:
+            if importer is _primitives.DSA.import_key:
                 return DSAKey(key)
             return _eddsa_or_ecdsa(key)
         raise _err(filename, "corrupt PEM public key")
@@ -418,8 +431,8 @@ def export_pkcs_public(key: SSHKey, comment: str | None = None, *, pkcs8: bool,
     fmt = "DER" if der else "PEM"
     if isinstance(key, RSAKey) and not pkcs8:
         # PKCS#1 RSAPublicKey (pycryptodome writes only SubjectPublicKeyInfo)
-        der_bytes = DerSequence([pub.n, pub.e]).encode()
-        out = der_bytes if der else PEM.encode(der_bytes, "RSA PUBLIC KEY")
+        der_bytes = _primitives.DerSequence([pub.n, pub.e]).encode()
+        out = der_bytes if der else _primitives.PEM.encode(der_bytes, "RSA PUBLIC KEY")
     else:
         out = pub.export_key(format=fmt)
     out = out.encode() if isinstance(out, str) else bytes(out)
@@ -428,16 +441,16 @@ def export_pkcs_public(key: SSHKey, comment: str | None = None, *, pkcs8: bool,
 
 def load_der_public(data: bytes) -> SSHKey | None:
     """A DER SubjectPublicKeyInfo or PKCS#1 RSAPublicKey; None if it is not one."""
-    for importer in (RSA.import_key, ECC.import_key, DSA.import_key):
+    for importer in _importers():
         try:
             key = importer(data)
         except (ValueError, IndexError, TypeError):
             continue
         if key.has_private():
             return None
-        if importer is RSA.import_key:
+        if importer is _primitives.RSA.import_key:
             return RSAKey(key)
-        if importer is DSA.import_key:
+        if importer is _primitives.DSA.import_key:
             return DSAKey(key)
         return _eddsa_or_ecdsa(key)
     return None

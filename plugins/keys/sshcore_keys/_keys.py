@@ -10,14 +10,19 @@ from typing import Any
 from sshcore.wire import SSHReader, mpint, string
 from sshcore.errors import SSHError
 
-from ._primitives import DSA, DSS, ECC, RSA, SHA1, SHA256, SHA384, SHA512, eddsa, pkcs1_15
+from . import _primitives
 
-_RSA_HASH = {"ssh-rsa": SHA1, "rsa-sha2-256": SHA256, "rsa-sha2-512": SHA512}
-CURVES = {  # ssh curve id -> (pycryptodome name, hash, coordinate bytes)
-    "nistp256": ("P-256", SHA256, 32),
-    "nistp384": ("P-384", SHA384, 48),
-    "nistp521": ("P-521", SHA512, 66),
+_RSA_HASH = {"ssh-rsa": "SHA1", "rsa-sha2-256": "SHA256", "rsa-sha2-512": "SHA512"}
+CURVES = {  # ssh curve id -> (pycryptodome name, hash module's name, coordinate bytes)
+    "nistp256": ("P-256", "SHA256", 32),
+    "nistp384": ("P-384", "SHA384", 48),
+    "nistp521": ("P-521", "SHA512", 66),
 }
+
+
+def _rsa_digest(alg: str, data: bytes) -> Any:
+    """The hash object an RSA signature of ``alg`` signs over ``data``."""
+    return getattr(_primitives, _RSA_HASH[alg]).new(data)
 
 
 def _split_sig(signature: bytes) -> tuple[str, bytes] | None:
@@ -136,27 +141,27 @@ class Ed25519Key(SSHKey):
         if len(sig) != self.sig_size:
             return False
         try:
-            eddsa.new(self._key, "rfc8032").verify(data, sig)
+            _primitives.eddsa.new(self._key, "rfc8032").verify(data, sig)
         except ValueError:
             return False
         return True
 
     def _sign(self, alg: str, data: bytes) -> bytes:
-        return bytes(eddsa.new(self._key, "rfc8032").sign(data))
+        return bytes(_primitives.eddsa.new(self._key, "rfc8032").sign(data))
 
     @classmethod
     def generate(cls) -> Ed25519Key:
-        return cls(ECC.generate(curve=cls.curve))
+        return cls(_primitives.ECC.generate(curve=cls.curve))
 
     @classmethod
     def from_public(cls, raw: bytes) -> Ed25519Key:
         if len(raw) != cls.size:
             raise ValueError(f"an {cls.curve} public key is {cls.size} bytes")
-        return cls(eddsa.import_public_key(raw))
+        return cls(_primitives.eddsa.import_public_key(raw))
 
     @classmethod
     def from_seed(cls, seed: bytes) -> Ed25519Key:
-        return cls(eddsa.import_private_key(seed))
+        return cls(_primitives.eddsa.import_private_key(seed))
 
 
 class Ed448Key(Ed25519Key):
@@ -191,7 +196,8 @@ class ECDSAKey(SSHKey):
         return string(self.key_type) + string(self.curve_id) + string(self.q)
 
     def _verify(self, alg: str, data: bytes, sig: bytes) -> bool:
-        _, hash_mod, size = CURVES[self.curve_id]
+        _, hash_name, size = CURVES[self.curve_id]
+        hash_mod = getattr(_primitives, hash_name)
         r = SSHReader(sig)
         rr, ss = r.mpint(), r.mpint()
         r.finish()
@@ -201,32 +207,33 @@ class ECDSAKey(SSHKey):
             return False
         raw = rr.to_bytes(size, "big") + ss.to_bytes(size, "big")
         try:
-            DSS.new(self._key, "fips-186-3").verify(hash_mod.new(data), raw)
+            _primitives.DSS.new(self._key, "fips-186-3").verify(hash_mod.new(data), raw)
         except ValueError:
             return False
         return True
 
     def _sign(self, alg: str, data: bytes) -> bytes:
-        _, hash_mod, size = CURVES[self.curve_id]
-        raw = DSS.new(self._key, "fips-186-3").sign(hash_mod.new(data))
+        _, hash_name, size = CURVES[self.curve_id]
+        hash_mod = getattr(_primitives, hash_name)
+        raw = _primitives.DSS.new(self._key, "fips-186-3").sign(hash_mod.new(data))
         return mpint(int.from_bytes(raw[:size], "big")) + mpint(int.from_bytes(raw[size:], "big"))
 
     @classmethod
     def generate(cls, curve_id: str) -> ECDSAKey:
-        return cls(ECC.generate(curve=CURVES[curve_id][0]), curve_id)
+        return cls(_primitives.ECC.generate(curve=CURVES[curve_id][0]), curve_id)
 
     @classmethod
     def from_public(cls, curve_id: str, q: bytes) -> ECDSAKey:
         if curve_id not in CURVES:
             raise ValueError(f"unknown curve {curve_id}")
         # import_key checks that the point is on the curve.
-        return cls(ECC.import_key(q, curve_name=CURVES[curve_id][0]), curve_id)
+        return cls(_primitives.ECC.import_key(q, curve_name=CURVES[curve_id][0]), curve_id)
 
     @classmethod
     def from_private(cls, curve_id: str, d: int) -> ECDSAKey:
         if curve_id not in CURVES:
             raise ValueError(f"unknown curve {curve_id}")
-        return cls(ECC.construct(curve=CURVES[curve_id][0], d=d), curve_id)
+        return cls(_primitives.ECC.construct(curve=CURVES[curve_id][0], d=d), curve_id)
 
 
 class RSAKey(SSHKey):
@@ -251,17 +258,17 @@ class RSAKey(SSHKey):
             return False
         sig = sig.rjust(size, b"\0")  # OpenSSH accepts (and some peers send) short signatures
         try:
-            pkcs1_15.new(self._key).verify(_RSA_HASH[alg].new(data), sig)
+            _primitives.pkcs1_15.new(self._key).verify(_rsa_digest(alg, data), sig)
         except ValueError:
             return False
         return True
 
     def _sign(self, alg: str, data: bytes) -> bytes:
-        return bytes(pkcs1_15.new(self._key).sign(_RSA_HASH[alg].new(data)))
+        return bytes(_primitives.pkcs1_15.new(self._key).sign(_rsa_digest(alg, data)))
 
     @classmethod
     def generate(cls, bits: int = 3072) -> RSAKey:
-        return cls(RSA.generate(bits))
+        return cls(_primitives.RSA.generate(bits))
 
 
 class DSAKey(SSHKey):
@@ -278,17 +285,19 @@ class DSAKey(SSHKey):
         if len(sig) != 40:
             return False
         try:
-            DSS.new(self._key, "fips-186-3").verify(SHA1.new(data), sig)
+            digest = _primitives.SHA1.new(data)
+            _primitives.DSS.new(self._key, "fips-186-3").verify(digest, sig)
         except ValueError:
             return False
         return True
 
     def _sign(self, alg: str, data: bytes) -> bytes:
-        return bytes(DSS.new(self._key, "fips-186-3").sign(SHA1.new(data)))
+        digest = _primitives.SHA1.new(data)
+        return bytes(_primitives.DSS.new(self._key, "fips-186-3").sign(digest))
 
     @classmethod
     def generate(cls, bits: int = 1024) -> DSAKey:
-        return cls(DSA.generate(bits))
+        return cls(_primitives.DSA.generate(bits))
 
 
 def decode_public_blob(blob: bytes) -> SSHKey:
@@ -310,10 +319,10 @@ def decode_public_blob(blob: bytes) -> SSHKey:
             e, n = r.mpint(), r.mpint()
             if e <= 1 or n <= 0 or n.bit_length() < 1024:
                 raise ValueError("invalid or too small RSA key")
-            key = RSAKey(RSA.construct((n, e)))
+            key = RSAKey(_primitives.RSA.construct((n, e)))
         elif key_type == "ssh-dss":
             p, q, g, y = r.mpint(), r.mpint(), r.mpint(), r.mpint()
-            key = DSAKey(DSA.construct((y, g, p, q)))
+            key = DSAKey(_primitives.DSA.construct((y, g, p, q)))
         elif key_type in ("sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com"):
             from ._sk import decode_sk
 

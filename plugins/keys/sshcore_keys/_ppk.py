@@ -21,7 +21,8 @@ from sshcore.errors import KeyImportError, KeyPassphraseError, SSHError
 from sshcore.wire import SSHReader, mpint, string
 
 from ._keys import DSAKey, ECDSAKey, Ed448Key, Ed25519Key, RSAKey, SSHKey, decode_public_blob
-from ._primitives import AES, ARGON2_TYPES, DSA, HMAC, RSA, SHA1, SHA256, argon2
+from . import _primitives
+from ._primitives import ARGON2_TYPES, argon2
 
 MAGIC = b"PuTTY-User-Key-File-"
 #: Bounds on what a file may ask of us (PuTTY's own files use 8 MiB and a few passes).
@@ -33,6 +34,11 @@ MAX_ARGON2_PARALLELISM = 64
 #: cost 8 MiB times a few dozen passes); a file asking more is refused, not obeyed
 MAX_ARGON2_COST = 1 << 22
 V2_MAC_PREFIX = b"putty-private-key-file-mac-key"
+
+
+def _cbc(key: bytes, iv: bytes) -> Any:
+    """AES-256-CBC, as PuTTY encrypts the private section (no padding of its own)."""
+    return _primitives.AES.new(key, _primitives.AES.MODE_CBC, iv=iv)
 
 
 def _argon2(filename: str | None, *args: Any) -> bytes:
@@ -96,8 +102,8 @@ class _Lines:
 
 
 def _v2_cipher_key(passphrase: bytes) -> bytes:
-    return (SHA1.new(b"\0\0\0\0" + passphrase).digest()
-            + SHA1.new(b"\0\0\0\1" + passphrase).digest())[:32]
+    return (_primitives.SHA1.new(b"\0\0\0\0" + passphrase).digest()
+            + _primitives.SHA1.new(b"\0\0\0\1" + passphrase).digest())[:32]
 
 
 def _mac_data(alg: str, encryption: str, comment: bytes, public: bytes, private: bytes) -> bytes:
@@ -105,7 +111,8 @@ def _mac_data(alg: str, encryption: str, comment: bytes, public: bytes, private:
 
 
 def _mac(version: int, mac_key: bytes, data: bytes) -> bytes:
-    return bytes(HMAC.new(mac_key, data, SHA1 if version == 2 else SHA256).digest())
+    digestmod = _primitives.SHA1 if version == 2 else _primitives.SHA256
+    return bytes(_primitives.HMAC.new(mac_key, data, digestmod).digest())
 
 
 def _version(lines: _Lines, filename: str | None) -> tuple[int, str]:
@@ -183,7 +190,7 @@ def load_ppk(data: bytes, passphrase: bytes | None, filename: str | None) -> SSH
     elif version == 3:
         mac_key = b""
     else:
-        mac_key = SHA1.new(V2_MAC_PREFIX + pw).digest()
+        mac_key = _primitives.SHA1.new(V2_MAC_PREFIX + pw).digest()
         cipher_key, iv = _v2_cipher_key(pw), bytes(16)
     private = lines.base64("Private-Lines")
     mac_text = lines.header("Private-MAC")
@@ -193,7 +200,7 @@ def load_ppk(data: bytes, passphrase: bytes | None, filename: str | None) -> SSH
         if len(private) % 16:
             raise _err(filename, "PuTTY key file: encrypted section is not a whole number "
                                  "of AES blocks")
-        private = bytes(AES.new(cipher_key, AES.MODE_CBC, iv=iv).decrypt(private))
+        private = bytes(_cbc(cipher_key, iv).decrypt(private))
     expected = _mac(version, mac_key, _mac_data(alg, encryption, comment, public, private))
     try:
         mac = bytes.fromhex(mac_text)
@@ -243,9 +250,9 @@ def _private_key(alg: str, public: bytes, private: bytes) -> SSHKey:
         d, p, q, _iqmp = r.mpint(), r.mpint(), r.mpint(), r.mpint()
         if p * q != k.n:
             raise ValueError("RSA primes do not multiply to the modulus")
-        key = RSAKey(RSA.construct((k.n, k.e, d, p, q)))
+        key = RSAKey(_primitives.RSA.construct((k.n, k.e, d, p, q)))
     elif isinstance(pub, DSAKey):
-        key = DSAKey(DSA.construct((k.y, k.g, k.p, k.q, r.mpint())))
+        key = DSAKey(_primitives.DSA.construct((k.y, k.g, k.p, k.q, r.mpint())))
     else:  # pragma: no cover - decode_public_blob knows only the types above
         raise ValueError(f"PuTTY key files do not hold {alg[:40]} keys")
     # PuTTY pads the (encrypted) private fields to the AES block size.
@@ -308,7 +315,7 @@ def export_ppk(key: SSHKey, passphrase: str | bytes | None = None, comment: str 
     cipher_key = iv = b""
     if passphrase:
         # as PuTTY pads: with the start of the SHA-1 hash of the unpadded fields
-        private += SHA1.new(private).digest()[:(-len(private)) % 16]
+        private += _primitives.SHA1.new(private).digest()[:(-len(private)) % 16]
         if version == 3:
             if not (1 <= passes <= MAX_ARGON2_PASSES and 8 * parallelism <= memory
                     <= MAX_ARGON2_MEMORY_KIB and 1 <= parallelism <= MAX_ARGON2_PARALLELISM
@@ -322,12 +329,12 @@ def export_ppk(key: SSHKey, passphrase: str | bytes | None = None, comment: str 
                        f"Argon2-Salt: {salt.hex()}"]
         else:
             cipher_key, iv = _v2_cipher_key(passphrase), bytes(16)
-            mac_key = SHA1.new(V2_MAC_PREFIX + passphrase).digest()
+            mac_key = _primitives.SHA1.new(V2_MAC_PREFIX + passphrase).digest()
     else:
-        mac_key = b"" if version == 3 else SHA1.new(V2_MAC_PREFIX).digest()
+        mac_key = b"" if version == 3 else _primitives.SHA1.new(V2_MAC_PREFIX).digest()
     mac = _mac(version, mac_key, _mac_data(alg, encryption, comment_bytes, public, private))
     if passphrase:
-        private = bytes(AES.new(cipher_key, AES.MODE_CBC, iv=iv).encrypt(private))
+        private = bytes(_cbc(cipher_key, iv).encrypt(private))
     body = _lines64(private)
     lines = header + [f"Private-Lines: {len(body)}", *body, f"Private-MAC: {mac.hex()}"]
     return ("\n".join(lines) + "\n").encode()
