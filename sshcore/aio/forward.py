@@ -142,13 +142,17 @@ class _Bridge:
         self._eof_from_chan = False
         self._eof_from_socket = False
         self._resume: asyncio.Task[None] | None = None
+        #: socket data read before the channel was open, kept in order (see socket_data)
+        self._early: list[bytes] = []
 
     # channel side ------------------------------------------------------------
     def connection_made(self, chan: SSHChannel) -> None:
         self.chan = chan
 
     def session_started(self) -> None:
-        pass
+        early, self._early = self._early, []
+        for data in early:  # what the socket sent before the channel was open, first
+            self.socket_data(data)
 
     def data_received(self, data: bytes, datatype: int | None) -> None:
         chan = self.chan
@@ -182,7 +186,19 @@ class _Bridge:
     # socket side -------------------------------------------------------------
     def socket_data(self, data: bytes) -> None:
         chan = self.chan
-        if chan is None or chan._closed:
+        if chan is None or not chan._made:
+            # The socket is paused until the channel is open, but Python before 3.11.3
+            # (Debian 12's 3.11.2) ignores a pause_reading() made before the transport
+            # has added its reader (in connection_made), so data can come now.  Keep it,
+            # in order, for session_started(), and pause for real: resume then pause puts
+            # the transport's own flag and its reader in step.
+            self._early.append(bytes(data))
+            t = self.transport
+            if t is not None and not t.is_closing():
+                t.resume_reading()
+                t.pause_reading()
+            return
+        if chan._closed:
             return
         chan.write(data)
         if chan.get_write_buffer_size() > HIGH_WATER and self._resume is None:
