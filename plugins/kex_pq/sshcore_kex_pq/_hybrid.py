@@ -33,7 +33,6 @@ class _KEM:
 
     name = ""
     pk_len = ct_len = 0
-    hash = hashlib.sha256
     #: True when the three operations are module-level functions of picklable
     #: arguments, slow enough to hand to a process pool (KexCompute); else inline.
     offload = False
@@ -55,7 +54,7 @@ class _KEM:
 
 
 class _MLKEM768(_KEM):
-    name, pk_len, ct_len, hash = "ML-KEM-768", MLKEM768_EK_LEN, MLKEM768_CT_LEN, hashlib.sha256
+    name, pk_len, ct_len = "ML-KEM-768", MLKEM768_EK_LEN, MLKEM768_CT_LEN
 
     def keypair(self) -> tuple[bytes, object]:
         kem = MLKEM768()
@@ -140,7 +139,7 @@ def take_spare_sntrup761(wait: bool) -> tuple[bytes, bytes] | None:
 
 
 class _SNTRUP761(_KEM):
-    name, hash = "sntrup761", hashlib.sha512
+    name = "sntrup761"
     pk_len, ct_len = _sntrup761.PUBLICKEY_BYTES, _sntrup761.CIPHERTEXT_BYTES
     # numpy: ~6 ms per key pair, <1 ms per decapsulation (pure Python: ~60-140 ms, ~4-7 ms).
     offload = True
