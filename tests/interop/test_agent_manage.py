@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -24,11 +25,16 @@ def start_agent(tmp_path: Path, extra_env: dict[str, str] | None = None):
     sock = tmp_path / "agent.sock"
     proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, **(extra_env or {})))
+    # Ready when it accepts: the socket file appears at bind(), before listen().
     deadline = time.monotonic() + 10
-    while not sock.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert sock.exists(), "ssh-agent did not start"
-    return sock, proc
+    while time.monotonic() < deadline:
+        try:
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.connect(str(sock))
+            return sock, proc
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("ssh-agent did not start")
 
 
 @pytest.fixture
