@@ -9,7 +9,6 @@ other plugins work as usual.
 from __future__ import annotations
 
 import fnmatch
-import importlib.metadata
 import logging
 import os
 import re
@@ -22,6 +21,7 @@ from typing import Any, Mapping
 import pluggy
 
 from . import hookspecs, interfaces
+from ._entrypoints import entry_points
 from .errors import ConfigurationError, PluginWarning
 
 logger = logging.getLogger("sshcore.registry")
@@ -352,38 +352,36 @@ def _load_entry_points(pm: pluggy.PluginManager,
     """
     found: dict[int, BrokenPlugin] = {}
     tried: set[str] = set()
-    for dist in list(importlib.metadata.distributions()):
-        for ep in dist.entry_points:
-            if (ep.group != ENTRY_POINT_GROUP or ep.name in tried or pm.has_plugin(ep.name)
-                    or pm.is_blocked(ep.name)):
-                continue
-            tried.add(ep.name)
-            origin = BrokenPlugin(_one_line(ep.name), _one_line(str(dist.metadata["name"])),
-                                  _one_line(str(dist.version)), "")
-            try:
-                plugin = ep.load()
-            except Exception as exc:
-                _skip(origin, _describe(exc), broken)
-                continue
-            refused = _api_refusal(plugin)
-            if refused:
-                _skip(origin, f"IncompatiblePluginAPI: {refused}", broken)
-                continue
-            try:
-                pm.register(plugin, name=ep.name)
-            except Exception as exc:
-                if pm.get_name(plugin) == ep.name:  # an older pluggy may leave it half-registered
-                    pm.unregister(plugin)
-                _skip(origin, _describe(exc), broken)
-                continue
-            unknown = [hc.name for hc in pm.get_hookcallers(plugin) or ()
-                       if not hc.has_spec() and any(i.plugin is plugin and not i.optionalhook
-                                                    for i in hc.get_hookimpls())]
-            if unknown:
+    for ep in list(entry_points(ENTRY_POINT_GROUP)):
+        if ep.name in tried or pm.has_plugin(ep.name) or pm.is_blocked(ep.name):
+            continue
+        tried.add(ep.name)
+        origin = BrokenPlugin(_one_line(ep.name), _one_line(ep.distribution),
+                              _one_line(ep.version), "")
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            _skip(origin, _describe(exc), broken)
+            continue
+        refused = _api_refusal(plugin)
+        if refused:
+            _skip(origin, f"IncompatiblePluginAPI: {refused}", broken)
+            continue
+        try:
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:
+            if pm.get_name(plugin) == ep.name:  # an older pluggy may leave it half-registered
                 pm.unregister(plugin)
-                _skip(origin, f"PluginValidationError: unknown hook {unknown[0]!r}", broken)
-                continue
-            found[id(plugin)] = origin
+            _skip(origin, _describe(exc), broken)
+            continue
+        unknown = [hc.name for hc in pm.get_hookcallers(plugin) or ()
+                   if not hc.has_spec() and any(i.plugin is plugin and not i.optionalhook
+                                                for i in hc.get_hookimpls())]
+        if unknown:
+            pm.unregister(plugin)
+            _skip(origin, f"PluginValidationError: unknown hook {unknown[0]!r}", broken)
+            continue
+        found[id(plugin)] = origin
     return found
 
 
