@@ -7,7 +7,6 @@ Output follows ssh-keygen where there is an equivalent (``info`` prints what
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import os
 import sys
@@ -54,6 +53,8 @@ def resolve_type(name: str, bits: int | None) -> str:
 
 
 def load_private_interactive(path: str | Path, passphrase: str | None, prompter: Any) -> Any:
+    import asyncio
+
     return asyncio.run(load_private_asking(path, passphrase, prompter))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -59,6 +58,8 @@ class Prompter:
             return False
 
     async def ask(self, prompt: str, echo: bool = False) -> str | None:
+        import asyncio
+
         program = self._askpass()
         if program is not None:
             env = dict(self.env)
@@ -265,6 +266,8 @@ async def _serve(args: argparse.Namespace) -> int:
 async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list[Any],
                       authorized: str, passwords: Any, subsystems: dict[str, str],
                       sftp_root: str | None, pool: Any) -> int:
+    import asyncio
+
     from . import listen
     from ._cli_serve import SyslogFileAudit, serve_valid_users
     from .keys import fingerprint
@@ -684,6 +687,8 @@ async def connection_options(args: argparse.Namespace, destination: str
 
 
 async def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from . import connect
     from .aio.stdio import parse_escape_char
 
@@ -760,6 +765,8 @@ def _parse_stdio_forward(spec: str) -> tuple[str, int]:
 
 async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: Any = None,
                  host: str = "", escape_char: int | None = None) -> int:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     if want_pty:
         def resized() -> None:
@@ -1011,6 +1018,8 @@ def main(argv: list[str] | None = None) -> int:
             return int(plugin_run(args))
         if args.cmd == "algorithms":
             return _cmd_algorithms(args)
+        import asyncio  # not before: listing algorithms needs no event loop
+
         if args.cmd == "serve":
             return asyncio.run(_serve(args))
         if args.cmd == "passwd":

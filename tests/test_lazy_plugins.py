@@ -53,7 +53,8 @@ def test_the_command_line_listing_imports_no_crypto_library():
             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
             "    try:\n        runpy.run_module('sshcore', run_name='__main__')\n"
             "    except SystemExit:\n        pass\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('Crypto', 'cryptography', 'numpy')))\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('Crypto', 'cryptography', 'numpy',"
+            " 'asyncio', 'email')))\n"
             "print('aes128-ctr' in out.getvalue())\n"
             "print('sshcore_sftp._cli' in sys.modules)")
     heavy, listed, plugin_cli = _py(code).splitlines()
