@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._wire import SSHReader
+from ._wire import SSHReader, string
 from .errors import KeyImportError, SSHError
 from .registry import Registry, default_registry
 
@@ -738,6 +738,32 @@ class CertifiedKey:
 
     def __repr__(self) -> str:
         return f"<CertifiedKey {self.cert!r}>"
+
+
+#: the public fields leading a key type's private fields (dropped in the certified form)
+_PUBLIC_FIELDS = {"ssh-rsa": ("mpint", "mpint"), "ssh-dss": ("mpint",) * 4,
+                  "ecdsa": ("string", "string")}
+
+
+def certified_private_fields(fields: bytes, certificate: bytes) -> bytes:
+    """The certified form of a key's private fields that OpenSSH's agent takes: the
+    certificate's type and blob, then the private fields without the public ones the
+    certificate already holds (Ed25519 keeps both).  ``fields`` is a key plugin's
+    ``private_fields()`` (type, then fields in openssh-key-v1's order).
+
+    :raises KeyImportError: a malformed certificate or fields."""
+    try:
+        r = SSHReader(fields)
+        key_type = r.text("ascii")
+        for kind in _PUBLIC_FIELDS.get("ecdsa" if key_type.startswith("ecdsa-") else key_type, ()):
+            if kind == "mpint":
+                r.mpint()
+            else:
+                r.string()
+        cert_type = SSHReader(certificate).text("ascii")
+    except SSHError:
+        raise KeyImportError("malformed certificate blob or private key fields") from None
+    return string(cert_type) + string(certificate) + r.rest()
 
 
 def private_key_fields(key: Any) -> bytes:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sshcore.wire import SSHReader, mpint, string, uint32
 from sshcore.errors import KeyImportError, KeyPassphraseError, SSHError
+from sshcore.keys import certified_private_fields
 
 from ._keys import DSAKey, ECDSAKey, Ed448Key, Ed25519Key, RSAKey, SSHKey, decode_public_blob
 from . import _primitives
@@ -177,6 +178,20 @@ def _read_private_fields(r: SSHReader) -> SSHKey:
     raise ValueError(f"unknown key type {key_type!r}")
 
 
+def adopt(key: Any) -> SSHKey:
+    """This plugin's object for a key another plugin loaded (``sshcore-openssl`` reads
+    OpenSSH key files too), through its ``private_fields()`` or its public blob, so that
+    exporting works whichever plugin read the key."""
+    if isinstance(key, SSHKey):
+        return key
+    if getattr(key, "has_private", False) and callable(getattr(key, "private_fields", None)):
+        out = _read_private_fields(SSHReader(bytes(key.private_fields())))
+    else:
+        out = decode_public_blob(bytes(key.public_blob))
+    out.comment = str(getattr(key, "comment", ""))
+    return out
+
+
 def _eddsa_or_ecdsa(key: Any) -> SSHKey:
     curve = str(key.curve).lower()
     if curve == "ed25519":
@@ -203,33 +218,12 @@ def _private_fields(key: SSHKey) -> bytes:
     raise KeyImportError(f"cannot export {type(key).__name__}")
 
 
-#: the public fields leading a key type's private fields (dropped in the certified form)
-_PUBLIC_FIELDS = {"ssh-rsa": ("mpint", "mpint"), "ssh-dss": ("mpint",) * 4,
-                  "ecdsa": ("string", "string")}
-
-
 def private_fields(key: SSHKey, certificate: bytes | None = None) -> bytes:
     """The key type and private fields as openssh-key-v1 stores them, which is also how
-    the SSH agent protocol's add-identity request carries a key.
-
-    With ``certificate`` (the blob of a certificate for this key), the certified form
-    OpenSSH's agent takes: the certificate's type and blob, then the private fields
-    without the public ones the certificate already holds (Ed25519 keeps both)."""
+    the SSH agent protocol's add-identity request carries a key; with ``certificate``,
+    :func:`sshcore.keys.certified_private_fields`' certified form."""
     fields = _private_fields(key)
-    if certificate is None:
-        return fields
-    r = SSHReader(fields)
-    key_type = r.text("ascii")
-    for kind in _PUBLIC_FIELDS.get("ecdsa" if key_type.startswith("ecdsa-") else key_type, ()):
-        if kind == "mpint":
-            r.mpint()
-        else:
-            r.string()
-    try:
-        cert_type = SSHReader(certificate).text("ascii")
-    except SSHError:
-        raise KeyImportError("malformed certificate blob") from None
-    return string(cert_type) + string(certificate) + r.rest()
+    return fields if certificate is None else certified_private_fields(fields, certificate)
 
 
 def export_openssh_private(key: SSHKey, passphrase: str | bytes | None = None,
@@ -237,6 +231,7 @@ def export_openssh_private(key: SSHKey, passphrase: str | bytes | None = None,
                            cipher: str = "aes256-ctr") -> bytes:
     """Write openssh-key-v1 as ssh-keygen does (bcrypt + aes256-ctr with a passphrase, or
     another ``cipher`` as ``ssh-keygen -Z`` picks)."""
+    key = adopt(key)
     if isinstance(passphrase, str):
         passphrase = passphrase.encode()
     if cipher not in _CIPHERS:
@@ -392,6 +387,7 @@ def export_pkcs_private(key: SSHKey, passphrase: str | bytes | None = None,
 
     With a passphrase, PKCS#8 is PBES2-encrypted and PKCS#1 PEM gets the legacy
     ``Proc-Type: 4,ENCRYPTED`` header; PKCS#1 DER cannot carry encryption."""
+    key = adopt(key)
     if isinstance(passphrase, str):
         passphrase = passphrase.encode()
     fmt = "DER" if der else "PEM"
@@ -427,6 +423,7 @@ def export_pkcs_public(key: SSHKey, comment: str | None = None, *, pkcs8: bool,
                        der: bool) -> bytes:
     """RSA's PKCS#1 "RSA PUBLIC KEY" (pkcs8=False), otherwise X.509 SubjectPublicKeyInfo
     ("PUBLIC KEY"), as ``ssh-keygen -e -m PEM|PKCS8`` writes them."""
+    key = adopt(key)
     pub: Any = key._key.public_key()
     fmt = "DER" if der else "PEM"
     if isinstance(key, RSAKey) and not pkcs8:

@@ -287,6 +287,9 @@ def export_ppk(key: SSHKey, passphrase: str | bytes | None = None, comment: str 
 
     :raises KeyImportError: a public key, a key type PuTTY has no format for, or bad
         parameters."""
+    from ._formats import adopt
+
+    key = adopt(key)
     if isinstance(passphrase, str):
         passphrase = passphrase.encode()
     if version not in (2, 3):

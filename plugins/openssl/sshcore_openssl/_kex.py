@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sshcore.plugin import KexContext, KeyExchangeError, OneRoundTripKex
 from sshcore.wire import mpint
+
+from ._keys import uncompressed_point
 
 #: curve -> (label, public value length, cryptography curve or None for X25519)
 _CURVES: dict[str, tuple[str, int, Any]] = {
@@ -32,11 +33,10 @@ class ECDHExchange(OneRoundTripKex):
         self.curve_name, self.pub_len, self.curve = _CURVES[curve]
         if self.curve is None:
             self.key: Any = x25519.X25519PrivateKey.generate()
-            self.q = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            self.q = self.key.public_key().public_bytes_raw()
         else:
             self.key = ec.generate_private_key(self.curve())
-            self.q = self.key.public_key().public_bytes(Encoding.X962,
-                                                        PublicFormat.UncompressedPoint)
+            self.q = uncompressed_point(self.key.public_key())
 
     def _shared(self, q_peer: bytes) -> bytes:
         if len(q_peer) != self.pub_len:

@@ -3,9 +3,10 @@ RSA (RFC 8332) signatures, with the same checks as ``sshcore-keys``' objects.
 
 :func:`decode_public_blob` is what this plugin's
 :class:`~sshcore.plugin.SignatureAlgorithm` descriptors decode peers' keys with (host
-keys on a client, user keys on a server).  Key *files* are still read by
-``sshcore-keys``; :func:`from_cryptography` wraps a ``cryptography`` private key so
-that it signs through OpenSSL too.
+keys on a client, user keys on a server).  Unencrypted OpenSSH key files are
+read by ``_keyfile`` (everything else by ``sshcore-keys``, which also writes any of
+these keys through :meth:`OpenSSLKey.private_fields`); :func:`from_cryptography` wraps
+a ``cryptography`` private key so that it signs through OpenSSL too.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (decode_dss_signature,
                                                               encode_dss_signature)
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from sshcore.errors import SSHError
+from sshcore.errors import KeyImportError, SSHError
+from sshcore.keys import certified_private_fields
 from sshcore.wire import SSHReader, mpint, string
 
 _RSA_HASH = {"rsa-sha2-512": hashes.SHA512, "rsa-sha2-256": hashes.SHA256,
@@ -34,6 +35,15 @@ CURVES: dict[str, tuple[Any, Any, int, int]] = {
     "nistp521": (ec.SECP521R1, hashes.SHA512, 66, 521),
 }
 _CURVE_IDS = {"secp256r1": "nistp256", "secp384r1": "nistp384", "secp521r1": "nistp521"}
+
+
+def uncompressed_point(public_key: Any) -> bytes:
+    """An EC public key as SEC1's uncompressed point (``04 || x || y``).  From its numbers:
+    ``public_bytes()`` needs ``cryptography``'s serialization package, whose import (with
+    the SSH key formats and bcrypt it pulls in) costs ~20 ms at start-up."""
+    numbers = public_key.public_numbers()
+    size = (public_key.curve.key_size + 7) // 8
+    return b"\x04" + numbers.x.to_bytes(size, "big") + numbers.y.to_bytes(size, "big")
 
 
 def _split_sig(signature: bytes) -> tuple[str, bytes] | None:
@@ -90,6 +100,17 @@ class OpenSSLKey:
             raise ValueError("this is a public key: it cannot sign")
         return string(alg) + string(self._sign(alg, bytes(data)))
 
+    def private_fields(self, certificate: bytes | None = None) -> bytes:
+        """The key type and private fields in openssh-key-v1's (and the SSH agent
+        protocol's) order; with ``certificate``, the certified form an agent takes."""
+        if self._priv is None:
+            raise KeyImportError("this is a public key: there is no private key to export")
+        fields = self._private_fields()
+        return fields if certificate is None else certified_private_fields(fields, certificate)
+
+    def _private_fields(self) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def _verify(self, alg: str, data: bytes, sig: bytes) -> None:  # pragma: no cover
         """Raise InvalidSignature (or ValueError) unless ``sig`` is valid."""
         raise NotImplementedError
@@ -117,8 +138,7 @@ class Ed25519Key(OpenSSLKey):
     bits = 256
 
     def _encode_blob(self) -> bytes:
-        return string(self.key_type) + string(self._pub.public_bytes(Encoding.Raw,
-                                                                     PublicFormat.Raw))
+        return string(self.key_type) + string(self._pub.public_bytes_raw())
 
     def _verify(self, alg: str, data: bytes, sig: bytes) -> None:
         if len(sig) != 64:
@@ -127,6 +147,10 @@ class Ed25519Key(OpenSSLKey):
 
     def _sign(self, alg: str, data: bytes) -> bytes:
         return bytes(self._priv.sign(data))
+
+    def _private_fields(self) -> bytes:
+        pub, seed = self._pub.public_bytes_raw(), self._priv.private_bytes_raw()
+        return string(self.key_type) + string(pub) + string(seed + pub)
 
     @classmethod
     def from_public(cls, raw: bytes) -> Ed25519Key:
@@ -144,7 +168,7 @@ class ECDSAKey(OpenSSLKey):
 
     @property
     def q(self) -> bytes:
-        return bytes(self._pub.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+        return uncompressed_point(self._pub)
 
     def _encode_blob(self) -> bytes:
         return string(self.key_type) + string(self.curve_id) + string(self.q)
@@ -164,6 +188,10 @@ class ECDSAKey(OpenSSLKey):
         hash_cls = CURVES[self.curve_id][1]
         rr, ss = decode_dss_signature(self._priv.sign(data, ec.ECDSA(hash_cls())))
         return mpint(rr) + mpint(ss)
+
+    def _private_fields(self) -> bytes:
+        d = self._priv.private_numbers().private_value
+        return string(self.key_type) + string(self.curve_id) + string(self.q) + mpint(d)
 
     @classmethod
     def from_public(cls, curve_id: str, q: bytes) -> ECDSAKey:
@@ -201,6 +229,12 @@ class RSAKey(OpenSSLKey):
 
     def _sign(self, alg: str, data: bytes) -> bytes:
         return bytes(self._priv.sign(data, padding.PKCS1v15(), _RSA_HASH[alg]()))
+
+    def _private_fields(self) -> bytes:
+        k = self._priv.private_numbers()
+        pub = k.public_numbers
+        return string(self.key_type) + b"".join(
+            mpint(v) for v in (pub.n, pub.e, k.d, pow(k.q, -1, k.p), k.p, k.q))
 
     @classmethod
     def from_numbers(cls, e: int, n: int) -> RSAKey:

@@ -6,6 +6,9 @@ Each descriptor has the same name and ``priority`` as the one of ``sshcore-ciphe
 :data:`IMPLEMENTATION_PRIORITY` (so this one serves).  Factories are
 :func:`~sshcore.plugin.lazy` names: listing algorithms imports no crypto library.
 
+Unencrypted OpenSSH private key files are read here too, before ``sshcore-keys``
+(a client signing with its identity then needs no pycryptodome).
+
 No MACs: ``sshcore-macs`` already runs HMAC in OpenSSL through :mod:`hmac`, and
 ``cryptography``'s HMAC was slower per packet (see the README).
 """
@@ -13,6 +16,7 @@ No MACs: ``sshcore-macs`` already runs HMAC in OpenSSL through :mod:`hmac`, and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sshcore.plugin import (CipherAlgorithm, KexAlgorithm, LazyCallable, SignatureAlgorithm,
                             hookimpl, lazy, require)
@@ -87,3 +91,15 @@ def sshcore_signature_algorithms() -> Sequence[SignatureAlgorithm]:
         SignatureAlgorithm("rsa-sha2-512", "ssh-rsa", d, priority=80, implementation_priority=_P),
         SignatureAlgorithm("rsa-sha2-256", "ssh-rsa", d, priority=79, implementation_priority=_P),
     ]
+
+
+@hookimpl(tryfirst=True)
+def sshcore_load_private_key(data: bytes, passphrase: bytes | None,
+                             filename: str | None) -> Any:
+    """Unencrypted OpenSSH key files, read before ``sshcore-keys`` does (see
+    ``_keyfile``); ``None`` for anything else, which ``sshcore-keys`` then reads."""
+    if b"-----BEGIN OPENSSH PRIVATE KEY-----" not in data:
+        return None  # no need to import cryptography for a file this does not read
+    from ._keyfile import load_openssh_private
+
+    return load_openssh_private(data)
