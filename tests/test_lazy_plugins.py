@@ -17,6 +17,10 @@ reg = build_registry()
 for family in FAMILIES:
     names = reg.names(family)
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("Crypto", "cryptography", "numpy", "bcrypt"))
+# nor the plugins' own implementation modules that listing needs not
+heavy += sorted(m for m in ("sshcore_kex_dh._dh", "sshcore_kex_dh._gex", "sshcore_kex_dh._groups",
+                            "sshcore_sftp._protocol", "importlib.resources", "asyncio")
+                if m in sys.modules)
 print(heavy)
 print(len(reg.names("cipher")), len(reg.names("kex")), len(reg.names("signature")))
 """
@@ -132,3 +136,10 @@ def test_a_lazy_plugin_missing_its_dependency_is_broken_at_registry_build():
     assert broken == "['sshcore-kex-pq']"
     assert "Crypto.PublicKey.MLKEM" in warned
     assert names == "False True"
+
+
+def test_a_client_imports_no_server_module():
+    code = ("import sys\nfrom sshcore import connect\nfrom sshcore.aio.api import listen\n"
+            "print(sorted(m for m in ('sshcore.aio.server', 'sshcore.srclimit', 'sshcore.aio.admission',"
+            " 'sshcore.aio.audit') if m in sys.modules))")
+    assert _py(code).strip() == "[]"

@@ -9,7 +9,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, ConnectError, ProtocolError, ProtocolVersionError
 from ..options import (DEFAULT_AGENT, DEFAULT_CONFIG, DEFAULT_KNOWN_HOSTS, ClientOptions,
@@ -19,12 +19,11 @@ from ..options import address_family, apply_ssh_config as _apply_ssh_config  # n
 from ..registry import Registry
 from .client import SSHClientConnection, default_username
 from .forward import tunnel_socket
-from .._timeouts import parse_channel_timeout
-from ..srclimit import PenaltyConfig, SourceLimiter, parse_interval
-from .admission import Admission
-from .audit import AuditEvent
-from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer,
-                     parse_max_startups, startups_should_drop)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..srclimit import PenaltyConfig, SourceLimiter
+    from .audit import AuditEvent
+    from .server import SSHAcceptor, SSHServer
 
 logger = logging.getLogger("sshcore.aio")
 
@@ -307,6 +306,12 @@ async def listen(host: str = "", port: int = 22, *,
     ``process_factory``, a plugin serves only the subsystems named in
     ``subsystem_options`` (or ``sftp_root``); the factory gets the rest.
     """
+    # The server's modules load with the first listen(), not with every client's import.
+    from .._timeouts import parse_channel_timeout
+    from ..srclimit import SourceLimiter, parse_interval
+    from .admission import Admission
+    from .server import (SSHAcceptor, SSHServerConnection, _OptionsServer, parse_max_startups,
+                         startups_should_drop)
     srv = ServerOptions.create(
         server_host_keys=server_host_keys, server_host_certs=server_host_certs,
         passphrase=passphrase, registry=registry, implementations=implementations,

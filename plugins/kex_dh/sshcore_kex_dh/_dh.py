@@ -37,3 +37,10 @@ class DHExchange(OneRoundTripKex):
 
     def client_finish(self, f: int) -> bytes:
         return self._shared(f)
+
+
+def fixed_group_exchange(ctx: KexContext, group: str, hash_name: str) -> DHExchange:
+    """The exchange in one of RFC 3526's / RFC 8268's fixed ``group``s (``group14``...)."""
+    from ._groups import GENERATOR, GROUPS
+
+    return DHExchange(ctx, GROUPS[group][2], GENERATOR, hash_name)

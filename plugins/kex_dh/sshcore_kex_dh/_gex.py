@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from sshcore.wire import SSHReader, byte, mpint, string, uint32
@@ -24,8 +23,12 @@ MIN_BITS, PREFERRED_BITS, MAX_BITS = 2048, 3072, 8192
 @lru_cache(maxsize=8)
 def load_moduli(path: str | None = None) -> tuple[tuple[int, int, int], ...]:
     """(bits, generator, prime) for each usable line of a moduli file."""
-    text = (Path(path).read_text() if path
-            else resources.files(__package__).joinpath("moduli").read_text())
+    if path:
+        text = Path(path).read_text()
+    else:
+        from importlib import resources  # ~10 ms to import: only for the default file
+
+        text = resources.files(__package__).joinpath("moduli").read_text()
     groups = []
     for line in text.splitlines():
         parts = line.split()

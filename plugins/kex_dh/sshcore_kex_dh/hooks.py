@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sshcore import hookimpl
-from sshcore.interfaces import KexAlgorithm, KexContext
+from sshcore.interfaces import KexAlgorithm, LazyCallable, lazy
 
-from ._dh import DHExchange
-from ._gex import GexExchange
-from ._groups import GENERATOR, GROUPS
-
-
-def _factory(group: str, hash_name: str) -> Callable[[KexContext], DHExchange]:
-    p = GROUPS[group][2]
-
-    def make(ctx: KexContext) -> DHExchange:
-        return DHExchange(ctx, p, GENERATOR, hash_name)
-    return make
+# Factories are lazy names: listing algorithms imports neither the exchanges nor the
+# groups' primes nor the moduli file's reader.
 
 
-def _gex(hash_name: str) -> Callable[[KexContext], GexExchange]:
-    def make(ctx: KexContext) -> GexExchange:
-        return GexExchange(ctx, hash_name)
-    return make
+def _factory(group: str, hash_name: str) -> LazyCallable:
+    return lazy("sshcore_kex_dh._dh:fixed_group_exchange", group=group, hash_name=hash_name)
+
+
+def _gex(hash_name: str) -> LazyCallable:
+    return lazy("sshcore_kex_dh._gex:GexExchange", hash_name=hash_name)
 
 
 @hookimpl
