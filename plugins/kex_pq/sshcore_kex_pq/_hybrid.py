@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import sys
 import threading
 from types import ModuleType
 from typing import Any
@@ -68,20 +69,33 @@ class _MLKEM768(_KEM):
 
 
 _sntrup761_module: ModuleType | None = None
+_sntrup761_uses = 0
+#: Operations done in pure Python before numpy is imported (unless it already is): one
+#: client exchange (key pair, decapsulation) or two server ones.
+PURE_PYTHON_OPERATIONS = 2
 
 
 def sntrup761_impl() -> ModuleType:
-    """The sntrup761 implementation in use: ``_sntrup761_np`` when numpy imports (about
-    twenty times faster), else the pure-Python reference ``_sntrup761``.  Chosen on first
-    use, so that loading the plugin does not import numpy (~0.1 s)."""
-    global _sntrup761_module
-    if _sntrup761_module is None:
-        try:
-            from . import _sntrup761_np as module
-        except ImportError:
-            module = _sntrup761
-        _sntrup761_module = module
-    return _sntrup761_module
+    """The sntrup761 implementation for the next operation.
+
+    numpy's (``_sntrup761_np``: a key pair and a decapsulation in ~6 ms) once numpy is
+    imported, or once the process has done :data:`PURE_PYTHON_OPERATIONS` operations;
+    before that the pure-Python reference (``_sntrup761``, ~25 ms for both with its
+    packed inversion).  Importing numpy costs ~0.1 s of CPU: a process that makes one
+    connection (``sshcore run``) is faster without it, one that makes many pays it
+    once.  Without numpy, always the reference."""
+    global _sntrup761_module, _sntrup761_uses
+    if _sntrup761_module is not None:
+        return _sntrup761_module
+    _sntrup761_uses += 1
+    if "numpy" not in sys.modules and _sntrup761_uses <= PURE_PYTHON_OPERATIONS:
+        return _sntrup761
+    try:
+        from . import _sntrup761_np as module
+    except ImportError:
+        module = _sntrup761
+    _sntrup761_module = module
+    return module
 
 
 # Module-level functions of picklable arguments: KexCompute may run them in a process pool.

@@ -76,3 +76,21 @@ def test_branch_free_reductions_agree_with_the_definition():
         assert kem._freeze_q(x) == (r - kem.Q if r > kem.Q12 else r)
         assert kem._freeze_3(x) == (x % 3 - 3 if x % 3 > 1 else x % 3)
     assert kem._weight([1, -1, 0, 1]) == 3
+
+
+def test_packed_inverse_agrees_with_the_reference():
+    """``_rq_inverse`` (slots in one integer) against ``_inverse`` (lists), on the inputs a
+    key pair gives it (3f for short f), on dense and sparse ones, and on 0."""
+    import random
+
+    from sshcore_kex_pq import _rq_inverse
+
+    rng = random.Random(761)
+    cases = [[3 * rng.choice((-1, 0, 1)) for _ in range(kem.P)] for _ in range(6)]
+    cases += [[rng.randrange(kem.Q) for _ in range(kem.P)] for _ in range(3)]
+    cases += [[1], [0, 1], [kem.Q - 1] * kem.P, [5, 0, 3], [0] * (kem.P - 1) + [2], [0] * kem.P, []]
+    for a in cases:
+        got = _rq_inverse.inverse(a)
+        assert got == kem._inverse(a, kem.Q)
+        if got is not None:  # and it is an inverse
+            assert kem._mul(got, a, kem.Q) == [1] + [0] * (kem.P - 1)
