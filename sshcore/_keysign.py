@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._wire import SSHReader, string, uint32, uint64
+from ._keyblob import decode_public_blob
 from .errors import ConfigurationError, KeyImportError, SSHError
 
 CERT_SUFFIX = "-cert-v01@openssh.com"
@@ -62,8 +63,6 @@ def sign_certificate(ca: Any, key: Any, *, key_id: str, principals: Sequence[str
         :func:`sshcore.keys.public_key_line`.
     :raises ConfigurationError: bad arguments.
     :raises KeyImportError: the CA cannot sign, or no plugin reads the certificate."""
-    from .keys import decode_public_blob
-
     if cert_type not in (USER_CERT, HOST_CERT):
         raise ConfigurationError("cert_type must be USER_CERT (1) or HOST_CERT (2)")
     if not 0 <= serial <= FOREVER or not 0 <= valid_after <= FOREVER \

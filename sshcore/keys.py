@@ -19,6 +19,7 @@ from typing import Any
 
 from ._wire import SSHReader, string
 from .errors import KeyImportError, SSHError
+from ._keyblob import decode_public_blob  # noqa: F401 (public here)
 from .registry import Registry, default_registry
 
 logger = logging.getLogger("sshcore.keys")
@@ -50,23 +51,6 @@ def read_private_key(path: str | Path, passphrase: str | bytes | None = None, *,
     except OSError as exc:
         raise KeyImportError(f"{path}: cannot read key file: {exc.strerror}") from None
     return import_private_key(data, passphrase, filename=str(path), registry=registry)
-
-
-def decode_public_blob(blob: bytes, registry: Registry | None = None) -> Any:
-    """Decode an SSH public key blob with whichever signature plugin knows its type."""
-    try:
-        key_type = SSHReader(blob).text("ascii")
-    except SSHError:
-        raise KeyImportError("malformed public key blob") from None
-    for desc in _reg(registry).all("signature"):
-        if desc.key_type == key_type:
-            try:
-                return desc.decode(blob)
-            except SSHError as exc:
-                raise KeyImportError(f"invalid {key_type} public key: {exc}") from None
-            except (ValueError, IndexError, TypeError) as exc:
-                raise KeyImportError(f"invalid {key_type} public key: {exc}") from None
-    raise KeyImportError(f"unknown public key type {key_type!r}")
 
 
 def import_public_key(data: bytes | str, *, filename: str | None = None,
