@@ -80,7 +80,7 @@ def parse_x11_request(data: bytes) -> X11Request:
     single, proto, cookie, screen = r.boolean(), r.text("ascii"), r.text("ascii"), r.uint32()
     r.finish()
     check_auth_protocol(proto)
-    if not _HEX.match(cookie):
+    if not _HEX.fullmatch(cookie):
         raise X11Error("x11-req: the authentication cookie is not hex (1 to 256 bytes)")
     if screen > 65535:
         raise X11Error("x11-req: screen number out of range")
@@ -107,7 +107,7 @@ def parse_x11_channel(data: bytes) -> tuple[str, int]:
 def check_auth_protocol(name: str) -> str:
     """An authentication protocol name from a peer: printable ASCII without spaces,
     1 to 64 characters (it ends up on an ``xauth`` command line)."""
-    if not _PROTOCOL.match(name):
+    if not _PROTOCOL.fullmatch(name):
         raise X11Error(f"unacceptable X11 authentication protocol name {name[:64]!r}")
     return name
 
@@ -150,9 +150,9 @@ def parse_display(name: str | None) -> Display:
     ``host/unix:3``); anything else, or a character ssh would refuse, raises X11Error."""
     if not name:
         raise X11Error("X11 forwarding needs a DISPLAY (it is not set)")
-    if len(name) > 256 or not _DISPLAY_CHARS.match(name):
+    if len(name) > 256 or not _DISPLAY_CHARS.fullmatch(name):
         raise X11Error(f"DISPLAY {name[:64]!r} is invalid")
-    m = _DISPLAY.match(name)
+    m = _DISPLAY.fullmatch(name)
     if m is None:
         raise X11Error(f"DISPLAY {name!r} is not of the form [host]:number[.screen]")
     number = int(m.group("num"))
@@ -240,7 +240,7 @@ def parse_xauth_list(output: str) -> tuple[str, bytes] | None:
     cookie), or None."""
     for line in output.splitlines():
         parts = line.split()
-        if len(parts) >= 3 and _PROTOCOL.match(parts[1]) and _HEX.match(parts[2]):
+        if len(parts) >= 3 and _PROTOCOL.fullmatch(parts[1]) and _HEX.fullmatch(parts[2]):
             return parts[1], bytes.fromhex(parts[2])
     return None
 
