@@ -22,11 +22,14 @@ the command starts, and setting ``DISPLAY``; each connection to the display open
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -436,23 +439,25 @@ class X11ForwardingServerChannel(AgentForwardingServerChannel):
         display, self.x11_display = self.x11_display, None
         if display is not None:
             display.close()
-            conn: Any = self._conn
-            if conn is not None and self._xauth_path is not None:
+            if self._xauth_path is not None:
+                remove = functools.partial(_remove_cookie, [self._xauth_path, "-q", "-"],
+                                           xauth_remove_script(display.xauth_display),
+                                           self._xauth_env)
                 task = self._xauth
-                script = xauth_remove_script(display.xauth_display)
-                args = [self._xauth_path, "-q", "-"]
-                env = self._xauth_env
-
-                async def remove() -> None:
-                    if task is not None:
-                        await asyncio.gather(task, return_exceptions=True)
-                    await _run_xauth(args, script, env)
-                conn._loop.create_task(_quietly(remove()))
+                if task is not None and not task.done():
+                    task.add_done_callback(lambda t: remove())  # after it was stored
+                else:
+                    remove()
         super()._connection_lost(exc)
 
 
-async def _quietly(coro: Any) -> None:
-    try:
-        await coro
-    except (OSError, SSHError) as exc:
-        logger.warning("xauth failed removing an X11 cookie: %s", exc)
+def _remove_cookie(args: list[str], script: str, env: dict[str, str] | None) -> None:
+    """Run ``xauth`` to remove a session's cookie, in a thread of its own: it must finish
+    even when the event loop stops right after the session (a server shutting down)."""
+    def run() -> None:
+        try:
+            subprocess.run(args, input=script.encode(), env=env, timeout=XAUTH_TIMEOUT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            logger.warning("xauth failed removing an X11 cookie: %s", exc)
+    threading.Thread(target=run, name="sshcore-xauth-remove").start()
