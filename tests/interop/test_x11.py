@@ -234,3 +234,70 @@ def test_ssh_X_into_listen_refused_unless_enabled_and_by_key_options(xserver, ke
         assert r.returncode == 0 and b"DISPLAY=localhost:" in r.stdout, r
         assert result_of(r.stdout)["echo_ok"] is True
     assert [c[0] for c in xserver.connections] == ["trusted"]
+
+
+# ----------------------------------------------------------------- more client cases
+
+def test_run_Y_to_a_tcp_display_and_a_malformed_setup_packet(tmp_path, x11_sshd, keys):
+    """DISPLAY=localhost:N: the cookie is xauth's unix:N entry and the display is TCP
+    6000+N (as ssh reads it); a connection whose first packet is not an X set-up packet
+    is closed before anything reaches the display."""
+    cookie = os.urandom(16)
+    with standin.StandInX(cookie, tcp=True) as x:
+        xauthority = str(tmp_path / "client.xauth")
+        standin.add_cookie(xauthority, f"unix:{x.number}", cookie)
+        env = dict(os.environ, DISPLAY=f"localhost:{x.number}", XAUTHORITY=xauthority)
+        base = ["run", "-Y", "-p", str(x11_sshd.port), "-i", str(keys.user["ed25519"]),
+                "--known-hosts", str(x11_sshd.known_hosts), "127.0.0.1"]
+        r = sshcore_cli(*base, CLIENT, env=env)
+        assert r.returncode == 0, r.stderr.decode()
+        assert result_of(r.stdout)["echo_ok"] is True
+        assert [c[0] for c in x.connections] == ["trusted"]
+        r = sshcore_cli(*base, f"X11_CLIENT_GARBAGE=1 {CLIENT}", env=env)
+        out = result_of(r.stdout)
+        assert out["status"] == "error" and "EOF" in out["error"], out
+        assert b"byte-order" in r.stderr, r.stderr
+        assert [c[0] for c in x.connections] == ["trusted"]  # nothing more arrived
+
+
+def test_untrusted_forwarding_refuses_x_connections_after_its_timeout(xserver, x11_sshd, keys,
+                                                                      monkeypatch):
+    """-X's cookie expires (ForwardX11Timeout): later X11 channels are refused, as ssh does."""
+    monkeypatch.setenv("XAUTHORITY", xserver.xauthority)
+
+    async def go() -> tuple[dict, dict]:
+        async with sshcore.connect("127.0.0.1", x11_sshd.port, known_hosts=str(x11_sshd.known_hosts),
+                                   client_keys=[str(keys.user["ed25519"])], agent_path=None,
+                                   x11_forwarding=True, x11_timeout=3,
+                                   x11_display=xserver.display) as conn:
+            before = result_of((await asyncio.wait_for(conn.run(CLIENT), 60)).stdout)
+            await asyncio.sleep(3.5)
+            after = result_of((await asyncio.wait_for(conn.run(CLIENT), 60)).stdout)
+            return before, after
+
+    before, after = asyncio.run(go())
+    assert before["status"] == "accepted" and before["echo_ok"] is True, before
+    assert after["status"] == "error", after
+    assert [c[0] for c in xserver.connections] == ["trusted", "untrusted"], xserver.connections
+
+
+# ----------------------------------------------------------------- sshd_config
+
+def test_sshcore_serve_f_with_X11Forwarding_and_X11DisplayOffset(xserver, keys, tmp_path, helpers):
+    port = helpers.free_port()
+    cfg = tmp_path / "sshd_config"
+    cfg.write_text(f"ListenAddress 127.0.0.1:{port}\nHostKey {keys.host['ed25519']}\n"
+                   f"AuthorizedKeysFile {keys.authorized_keys}\nPerSourcePenalties no\n"
+                   "X11Forwarding yes\nX11DisplayOffset 57\nXAuthLocation /usr/bin/xauth\n")
+    env = dict(os.environ, XAUTHORITY=str(tmp_path / "server.xauth"))
+    proc = subprocess.Popen([sys.executable, "-m", "sshcore", "serve", "-f", str(cfg)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        helpers.wait_port(port)
+        r = ssh_x(port, "-Y", xserver, keys.user["ed25519"], CLIENT)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    out = result_of(r.stdout)
+    assert out["status"] == "accepted" and out["echo_ok"] is True, (out, r.stderr)
+    assert int(out["display"].split(":")[1].split(".")[0]) >= 57, out

@@ -49,20 +49,30 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
 class StandInX:
     """The server side; ``connections`` records (verdict, protocol, cookie hex) per client."""
 
-    def __init__(self, real_cookie: bytes) -> None:
+    def __init__(self, real_cookie: bytes, tcp: bool = False) -> None:
         self.real_cookie = real_cookie
         self.untrusted: set[bytes] = set()
         self.connections: list[tuple[str, str, str]] = []
         self.errors: list[str] = []
         os.makedirs("/tmp/.X11-unix", mode=0o1777, exist_ok=True)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.tcp: socket.socket | None = None
         for number in range(300 + secrets.randbelow(300), 1000):
             path = f"/tmp/.X11-unix/X{number}"
             if os.path.exists(path):
                 continue
+            if tcp:  # also TCP 127.0.0.1:6000+N, for DISPLAY=localhost:N
+                self.tcp = socket.socket()
+                try:
+                    self.tcp.bind(("127.0.0.1", 6000 + number))
+                except OSError:
+                    self.tcp.close()
+                    continue
             try:
                 self.sock.bind(path)
             except OSError:
+                if self.tcp is not None:
+                    self.tcp.close()
                 continue
             break
         else:
@@ -70,16 +80,23 @@ class StandInX:
         self.number = number
         self.path = path
         self.display = f":{number}"
-        self.sock.listen(16)
-        self.sock.settimeout(0.5)
         self._stop = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        self.threads = []
+        for sock in (self.sock, self.tcp):
+            if sock is not None:
+                sock.listen(16)
+                sock.settimeout(0.5)
+                self.threads.append(threading.Thread(target=self._accept, args=(sock,),
+                                                     daemon=True))
+                self.threads[-1].start()
 
     def close(self) -> None:
         self._stop = True
-        self.thread.join(timeout=5)
+        for thread in self.threads:
+            thread.join(timeout=5)
         self.sock.close()
+        if self.tcp is not None:
+            self.tcp.close()
         try:
             os.unlink(self.path)
         except OSError:
@@ -91,10 +108,10 @@ class StandInX:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _accept(self) -> None:
+    def _accept(self, listener: socket.socket) -> None:
         while not self._stop:
             try:
-                conn, _ = self.sock.accept()
+                conn, _ = listener.accept()
             except socket.timeout:
                 continue
             except OSError:
@@ -230,6 +247,8 @@ def x_client(payload: bytes, result: dict[str, Any]) -> dict[str, Any]:
     packet = (struct.pack("<cxHHHH2x", b"l", 11, 0, len(name), len(data))
               + name + b"\0" * (_pad(len(name)) - len(name))
               + data + b"\0" * (_pad(len(data)) - len(data)))
+    if os.environ.get("X11_CLIENT_GARBAGE"):  # not a set-up packet: a bad byte-order byte
+        packet = b"Q" + packet[1:]
     sock.sendall(packet)
     head = _recv_exactly(sock, 8)
     status, reason_len, _, _, length = struct.unpack("<BBHHH", head)
