@@ -162,3 +162,48 @@ def test_xauth_list_parsing_and_add_script():
         "remove unix:10.0\nadd unix:10.0 MIT-MAGIC-COOKIE-1 0102\n"
     with pytest.raises(X11Error):
         xauth_add_script("unix:10.0", "a b", b"\1")
+
+
+def test_blocking_front_end_refuses_x11_forwarding_clearly():
+    """Not silently ignored: the blocking front-end says it does not forward X11."""
+    import sshcore.blocking
+    from sshcore.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="x11_forwarding"):
+        sshcore.blocking.connect("127.0.0.1", 1, x11_forwarding=True, x11_display=":0",
+                                 known_hosts=None, agent_path=None, client_keys=[])
+
+
+def test_connect_checks_the_display_before_connecting(monkeypatch):
+    from sshcore.options import ClientOptions
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(X11Error, match="DISPLAY"):
+        ClientOptions.create("127.0.0.1", 1, x11_forwarding=True, known_hosts=None,
+                             agent_path=None, client_keys=[])
+    with pytest.raises(X11Error, match="invalid"):
+        ClientOptions.create("127.0.0.1", 1, x11_forwarding=True, x11_display=":0 -f x",
+                             known_hosts=None, agent_path=None, client_keys=[])
+    opts = ClientOptions.create("127.0.0.1", 1, x11_forwarding=True, x11_display=":0",
+                                x11_trusted=True, known_hosts=None, agent_path=None,
+                                client_keys=[])
+    assert opts.x11 is not None and opts.x11["trusted"] is True
+
+
+def test_ssh_config_ForwardX11_reaches_connect(tmp_path, monkeypatch):
+    from sshcore.options import client_options
+
+    monkeypatch.setenv("DISPLAY", ":5")
+    cfg = tmp_path / "config"
+    cfg.write_text("Host xhost\n  ForwardX11 yes\n  ForwardX11Trusted yes\n"
+                   "  XAuthLocation /opt/xauth\n  ForwardX11Timeout 5m\n"
+                   "Host plain\n  ForwardX11Trusted yes\n")
+    opts = client_options("xhost", config=str(cfg), known_hosts=None, agent_path=None,
+                          client_keys=[])
+    assert opts.x11 == {"display": None, "trusted": True, "xauth_path": "/opt/xauth",
+                        "timeout": 300.0}
+    assert client_options("plain", config=str(cfg), known_hosts=None, agent_path=None,
+                          client_keys=[]).x11 is None
+    # an explicit keyword wins over the file
+    assert client_options("xhost", config=str(cfg), known_hosts=None, agent_path=None,
+                          client_keys=[], x11_forwarding=False).x11 is None
