@@ -22,6 +22,7 @@ the command starts, and setting ``DISPLAY``; each connection to the display open
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import os
@@ -180,21 +181,25 @@ class _X11Relay(_Bridge):
         self.x11 = x11
         self._buf = b""          # what came before the display was connected
         self._checked = False    # the set-up packet passed
+        self._connected = False  # ... and went to the display: a plain bridge from now on
         self._failed = False
+        self._held = 0           # bytes taken while connecting, their window not yet re-opened
         self._task: asyncio.Task[None] | None = None
 
     def data_received(self, data: bytes, datatype: int | None) -> None:
-        if self.transport is not None:
+        if self._connected:
             super().data_received(data, datatype)
             return
         chan = self.chan
         assert chan is not None
+        if self._checked:  # connecting: kept in order (the window bounds it), flushed then
+            self._buf += bytes(data)
+            self._held += len(data)
+            return
         chan.consume(len(data))
         if self._failed:
             return
         self._buf += bytes(data)
-        if self._checked:
-            return  # connecting: flushed once connected
         try:
             if parse_setup(self._buf) is None:
                 if len(self._buf) > MAX_SETUP:
@@ -232,11 +237,15 @@ class _X11Relay(_Bridge):
             return
         buf, self._buf = self._buf, b""
         t.write(buf)
+        self._connected = True
+        held, self._held = self._held, 0
+        if held and self.chan is not None:
+            self.chan.consume(held)
         if self._eof_from_chan and t.can_write_eof():
             t.write_eof()
 
     def eof_received(self) -> bool:
-        if self.transport is None:
+        if not self._connected:
             self._eof_from_chan = True
             if not self._checked and self.chan is not None:
                 self.chan.close()  # it ended before a complete set-up packet
@@ -259,6 +268,11 @@ class X11ServerSettings:
     use_localhost: bool = True
     xauth_path: str | None = None
     max_displays: int = 1000
+
+
+#: Display numbers whose sessions ended but whose xauth entry is still being removed.
+_RELEASING: set[int] = set()
+_RELEASING_LOCK = threading.Lock()
 
 
 class _DisplayListener:
@@ -290,6 +304,9 @@ class _DisplayListener:
         hosts = (["127.0.0.1", "::1"] if settings.use_localhost else ["0.0.0.0", "::"])
         for number in range(settings.display_offset,
                             settings.display_offset + settings.max_displays):
+            with _RELEASING_LOCK:
+                if number in _RELEASING:
+                    continue  # its cookie is still being removed: not reused before
             port = 6000 + number
             if port > 65535:
                 break
@@ -311,7 +328,7 @@ class _DisplayListener:
                 except OSError as exc:
                     sock.close()
                     # The IPv4 address must be had; an IPv6 one is best effort unless in use.
-                    if i == 0 or exc.errno == 98:  # EADDRINUSE
+                    if i == 0 or exc.errno == errno.EADDRINUSE:
                         clash = True
                         break
             if clash or not bound:
@@ -409,7 +426,8 @@ class X11ForwardingServerChannel(AgentForwardingServerChannel):
             return False
         self.x11_display = display
         self._xauth_path = xauth
-        self._xauth_env = {**os.environ, **self.env}
+        # The server's own environment: nothing the client sent (env requests) steers xauth.
+        self._xauth_env = dict(os.environ)
         self._xauth = conn._loop.create_task(self._store_cookie(
             xauth_add_script(display.xauth_display, req.auth_protocol, req.auth_cookie)))
         return True
@@ -440,9 +458,11 @@ class X11ForwardingServerChannel(AgentForwardingServerChannel):
         if display is not None:
             display.close()
             if self._xauth_path is not None:
+                with _RELEASING_LOCK:
+                    _RELEASING.add(display.number)
                 remove = functools.partial(_remove_cookie, [self._xauth_path, "-q", "-"],
                                            xauth_remove_script(display.xauth_display),
-                                           self._xauth_env)
+                                           self._xauth_env, display.number)
                 task = self._xauth
                 if task is not None and not task.done():
                     task.add_done_callback(lambda t: remove())  # after it was stored
@@ -451,13 +471,19 @@ class X11ForwardingServerChannel(AgentForwardingServerChannel):
         super()._connection_lost(exc)
 
 
-def _remove_cookie(args: list[str], script: str, env: dict[str, str] | None) -> None:
+def _remove_cookie(args: list[str], script: str, env: dict[str, str] | None,
+                   number: int) -> None:
     """Run ``xauth`` to remove a session's cookie, in a thread of its own: it must finish
-    even when the event loop stops right after the session (a server shutting down)."""
+    even when the event loop stops right after the session (a server shutting down).
+    Until it has, the display number is not given to another session (whose fresh
+    cookie this removal would otherwise delete)."""
     def run() -> None:
         try:
             subprocess.run(args, input=script.encode(), env=env, timeout=XAUTH_TIMEOUT,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.SubprocessError) as exc:
             logger.warning("xauth failed removing an X11 cookie: %s", exc)
+        finally:
+            with _RELEASING_LOCK:
+                _RELEASING.discard(number)
     threading.Thread(target=run, name="sshcore-xauth-remove").start()

@@ -143,9 +143,10 @@ def test_run_X_without_xauth_is_a_clear_error(xserver, x11_sshd, keys, tmp_path)
 
 # ----------------------------------------------------------------- real ssh, our server
 
-def ssh_x(port: int, flag: str, xserver, identity: Path, command: str) -> subprocess.CompletedProcess:
+def ssh_x(port: int, flag: str, xserver, identity: Path, command: str,
+          *extra: str) -> subprocess.CompletedProcess:
     """The real ssh with -X (ForwardX11Trusted=no: Debian's ssh_config says yes) or -Y."""
-    args = ["ssh", "-F", "/dev/null", "-p", str(port), flag, "-o", "ForwardX11Trusted="
+    args = ["ssh", "-F", "/dev/null", "-p", str(port), flag, *extra, "-o", "ForwardX11Trusted="
             + ("yes" if flag == "-Y" else "no"), "-o", "XAuthLocation=/usr/bin/xauth",
             "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", str(identity),
@@ -233,6 +234,13 @@ def test_ssh_X_into_listen_refused_unless_enabled_and_by_key_options(xserver, ke
         r = ssh_x(srv.port, "-Y", xserver, keys.user["ed25519"], f"{show}; {CLIENT}")
         assert r.returncode == 0 and b"DISPLAY=localhost:" in r.stdout, r
         assert result_of(r.stdout)["echo_ok"] is True
+        # The client's environment (ssh sends it after x11-req) does not move DISPLAY,
+        # and xauth never writes where it says.
+        evil = tmp_path / "evil.xauth"
+        r = ssh_x(srv.port, "-Y", xserver, keys.user["ed25519"], show, "-o",
+                  f"SetEnv=XAUTHORITY={evil} DISPLAY=elsewhere:0")
+        assert r.returncode == 0 and b"DISPLAY=localhost:" in r.stdout, r
+        assert not evil.exists()
     assert [c[0] for c in xserver.connections] == ["trusted"]
 
 
