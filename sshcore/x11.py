@@ -140,8 +140,7 @@ class Display:
         """The name to look the cookie up under: ``localhost:N`` is the local
         (``unix:N``) entry, as ssh reads it."""
         if self.host == "localhost":
-            return f"unix:{self.number}.{self.screen}" if "." in self.name.rsplit(":", 1)[1] \
-                else f"unix:{self.number}"
+            return "unix:" + self.name.rsplit(":", 1)[1]
         return self.name
 
 

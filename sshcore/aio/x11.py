@@ -48,6 +48,7 @@ logger = logging.getLogger("sshcore.aio")
 
 X11_CHANNEL = "x11"
 XAUTH_TIMEOUT = 30.0
+DISPLAY_CONNECT_TIMEOUT = 30.0
 DEFAULT_XAUTH = "/usr/bin/xauth"
 
 
@@ -222,10 +223,10 @@ class _X11Relay(_Bridge):
         try:
             if disp.unix:
                 await asyncio.wait_for(self._loop.create_unix_connection(
-                    factory, disp.socket_path), XAUTH_TIMEOUT)
+                    factory, disp.socket_path), DISPLAY_CONNECT_TIMEOUT)
             else:
                 await asyncio.wait_for(self._loop.create_connection(
-                    factory, disp.host, disp.port), XAUTH_TIMEOUT)
+                    factory, disp.host, disp.port), DISPLAY_CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError) as exc:
             logger.warning("X11 connection to the display %s failed: %s", disp.name,
                            getattr(exc, "strerror", None) or exc)

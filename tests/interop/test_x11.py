@@ -309,3 +309,20 @@ def test_sshcore_serve_f_with_X11Forwarding_and_X11DisplayOffset(xserver, keys, 
     out = result_of(r.stdout)
     assert out["status"] == "accepted" and out["echo_ok"] is True, (out, r.stderr)
     assert int(out["display"].split(":")[1].split(".")[0]) >= 57, out
+
+
+def test_run_X_needs_the_security_extension_and_Y_does_not(tmp_path, x11_sshd, keys):
+    """An X server without SECURITY cannot make an untrusted cookie: -X is a clear error
+    (ssh: "untrusted X11 forwarding setup failed"), -Y still forwards."""
+    cookie = os.urandom(16)
+    with standin.StandInX(cookie, security=False) as x:
+        xauthority = str(tmp_path / "client.xauth")
+        standin.add_cookie(xauthority, x.display, cookie)
+        env = dict(os.environ, DISPLAY=x.display, XAUTHORITY=xauthority)
+        base = ["-p", str(x11_sshd.port), "-i", str(keys.user["ed25519"]), "--known-hosts",
+                str(x11_sshd.known_hosts), "127.0.0.1", CLIENT]
+        r = sshcore_cli("run", "-X", *base, env=env)
+        assert r.returncode == 255, r
+        assert b"untrusted X11 forwarding setup failed" in r.stderr, r.stderr
+        r = sshcore_cli("run", "-Y", *base, env=env)
+        assert r.returncode == 0 and result_of(r.stdout)["echo_ok"] is True, r

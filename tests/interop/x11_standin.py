@@ -49,8 +49,9 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
 class StandInX:
     """The server side; ``connections`` records (verdict, protocol, cookie hex) per client."""
 
-    def __init__(self, real_cookie: bytes, tcp: bool = False) -> None:
+    def __init__(self, real_cookie: bytes, tcp: bool = False, security: bool = True) -> None:
         self.real_cookie = real_cookie
+        self.security = security  # False: no SECURITY extension (xauth generate fails)
         self.untrusted: set[bytes] = set()
         self.connections: list[tuple[str, str, str]] = []
         self.errors: list[str] = []
@@ -185,7 +186,7 @@ class StandInX:
         if opcode == 98:  # QueryExtension
             (n,) = struct.unpack(order + "H", rest[:2])
             name = rest[4:4 + n]
-            if name == b"SECURITY":
+            if name == b"SECURITY" and self.security:
                 return reply(0, struct.pack("BBBB", 1, SECURITY_OPCODE, 0, 0))
             return reply(0, struct.pack("BBBB", 0, 0, 0, 0))
         if opcode == 20:  # GetProperty: none
