@@ -326,3 +326,26 @@ def test_run_X_needs_the_security_extension_and_Y_does_not(tmp_path, x11_sshd, k
         assert b"untrusted X11 forwarding setup failed" in r.stderr, r.stderr
         r = sshcore_cli("run", "-Y", *base, env=env)
         assert r.returncode == 0 and result_of(r.stdout)["echo_ok"] is True, r
+
+
+def test_certificate_without_permit_X11_forwarding_is_refused(xserver, keys, helpers, tmp_path,
+                                                              monkeypatch):
+    """A user certificate made by ssh-keygen with -O no-x11-forwarding gets no display;
+    one with the default extensions (permit-X11-forwarding among them) does."""
+    monkeypatch.setenv("XAUTHORITY", str(tmp_path / "server.xauth"))
+    ca = helpers.keygen(tmp_path / "ca", "ed25519")
+    auth = tmp_path / "authorized_keys"
+    auth.write_text("cert-authority " + Path(f"{ca}.pub").read_text())
+    show = 'echo "DISPLAY=${DISPLAY-unset}"'
+    results = {}
+    for name, extra in (("no-x11", ["-O", "no-x11-forwarding"]), ("default", [])):
+        user = helpers.keygen(tmp_path / f"user_{name}", "ed25519")
+        subprocess.run(["ssh-keygen", "-q", "-s", str(ca), "-I", name, "-n", helpers.USER,
+                        *extra, f"{user}.pub"], check=True, timeout=30, capture_output=True)
+        with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                                  authorized_client_keys=str(auth), x11_forwarding=True) as srv:
+            r = ssh_x(srv.port, "-Y", xserver, user, show)
+        assert r.returncode == 0, r.stderr
+        results[name] = r.stdout.decode().strip()
+    assert results["no-x11"] == "DISPLAY=unset"
+    assert results["default"].startswith("DISPLAY=localhost:"), results
