@@ -66,10 +66,12 @@ def sshcore_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subproc
 
 # ----------------------------------------------------------------- our client, real sshd
 
-@pytest.mark.parametrize("flag,verdict", [("-X", "untrusted"), ("-Y", "trusted")])
-def test_sshcore_run_X_and_Y_through_sshd(flag, verdict, xserver, x11_sshd, keys):
+@pytest.mark.parametrize("flags,verdict", [
+    (["-X"], "untrusted"), (["-Y"], "trusted"), (["-o", "ForwardX11=yes"], "untrusted"),
+    (["-o", "ForwardX11=yes", "-o", "ForwardX11Trusted=yes"], "trusted")])
+def test_sshcore_run_X_and_Y_through_sshd(flags, verdict, xserver, x11_sshd, keys):
     env = dict(os.environ, DISPLAY=xserver.display, XAUTHORITY=xserver.xauthority)
-    r = sshcore_cli("run", flag, "-p", str(x11_sshd.port), "-i", str(keys.user["ed25519"]),
+    r = sshcore_cli("run", *flags, "-p", str(x11_sshd.port), "-i", str(keys.user["ed25519"]),
                     "--known-hosts", str(x11_sshd.known_hosts), "127.0.0.1",
                     f'echo "DISPLAY=$DISPLAY" >&2; {CLIENT} 65536', env=env)
     assert r.returncode == 0, (r.stderr.decode(), x11_sshd.log_tail())
