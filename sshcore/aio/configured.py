@@ -6,7 +6,8 @@ request, honouring ``Match User``/``Address``: ``AllowUsers``/``DenyUsers``,
 ``PasswordAuthentication``/``PubkeyAuthentication``/``KbdInteractiveAuthentication``,
 ``AuthorizedKeysFile`` (``%u``, ``%h``, ``%%``; relative to the home directory),
 ``TrustedUserCAKeys``, ``RevokedKeys`` (a file of public keys), ``AllowTcpForwarding``,
-``PermitOpen`` and ``PermitListen``.
+``PermitOpen`` and ``PermitListen``.  ``X11Forwarding``, ``X11DisplayOffset``,
+``X11UseLocalhost`` and ``XAuthLocation`` become listen()'s X11 keywords.
 """
 
 from __future__ import annotations
