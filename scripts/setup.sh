@@ -28,6 +28,11 @@ $SUDO mkdir -p /run/sshd
 if ! command -v puttygen >/dev/null; then
     apt_install putty-tools
 fi
+# xauth: X11 forwarding (ssh -X / sshcore run -X make and store cookies with it; the
+# X11 tests run it on both sides)
+if [ ! -x /usr/bin/xauth ]; then
+    apt_install xauth
+fi
 # fail2ban: the audit tests run its stock sshd filter (fail2ban-regex) over our log lines
 if ! command -v fail2ban-regex >/dev/null || [ ! -f /etc/fail2ban/filter.d/sshd.conf ]; then
     apt_install fail2ban >/dev/null

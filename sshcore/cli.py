@@ -277,7 +277,8 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
     options: dict[str, Any] = dict(
         server_host_keys=keys, authorized_client_keys=authorized, passwords=passwords,
         revoked_keys=args.revoked_keys,
-        allow_forwarding=args.allow_forwarding, accept_env=args.accept_env or ["LANG", "LC_*"],
+        allow_forwarding=args.allow_forwarding, x11_forwarding=args.x11_forwarding,
+        accept_env=args.accept_env or ["LANG", "LC_*"],
         subsystems=subsystems, sftp_root=sftp_root,
         max_startups=None if args.max_startups.lower() == "none" else args.max_startups,
         kex_executor=pool, audit=audit, **_per_source_options(args))
@@ -664,6 +665,7 @@ async def connection_options(args: argparse.Namespace, destination: str
     if (getattr(args, "forward_agent", False) or opts.get("forwardagent", "no").lower() == "yes") \
             and os.environ.get("SSH_AUTH_SOCK"):
         kwargs["forward_agent"] = True
+    kwargs.update(_x11_options(args, opts))
     prompter = Prompter()
     kwargs.update(_auth_options(opts, user, target, prompter))
     if "client_keys" not in kwargs:
@@ -684,6 +686,24 @@ async def connection_options(args: argparse.Namespace, destination: str
         kwargs["config"] = None if args.config.lower() == "none" else args.config
     kwargs.setdefault("tunnel", None)
     return target, port, user, known_hosts, kwargs, opts
+
+
+def _x11_options(args: argparse.Namespace, opts: dict[str, str]) -> dict[str, Any]:
+    """ssh's -X / -Y / -x and ForwardX11, ForwardX11Trusted, ForwardX11Timeout,
+    XAuthLocation as connect() keywords (always x11_forwarding, so the library's own
+    reading of ssh_config cannot turn on what -x turned off)."""
+    flag = getattr(args, "x11", None)
+    on = flag in ("X", "Y") or (flag is None and opts.get("forwardx11", "no").lower() == "yes")
+    out: dict[str, Any] = {"x11_forwarding": on}
+    if on:
+        out["x11_trusted"] = flag == "Y" or opts.get("forwardx11trusted", "no").lower() == "yes"
+        if "xauthlocation" in opts:
+            out["xauth_path"] = os.path.expanduser(opts["xauthlocation"])
+        if "forwardx11timeout" in opts:
+            from .options import _seconds
+
+            out["x11_timeout"] = _seconds(opts["forwardx11timeout"])
+    return out
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -872,7 +892,7 @@ def add_connection_arguments(p: argparse.ArgumentParser, port_flags: tuple[str, 
     p.add_argument("-J", dest="jump", metavar="[USER@]HOST[:PORT][,...]",
                    help="connect through these jump hosts in turn (ProxyJump)")
     p.add_argument("--known-hosts", help="known_hosts file, or 'none' to skip host key checks")
-    p.set_defaults(local=None, remote=None, dynamic=None, login=None, forward_agent=False)
+    p.set_defaults(local=None, remote=None, dynamic=None, login=None, forward_agent=False, x11=None)
 
 
 def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
@@ -891,6 +911,9 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
                         "(as sshd's RevokedKeys)")
     s.add_argument("--allow-forwarding", action="store_true",
                    help="allow TCP/IP and Unix-socket forwarding (-L, -R, -D, -W) both ways")
+    s.add_argument("--x11-forwarding", action="store_true",
+                   help="answer ssh -X/-Y with an X display per session (sshd's X11Forwarding; "
+                   "needs xauth)")
     s.add_argument("--accept-env", action="append", metavar="PATTERN",
                    help="client environment variables passed to commands, like sshd's AcceptEnv "
                    "(repeatable; default LANG and LC_*)")
@@ -960,6 +983,12 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
                    help="escape character on a terminal with a PTY (default ~; 'none': off)")
     r.add_argument("-A", dest="forward_agent", action="store_true",
                    help="let the server use the local SSH agent (ForwardAgent)")
+    r.add_argument("-X", dest="x11", action="store_const", const="X",
+                   help="forward X11, untrusted (ForwardX11; xauth makes the cookie)")
+    r.add_argument("-Y", dest="x11", action="store_const", const="Y",
+                   help="forward X11, trusted (ForwardX11Trusted)")
+    r.add_argument("-x", dest="x11", action="store_const", const="x",
+                   help="do not forward X11")
     r.add_argument("-t", dest="tty", action="count", default=0,
                    help="request a PTY (-tt: even without a local terminal)")
     r.add_argument("-T", dest="no_tty", action="store_true", help="never request a PTY")

@@ -172,6 +172,8 @@ class ClientOptions:
     client_factory: Callable[[], Any] | None
     ssh_config: Any
     keywords: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    #: X11 forwarding (prepare_client_x11's keywords), or None
+    x11: Mapping[str, Any] | None = None
 
     @classmethod
     def create(cls, host: str, port: int = 22, *, username: str | None = None,
@@ -205,7 +207,9 @@ class ClientOptions:
                blocked_plugins: Sequence[str] = (),
                allowed_plugins: Sequence[str] | None = None,
                family: int = 0, local_addr: tuple[str, int] | None = None,
-               revoked_host_keys: Any = None) -> ClientOptions:
+               revoked_host_keys: Any = None, x11_forwarding: bool = False,
+               x11_trusted: bool = False, x11_display: str | None = None,
+               xauth_path: str | None = None, x11_timeout: float = 1200) -> ClientOptions:
         """Check and resolve :func:`sshcore.connect`'s keywords (after ssh_config: see
         :func:`client_options`); raises :class:`~sshcore.errors.SSHError` subclasses for
         bad values (unknown algorithm names, unreadable keys...).
@@ -241,6 +245,11 @@ class ClientOptions:
         for the host); default on with the default known_hosts file only.
         ``forward_agent``: let the server use our SSH agent (``True``: ``$SSH_AUTH_SOCK``,
         or a socket path), as ``ssh -A`` does.
+        ``x11_forwarding``: forward X11 connections from the server's sessions to the
+        display ``x11_display`` (default ``$DISPLAY``), as ``ssh -X`` (untrusted: a cookie
+        ``xauth generate`` makes, usable for ``x11_timeout`` seconds, ForwardX11Timeout) or,
+        with ``x11_trusted=True``, ``ssh -Y``; the server gets a fake cookie, replaced by the
+        real one only on connections that present it.  ``xauth_path``: XAuthLocation.
         ``proxy_command``: a shell command whose stdin/stdout carry the connection (ssh's
         ProxyCommand; ``%h %p %r %n %%`` expanded), e.g. ``"ssh -W %h:%p jump"``.
         ``host_key_fingerprint``: trust exactly this key (``SHA256:...`` as ssh-keygen -l
@@ -318,12 +327,19 @@ class ClientOptions:
             connect_timeout=connect_timeout, sock=sock, tunnel=tunnel,
             proxy_command=proxy_command, family=family, local_addr=local_addr,
             revoked_host_keys=revoked_host_keys, forward_agent=agent_socket, kex_executor=kex_executor,
-            client_factory=client_factory, ssh_config=config, keywords=hop)
+            client_factory=client_factory, ssh_config=config, keywords=hop,
+            x11=({"display": x11_display, "trusted": bool(x11_trusted),
+                  "xauth_path": xauth_path, "timeout": x11_timeout}
+                 if x11_forwarding else None))
         cfg = opts.connection_config()  # validate early: unknown names fail before connecting
         for family_name in ("kex", "cipher", "mac", "compression"):
             cfg.algs(family_name)
         if forward_agent and not agent_socket:
             raise SSHError("forward_agent: no SSH agent (SSH_AUTH_SOCK is not set)")
+        if x11_forwarding:  # checked here; the cookies are fetched when connecting
+            from .x11 import parse_display
+
+            parse_display(x11_display if x11_display is not None else os.environ.get("DISPLAY"))
         return opts
 
     def connection_config(self, agent_keys: Sequence[Any] = (),
@@ -498,6 +514,13 @@ def apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
         path = os.path.expanduser(forward.replace("$SSH_AUTH_SOCK", os.environ.get("SSH_AUTH_SOCK", "")))
         if path:
             put("forward_agent", path)
+    if yes("forwardx11"):  # X11 forwarding: -X (untrusted) unless ForwardX11Trusted
+        put("x11_forwarding", True)
+        put("x11_trusted", yes("forwardx11trusted"))
+    if "xauthlocation" in found:
+        put("xauth_path", os.path.expanduser(found["xauthlocation"]))
+    if "forwardx11timeout" in found:
+        put("x11_timeout", _seconds(found["forwardx11timeout"]))
     if "updatehostkeys" in found:
         put("update_host_keys", str(found["updatehostkeys"]).lower() in ("yes", "ask"))
     if "serveraliveinterval" in found:

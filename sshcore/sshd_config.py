@@ -254,6 +254,10 @@ KEYWORDS: dict[str, _Keyword] = {k.name: k for k in (
     _Keyword("permitlisten", lambda a: _permit(a, True), show=_show_permit),
     _Keyword("trustedusercakeys", _path_or_none, show=_show_none),
     _Keyword("revokedkeys", _path_or_none, show=_show_none),
+    _Keyword("x11forwarding", _yes_no, default=False, show=_show_bool),
+    _Keyword("x11displayoffset", _int, default=10),
+    _Keyword("x11uselocalhost", _yes_no, default=True, show=_show_bool),
+    _Keyword("xauthlocation", _one, default="/usr/bin/xauth"),
 )}
 
 #: Keywords a Match block may set: those this server decides per user or per request.
@@ -275,8 +279,7 @@ kerberosauthentication loglevel logverbose modulifile permitemptypasswords
 permitrootlogin permittty permittunnel permituserenvironment permituserrc pidfile
 printlastlog printmotd pubkeyacceptedalgorithms pubkeyauthoptions rdomain rekeylimit
 requiredrsasize securitykeyprovider setenv streamlocalbindmask streamlocalbindunlink
-strictmodes syslogfacility tcpkeepalive usedns usepam versionaddendum x11displayoffset
-x11forwarding x11uselocalhost xauthlocation refuseconnection
+strictmodes syslogfacility tcpkeepalive usedns usepam versionaddendum refuseconnection
 """.split())
 
 

@@ -11,7 +11,7 @@ KERNEL_MODULES = ["sshcore", "sshcore._wire", "sshcore._framing", "sshcore._tran
                   "sshcore._userauth", "sshcore._channels", "sshcore.connection",
                   "sshcore.registry", "sshcore.hookspecs", "sshcore.negotiate", "sshcore.events",
                   "sshcore.interfaces", "sshcore.testing", "sshcore.srclimit", "sshcore._timeouts",
-                  "sshcore.sshd_config", "sshcore.options", "sshcore.clientpolicy"]
+                  "sshcore.sshd_config", "sshcore.options", "sshcore.clientpolicy", "sshcore.x11"]
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

@@ -56,6 +56,10 @@ PermitOpen 127.0.0.1:80 db:5432
 PermitListen 8080 localhost:9090
 TrustedUserCAKeys /etc/ssh/user_ca.pub
 RevokedKeys /etc/ssh/revoked_keys
+X11Forwarding yes
+X11DisplayOffset 20
+X11UseLocalhost no
+XAuthLocation /opt/bin/xauth
 Match User carol Address 198.51.100.0/24,!198.51.100.7
     PasswordAuthentication yes
     AllowTcpForwarding remote
@@ -85,6 +89,8 @@ def test_every_keyword_parses_and_maps_to_listen_options():
     assert opts["server_host_key_algs"] == "ssh-ed25519"
     assert opts["auth_methods_required"] == [["publickey", "password"], ["publickey"]]
     assert opts["server_host_keys"] == ["/etc/ssh/ssh_host_ed25519_key"]
+    assert (opts["x11_forwarding"], opts["x11_display_offset"], opts["x11_use_localhost"],
+            opts["xauth_path"]) == (True, 20, False, "/opt/bin/xauth")
     assert opts["accept_env"] == ["LANG", "LC_*", "TZ"]
     assert opts["subsystems"] == {"backup": "/usr/local/bin/backup --serve"}  # sftp: plugin
     issue = Path("/etc/issue.net")

@@ -97,6 +97,11 @@ async def _establish(make_options: Callable[[], ClientOptions]) -> SSHClientConn
         client_host = await asyncio.get_running_loop().run_in_executor(None, socket.getfqdn)
     cfg = opts.connection_config(agent_keys, client_host)
     loop = asyncio.get_running_loop()
+    x11 = None
+    if opts.x11 is not None:  # ssh -X/-Y: the cookies first, so a missing xauth fails at once
+        from .x11 import prepare_client_x11
+
+        x11 = await prepare_client_x11(**opts.x11)
 
     def factory() -> SSHClientConnection:
         conn = SSHClientConnection(cfg, host, port, known_hosts=opts.known_hosts,
@@ -109,6 +114,7 @@ async def _establish(make_options: Callable[[], ClientOptions]) -> SSHClientConn
                                    update_host_keys=opts.update_host_keys)
         conn.kex_executor = opts.kex_executor
         conn.agent_forwarding_path = opts.forward_agent
+        conn.x11_forwarding = x11
         conn.revoked_host_keys = opts.revoked_host_keys
         return conn
 
@@ -205,6 +211,8 @@ async def listen(host: str = "", port: int = 22, *,
                  rekey_seconds: float | None = None, reuse_address: bool = True,
                  known_client_hosts: Any = None, allow_forwarding: bool = False,
                  allow_agent_forwarding: bool = True,
+                 x11_forwarding: bool = False, x11_display_offset: int = 10,
+                 x11_use_localhost: bool = True, xauth_path: str | None = None,
                  server_host_certs: Any = None, keepalive_interval: float | None = None,
                  keepalive_count_max: int = 3,
                  max_startups: str | Sequence[int] | None = "10:30:100",
@@ -278,7 +286,13 @@ async def listen(host: str = "", port: int = 22, *,
     ``accept_env`` (patterns like sshd's AcceptEnv; default: all) limits the client's
     environment variables that processes get; ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways, and
     agent forwarding (``ssh -A``: a per-session ``SSH_AUTH_SOCK`` socket leading back to
-    the client's agent) unless ``allow_agent_forwarding=False`` (sshd's AllowAgentForwarding).  Exec and shell requests run as real
+    the client's agent) unless ``allow_agent_forwarding=False`` (sshd's AllowAgentForwarding).
+    ``x11_forwarding=True`` (sshd's X11Forwarding, off by default) answers ``ssh -X``/``-Y``:
+    the session gets a TCP X display (``localhost:N``, N from ``x11_display_offset``,
+    X11DisplayOffset 10; on all addresses with ``x11_use_localhost=False``), its ``DISPLAY``,
+    and the client's cookie stored with ``xauth`` (``xauth_path``, XAuthLocation), removed
+    with the display when the session ends; authorized_keys ``no-x11-forwarding`` and
+    certificates without ``permit-X11-forwarding`` refuse it.  Exec and shell requests run as real
     subprocesses unless ``process_factory`` is given; ``subsystems`` maps
     subsystem names to the commands that serve them (``{"sftp": "/usr/lib/openssh/sftp-server"}``,
     like sshd's Subsystem), or, with a ``process_factory``, lists the names it accepts.
@@ -353,6 +367,11 @@ async def listen(host: str = "", port: int = 22, *,
         cfg.unused_connection_timeout = unused
         return cfg
     startups = parse_max_startups(max_startups)
+    from .x11 import X11ServerSettings
+
+    if not 0 <= x11_display_offset <= 59535:
+        raise ConfigurationError(f"x11_display_offset {x11_display_offset}: out of range")
+    x11_settings = X11ServerSettings(x11_display_offset, x11_use_localhost, xauth_path)
     env_filter: Callable[[str], bool] | None = None
     if accept_env is not None:
         patterns = [accept_env] if isinstance(accept_env, str) else list(accept_env)
@@ -379,7 +398,7 @@ async def listen(host: str = "", port: int = 22, *,
 
     def build() -> SSHServerConnection:
         options = _OptionsServer(authorized_client_keys, passwords, reg, known_client_hosts,
-                                 allow_forwarding, allow_agent_forwarding)
+                                 allow_forwarding, allow_agent_forwarding, x11_forwarding)
         if server_factory is None:
             server = options
         else:
@@ -391,6 +410,7 @@ async def listen(host: str = "", port: int = 22, *,
                                    max_forward_listeners=max_forward_listeners)
         conn.kex_executor = kex_executor
         conn.revoked_keys = revoked_keys
+        conn.x11_settings = x11_settings  # type: ignore[attr-defined]
         connections.add(conn)
         conn._closed_cb = connections.discard  # type: ignore[attr-defined]
         return conn

@@ -356,6 +356,10 @@ class SSHClientChannel(SSHChannel):
     async def _start(self, command: str | None, subsystem: str | None,
                      env: Mapping[str, str] | None, term_type: str | None,
                      term_size: tuple[int, ...] | None, term_modes: Mapping[int, int] | None) -> None:
+        if subsystem is None and getattr(self._conn, "x11_forwarding", None) is not None:
+            from .x11 import send_x11_request
+
+            send_x11_request(self)  # connect(x11_forwarding=True): before the command starts
         for request, data, refused in session_requests(
                 command, subsystem, env, term_type, term_size, term_modes,
                 agent_forwarding=bool(getattr(self._conn, "agent_forwarding_path", None))):

@@ -230,7 +230,14 @@ class SSHClientConnection(SSHConnection):
     #: Set from connect(forward_agent=): the local agent socket the server may reach.
     agent_forwarding_path: str | None = None
 
+    #: Set from connect(x11_forwarding=): the display and cookies (sshcore.aio.x11.ClientX11).
+    x11_forwarding: Any = None
+
     def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+        if channel_type == "x11":
+            from .x11 import accept_x11_channel
+
+            return accept_x11_channel(self, data)
         if channel_type == "auth-agent@openssh.com":
             if not self.agent_forwarding_path:
                 raise ChannelOpenError(PROHIBITED, "agent forwarding was not requested")

@@ -6,7 +6,8 @@ request, honouring ``Match User``/``Address``: ``AllowUsers``/``DenyUsers``,
 ``PasswordAuthentication``/``PubkeyAuthentication``/``KbdInteractiveAuthentication``,
 ``AuthorizedKeysFile`` (``%u``, ``%h``, ``%%``; relative to the home directory),
 ``TrustedUserCAKeys``, ``RevokedKeys`` (a file of public keys), ``AllowTcpForwarding``,
-``PermitOpen`` and ``PermitListen``.
+``PermitOpen`` and ``PermitListen``.  ``X11Forwarding``, ``X11DisplayOffset``,
+``X11UseLocalhost`` and ``XAuthLocation`` become listen()'s X11 keywords.
 """
 
 from __future__ import annotations
@@ -251,6 +252,11 @@ def listen_options(config: SshdConfig, *, passwords: Any = None, home: str | Non
         opts["server_host_keys"] = [os.path.expanduser(k) for k in c.get("hostkey")]
     if c.get("banner") is not None and _read_text(c.get("banner")):
         opts["banner"] = _read_text(c.get("banner"))  # a missing file: no banner, as sshd
+    for keyword, kw in (("x11forwarding", "x11_forwarding"),
+                        ("x11displayoffset", "x11_display_offset"),
+                        ("x11uselocalhost", "x11_use_localhost"), ("xauthlocation", "xauth_path")):
+        if c.is_set(keyword):
+            opts[kw] = c.get(keyword)
     if c.is_set("acceptenv"):
         opts["accept_env"] = [p for line in c.get("acceptenv") for p in line]
     if c.is_set("subsystem"):

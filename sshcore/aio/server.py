@@ -17,7 +17,7 @@ from ..errors import ChannelOpenError, ChannelOpenFailureReason, ConfigurationEr
 from ..keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate,
                     user_certificate_options)
 from .._wire import string, uint32
-from .agent_forward import AgentForwardingServerChannel
+from .x11 import X11ForwardingServerChannel
 from .forward import (PROHIBITED, SSHTCPChannel, bridge_on_new_channel, connect_bridge,
                       direct_tcpip_data, listen_local, parse_forward_request,
                       parse_streamlocal_data, parse_tcpip_data, run_stream_handler)
@@ -138,15 +138,24 @@ class SSHServer:
         d = self._defaults
         return d.agent_forwarding_requested() if d is not None else False
 
+    def x11_forwarding_requested(self) -> bool:
+        """An ``x11-req`` on a session (``ssh -X``/``-Y``): True to give the session its own
+        X display (``DISPLAY``, the client's cookie stored with ``xauth``) leading to the
+        client's X server.  Synchronous, like :meth:`agent_forwarding_requested`."""
+        d = self._defaults
+        return d.x11_forwarding_requested() if d is not None else False
+
 
 class _OptionsServer(SSHServer):
     """The SSHServer ``listen()`` builds from keyword options."""
 
     def __init__(self, authorized_client_keys: Any, passwords: Mapping[str, str] | None,
                  registry: Any, known_client_hosts: Any = None,
-                 allow_forwarding: bool = False, allow_agent_forwarding: bool = True) -> None:
+                 allow_forwarding: bool = False, allow_agent_forwarding: bool = True,
+                 x11_forwarding: bool = False) -> None:
         self._allow_forwarding = allow_forwarding
         self._allow_agent_forwarding = allow_agent_forwarding
+        self._x11_forwarding = x11_forwarding
         self._ak_source = authorized_client_keys
         # A {user: password} mapping, or an object with verify(user, password) (a
         # sshcore.passwords.PasswordFile of salted hashes).
@@ -177,6 +186,9 @@ class _OptionsServer(SSHServer):
     def agent_forwarding_requested(self) -> bool:
         # as sshd's AllowAgentForwarding, within what allow_forwarding permits
         return self._allow_forwarding and self._allow_agent_forwarding
+
+    def x11_forwarding_requested(self) -> bool:
+        return self._x11_forwarding  # sshd's X11Forwarding: off unless asked for
 
     def validate_host_public_key(self, client_host: str, client_addr: str, client_port: int,
                                  key: Any) -> bool:
@@ -658,7 +670,7 @@ class SSHServerConnection(SSHConnection):
         # Callback sessions (the seed API) get str I/O unless listen(session_encoding=) says
         # otherwise; SSHServerProcess does its own decoding.
         encoding = None if isinstance(session, SSHServerProcess) else (self._session_encoding or "utf-8")
-        chan = AgentForwardingServerChannel(session, encoding=encoding)
+        chan = X11ForwardingServerChannel(session, encoding=encoding)
         chan._bind(self, channel)
         return chan
 

@@ -38,12 +38,14 @@ def connect(host: str, port: int | None = None, *, config: Any = DEFAULT_CONFIG,
 def connect_with_options(opts: ClientOptions) -> SSHClientConnection:
     """Open a connection with options already built (and reusable).
 
-    Not (yet) in the blocking front-end: ``forward_agent`` (refused with
-    :class:`~sshcore.ConfigurationError`), ``update_host_keys`` and ``client_factory``
+    Not (yet) in the blocking front-end: ``forward_agent`` and ``x11_forwarding`` (refused
+    with :class:`~sshcore.ConfigurationError`), ``update_host_keys`` and ``client_factory``
     callbacks (ignored), remote port forwarding.
     """
     if opts.forward_agent:
         raise ConfigurationError("forward_agent is not supported by sshcore.blocking yet")
+    if opts.x11 is not None:
+        raise ConfigurationError("x11_forwarding is not supported by sshcore.blocking yet")
     deadline = None if opts.connect_timeout is None else time.monotonic() + opts.connect_timeout
     hops: list[SSHClientConnection] = []
     proxy = None
