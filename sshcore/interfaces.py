@@ -8,8 +8,10 @@ library; everything that touches key material is created through these factories
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ._record import record
 
 if TYPE_CHECKING:
     import argparse
@@ -20,7 +22,7 @@ Role = Literal["client", "server"]
 # --------------------------------------------------------------------------- lazy factories
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LazyCallable:
     """A factory named by ``"package.module:attribute"``, imported at its first call.
 
@@ -137,7 +139,7 @@ class AEADCipher(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CipherAlgorithm:
     name: str
     key_size: int
@@ -169,7 +171,7 @@ class Mac(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MacAlgorithm:
     name: str
     key_size: int
@@ -197,7 +199,7 @@ class Decompressor(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CompressionAlgorithm:
     name: str
     compressor: Callable[[], Compressor]
@@ -214,7 +216,7 @@ class CompressionAlgorithm:
 # --------------------------------------------------------------------------- key exchange
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KexContext:
     """What the kernel gives a key exchange: the transcript so far and the host key."""
 
@@ -237,7 +239,7 @@ class KexContext:
     offload: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KexResult:
     #: The shared secret K already encoded as it enters the hash (mpint or string).
     shared_secret: bytes
@@ -247,7 +249,7 @@ class KexResult:
     signature: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KexCompute:
     """Heavy work a key exchange hands to the kernel: ``fn(*args)``, whose result
     ``resume(result)`` takes to make the next step.  ``fn`` is a module-level function
@@ -259,7 +261,7 @@ class KexCompute:
     resume: Callable[[Any], KexStep]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class KexStep:
     """Result of feeding a kex one message: payloads to send, maybe the final result,
     or work to do before the exchange can go on (sent first, then computed)."""
@@ -279,7 +281,7 @@ class KeyExchange(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KexAlgorithm:
     name: str
     #: hashlib name used for the exchange hash and key derivation (RFC 4253 section 7.2).
@@ -329,7 +331,7 @@ class PrivateKey(PublicKey, Protocol):
     def public_key(self) -> PublicKey: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SignatureAlgorithm:
     """A host-key / public-key signature algorithm (``ssh-ed25519``, ``rsa-sha2-256``, ...)."""
 
@@ -345,7 +347,7 @@ class SignatureAlgorithm:
     enabled_by_default: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyType:
     """A key type that can be generated (``ssh-keygen -t``)."""
 
@@ -364,7 +366,7 @@ class KeyType:
 # application (a password, a decision) becomes a request the kernel turns into an event.
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ClientAuthContext:
     username: str
     service: str
@@ -383,7 +385,7 @@ class ClientAuthContext:
     server_extensions: Mapping[str, bytes] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServerAuthContext:
     session_id: bytes
     #: Signature algorithms accepted for user authentication.
@@ -398,7 +400,7 @@ class ServerAuthContext:
     method: str = ""
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class AuthSend:
     """Client: send USERAUTH_REQUEST with this method-specific body.  Server: send payloads."""
 
@@ -409,7 +411,7 @@ class AuthSend:
     method: str | None = None
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class AuthAsk:
     """Ask the application; ``kind`` names the question, ``info`` carries its details.
 
@@ -420,7 +422,7 @@ class AuthAsk:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class AuthDone:
     """This attempt is over: client: nothing more to try with this method.
 
@@ -459,7 +461,7 @@ class ServerAuth(Protocol):
     def resume(self, answer: Any) -> AuthAction: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthMethod:
     name: str
     #: ``client(ctx: ClientAuthContext)`` -> ClientAuth, or None if the method has no client.
@@ -476,7 +478,7 @@ class AuthMethod:
 # --------------------------------------------------------------------------- key files
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyFormat:
     """A key file format that can be written (``ssh-keygen -m``)."""
 
@@ -489,7 +491,7 @@ class KeyFormat:
 # --------------------------------------------------------------------------- subsystems and CLI
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Subsystem:
     """A session subsystem (RFC 4254 section 6.5) such as ``sftp``.
 
@@ -510,7 +512,7 @@ class Subsystem:
     implementation_priority: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CliCommand:
     """A ``sshcore NAME ...`` sub-command contributed by a plugin.
 
