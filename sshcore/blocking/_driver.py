@@ -455,10 +455,7 @@ class Driver:
         if chan is None:
             return
         if self.kernel.is_client:
-            try:
-                parsed = parse_exit_request(event.request, bytes(event.data))
-            except SSHError:
-                parsed = None
+            parsed = parse_exit_request(event.decoded)  # the kernel decoded it
             if parsed is not None:
                 if parsed[0] == "status":
                     chan.exit_status = parsed[1]
@@ -525,7 +522,7 @@ class ClientPolicy:
         elif isinstance(event, ev.AuthExhausted):
             from ..clientpolicy import exhausted_message
 
-            tried = tuple(getattr(getattr(k, "userauth", None), "methods", {}) or ())
+            tried = k.auth_methods_tried
             drv.set_error(PermissionDeniedError(exhausted_message(event.allowed, tried),
                                                 allowed=tuple(event.allowed), tried=tried))
             k.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
