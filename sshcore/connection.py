@@ -24,7 +24,8 @@ from ._channels import Channel, ChannelLayer
 from ._timeouts import ChannelTimeouts
 from ._transport import Transport
 from ._userauth import ClientUserauth, ServerUserauth
-from .chanreq import ChannelOpenData, ChannelRequest, GlobalReply, GlobalRequest
+from .chanreq import (ChannelOpenData, ChannelRequest, GlobalKeepaliveRequest, GlobalReply,
+                      GlobalRequest)
 from .config import ConnectionConfig
 from .errors import DisconnectReason, ProtocolError, RemoteProtocolError
 from .interfaces import PublicKey
@@ -151,7 +152,7 @@ class Connection(Transport):
             self._probes += 1
             self.keepalives_sent += 1
             self._last_probe = now
-            self._guard(self.channels.global_request, "keepalive@openssh.com", True, b"", True)
+            self._guard(self.channels.global_request, GlobalKeepaliveRequest.name, True, b"", True)
         if not self.closed:
             idle, unused = self._timeouts.expire(self.channels, self.authenticated, now)
             if unused:
@@ -274,6 +275,13 @@ class Connection(Transport):
         self.channels.reply_global(success, data)
 
     # ------------------------------------------------------------------ state for drivers
+
+    def abandon(self) -> None:
+        """The driver gives the connection up without a word: its socket is gone, or
+        the kernel raised something other than a protocol error (a bug).  The
+        connection counts as closed from now on; nothing more is sent and no event
+        follows (a clean end is :meth:`disconnect`)."""
+        self.closed = True
 
     @property
     def has_held_data(self) -> bool:

@@ -177,11 +177,20 @@ def _codec_imports(tree: ast.AST, package_depth: int) -> list[tuple[int, str]]:
     return found
 
 
+#: How the adapters name the kernel object itself (an attribute set on it is a write
+#: into its state: the kernel offers methods for that, such as ``abandon()``).
+KERNEL_NAMES = {"self._conn", "kernel", "k", "self.kernel", "drv.kernel", "self._drv.kernel"}
+
+
 def _kernel_reach_ins(tree: ast.AST) -> list[tuple[int, str]]:
     """``X._conn`` where X is not ``self`` (another object's kernel or connection),
-    and the kernel's sub-layers and private state, as attributes or via getattr()."""
+    the kernel's sub-layers and private state, as attributes or via getattr(), and
+    attributes set on the kernel."""
     found = []
     for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                and ast.unparse(node.value) in KERNEL_NAMES):
+            found.append((node.lineno, f"{ast.unparse(node)} = ..."))
         if isinstance(node, ast.Attribute):
             if node.attr == "_conn" and not (isinstance(node.value, ast.Name)
                                              and node.value.id == "self"):
@@ -218,9 +227,10 @@ def test_boundary_checks_see_what_they_look_for():
         "    k = chan._conn\n"
         "    self._conn.channels.channels\n"
         "    getattr(self._conn, 'userauth', None)\n"
-        "    self._conn.pending(3)\n")                # own kernel, public method: fine
+        "    self._conn.pending(3)\n"                 # own kernel, public method: fine
+        "    kernel.closed = True\n")
     assert [line for line, _ in _codec_imports(bad, 1)] == [1, 1, 2, 3, 4]
-    assert sorted({line for line, _ in _kernel_reach_ins(bad)}) == [8, 9, 10, 11, 12]
+    assert sorted({line for line, _ in _kernel_reach_ins(bad)}) == [8, 9, 10, 11, 12, 14]
 
 
 def test_adapters_import_no_wire_codec():

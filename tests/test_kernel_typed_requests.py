@@ -212,3 +212,12 @@ def test_driver_state_properties(test_registry):
     assert p.client.has_held_data
     p.client.data_to_send()
     assert not p.client.has_held_data
+
+
+def test_abandon_closes_without_a_word(test_registry):
+    p = _ready(test_registry)
+    p.client_events.clear()
+    p.client.abandon()
+    assert p.client.closed
+    assert p.client.next_event() is None
+    assert p.client.data_to_send() == b""

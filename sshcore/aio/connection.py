@@ -180,7 +180,7 @@ class SSHConnection(asyncio.BufferedProtocol):
         except Exception as exc:
             logger.exception("internal error in the SSH kernel")
             self._set_error(exc)
-            conn.closed = True
+            conn.abandon()
         self._process()
 
     def _process(self) -> None:

@@ -256,7 +256,7 @@ class Driver:
         else:  # the peer closed the TCP connection
             self._feed(k.receive_data, b"", time.monotonic())
             self._out.clear()
-            k.closed = True
+            k.abandon()
         self._process()  # before any application thread sees the kernel
         self.flush()
 
@@ -315,7 +315,7 @@ class Driver:
     def _lost(self, exc: OSError) -> None:
         with self.lock:
             self.set_error(ConnectionLostError(f"connection lost: {exc}"))
-            self.kernel.closed = True
+            self.kernel.abandon()
             self._out.clear()
 
     def _feed(self, fn: Callable[..., Any], *args: Any) -> None:
