@@ -10,6 +10,8 @@ properties.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sshcore import chanreq as cr
 from sshcore import events as ev
@@ -221,3 +223,59 @@ def test_abandon_closes_without_a_word(test_registry):
     assert p.client.closed
     assert p.client.next_event() is None
     assert p.client.data_to_send() == b""
+
+
+_KNOWN = sorted(cr._CHANNEL_REQUESTS) + ["custom@example.com"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(_KNOWN), data=st.binary(max_size=60))
+def test_random_request_data_is_an_event_or_a_protocol_error(test_registry, name, data):
+    """Whatever bytes follow a request name, the receiving kernel either reports the
+    request (decoded when it knows the name) or ends the connection with DecodeError:
+    never another exception."""
+    p = _ready(test_registry)
+    ch, _ = open_session(p)
+    p.client.send_channel_request(ch, name, False, data)
+    try:
+        p.pump()
+    except cr.DecodeError:
+        assert p.server.closed and isinstance(p.server.error, cr.DecodeError)
+        return
+    got = [e for e in p.server_events if isinstance(e, ev.ChannelRequestReceived)]
+    if name == "eow@openssh.com":  # the kernel acts on it; no event without want_reply
+        assert not got and not data
+        return
+    assert got[-1].data == data
+    if name == "custom@example.com":
+        assert got[-1].decoded is None
+    else:
+        assert got[-1].decoded is not None and got[-1].decoded.name == name
+
+
+_GLOBALS = sorted(cr._GLOBAL_REQUESTS) + ["custom@example.com"]
+_OPENS = sorted(set(cr._CHANNEL_OPENS) - {"session"}) + ["custom@example.com"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["global", "open"]), pick=st.integers(0, 100),
+       data=st.binary(max_size=60))
+def test_random_global_and_open_data_is_an_event_or_a_protocol_error(test_registry, kind,
+                                                                     pick, data):
+    p = _ready(test_registry)
+    if kind == "global":
+        name = _GLOBALS[pick % len(_GLOBALS)]
+        p.client.send_global_request(name, False, data)
+        wanted, table = ev.GlobalRequestReceived, cr._GLOBAL_REQUESTS
+    else:
+        name = _OPENS[pick % len(_OPENS)]
+        p.client.open_channel(name, data)
+        wanted, table = ev.ChannelOpenRequested, cr._CHANNEL_OPENS
+    try:
+        p.pump()
+    except cr.DecodeError:
+        assert p.server.closed and isinstance(p.server.error, cr.DecodeError)
+        return
+    got = [e for e in p.server_events if isinstance(e, wanted)][-1]
+    assert got.data == data
+    assert (got.decoded is None) == (name not in table)
