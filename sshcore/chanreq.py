@@ -74,6 +74,18 @@ class _Payload:
         return cls()
 
 
+def _os_text(r: SSHReader) -> str:
+    """A string the RFC leaves as bytes (a command, an environment variable): UTF-8,
+    with any other byte kept as a lone surrogate (Python's ``surrogateescape``, as
+    ``os.environ`` and ``sys.argv`` do), so that nothing valid is refused and
+    :func:`_os_string` gives the very bytes back."""
+    return r.string().decode("utf-8", "surrogateescape")
+
+
+def _os_string(value: str) -> bytes:
+    return string(value.encode("utf-8", "surrogateescape"))
+
+
 def _strings(r: SSHReader) -> tuple[bytes, ...]:
     out = []
     while r.remaining:
@@ -179,19 +191,20 @@ class X11Request(ChannelRequest):
 
 @dataclass(frozen=True, slots=True)
 class EnvRequest(ChannelRequest):
-    """``env`` (RFC 4254 6.4): set an environment variable."""
+    """``env`` (RFC 4254 6.4): set an environment variable.  Bytes that are not UTF-8
+    arrive as surrogates (see ``os.environb``'s ``surrogateescape``)."""
 
     name: ClassVar[str] = "env"
     variable: str
     value: str
 
     def encode(self) -> bytes:
-        return string(self.variable) + string(self.value)
+        return _os_string(self.variable) + _os_string(self.value)
 
     @classmethod
     def decode(cls, data: bytes) -> EnvRequest:
         r = SSHReader(data)
-        value = cls(r.text(), r.text())
+        value = cls(_os_text(r), _os_text(r))
         r.finish()
         return value
 
@@ -205,18 +218,19 @@ class ShellRequest(ChannelRequest):
 
 @dataclass(frozen=True, slots=True)
 class ExecRequest(ChannelRequest):
-    """``exec`` (RFC 4254 6.5): run ``command``."""
+    """``exec`` (RFC 4254 6.5): run ``command``.  Bytes that are not UTF-8 arrive as
+    surrogates (``surrogateescape``: a subprocess gets the very bytes sent)."""
 
     name: ClassVar[str] = "exec"
     command: str
 
     def encode(self) -> bytes:
-        return string(self.command)
+        return _os_string(self.command)
 
     @classmethod
     def decode(cls, data: bytes) -> ExecRequest:
         r = SSHReader(data)
-        value = cls(r.text())
+        value = cls(_os_text(r))
         r.finish()
         return value
 

@@ -129,8 +129,9 @@ def test_every_truncation_is_a_protocol_error(obj, wire):
 
 
 @pytest.mark.parametrize("cls,data", [
-    (cr.ExecRequest, s(b"\xff\xfe")),                   # not UTF-8
-    (cr.EnvRequest, s("A") + s(b"\xc3")),
+    (cr.ExecRequest, s(b"ls") + b"\x00"),
+    (cr.EnvRequest, s("A")),
+    (cr.SubsystemRequest, s(b"\xff")),                   # not UTF-8
     (cr.SignalRequest, s("TÉRM")),                      # signal names are ASCII
     (cr.PtyRequest, s("vt100") + u32(1) * 4 + s(b"\x01\x00\x00")),   # truncated mode
     (cr.PtyRequest, s(b"\x80") + u32(1) * 4 + s(b"\x00")),            # non-ASCII TERM
@@ -142,6 +143,16 @@ def test_every_truncation_is_a_protocol_error(obj, wire):
 def test_malformed_payloads(cls, data):
     with pytest.raises(cr.DecodeError):
         cls.decode(data)
+
+
+def test_commands_and_environment_keep_bytes_that_are_not_utf8():
+    """RFC 4254 leaves them as bytes (sshd runs them): nothing refused, nothing lost."""
+    raw = b"printf '\xff\xfe'"
+    exec_ = cr.ExecRequest.decode(s(raw))
+    assert exec_.command.encode("utf-8", "surrogateescape") == raw
+    assert exec_.encode() == s(raw)
+    env = cr.EnvRequest.decode(s(b"LC_X") + s(b"caf\xe9"))
+    assert env.value == "caf\udce9" and env.encode() == s(b"LC_X") + s(b"caf\xe9")
 
 
 def test_unknown_names_decode_to_none():
