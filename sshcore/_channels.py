@@ -28,6 +28,12 @@ data" does, its window credited back.  ``eow@openssh.com`` (OpenSSH PROTOCOL 2.1
 peer reads no more) drops the channel's queued and future data, as nchan.c
 chan_rcvd_eow does by closing the descriptor that feeds the channel; stderr still flows.
 
+What the peer's requests and opens carry is decoded here, with :mod:`sshcore.chanreq`,
+before any event: the events hold the typed objects, and malformed data (a truncated
+pty-req, a direct-tcpip open with trailing bytes) is a PROTOCOL_ERROR disconnect, as
+OpenSSH's ``sshpkt_fatal`` makes it.  Names the kernel does not know pass through as
+bytes.
+
 The connection that owns this layer is seen only through
 :class:`sshcore._layer._LayerHost` (so this module never imports ``connection``).
 """
@@ -40,6 +46,8 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from ._wire import SSHReader, boolean, byte, string, uint32
+from .chanreq import (decode_channel_open, decode_channel_request, decode_global_reply,
+                      decode_global_request)
 from .errors import LocalProtocolError, RemoteProtocolError
 from .messages import EXTENDED_DATA_STDERR, MessageType
 
@@ -105,7 +113,8 @@ class ChannelLayer:
         self.corked: dict[int, Channel] = {}
         self._next_id = 0
         self.global_out = 0   # global requests awaiting replies (FIFO)
-        self.global_owners: list[bool] = []  # ... and whether each is the kernel's own
+        # ... each one's name, and whether it is the kernel's own (a keepalive)
+        self.global_owners: list[tuple[str, bool]] = []
         self.global_in = 0
         # Server: the client sent no-more-sessions@openssh.com (no "session" opens after it).
         # Client: we sent it (and so may open no more sessions ourselves).
@@ -206,6 +215,12 @@ class ChannelLayer:
             if ch.state == "open" and not ch.close_sent:
                 self._flush(ch)
 
+    def count(self, channel_type: str | None = None) -> int:
+        """Channels that exist (open, or being opened or closed), of one type or all."""
+        if channel_type is None:
+            return len(self.channels)
+        return sum(1 for ch in self.channels.values() if ch.channel_type == channel_type)
+
     def pending(self, local_id: int) -> int:
         ch = self.channels.get(local_id)
         return ch.queued if ch is not None else 0
@@ -273,7 +288,7 @@ class ChannelLayer:
         """``internal``: the kernel's own request (a keepalive), whose reply is not an event."""
         if want_reply:
             self.global_out += 1
-            self.global_owners.append(internal)
+            self.global_owners.append((request, internal))
         self._send(byte(MessageType.GLOBAL_REQUEST) + string(request)
                    + boolean(want_reply) + data)
 
@@ -366,6 +381,7 @@ class ChannelLayer:
                 # serverloop.c server_request_session disconnects with these words.
                 raise RemoteProtocolError("Possible attack: attempt to open a session after "
                                           "additional sessions disabled")
+        decoded = decode_channel_open(ctype, data)
         if len(self.channels) >= self.host.config.max_channels:
             self._send(b"".join((byte(MessageType.CHANNEL_OPEN_FAILURE), uint32(remote_id),
                                  uint32(4), string("too many channels"), string(""))))
@@ -373,7 +389,7 @@ class ChannelLayer:
         ch = self._alloc(ctype, None, None)
         ch.state = "opening_remote"
         ch.remote_id, ch.remote_window, ch.remote_max_packet = remote_id, window, max(max_packet, 1)
-        self._emit(ev.ChannelOpenRequested(ch.local_id, ctype, data))
+        self._emit(ev.ChannelOpenRequested(ch.local_id, ctype, data, decoded))
 
     def _on_open_confirmation(self, payload: bytes) -> None:
         ch, r = self._get(payload, opening=True)
@@ -484,9 +500,11 @@ class ChannelLayer:
                 return
             # The reply goes out in order with the channel's other requests: the
             # application gives it (OpenSSH answers FAILURE, having acted on it anyway).
+        data = r.rest()
+        decoded = decode_channel_request(request, data)
         if want_reply:
             ch.requests_in += 1
-        self._emit(ev.ChannelRequestReceived(ch.local_id, request, want_reply, r.rest()))
+        self._emit(ev.ChannelRequestReceived(ch.local_id, request, want_reply, data, decoded))
 
     def _on_eow(self, ch: Channel) -> None:
         """The peer reads no more data (its output closed): drop what waits for it and
@@ -516,22 +534,27 @@ class ChannelLayer:
         r = SSHReader(payload, 1)
         request = r.text("ascii")
         want_reply = r.boolean()
+        data = r.rest()
+        decoded = decode_global_request(request, data)
         if request == NO_MORE_SESSIONS and not self._is_client:
             # serverloop.c server_input_global_request: no_more_sessions = 1, success.  The
             # event still goes to the application, which answers it (in order) if asked.
             self.no_more_sessions = True
         if want_reply:
             self.global_in += 1
-        self._emit(ev.GlobalRequestReceived(request, want_reply, r.rest()))
+        self._emit(ev.GlobalRequestReceived(request, want_reply, data, decoded))
 
     def _on_global_reply(self, payload: bytes) -> None:
         if self.global_out <= 0:
             raise RemoteProtocolError("global request reply without a request")
         self.global_out -= 1
-        if self.global_owners.pop(0):
+        request, internal = self.global_owners.pop(0)
+        if internal:
             return  # a keepalive's answer: hearing it was the point
-        self._emit(ev.GlobalRequestReplied(payload[0] == MessageType.REQUEST_SUCCESS,
-                                           payload[1:]))
+        success = payload[0] == MessageType.REQUEST_SUCCESS
+        data = bytes(payload[1:])
+        decoded = decode_global_reply(request, data) if success else None
+        self._emit(ev.GlobalRequestReplied(success, data, request, decoded))
 
 
 _DISPATCH = {

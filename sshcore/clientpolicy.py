@@ -2,9 +2,10 @@
 
 Owns: judging a server's host key against known_hosts / a pin / a callable
 (:class:`HostKeyChecker`), picking the answer to the kernel's
-:class:`~sshcore.events.AuthInputRequested` (:func:`auth_answer`), and encoding a
+:class:`~sshcore.events.AuthInputRequested` (:func:`auth_answer`), and choosing a
 session channel's setup requests (env, pty-req, exec/shell/subsystem:
-:func:`session_requests`) and parsing its exit requests (:func:`parse_exit_request`).
+:func:`session_requests`, as :mod:`sshcore.chanreq` objects) and reading its exit
+requests (:func:`parse_exit_request`).
 
 A front-end only adds the waiting: the asyncio one awaits what may be awaitable, the
 blocking one calls the application's callbacks directly.
@@ -18,13 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._wire import SSHReader, byte, string, uint32
+from .chanreq import (AgentForwardingRequest, ChannelRequest, EnvRequest, ExecRequest,
+                      ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest,
+                      SubsystemRequest, decode_channel_request, encode_term_modes)
 from .keys import HOST_CERT, KnownHosts, add_known_host, fingerprint, is_certificate
 
 logger = logging.getLogger("sshcore.client")
 
 __all__ = ["HostKeyChecker", "UnknownHost", "auth_answer", "encode_term_modes",
            "session_requests", "parse_exit_request"]
+# encode_term_modes lives in sshcore.chanreq now; re-exported here.
 
 
 @dataclass
@@ -156,46 +160,43 @@ def exhausted_message(allowed: Sequence[str], tried: Sequence[str]) -> str:
 
 # ---------------------------------------------------------------- session channel requests
 
-def encode_term_modes(modes: Mapping[int, int] | None) -> bytes:
-    out = b"".join(byte(op) + uint32(val) for op, val in (modes or {}).items() if 0 < op < 160)
-    return out + b"\x00"
-
-
 def session_requests(command: str | None, subsystem: str | None = None,
                      env: Mapping[str, str] | None = None, term_type: str | None = None,
                      term_size: Sequence[int] | None = None,
                      term_modes: Mapping[int, int] | None = None, agent_forwarding: bool = False,
-                     ) -> list[tuple[str, bytes, str | None]]:
-    """The requests that start a session channel, in order: ``(request, data, error)``
-    where ``error`` is None for a request sent without want_reply, else the message of
-    the :class:`~sshcore.errors.ChannelOpenError` to raise when the server refuses it."""
-    out: list[tuple[str, bytes, str | None]] = []
+                     ) -> list[tuple[ChannelRequest, str | None]]:
+    """The requests that start a session channel, in order: ``(request, error)`` where
+    ``error`` is None for a request sent without want_reply, else the message of the
+    :class:`~sshcore.errors.ChannelOpenError` to raise when the server refuses it."""
+    out: list[tuple[ChannelRequest, str | None]] = []
     if agent_forwarding:  # the server may open auth-agent@openssh.com channels back to us
-        out.append(("auth-agent-req@openssh.com", b"", None))
+        out.append((AgentForwardingRequest(), None))
     for name, value in (env or {}).items():
-        out.append(("env", string(str(name)) + string(str(value)), None))
+        out.append((EnvRequest(str(name), str(value)), None))
     if term_type is not None:  # "" still asks for a pty, as ssh -t does without TERM
         w, h, pw, ph = (tuple(term_size or (80, 24)) + (0, 0, 0, 0))[:4]
-        out.append(("pty-req", b"".join((string(term_type), uint32(w), uint32(h), uint32(pw),
-                                         uint32(ph), string(encode_term_modes(term_modes)))),
+        modes = tuple((op, val) for op, val in (term_modes or {}).items() if 0 < op < 160)
+        out.append((PtyRequest(term_type, w, h, pw, ph, modes),
                     "pseudo-terminal request refused"))
     refused = "session request refused by server"
     if subsystem is not None:
-        out.append(("subsystem", string(subsystem), refused))
+        out.append((SubsystemRequest(subsystem), refused))
     elif command is not None:
-        out.append(("exec", string(command), refused))
+        out.append((ExecRequest(command), refused))
     else:
-        out.append(("shell", b"", refused))
+        out.append((ShellRequest(), refused))
     return out
 
 
-def parse_exit_request(request: str, data: bytes) -> tuple[str, Any] | None:
+def parse_exit_request(request: str | ChannelRequest | None,
+                       data: bytes = b"") -> tuple[str, Any] | None:
     """``exit-status`` -> ("status", int); ``exit-signal`` -> ("signal", (name,
-    core_dumped, message, lang)); anything else None.  Malformed data raises
-    :class:`~sshcore.errors.ProtocolError` (from the reader)."""
-    r = SSHReader(data)
-    if request == "exit-status":
-        return "status", r.uint32()
-    if request == "exit-signal":
-        return "signal", (r.text("ascii"), r.boolean(), r.text(), r.text("ascii"))
+    core_dumped, message, lang)); anything else None.  ``request``: the typed request
+    (an event's ``decoded``), or a name and its raw ``data`` (malformed data raises
+    :class:`~sshcore._wire.DecodeError`)."""
+    req = decode_channel_request(request, data) if isinstance(request, str) else request
+    if isinstance(req, ExitStatusRequest):
+        return "status", req.status
+    if isinstance(req, ExitSignalRequest):
+        return "signal", (req.signal, req.core_dumped, req.message, req.language)
     return None

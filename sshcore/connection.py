@@ -8,6 +8,11 @@ method (``accept_host_key``, ``provide_auth_input``, ``answer_auth``, ``accept_c
 and, with ``config.kex_offload``, ``provide_compute_result`` for a key exchange's heavy
 work...).  ``send_data(..., more=True)`` holds small writes until ``data_to_send()``, so
 that a burst of them leaves as full packets.
+
+Channel requests, global requests and channel opens are typed both ways: the commands
+take a :mod:`sshcore.chanreq` object (``send_channel_request(ch, PtyRequest("xterm"),
+True)``, ``open_channel(DirectTcpipOpen(host, port))``), and the events carry one in
+their ``decoded`` field.  A name the kernel does not know goes as a string and bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from ._channels import Channel, ChannelLayer
 from ._timeouts import ChannelTimeouts
 from ._transport import Transport
 from ._userauth import ClientUserauth, ServerUserauth
+from .chanreq import (ChannelOpenData, ChannelRequest, GlobalKeepaliveRequest, GlobalReply,
+                      GlobalRequest)
 from .config import ConnectionConfig
 from .errors import DisconnectReason, ProtocolError, RemoteProtocolError
 from .interfaces import PublicKey
@@ -145,7 +152,7 @@ class Connection(Transport):
             self._probes += 1
             self.keepalives_sent += 1
             self._last_probe = now
-            self._guard(self.channels.global_request, "keepalive@openssh.com", True, b"", True)
+            self._guard(self.channels.global_request, GlobalKeepaliveRequest.name, True, b"", True)
         if not self.closed:
             idle, unused = self._timeouts.expire(self.channels, self.authenticated, now)
             if unused:
@@ -190,9 +197,14 @@ class Connection(Transport):
 
     # ------------------------------------------------------------------ channel commands
 
-    def open_channel(self, channel_type: str, data: bytes = b"", window: int | None = None,
-                     max_packet: int | None = None) -> int:
+    def open_channel(self, channel_type: str | ChannelOpenData, data: bytes = b"",
+                     window: int | None = None, max_packet: int | None = None) -> int:
+        """Open a channel; returns its local id (a ChannelOpened or ChannelOpenFailed
+        event follows).  ``channel_type``: a :class:`~sshcore.chanreq.ChannelOpenData`
+        (its type and payload), or a type name with its raw payload ``data``."""
         self._require_auth()
+        if isinstance(channel_type, ChannelOpenData):
+            channel_type, data = channel_type.name, _typed_data(channel_type, data)
         return self.channels.open(channel_type, data, window, max_packet)
 
     def accept_channel(self, channel: int, data: bytes = b"") -> None:
@@ -225,8 +237,13 @@ class Connection(Transport):
         if not self.closed:
             self.channels.close(channel)
 
-    def send_channel_request(self, channel: int, request: str, want_reply: bool,
-                             data: bytes = b"") -> None:
+    def send_channel_request(self, channel: int, request: str | ChannelRequest,
+                             want_reply: bool = False, data: bytes = b"") -> None:
+        """Send a channel request: a :class:`~sshcore.chanreq.ChannelRequest`
+        (``PtyRequest``, ``ExecRequest``, ``ExitStatusRequest``...), or a request name
+        with its raw ``data``.  With ``want_reply`` a ChannelRequestReplied follows."""
+        if isinstance(request, ChannelRequest):
+            request, data = request.name, _typed_data(request, data)
         self.channels.send_request(channel, request, want_reply, data)
 
     def reply_channel_request(self, channel: int, success: bool) -> None:
@@ -239,12 +256,65 @@ class Connection(Transport):
     def pending(self, channel: int) -> int:
         return self.channels.pending(channel)
 
-    def send_global_request(self, request: str, want_reply: bool, data: bytes = b"") -> None:
+    def send_global_request(self, request: str | GlobalRequest, want_reply: bool = False,
+                            data: bytes = b"") -> None:
+        """Send a global request: a :class:`~sshcore.chanreq.GlobalRequest`
+        (``TcpipForwardRequest``...), or a name with its raw ``data``.  With
+        ``want_reply`` a GlobalRequestReplied follows (replies come in request order)."""
         self._require_auth()
+        if isinstance(request, GlobalRequest):
+            request, data = request.name, _typed_data(request, data)
         self.channels.global_request(request, want_reply, data)
 
-    def reply_global_request(self, success: bool, data: bytes = b"") -> None:
+    def reply_global_request(self, success: bool, data: bytes | GlobalReply = b"") -> None:
+        """Answer the oldest global request waiting for a reply; ``data`` (success
+        only): a :class:`~sshcore.chanreq.GlobalReply` (``ForwardPortReply``...) or
+        raw bytes."""
+        if isinstance(data, GlobalReply):
+            data = data.encode()
         self.channels.reply_global(success, data)
+
+    # ------------------------------------------------------------------ state for drivers
+
+    def abandon(self) -> None:
+        """The driver gives the connection up without a word: its socket is gone, or
+        the kernel raised something other than a protocol error (a bug).  The
+        connection counts as closed from now on; nothing more is sent and no event
+        follows (a clean end is :meth:`disconnect`)."""
+        self.closed = True
+
+    @property
+    def has_held_data(self) -> bool:
+        """Some channel holds data written with ``send_data(more=True)``: the next
+        :meth:`data_to_send` sends it (a driver that batches writes checks this at the
+        end of a burst)."""
+        return bool(self.channels.corked)
+
+    def channel_count(self, channel_type: str | None = None) -> int:
+        """How many channels exist (open, being opened, or closing), of
+        ``channel_type`` only when given.  A server counts ``"session"`` for its
+        MaxSessions limit; the channel whose ChannelOpenRequested is being decided is
+        included."""
+        return self.channels.count(channel_type)
+
+    @property
+    def auth_methods_tried(self) -> tuple[str, ...]:
+        """Client: the authentication methods tried so far, in order (for a "permission
+        denied" message); a server's is empty."""
+        methods = getattr(self.userauth, "methods", None)
+        return tuple(methods) if isinstance(self.userauth, ClientUserauth) and methods else ()
+
+    @property
+    def auth_failures(self) -> int:
+        """Server: failed authentication attempts so far (counted as OpenSSH counts
+        them against MaxAuthTries); a client's is 0."""
+        return self.userauth.failures if isinstance(self.userauth, ServerUserauth) else 0
+
+    @property
+    def auth_deadline(self) -> float | None:
+        """Server: when authentication must be over (the login grace time, on the
+        clock of ``now``), None once authenticated or without a limit."""
+        return self._auth_deadline
 
     def send_no_more_sessions(self) -> None:
         """Client: send ``no-more-sessions@openssh.com`` (OpenSSH PROTOCOL 2.2), as ssh
@@ -267,3 +337,11 @@ class Connection(Transport):
             raise LocalProtocolError("not authenticated yet")
         if self.closed:
             raise LocalProtocolError("connection is closed")
+
+
+def _typed_data(value: ChannelRequest | GlobalRequest | ChannelOpenData, data: bytes) -> bytes:
+    if data:
+        from .errors import LocalProtocolError
+
+        raise LocalProtocolError(f"{type(value).__name__} carries its own data; pass none")
+    return value.encode()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .chanreq import ChannelOpenData, ChannelRequest, GlobalReply, GlobalRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +105,15 @@ class AuthExhausted(Event):
 
 @dataclass(frozen=True, slots=True)
 class ChannelOpenRequested(Event):
+    """The peer opens a channel: answer with ``accept_channel`` or ``reject_channel``.
+    ``data`` is the type-specific payload as sent; ``decoded`` the same as a
+    :class:`~sshcore.chanreq.ChannelOpenData` (None for a type the kernel does not
+    know)."""
+
     channel: int
     channel_type: str
     data: bytes
+    decoded: ChannelOpenData | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +176,16 @@ class ChannelClosed(Event):
 
 @dataclass(frozen=True, slots=True)
 class ChannelRequestReceived(Event):
+    """A channel request (answer it with ``reply_channel_request`` if ``want_reply``).
+    ``decoded``: the request as a :class:`~sshcore.chanreq.ChannelRequest`, or None
+    for a name the kernel does not know (then ``request`` and ``data`` are all there
+    is; they are always set)."""
+
     channel: int
     request: str
     want_reply: bool
     data: bytes
+    decoded: ChannelRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,15 +196,26 @@ class ChannelRequestReplied(Event):
 
 @dataclass(frozen=True, slots=True)
 class GlobalRequestReceived(Event):
+    """A global request (answer it with ``reply_global_request`` if ``want_reply``,
+    in order).  ``decoded``: a :class:`~sshcore.chanreq.GlobalRequest`, or None for a
+    name the kernel does not know."""
+
     request: str
     want_reply: bool
     data: bytes
+    decoded: GlobalRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class GlobalRequestReplied(Event):
+    """The reply to our oldest unanswered global request.  ``request``: that request's
+    name; ``decoded``: the reply's data as a :class:`~sshcore.chanreq.GlobalReply`
+    (the port a ``tcpip-forward`` got, host key proofs), None when it carries none."""
+
     success: bool
     data: bytes
+    request: str = ""
+    decoded: GlobalReply | None = None
 
 
 @dataclass(frozen=True, slots=True)

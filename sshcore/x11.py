@@ -2,9 +2,9 @@
 
 This module owns what both sides need without touching a socket or a process:
 
-* the ``x11-req`` payload (:func:`encode_x11_request`, :func:`parse_x11_request`) and the
-  ``x11`` channel-open payload (:func:`encode_x11_channel`, :func:`parse_x11_channel`),
-  one small function each;
+* checking a peer's ``x11-req`` (:func:`check_x11_request`) and ``x11`` channel-open
+  (:func:`x11_originator`), whose codecs are :class:`sshcore.chanreq.X11Request` and
+  :class:`~sshcore.chanreq.X11ChannelOpen`;
 * checking a ``DISPLAY`` string (:func:`parse_display`, OpenSSH's character set) and an
   authentication protocol name from the peer (:func:`check_auth_protocol`);
 * the X11 connection set-up packet a client sends first (:func:`parse_setup`) and its
@@ -26,11 +26,12 @@ import secrets
 import struct
 from dataclasses import dataclass
 
-from ._wire import SSHReader, boolean, string, uint32
+from . import chanreq
 from .errors import SSHError
 
 __all__ = ["X11Error", "X11Request", "X11Setup", "Display", "MIT_MAGIC_COOKIE",
            "encode_x11_request", "parse_x11_request", "encode_x11_channel", "parse_x11_channel",
+           "x11_request", "check_x11_request", "x11_originator",
            "parse_display", "check_auth_protocol", "fake_cookie", "parse_setup",
            "substitute_cookie", "setup_failure", "parse_xauth_list", "xauth_generate_args",
            "xauth_list_args", "xauth_add_script", "xauth_remove_script", "X11_TIMEOUT_SLACK"]
@@ -58,7 +59,8 @@ class X11Error(SSHError):
 
 @dataclass(frozen=True)
 class X11Request:
-    """An ``x11-req``: RFC 4254 6.3.1."""
+    """An ``x11-req`` as checked (RFC 4254 6.3.1), the cookie decoded from its hex (the
+    wire form is :class:`sshcore.chanreq.X11Request`)."""
 
     single_connection: bool
     auth_protocol: str
@@ -69,39 +71,50 @@ class X11Request:
 def encode_x11_request(single_connection: bool, auth_protocol: str, auth_cookie: bytes,
                        screen: int) -> bytes:
     """The ``x11-req`` payload (the cookie goes as lower-case hex, as ssh sends it)."""
-    return (boolean(single_connection) + string(auth_protocol) + string(auth_cookie.hex())
-            + uint32(screen))
+    return x11_request(single_connection, auth_protocol, auth_cookie, screen).encode()
+
+
+def x11_request(single_connection: bool, auth_protocol: str, auth_cookie: bytes,
+                screen: int) -> chanreq.X11Request:
+    """The typed ``x11-req`` the kernel sends (cookie as lower-case hex)."""
+    return chanreq.X11Request(single_connection, auth_protocol, auth_cookie.hex(), screen)
 
 
 def parse_x11_request(data: bytes) -> X11Request:
-    """Read an ``x11-req`` payload, refusing an odd protocol name or a cookie that is not
-    hex (:class:`X11Error`; a truncated payload raises the reader's ProtocolError)."""
-    r = SSHReader(data)
-    single, proto, cookie, screen = r.boolean(), r.text("ascii"), r.text("ascii"), r.uint32()
-    r.finish()
-    check_auth_protocol(proto)
-    if not _HEX.fullmatch(cookie):
+    """Read an ``x11-req`` payload and check it (see :func:`check_x11_request`; a
+    truncated payload raises the codec's DecodeError)."""
+    return check_x11_request(chanreq.X11Request.decode(data))
+
+
+def check_x11_request(req: chanreq.X11Request) -> X11Request:
+    """A peer's ``x11-req``, refused (:class:`X11Error`) for an odd protocol name, a
+    cookie that is not hex, or a screen out of range; the cookie decoded."""
+    check_auth_protocol(req.auth_protocol)
+    if not _HEX.fullmatch(req.auth_cookie):
         raise X11Error("x11-req: the authentication cookie is not hex (1 to 256 bytes)")
-    if screen > 65535:
+    if req.screen > 65535:
         raise X11Error("x11-req: screen number out of range")
-    return X11Request(single, proto, bytes.fromhex(cookie), screen)
+    return X11Request(req.single_connection, req.auth_protocol, bytes.fromhex(req.auth_cookie),
+                      req.screen)
 
 
 def encode_x11_channel(originator: str, originator_port: int) -> bytes:
     """The ``x11`` channel-open payload: originator address and port."""
-    return string(originator) + uint32(originator_port)
+    return chanreq.X11ChannelOpen(originator, originator_port).encode()
 
 
 def parse_x11_channel(data: bytes) -> tuple[str, int]:
-    """Read an ``x11`` channel-open payload.  Old servers sent no originator: ("", 0).
-    The address is the peer's text: it is reduced to printable ASCII here."""
-    if not data:
+    """Read an ``x11`` channel-open payload (old servers sent none: ("", 0))."""
+    return x11_originator(chanreq.X11ChannelOpen.decode(data))
+
+
+def x11_originator(opened: chanreq.X11ChannelOpen | None) -> tuple[str, int]:
+    """Where an ``x11`` channel says its X client connected from.  The address is the
+    peer's text: it is reduced to printable ASCII here."""
+    if opened is None:
         return "", 0
-    r = SSHReader(data)
-    raw, port = r.string(), r.uint32()
-    r.finish()
-    host = "".join(c if 0x20 < ord(c) < 0x7f else "?" for c in raw.decode("latin-1"))[:256]
-    return host, port
+    host = "".join(c if 0x20 < ord(c) < 0x7f else "?" for c in opened.originator)[:256]
+    return host, opened.originator_port
 
 
 def check_auth_protocol(name: str) -> str:

@@ -132,3 +132,122 @@ def test_connection_provides_everything_the_layer_host_names(test_registry):
         missing = sorted(n for n in names if not hasattr(conn, n))
         assert missing == [], f"{role} Connection lacks {missing}"
         assert conn.channels.host is conn and conn.userauth.host is conn
+
+
+# ---------------------------------------------------------------- the adapters' boundary
+#
+# The asyncio adapter (``sshcore/aio/``) and the blocking one (``sshcore/blocking/``)
+# encode no protocol message: they import no wire codec (the kernel's typed requests in
+# ``sshcore.chanreq`` do that), and they reach the kernel only through its public
+# methods and properties: no ``conn._conn.<x>`` (another object's kernel), and none of
+# the kernel's sub-layers or private state (``.userauth``, ``.channels.channels``,
+# ``.channels.corked``, ``._auth_deadline``).
+
+ADAPTERS = ("aio", "blocking")
+CODEC_MODULES = {"_wire", "wire"}
+CODEC_NAMES = {"SSHReader", "string", "uint32", "uint64", "boolean", "byte", "mpint",
+               "name_list", "encode", "_wire", "wire"}
+KERNEL_INTERNALS = {"userauth", "_auth_deadline", "corked"}
+
+
+def _codec_imports(tree: ast.AST, package_depth: int) -> list[tuple[int, str]]:
+    """Imports of the wire codec: its modules, or its names from any sshcore module."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                parts = (node.module or "").split(".")
+                if parts[0] != "sshcore":
+                    continue
+                inner = parts[1:]
+            elif node.level == package_depth + 1:
+                inner = (node.module or "").split(".") if node.module else []
+            else:
+                continue  # a sibling in the adapter's own package
+            if inner and inner[0] in CODEC_MODULES:
+                found.append((node.lineno, f"from {'.' * node.level}{node.module} import ..."))
+            for alias in node.names:
+                if alias.name in CODEC_NAMES:
+                    found.append((node.lineno, f"imports {alias.name} from sshcore"))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "sshcore" and len(parts) > 1 and parts[1] in CODEC_MODULES:
+                    found.append((node.lineno, f"import {alias.name}"))
+    return found
+
+
+#: How the adapters name the kernel object itself (an attribute set on it is a write
+#: into its state: the kernel offers methods for that, such as ``abandon()``).
+KERNEL_NAMES = {"self._conn", "kernel", "k", "self.kernel", "drv.kernel", "self._drv.kernel"}
+
+
+def _kernel_reach_ins(tree: ast.AST) -> list[tuple[int, str]]:
+    """``X._conn`` where X is not ``self`` (another object's kernel or connection),
+    the kernel's sub-layers and private state, as attributes or via getattr(), and
+    attributes set on the kernel."""
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                and ast.unparse(node.value) in KERNEL_NAMES):
+            found.append((node.lineno, f"{ast.unparse(node)} = ..."))
+        if isinstance(node, ast.Attribute):
+            if node.attr == "_conn" and not (isinstance(node.value, ast.Name)
+                                             and node.value.id == "self"):
+                found.append((node.lineno, f"{ast.unparse(node)}"))
+            elif node.attr in KERNEL_INTERNALS:
+                found.append((node.lineno, f"{ast.unparse(node)}"))
+            elif (node.attr == "channels" and isinstance(node.value, ast.Attribute)
+                  and node.value.attr == "channels"):
+                found.append((node.lineno, f"{ast.unparse(node)}"))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "hasattr") and len(node.args) >= 2
+              and isinstance(node.args[1], ast.Constant)
+              and node.args[1].value in KERNEL_INTERNALS | {"_conn"}):
+            found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
+def _adapter_modules() -> list[Path]:
+    return sorted(p for pkg in ADAPTERS for p in (ROOT / pkg).glob("*.py"))
+
+
+def test_boundary_checks_see_what_they_look_for():
+    """The walkers flag each kind of violation (else a pass would mean nothing)."""
+    bad = ast.parse(
+        "from .._wire import SSHReader\n"
+        "from .. import wire\n"
+        "import sshcore._wire\n"
+        "from sshcore.plugin import string\n"
+        "from .channel import SSHChannel\n"          # a sibling: fine
+        "from ..chanreq import PtyRequest\n"         # the typed kernel API: fine
+        "def f(self, conn, chan):\n"
+        "    conn._conn.send_eof(1)\n"
+        "    self._conn._conn.consume(1, 2)\n"
+        "    k = chan._conn\n"
+        "    self._conn.channels.channels\n"
+        "    getattr(self._conn, 'userauth', None)\n"
+        "    self._conn.pending(3)\n"                 # own kernel, public method: fine
+        "    kernel.closed = True\n")
+    assert [line for line, _ in _codec_imports(bad, 1)] == [1, 1, 2, 3, 4]
+    assert sorted({line for line, _ in _kernel_reach_ins(bad)}) == [8, 9, 10, 11, 12, 14]
+
+
+def test_adapters_import_no_wire_codec():
+    """Protocol messages are the kernel's business: sshcore/aio and sshcore/blocking
+    build and parse no SSH wire data (they use sshcore.chanreq's typed requests)."""
+    problems = []
+    for path in _adapter_modules():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        problems += [f"{path.relative_to(ROOT)}:{line}: {what}"
+                     for line, what in _codec_imports(tree, 1)]
+    assert not problems, "adapter modules use the wire codec:\n" + "\n".join(problems)
+
+
+def test_adapters_reach_the_kernel_only_through_public_names():
+    problems = []
+    for path in _adapter_modules():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        problems += [f"{path.relative_to(ROOT)}:{line}: {what}"
+                     for line, what in _kernel_reach_ins(tree)]
+    assert not problems, "reach-ins into the kernel:\n" + "\n".join(problems)

@@ -41,13 +41,10 @@ def penalty_for(conn: Any, exc: Exception | None, now: float) -> str | None:
         return "crash"
     if conn.username is not None:
         return None
-    kernel = conn._conn
-    if kernel is None:
-        return "noauth"
-    deadline = getattr(kernel, "_auth_deadline", None)
+    deadline = getattr(conn, "auth_deadline", None)
     if deadline is not None and now >= deadline:
         return "grace-exceeded"
-    if getattr(conn, "auth_attempted", False) or getattr(kernel.userauth, "failures", 0):
+    if getattr(conn, "auth_attempted", False) or getattr(conn, "auth_failures", 0):
         return "authfail"
     return "noauth"
 

@@ -23,7 +23,9 @@ import socket
 import tempfile
 from typing import Any
 
-from .._wire import SSHReader
+from .. import events as ev
+from ..chanreq import (AgentChannelOpen, AgentForwardingRequest, ExecRequest, ShellRequest,
+                       SubsystemRequest)
 from ..errors import ChannelOpenError, SSHError
 from .channel import SSHServerChannel
 from .forward import (CONNECT_FAILED, SSHTCPChannel, _Bridge, _SocketProtocol,
@@ -31,8 +33,8 @@ from .forward import (CONNECT_FAILED, SSHTCPChannel, _Bridge, _SocketProtocol,
 
 logger = logging.getLogger("sshcore.aio")
 
-AGENT_REQUEST = "auth-agent-req@openssh.com"
-AGENT_CHANNEL = "auth-agent@openssh.com"
+AGENT_REQUEST = AgentForwardingRequest.name
+AGENT_CHANNEL = AgentChannelOpen.name
 
 
 class AgentSocket:
@@ -55,7 +57,7 @@ class AgentSocket:
             raise
         self._sock = sock
         # Listening already: connections made before the server task runs wait in the backlog.
-        factory = bridge_on_new_channel(conn, AGENT_CHANNEL, lambda transport: b"")
+        factory = bridge_on_new_channel(conn, AGENT_CHANNEL, lambda transport: AgentChannelOpen())
         self._task: asyncio.Task[Any] | None = conn._loop.create_task(
             conn._loop.create_unix_server(factory, sock=sock))
         self._task.add_done_callback(self._started)
@@ -88,11 +90,12 @@ class AgentForwardingServerChannel(SSHServerChannel):
         super().__init__(session, **kwargs)
         self.agent_socket: AgentSocket | None = None
 
-    def _on_request(self, request: str, r: SSHReader) -> bool:
-        if request == AGENT_REQUEST:
+    def _on_request(self, event: ev.ChannelRequestReceived) -> bool:
+        if isinstance(event.decoded, AgentForwardingRequest):
             return self._agent_requested()
-        ok = super()._on_request(request, r)
-        if ok and request in ("shell", "exec", "subsystem") and self.agent_socket is not None:
+        ok = super()._on_request(event)
+        if (ok and isinstance(event.decoded, (ShellRequest, ExecRequest, SubsystemRequest))
+                and self.agent_socket is not None):
             # Set last, as sshd does: the client's env requests cannot redirect it.
             self.env["SSH_AUTH_SOCK"] = self.agent_socket.path
         return ok
@@ -137,14 +140,13 @@ async def connect_forwarded_agent(conn: Any, path: str, timeout: float = 10.0) -
     from .._agent_proto import encode_session_bind, reply_length
 
     loop = conn._loop
-    kernel = conn._conn
+    proof = conn._hostbound_proof()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
         await asyncio.wait_for(loop.sock_connect(sock, path), timeout)
-        if kernel is not None and kernel.host_key_signature and kernel.session_id:
-            await loop.sock_sendall(sock, encode_session_bind(
-                kernel.host_key_blob, kernel.session_id, kernel.host_key_signature, True))
+        if proof is not None:
+            await loop.sock_sendall(sock, encode_session_bind(*proof, True))
             length = reply_length(await asyncio.wait_for(_recv_exactly(loop, sock, 4), timeout))
             await asyncio.wait_for(_recv_exactly(loop, sock, length), timeout)  # reply ignored
         bridge = _Bridge(loop)

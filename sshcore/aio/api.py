@@ -144,8 +144,7 @@ async def _establish(make_options: Callable[[], ClientOptions]) -> SSHClientConn
             try:
                 await conn._ready
             except ProtocolError as exc:
-                if (conn._conn is not None and conn._conn.peer_version is None
-                        and not isinstance(exc, ProtocolVersionError)):
+                if conn.peer_version is None and not isinstance(exc, ProtocolVersionError):
                     raise closed_before_banner(host, port) from None
                 raise
             return conn

@@ -1,4 +1,9 @@
-"""Channel objects (asyncio side) and the callback-style session classes of the seed API."""
+"""Channel objects (asyncio side) and the callback-style session classes of the seed API.
+
+Requests travel as :mod:`sshcore.chanreq` objects: the kernel decodes what the peer
+sends (a channel sees ``event.decoded``) and encodes what we send; a channel reaches
+the kernel only through its connection's channel services (``conn._send_eof``...).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
-from .._wire import SSHReader, boolean, string, uint32
+from ..chanreq import (BreakRequest, ChannelRequest, EnvRequest, ExecRequest,
+                       ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest,
+                       SignalRequest, SubsystemRequest, WindowChangeRequest, XonXoffRequest,
+                       decode_term_modes)  # noqa: F401 (decode_term_modes: re-exported)
 from ..errors import ChannelOpenError, ConnectionLostError, SSHError
 from ..messages import EXTENDED_DATA_STDERR
 from ..clientpolicy import encode_term_modes, session_requests  # noqa: F401 (encode_term_modes: re-exported)
@@ -97,17 +105,6 @@ class SSHServerSession:
         pass
 
 
-def decode_term_modes(data: bytes) -> dict[int, int]:
-    modes: dict[int, int] = {}
-    r = SSHReader(data)
-    while r.remaining:
-        op = r.byte()
-        if op == 0 or op >= 160:
-            break
-        modes[op] = r.uint32()
-    return modes
-
-
 class SSHChannel:
     """One channel bound to a connection; routes kernel events to a session object."""
 
@@ -147,6 +144,10 @@ class SSHChannel:
         self._conn = conn
         self._id = local_id
         self._closed_fut = conn._loop.create_future()
+
+    def _is_bound(self) -> bool:
+        """The channel belongs to a connection (it has a local id there)."""
+        return self._conn is not None
 
     def _opened(self) -> None:
         """The channel is open: tell the session (once, however often this is called)."""
@@ -201,15 +202,14 @@ class SSHChannel:
         if self._closed or self._eof_sent:
             return
         self._eof_sent = True
-        conn = self._live()
-        conn._call(conn._conn.send_eof, self._id)  # type: ignore[union-attr]
+        self._live()._send_eof(self._id)
 
     def can_write_eof(self) -> bool:
         return True
 
     def get_write_buffer_size(self) -> int:
         conn = self._conn
-        return conn._conn.pending(self._id) if conn is not None and conn._conn is not None else 0
+        return conn._pending(self._id) if conn is not None else 0
 
     async def drain(self) -> None:
         while not self._closed and self.get_write_buffer_size() > HIGH_WATER:
@@ -226,14 +226,13 @@ class SSHChannel:
             pass
 
     def close(self) -> None:
-        if self._closed or self._conn is None or self._conn._conn is None:
+        if self._closed or self._conn is None:
             return
         self._closing = True
         if self._in_request:
             self._close_after_request = True
             return
-        if not self._conn._conn.closed:
-            self._conn._call(self._conn._conn.close_channel, self._id)
+        self._conn._close_channel(self._id)
 
     async def wait_closed(self) -> None:
         if self._closed_fut is not None:
@@ -248,22 +247,25 @@ class SSHChannel:
             raise ConnectionLostError("channel is closed")
         return self._conn
 
-    async def send_request(self, request: str, data: bytes = b"") -> bool:
+    async def send_request(self, request: str | ChannelRequest, data: bytes = b"") -> bool:
+        """Send a channel request and wait for the peer's answer (True: success).
+        ``request``: a :class:`~sshcore.chanreq.ChannelRequest` (``PtyRequest``...),
+        or any request name with its raw ``data`` (the escape hatch for requests
+        sshcore does not know)."""
         conn = self._live()
         fut: asyncio.Future[bool] = conn._loop.create_future()
         self._request_waiters.append(fut)
-        conn._call(conn._conn.send_channel_request, self._id, request, True, data)  # type: ignore[union-attr]
+        conn._send_channel_request(self._id, request, True, data)
         return await fut
 
-    def send_request_nowait(self, request: str, data: bytes = b"") -> None:
-        conn = self._live()
-        conn._call(conn._conn.send_channel_request, self._id, request, False, data)  # type: ignore[union-attr]
+    def send_request_nowait(self, request: str | ChannelRequest, data: bytes = b"") -> None:
+        """Send a channel request without asking for an answer (see :meth:`send_request`)."""
+        self._live()._send_channel_request(self._id, request, False, data)
 
     def consume(self, nbytes: int) -> None:
         conn = self._conn
-        if conn is not None and conn._conn is not None and not self._closed:
-            conn._conn.consume(self._id, nbytes)
-            conn._flush()
+        if conn is not None and not self._closed:
+            conn._consume(self._id, nbytes, flush=True)
 
     # -------------------------------------------------------------- kernel events
 
@@ -273,14 +275,14 @@ class SSHChannel:
             return
         if self._closing and isinstance(event, (ev.ChannelData, ev.ChannelEOF)):
             # Closed by the application: like an asyncio transport, no more input.
-            if isinstance(event, ev.ChannelData) and self._conn is not None and self._conn._conn is not None:
-                self._conn._conn.consume(self._id, len(event.data))
+            if isinstance(event, ev.ChannelData) and self._conn is not None:
+                self._conn._consume(self._id, len(event.data))
             return
         if isinstance(event, ev.ChannelData):
             if self._session is not None:
                 self._session.data_received(self._decode(event.data, event.datatype), event.datatype)
             if self.auto_consume:
-                self._conn._conn.consume(self._id, len(event.data))  # type: ignore[union-attr]
+                self._conn._consume(self._id, len(event.data))  # type: ignore[union-attr]
         elif isinstance(event, ev.ChannelWindowOpened):
             self._wake_drain()
         elif isinstance(event, ev.ChannelEOWReceived):
@@ -297,13 +299,13 @@ class SSHChannel:
             # follow CHANNEL_CLOSE on a channel.
             self._in_request = True
             try:
-                ok = bool(self._on_request(event.request, SSHReader(event.data)))
+                ok = bool(self._on_request(event))
             except SSHError:
                 ok = False
             finally:
                 self._in_request = False
             if event.want_reply:
-                self._conn._conn.reply_channel_request(self._id, ok)  # type: ignore[union-attr]
+                self._conn._reply_channel_request(self._id, ok)  # type: ignore[union-attr]
             if self._close_after_request:
                 self._close_after_request = False
                 self.close()
@@ -321,7 +323,9 @@ class SSHChannel:
             if not fut.done():
                 fut.set_result(None)
 
-    def _on_request(self, request: str, r: SSHReader) -> bool:
+    def _on_request(self, event: ev.ChannelRequestReceived) -> bool:
+        """Act on a request from the peer (``event.decoded`` is the typed request, None
+        for an unknown name); True answers success."""
         return False
 
     def _connection_lost(self, exc: Exception | None) -> None:
@@ -356,51 +360,52 @@ class SSHClientChannel(SSHChannel):
     async def _start(self, command: str | None, subsystem: str | None,
                      env: Mapping[str, str] | None, term_type: str | None,
                      term_size: tuple[int, ...] | None, term_modes: Mapping[int, int] | None) -> None:
-        if subsystem is None and getattr(self._conn, "x11_forwarding", None) is not None:
+        x11 = getattr(self._conn, "x11_forwarding", None)
+        if subsystem is None and x11 is not None:
             from .x11 import send_x11_request
 
-            send_x11_request(self)  # connect(x11_forwarding=True): before the command starts
-        for request, data, refused in session_requests(
+            send_x11_request(self, self._live(), x11)  # connect(x11_forwarding=True)
+        for request, refused in session_requests(
                 command, subsystem, env, term_type, term_size, term_modes,
                 agent_forwarding=bool(getattr(self._conn, "agent_forwarding_path", None))):
             if refused is None:
-                self.send_request_nowait(request, data)
-            elif not await self.send_request(request, data):
-                if request != "pty-req":
+                self.send_request_nowait(request)
+            elif not await self.send_request(request):
+                if not isinstance(request, PtyRequest):
                     self.close()
                 raise ChannelOpenError(1, refused)
         if self._session is not None:
             self._session.session_started()
 
     def change_terminal_size(self, width: int, height: int, pixwidth: int = 0, pixheight: int = 0) -> None:
-        self.send_request_nowait("window-change", uint32(width) + uint32(height) + uint32(pixwidth)
-                                 + uint32(pixheight))
+        self.send_request_nowait(WindowChangeRequest(width, height, pixwidth, pixheight))
 
     def send_signal(self, signal: str) -> None:
-        self.send_request_nowait("signal", string(signal))
+        self.send_request_nowait(SignalRequest(signal))
 
     async def send_break(self, msec: int) -> bool:
         """Send a BREAK of ``msec`` milliseconds (RFC 4335); True if the server did it (sshd
         only can on a pseudo-terminal)."""
-        return await self.send_request("break", uint32(msec))
+        return await self.send_request(BreakRequest(msec))
 
     def get_exit_status(self) -> int | None:
         return self.exit_status
 
-    def _on_request(self, request: str, r: SSHReader) -> bool:
-        if request == "exit-status":
-            self.exit_status = r.uint32()
+    def _on_request(self, event: ev.ChannelRequestReceived) -> bool:
+        req = event.decoded
+        if isinstance(req, ExitStatusRequest):
+            self.exit_status = req.status
             if self._session is not None:
                 self._session.exit_status_received(self.exit_status)
             return True
-        if request == "exit-signal":
-            sig, core, msg, lang = r.text("ascii"), r.boolean(), r.text(), r.text("ascii")
+        if isinstance(req, ExitSignalRequest):
+            sig, core, msg, lang = req.signal, req.core_dumped, req.message, req.language
             self.exit_signal = (sig, core, msg, lang)
             if self._session is not None:
                 self._session.exit_signal_received(sig, core, msg, lang)
             return True
-        if request == "xon-xoff":
-            self.xon_xoff = r.boolean()
+        if isinstance(req, XonXoffRequest):
+            self.xon_xoff = req.client_can_do
             callback = getattr(self._session, "xon_xoff_requested", None)
             if callback is not None:
                 callback(self.xon_xoff)
@@ -423,26 +428,25 @@ class SSHServerChannel(SSHChannel):
         self._exited = False
         self._held: list[Any] | None = []
 
-    def _on_request(self, request: str, r: SSHReader) -> bool:
+    def _on_request(self, event: ev.ChannelRequestReceived) -> bool:
         s = self._session
-        if request == "env":
-            name, value = r.text(), r.text()
+        req = event.decoded
+        if isinstance(req, EnvRequest):
+            name, value = req.variable, req.value
             if s.env_requested(name, value):
                 self.env[name] = value
                 return True
             return False
         limits = getattr(self._conn, "key_options", None)
-        if request == "pty-req":
-            term = r.text("ascii")
-            size = (r.uint32(), r.uint32(), r.uint32(), r.uint32())
-            modes = decode_term_modes(r.string())
+        if isinstance(req, PtyRequest):
+            term, size, modes = req.term, req.size, req.term_modes
             if limits is not None and not limits.pty:
                 return False  # no-pty / restrict in authorized_keys
             if self._started or not s.pty_requested(term, size, modes):
                 return False
             self.term_type, self.term_size, self.term_modes = term, size, modes
             return True
-        if request in ("shell", "exec", "subsystem"):
+        if isinstance(req, (ShellRequest, ExecRequest, SubsystemRequest)):
             if self._started:
                 return False
             if limits is not None and limits.environment:
@@ -450,15 +454,15 @@ class SSHServerChannel(SSHChannel):
             if limits is not None and limits.command is not None:
                 # command= in authorized_keys: it runs whatever was asked for, which it
                 # finds in SSH_ORIGINAL_COMMAND (as with sshd)
-                if request == "exec":
-                    self.env["SSH_ORIGINAL_COMMAND"] = r.text()
+                if isinstance(req, ExecRequest):
+                    self.env["SSH_ORIGINAL_COMMAND"] = req.command
                 self.command = limits.command
                 ok = s.exec_requested(self.command)
-            elif request == "exec":
-                self.command = r.text()
+            elif isinstance(req, ExecRequest):
+                self.command = req.command
                 ok = s.exec_requested(self.command)
-            elif request == "subsystem":
-                self.subsystem = r.text()
+            elif isinstance(req, SubsystemRequest):
+                self.subsystem = req.subsystem
                 ok = s.subsystem_requested(self.subsystem)
             else:
                 ok = s.shell_requested()
@@ -467,16 +471,15 @@ class SSHServerChannel(SSHChannel):
                 assert self._conn is not None
                 self._conn._loop.call_soon(self._begin)
             return bool(ok)
-        if request == "window-change":
-            size = (r.uint32(), r.uint32(), r.uint32(), r.uint32())
-            self.term_size = size
-            s.terminal_size_changed(*size)
+        if isinstance(req, WindowChangeRequest):
+            self.term_size = req.size
+            s.terminal_size_changed(*req.size)
             return True
-        if request == "signal":
-            s.signal_received(r.text("ascii"))
+        if isinstance(req, SignalRequest):
+            s.signal_received(req.signal)
             return True
-        if request == "break":
-            return bool(s.break_received(r.uint32()))
+        if isinstance(req, BreakRequest):
+            return bool(s.break_received(req.length_ms))
         return False
 
     def _handle_event(self, event: Any) -> None:
@@ -504,7 +507,7 @@ class SSHServerChannel(SSHChannel):
         if self._closed or self._exited:
             return
         self._exited = True
-        self.send_request_nowait("exit-status", uint32(status & 0xFFFFFFFF))
+        self.send_request_nowait(ExitStatusRequest(status & 0xFFFFFFFF))
         self.write_eof()
         self.close()
 
@@ -513,14 +516,13 @@ class SSHServerChannel(SSHChannel):
         if self._closed or self._exited:
             return
         self._exited = True
-        self.send_request_nowait("exit-signal", string(signal) + boolean(core_dumped) + string(msg)
-                                 + string(lang))
+        self.send_request_nowait(ExitSignalRequest(signal, core_dumped, msg, lang))
         self.write_eof()
         self.close()
 
     def set_xon_xoff(self, client_can_do: bool) -> None:
         """Tell the client whether it may do XON/XOFF flow control itself (RFC 4254 6.8)."""
-        self.send_request_nowait("xon-xoff", boolean(client_can_do))
+        self.send_request_nowait(XonXoffRequest(client_can_do))
 
     def get_environment(self) -> dict[str, str]:
         return dict(self.env)

@@ -10,7 +10,11 @@ from typing import Any
 
 from .. import events as ev
 from ..config import ConnectionConfig
-from .._wire import SSHReader, string, uint32
+from ..chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest,
+                       ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen,
+                       ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply,
+                       GlobalRequest, HostKeysProofReply, HostKeysProveRequest, HostKeysRequest,
+                       StreamlocalForwardRequest, TcpipForwardRequest, hostkeys_proof_data)
 from ..errors import (SSHError, TooManySessionsError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
 from ..clientpolicy import (HostKeyChecker, UnknownHost, auth_answer, exhausted_message,
@@ -20,9 +24,8 @@ from ..options import DEFAULT_KEY_FILES, default_username, load_client_keys  # n
 from .channel import SSHClientChannel, SSHClientSession
 from .connection import SSHConnection, _maybe_await
 from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProtocol,
-                      _StreamSession, bridge_on_new_channel, connect_bridge, direct_tcpip_data,
-                      listen_local, parse_streamlocal_data, parse_tcpip_data, run_stream_handler,
-                      streamlocal_data)
+                      _StreamSession, bridge_on_new_channel, connect_bridge, listen_local,
+                      run_stream_handler)
 from .process import STDOUT, SSHClientProcess, SSHCompletedProcess
 
 
@@ -174,29 +177,25 @@ class SSHClientConnection(SSHConnection):
 
     def _on_auth_exhausted(self, event: ev.AuthExhausted) -> None:
         assert self._conn is not None
-        userauth = getattr(self._conn, "userauth", None)
-        tried = tuple(getattr(userauth, "methods", {}) or ())
+        tried = self._conn.auth_methods_tried
         self._set_error(PermissionDeniedError(exhausted_message(event.allowed, tried),
                                               allowed=tuple(event.allowed), tried=tried))
         self._conn.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,
                               "no more authentication methods available")
 
-    def global_request_received(self, request: str, data: bytes) -> Any:
-        if request == "hostkeys-00@openssh.com" and self._update_host_keys and self._trusted_by:
-            self._spawn_quiet(self._learn_host_keys(data))
-        return super().global_request_received(request, data)
+    def global_request_received(self, request: str, data: bytes,
+                                decoded: GlobalRequest | None = None) -> Any:
+        if (type(decoded) is HostKeysRequest and self._update_host_keys  # noqa: E721
+                and self._trusted_by):
+            self._spawn_quiet(self._learn_host_keys(decoded.blobs))
+        return super().global_request_received(request, data, decoded)
 
-    async def _learn_host_keys(self, data: bytes) -> None:
+    async def _learn_host_keys(self, blobs: Sequence[bytes]) -> None:
         """UpdateHostKeys: have the server prove the host keys known_hosts lacks, then
         record them (never replacing a recorded key of the same type)."""
-        from .._wire import SSHReader, string
         from ..keys import decode_public_blob
 
         paths = self._trusted_by
-        r = SSHReader(data)
-        blobs = []
-        while r.remaining:
-            blobs.append(r.string())
         table, _ = KnownHosts.load(paths)
         recorded = {e.key_type for e in table.host_entries(self.host, self.port)}
         new = []
@@ -209,16 +208,19 @@ class SSHClientConnection(SSHConnection):
                 new.append(key)
         if not new:
             return
-        ok, proofs = await self.global_request(
-            "hostkeys-prove-00@openssh.com", b"".join(string(k.public_blob) for k in new))
-        if not ok or self._conn is None or self._conn.session_id is None:
+        reply = await self._global_request(
+            HostKeysProveRequest(tuple(k.public_blob for k in new)))
+        session_id = self.session_id
+        if not reply.success or session_id is None:
             return
-        pr = SSHReader(proofs)
-        for key in new:
-            signed = (string("hostkeys-prove-00@openssh.com") + string(self._conn.session_id)
-                      + string(key.public_blob))
-            sig = pr.string()
-            if not key.verify(signed, sig):
+        proofs = reply.decoded
+        signatures = proofs.signatures if isinstance(proofs, HostKeysProofReply) else ()
+        if len(signatures) < len(new):
+            logger.warning("%s:%s: server proved %d of %d new host keys; none recorded",
+                           self.host, self.port, len(signatures), len(new))
+            return
+        for key, sig in zip(new, signatures):
+            if not key.verify(hostkeys_proof_data(session_id, key.public_blob), sig):
                 logger.warning("%s:%s: server failed to prove host key %s; none recorded",
                                self.host, self.port, fingerprint(key))
                 return
@@ -233,22 +235,24 @@ class SSHClientConnection(SSHConnection):
     #: Set from connect(x11_forwarding=): the display and cookies (sshcore.aio.x11.ClientX11).
     x11_forwarding: Any = None
 
-    def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+    def channel_open_requested(self, channel: int, channel_type: str, data: bytes,
+                               decoded: ChannelOpenData | None = None) -> Any:
         if channel_type == "x11":
             from .x11 import accept_x11_channel
 
-            return accept_x11_channel(self, data)
+            return accept_x11_channel(self, decoded)
         if channel_type == "auth-agent@openssh.com":
             if not self.agent_forwarding_path:
                 raise ChannelOpenError(PROHIBITED, "agent forwarding was not requested")
             from .agent_forward import connect_forwarded_agent
 
             return connect_forwarded_agent(self, self.agent_forwarding_path)
-        if channel_type == "forwarded-tcpip":
-            host, port, orig_host, orig_port = parse_tcpip_data(data)
+        if isinstance(decoded, ForwardedTcpipOpen):
+            host, port = decoded.host, decoded.port
+            orig_host, orig_port = decoded.originator, decoded.originator_port
             listener = self._remote_listeners.get(("tcp", port))
-        elif channel_type == "forwarded-streamlocal@openssh.com":
-            host = parse_streamlocal_data(data, direct=False)
+        elif isinstance(decoded, ForwardedStreamlocalOpen):
+            host, port = decoded.path, 0
             orig_host, orig_port = "", 0
             listener = self._remote_listeners.get(("unix", host))
         else:
@@ -357,8 +361,8 @@ class SSHClientConnection(SSHConnection):
         server's side) with a callback session (:class:`~sshcore.SSHTCPSession`)."""
         session = session_factory()
         chan = SSHTCPChannel(session, channel_type="direct-tcpip", encoding=encoding, errors=errors)
-        await self.open_channel("direct-tcpip", chan, direct_tcpip_data(
-            remote_host, remote_port, orig_host, orig_port))
+        await self.open_channel(DirectTcpipOpen(remote_host, remote_port, orig_host, orig_port),
+                                chan)
         chan._opened()
         return chan, session
 
@@ -377,7 +381,7 @@ class SSHClientConnection(SSHConnection):
         session = session_factory()
         ctype = "direct-streamlocal@openssh.com"
         chan = SSHTCPChannel(session, channel_type=ctype, encoding=encoding, errors=errors)
-        await self.open_channel(ctype, chan, streamlocal_data(remote_path))
+        await self.open_channel(DirectStreamlocalOpen(remote_path), chan)
         chan._opened()
         return chan, session
 
@@ -397,9 +401,9 @@ class SSHClientConnection(SSHConnection):
         ``listen_port=0`` picks a free port (``get_port()`` tells which);
         ``accept_handler(orig_host, orig_port)`` may refuse a connecting peer.
         """
-        def data_for(transport: asyncio.Transport) -> bytes:
+        def data_for(transport: asyncio.Transport) -> DirectTcpipOpen:
             peer = transport.get_extra_info("peername") or ("", 0)
-            return direct_tcpip_data(dest_host, dest_port, str(peer[0]), int(peer[1]))
+            return DirectTcpipOpen(dest_host, dest_port, str(peer[0]), int(peer[1]))
         return await self._listen_local(bridge_on_new_channel(self, "direct-tcpip", data_for,
                                                               accept_handler),
                                         listen_host, listen_port)
@@ -408,13 +412,13 @@ class SSHClientConnection(SSHConnection):
                                          dest_path: str) -> SSHListener:
         """``ssh -L port:/socket``: a local TCP port to a Unix socket on the server."""
         return await self._listen_local(bridge_on_new_channel(
-            self, "direct-streamlocal@openssh.com", lambda t: streamlocal_data(dest_path)),
+            self, "direct-streamlocal@openssh.com", lambda t: DirectStreamlocalOpen(dest_path)),
             listen_host, listen_port)
 
     async def forward_local_path(self, listen_path: str, dest_path: str) -> SSHListener:
         """``ssh -L /here:/there``: a local Unix socket to one on the server."""
         return await self._listen_local(bridge_on_new_channel(
-            self, "direct-streamlocal@openssh.com", lambda t: streamlocal_data(dest_path)),
+            self, "direct-streamlocal@openssh.com", lambda t: DirectStreamlocalOpen(dest_path)),
             None, 0, path=listen_path)
 
     async def forward_socks(self, listen_host: str, listen_port: int) -> SSHListener:
@@ -431,13 +435,13 @@ class SSHClientConnection(SSHConnection):
 
     # -------------------------------------------------------------- forwarding: remote
 
-    async def _forward_request(self, request: str, data: bytes) -> tuple[bool, bytes]:
+    async def _forward_request(self, request: GlobalRequest) -> ev.GlobalRequestReplied:
         """A (streamlocal-/tcpip-)forward request; until its listener exists, channels the
         server opens for it wait (they may arrive right behind the reply)."""
         settled: asyncio.Future[None] = self._loop.create_future()
         self._pending_forwards.add(settled)
         try:
-            return await self.global_request(request, data)
+            return await self._global_request(request)
         finally:
             self._loop.call_soon(self._settle_forward, settled)
 
@@ -448,25 +452,27 @@ class SSHClientConnection(SSHConnection):
 
     async def _listen_remote(self, listen_host: str, listen_port: int,
                              opener: Callable[[str, int], Any]) -> SSHListener:
-        ok, data = await self._forward_request("tcpip-forward", string(listen_host) + uint32(listen_port))
-        if not ok:
+        reply = await self._forward_request(TcpipForwardRequest(listen_host, listen_port))
+        if not reply.success:
             raise ChannelListenError(f"remote port forwarding from {listen_host or '*'}:{listen_port} "
                                      "refused by the server")
         port = listen_port
         if listen_port == 0:
-            r = SSHReader(data)
-            port = r.uint32()
+            if not isinstance(reply.decoded, ForwardPortReply):
+                raise ChannelListenError(f"remote port forwarding from {listen_host or '*'}:0: "
+                                         "the server did not say which port it allocated")
+            port = reply.decoded.port
         listener = _RemoteListener(self, ("tcp", port), opener, port=port)
-        listener._cancel_data = ("cancel-tcpip-forward", string(listen_host) + uint32(port))
+        listener._cancel_request = CancelTcpipForwardRequest(listen_host, port)
         return listener
 
     async def _listen_remote_path(self, listen_path: str,
                                   opener: Callable[[str, int], Any]) -> SSHListener:
-        ok, _ = await self._forward_request("streamlocal-forward@openssh.com", string(listen_path))
-        if not ok:
+        reply = await self._forward_request(StreamlocalForwardRequest(listen_path))
+        if not reply.success:
             raise ChannelListenError(f"remote forwarding from {listen_path} refused by the server")
         listener = _RemoteListener(self, ("unix", listen_path), opener, path=listen_path)
-        listener._cancel_data = ("cancel-streamlocal-forward@openssh.com", string(listen_path))
+        listener._cancel_request = CancelStreamlocalForwardRequest(listen_path)
         return listener
 
     async def forward_remote_port(self, listen_host: str, listen_port: int, dest_host: str,
@@ -528,7 +534,8 @@ class _RemoteListener(SSHListener):
         self._conn = conn
         self._key = key
         self._opener = opener
-        self._cancel_data: tuple[str, bytes] | None = None
+        #: What closing the listener sends the server (cancel-tcpip-forward...).
+        self._cancel_request: GlobalRequest | None = None
         conn._remote_listeners[key] = self
         conn._listeners.add(self)
 
@@ -542,9 +549,8 @@ class _RemoteListener(SSHListener):
         if conn._remote_listeners.get(self._key) is self:
             del conn._remote_listeners[self._key]
             conn._listeners.discard(self)
-            if self._cancel_data is not None and conn._conn is not None and not conn._conn.closed:
-                request, data = self._cancel_data
-                conn._call(conn._conn.send_global_request, request, False, data)
+            if self._cancel_request is not None:
+                conn._send_global_request_nowait(self._cancel_request)
         super().close()
 
 

@@ -2,7 +2,14 @@
 
 No protocol logic here: bytes go into the kernel, events come out and are routed to
 channel objects, host-key / auth decisions are taken (maybe asynchronously) and fed
-back, and ``data_to_send()`` is written.
+back, and ``data_to_send()`` is written.  Messages are the kernel's: requests and
+channel opens go to it as :mod:`sshcore.chanreq` objects and come back decoded in its
+events; nothing here encodes or parses SSH wire data.
+
+Only this class holds the kernel (``self._conn``).  The channel objects and helpers of
+this package reach it through the small set of methods below ("channel services":
+``_send_channel_request``, ``_send_eof``, ``_consume``...), which call the kernel's
+public commands and flush what they produce.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import socket
 from typing import Any, Callable
 
 from .. import events as ev
+from ..chanreq import ChannelOpenData, ChannelRequest, GlobalReply, GlobalRequest
 from ..connection import Connection
 from ..config import ConnectionConfig
 from ..errors import (ChannelOpenError, ChannelOpenFailureReason, ConnectionLostError,
@@ -60,7 +68,7 @@ class SSHConnection(asyncio.BufferedProtocol):
         self._opening: dict[int, asyncio.Future[Any]] = {}
         # Lists read from the front (few entries; an empty list is far smaller than an
         # empty deque).
-        self._global_waiters: list[asyncio.Future[tuple[bool, bytes]]] = []
+        self._global_waiters: list[asyncio.Future[ev.GlobalRequestReplied]] = []
         # Replies to the peer's global requests, in request order (some are decided later).
         self._global_replies: list[asyncio.Future[tuple[bool, bytes]]] = []
         self._listener_set: set[Any] | None = None  # see _listeners
@@ -172,7 +180,7 @@ class SSHConnection(asyncio.BufferedProtocol):
         except Exception as exc:
             logger.exception("internal error in the SSH kernel")
             self._set_error(exc)
-            conn.closed = True
+            conn.abandon()
         self._process()
 
     def _process(self) -> None:
@@ -253,7 +261,7 @@ class SSHConnection(asyncio.BufferedProtocol):
 
     def _burst_over(self) -> None:
         self._burst = None
-        if self._conn is not None and self._conn.channels.corked:
+        if self._conn is not None and self._conn.has_held_data:
             self._process()
 
     def _add_task(self, task: asyncio.Task[Any]) -> None:
@@ -398,7 +406,8 @@ class SSHConnection(asyncio.BufferedProtocol):
 
     def _on_channel_open_requested(self, event: ev.ChannelOpenRequested) -> None:
         try:
-            chan = self.channel_open_requested(event.channel, event.channel_type, event.data)
+            chan = self.channel_open_requested(event.channel, event.channel_type, event.data,
+                                               event.decoded)
         except ChannelOpenError as exc:
             self._conn.reject_channel(event.channel, exc.code, exc.reason)  # type: ignore[union-attr]
             return
@@ -428,13 +437,17 @@ class SSHConnection(asyncio.BufferedProtocol):
                                       ChannelOpenFailureReason.UNKNOWN_CHANNEL_TYPE,
                                       f"unsupported channel type {event.channel_type}")
             return
-        if chan._conn is None:
+        if not chan._is_bound():
             chan._bind(self, event.channel)
         self._channels[event.channel] = chan
         self._conn.accept_channel(event.channel)  # type: ignore[union-attr]
         chan._opened()
 
-    def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+    def channel_open_requested(self, channel: int, channel_type: str, data: bytes,
+                               decoded: ChannelOpenData | None = None) -> Any:
+        """Decide a channel the peer opens: a channel object, an awaitable of one, or
+        None (refused); raise ChannelOpenError to refuse with a reason.  ``decoded``:
+        the kernel's typed reading of ``data`` (None for an unknown type)."""
         return None
 
     def _on_global_request(self, event: ev.GlobalRequestReceived) -> None:
@@ -443,7 +456,7 @@ class SSHConnection(asyncio.BufferedProtocol):
             # pile up: a peer may not keep more than this many waiting.
             raise RemoteProtocolError("too many global requests waiting for a reply")
         try:
-            answer = self.global_request_received(event.request, event.data)
+            answer = self.global_request_received(event.request, event.data, event.decoded)
         except (SSHError, ValueError):
             answer = False
         fut: asyncio.Future[Any] = self._loop.create_future()
@@ -471,26 +484,76 @@ class SSHConnection(asyncio.BufferedProtocol):
             result = self._global_replies.pop(0).result()
             if conn is None or conn.closed:
                 continue
-            if isinstance(result, bytes):
+            if isinstance(result, (bytes, GlobalReply)):
                 conn.reply_global_request(True, result)
             else:
                 conn.reply_global_request(bool(result))
 
-    def global_request_received(self, request: str, data: bytes) -> Any:
-        """Return True/False, reply data (bytes, meaning success) or an awaitable of either."""
+    def global_request_received(self, request: str, data: bytes,
+                                decoded: GlobalRequest | None = None) -> Any:
+        """Return True/False, reply data (bytes or a :class:`~sshcore.chanreq.GlobalReply`,
+        meaning success) or an awaitable of either.  ``decoded``: the kernel's typed
+        reading of ``data`` (None for an unknown request)."""
         return False
 
     def _on_global_reply(self, event: ev.GlobalRequestReplied) -> None:
         if self._global_waiters:
             fut = self._global_waiters.pop(0)
             if not fut.done():
-                fut.set_result((event.success, event.data))
+                fut.set_result(event)
+
+    # ------------------------------------------------------------------ channel services
+    # What this package's channel objects ask of the kernel: each calls one public
+    # kernel command for the channel ``local_id`` and flushes what it produced.
+
+    def _kernel_open(self) -> bool:
+        """The kernel exists and its connection is not over."""
+        return self._conn is not None and not self._conn.closed
+
+    def _send_channel_request(self, local_id: int, request: str | ChannelRequest,
+                              want_reply: bool, data: bytes = b"") -> None:
+        """Send a channel request (typed, or a name and raw data); raises
+        :class:`~sshcore.errors.ConnectionLostError` once the connection is over."""
+        self._call(self._kernel().send_channel_request, local_id, request, want_reply, data)
+
+    def _reply_channel_request(self, local_id: int, success: bool) -> None:
+        if self._kernel_open():
+            self._kernel().reply_channel_request(local_id, success)
+
+    def _send_eof(self, local_id: int) -> None:
+        self._call(self._kernel().send_eof, local_id)
+
+    def _close_channel(self, local_id: int) -> None:
+        """Close the channel (queued data goes first); nothing once the connection is over."""
+        if self._kernel_open():
+            self._call(self._kernel().close_channel, local_id)
+
+    def _consume(self, local_id: int, nbytes: int, flush: bool = False) -> None:
+        """The application took ``nbytes`` of the channel's data: the window re-opens
+        (sent at once with ``flush``, else with the next flush)."""
+        if self._conn is not None:
+            self._conn.consume(local_id, nbytes)
+            if flush:
+                self._flush()
+
+    def _pending(self, local_id: int) -> int:
+        """Bytes written to the channel that the kernel has not sent yet."""
+        return self._conn.pending(local_id) if self._conn is not None else 0
+
+    def _kernel(self) -> Connection:
+        if self._conn is None:
+            raise self._error or ConnectionLostError("connection is not up")
+        return self._conn
 
     # ------------------------------------------------------------------ public API
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """``peername``, ``username``, ``algorithms`` (negotiated), ``peer_version``
+        (the peer's SSH version line)."""
         if name == "peername":
             return self.peer_addr
+        if name == "peer_version":
+            return self.peer_version if self.peer_version is not None else default
         if name == "algorithms" and self._conn is not None and self._conn.negotiated:
             return self._conn.negotiated.as_dict()
         if name == "username":
@@ -501,11 +564,44 @@ class SSHConnection(asyncio.BufferedProtocol):
     def is_closed(self) -> bool:
         return self._is_closed
 
+    @property
+    def peer_version(self) -> str | None:
+        """The peer's SSH identification string (``SSH-2.0-OpenSSH_9.6``...), None
+        until it arrived."""
+        return self._conn.peer_version if self._conn is not None else None
+
+    @property
+    def session_id(self) -> bytes | None:
+        """The session identifier (the first key exchange's hash), None before it."""
+        return self._conn.session_id if self._conn is not None else None
+
+    @property
+    def auth_deadline(self) -> float | None:
+        """Server: when authentication must be over (LoginGraceTime, on the event
+        loop's clock); None once authenticated, without a limit, or before the start."""
+        return self._conn.auth_deadline if self._conn is not None else None
+
+    @property
+    def auth_failures(self) -> int:
+        """Server: failed authentication attempts so far (0 on a client)."""
+        return self._conn.auth_failures if self._conn is not None else 0
+
+    def _hostbound_proof(self) -> tuple[bytes, bytes, bytes] | None:
+        """(server host key blob, session id, its signature over the exchange hash) once
+        the first key exchange is over, for an agent's session-bind@openssh.com."""
+        conn = self._conn
+        if conn is None or not conn.host_key_signature or not conn.session_id:
+            return None
+        return (conn.host_key_blob, conn.session_id, conn.host_key_signature)
+
     def statistics(self) -> dict[str, Any]:
         return self._conn.statistics() if self._conn is not None else {}
 
-    async def open_channel(self, channel_type: str, chan: Any, data: bytes = b"") -> bytes:
-        """Open a channel and bind it to ``chan`` (an SSHChannel); returns the confirmation data."""
+    async def open_channel(self, channel_type: str | ChannelOpenData, chan: Any,
+                           data: bytes = b"") -> bytes:
+        """Open a channel and bind it to ``chan`` (an SSHChannel); returns the
+        confirmation data.  ``channel_type``: a :class:`~sshcore.chanreq.ChannelOpenData`
+        (type and payload), or a type name with its raw ``data``."""
         assert self._conn is not None
         local_id = self._call(self._conn.open_channel, channel_type, data, chan.window_size,
                               chan.max_packet_size)
@@ -516,12 +612,26 @@ class SSHConnection(asyncio.BufferedProtocol):
         result = await fut
         return result
 
-    async def global_request(self, request: str, data: bytes = b"") -> tuple[bool, bytes]:
+    async def global_request(self, request: str | GlobalRequest,
+                             data: bytes = b"") -> tuple[bool, bytes]:
+        """Send a global request with want-reply; (success, the reply's raw data)."""
+        reply = await self._global_request(request, data)
+        return reply.success, reply.data
+
+    async def _global_request(self, request: str | GlobalRequest,
+                              data: bytes = b"") -> ev.GlobalRequestReplied:
+        """Send a global request with want-reply; the reply event (its ``decoded``
+        holds the typed reply data)."""
         assert self._conn is not None
-        fut: asyncio.Future[tuple[bool, bytes]] = self._loop.create_future()
+        fut: asyncio.Future[ev.GlobalRequestReplied] = self._loop.create_future()
         self._global_waiters.append(fut)
         self._call(self._conn.send_global_request, request, True, data)
         return await fut
+
+    def _send_global_request_nowait(self, request: str | GlobalRequest) -> None:
+        """Send a global request without want-reply; nothing once the connection is over."""
+        if self._kernel_open():
+            self._call(self._kernel().send_global_request, request, False)
 
     def close(self) -> None:
         if self._conn is not None and not self._conn.closed:

@@ -11,6 +11,9 @@ The pieces, shared by client and server:
   socket) and half-close (EOF is passed on, the pair closes when both sides are done).
 * :class:`SSHListener` -- what the forwarding calls return: ``get_port()``, ``close()``.
 * SOCKS 4/4a/5 parsing for dynamic forwarding (``ssh -D``).
+
+What the channel opens and forwarding requests carry is the kernel's
+(:mod:`sshcore.chanreq`: ``DirectTcpipOpen``, ``ForwardedStreamlocalOpen``...).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .._wire import SSHReader, string, uint32
+from ..chanreq import ChannelOpenData, DirectTcpipOpen
 from ..errors import ChannelOpenError, ChannelOpenFailureReason, SSHError
 from .channel import HIGH_WATER, SSHChannel
 from .process import SSHStreamReader, SSHStreamWriter
@@ -77,44 +80,7 @@ class SSHTCPChannel(SSHChannel):
             self._session.session_started()
 
 
-# --------------------------------------------------------------------------- payloads
-
-def direct_tcpip_data(host: str, port: int, orig_host: str, orig_port: int) -> bytes:
-    return string(host) + uint32(port) + string(orig_host) + uint32(orig_port)
-
-
-def parse_tcpip_data(data: bytes) -> tuple[str, int, str, int]:
-    """direct-tcpip and forwarded-tcpip carry the same four fields."""
-    r = SSHReader(data)
-    host, port, orig_host, orig_port = r.text(), r.uint32(), r.text(), r.uint32()
-    r.finish()
-    return host, port, orig_host, orig_port
-
-
-def streamlocal_data(path: str) -> bytes:
-    # direct-streamlocal: path, reserved string, reserved uint32;
-    return string(path) + string("") + uint32(0)
-
-
-def parse_streamlocal_data(data: bytes, direct: bool) -> str:
-    r = SSHReader(data)
-    path = r.text()
-    if r.remaining:
-        r.text()          # reserved
-        if direct and r.remaining:
-            r.uint32()    # reserved
-    r.finish()
-    return path
-
-
-def parse_forward_request(data: bytes) -> tuple[str, int]:
-    r = SSHReader(data)
-    host, port = r.text(), r.uint32()
-    r.finish()
-    if port > 65535:
-        raise ValueError("port out of range")
-    return host, port
-
+# --------------------------------------------------------------------------- addresses
 
 def listen_hosts(host: str) -> str | list[str] | None:
     """OpenSSH's reading of a bind address: "" / "*" all addresses, "localhost" loopback."""
@@ -410,10 +376,11 @@ async def listen_local(loop: asyncio.AbstractEventLoop, conn: SSHConnection,
 
 
 def bridge_on_new_channel(conn: SSHConnection, channel_type: str,
-                          data_for: Callable[[asyncio.Transport], bytes | None],
+                          data_for: Callable[[asyncio.Transport], ChannelOpenData | None],
                           accept: Callable[[str, int], Any] | None = None
                           ) -> Callable[[], asyncio.Protocol]:
-    """Protocol factory for a listener: each accepted socket opens ``channel_type``."""
+    """Protocol factory for a listener: each accepted socket opens ``channel_type``,
+    with the payload ``data_for(transport)`` gives (None: the socket is closed)."""
     loop = conn._loop
 
     def factory() -> asyncio.Protocol:
@@ -431,13 +398,13 @@ def bridge_on_new_channel(conn: SSHConnection, channel_type: str,
                     if accept is not None and not await _maybe(accept(*orig)):
                         transport.close()
                         return
-                    data = data_for(transport)
-                    if data is None:
+                    payload = data_for(transport)
+                    if payload is None:
                         transport.close()
                         return
                     chan = SSHTCPChannel(bridge, channel_type=channel_type)
                     chan.extra["peername"] = orig
-                    await conn.open_channel(channel_type, chan, data)
+                    await conn.open_channel(payload, chan)
                 except (SSHError, OSError):
                     transport.close()
                     return
@@ -475,7 +442,7 @@ async def tunnel_socket(conn: SSHConnection, host: str, port: int) -> Any:
     transport.pause_reading()
     chan = SSHTCPChannel(bridge, channel_type="direct-tcpip")
     try:
-        await conn.open_channel("direct-tcpip", chan, direct_tcpip_data(host, port, "127.0.0.1", 0))
+        await conn.open_channel(DirectTcpipOpen(host, port, "127.0.0.1", 0), chan)
     except BaseException:
         transport.close()
         ours.close()
@@ -635,8 +602,7 @@ class _SocksProtocol(_SocketProtocol):
             chan = SSHTCPChannel(self.bridge, channel_type="direct-tcpip")
             chan.extra["peername"] = orig
             try:
-                await self.conn.open_channel("direct-tcpip", chan,
-                                             direct_tcpip_data(host, port, *orig))
+                await self.conn.open_channel(DirectTcpipOpen(host, port, *orig), chan)
             except (SSHError, OSError):
                 if self._version == 4:
                     self._socks4_reply(False)

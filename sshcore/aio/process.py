@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..chanreq import EOWRequest
 from ..errors import ConnectionLostError, ProcessError, SSHError
 from ..messages import EXTENDED_DATA_STDERR
 from .channel import SSHClientChannel, SSHClientSession, SSHServerChannel, SSHServerSession
@@ -360,8 +361,7 @@ class SSHServerProcess(SSHServerSession):
         return self.channel.term_type if self.channel else None
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        conn = self.channel._conn if self.channel else None
-        return conn.get_extra_info(name, default) if conn else default
+        return self.channel.get_extra_info(name, default) if self.channel else default
 
     def session_started(self) -> None:
         self._task = asyncio.get_event_loop().create_task(self._run())
@@ -667,14 +667,12 @@ def _send_eow(process: SSHServerProcess) -> None:
     eow@openssh.com: sshd sends it only to OpenSSH (compat.c, SSH_NEW_OPENSSH); and
     sshcore."""
     chan = process.channel
-    conn = chan._conn if chan is not None else None
-    kernel = conn._conn if conn is not None else None
-    if chan is None or chan._closed or chan._closing or kernel is None or kernel.closed:
+    if chan is None or chan._closed or chan._closing:
         return
-    software = (kernel.peer_version or "").split("-", 2)[-1]
+    software = (chan.get_extra_info("peer_version") or "").split("-", 2)[-1]
     if software.startswith(("OpenSSH", "sshcore")) and not software.startswith("OpenSSH_4"):
-        with contextlib.suppress(SSHError):
-            chan.send_request_nowait("eow@openssh.com")
+        with contextlib.suppress(SSHError):  # the connection may be over meanwhile
+            chan.send_request_nowait(EOWRequest())
 
 
 def _report(process: SSHServerProcess, status: int) -> int | None:

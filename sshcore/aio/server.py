@@ -16,11 +16,15 @@ from ..config import ConnectionConfig
 from ..errors import ChannelOpenError, ChannelOpenFailureReason, ConfigurationError, SSHError
 from ..keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate,
                     user_certificate_options)
-from .._wire import string, uint32
+from ..chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest,
+                       ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen,
+                       ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply,
+                       GlobalRequest, HostKeysProofReply, HostKeysProveRequest, HostKeysRequest,
+                       NoMoreSessionsRequest, StreamlocalForwardRequest, TcpipForwardRequest,
+                       hostkeys_proof_data)
 from .x11 import X11ForwardingServerChannel
 from .forward import (PROHIBITED, SSHTCPChannel, bridge_on_new_channel, connect_bridge,
-                      direct_tcpip_data, listen_local, parse_forward_request,
-                      parse_streamlocal_data, parse_tcpip_data, run_stream_handler)
+                      listen_local, run_stream_handler)
 from .connection import SSHConnection, _maybe_await
 from .process import SSHServerProcess, run_subprocess
 
@@ -453,26 +457,29 @@ class SSHServerConnection(SSHConnection):
         is a ControlMaster): a further "session" open disconnects it, as sshd does."""
         return self._conn is not None and self._conn.no_more_sessions
 
-    def global_request_received(self, request: str, data: bytes) -> Any:
-        if request == "no-more-sessions@openssh.com":
+    def global_request_received(self, request: str, data: bytes,
+                                decoded: GlobalRequest | None = None) -> Any:
+        req = decoded
+        if isinstance(req, NoMoreSessionsRequest):
             return True  # the kernel enforces it; sshd answers success when asked
-        if request == "hostkeys-prove-00@openssh.com":
-            return self._prove_host_keys(data)
-        if request == "tcpip-forward":
-            host, port = parse_forward_request(data)
-            return self._audited_forward(request, {"host": host, "port": port},
-                                         self._start_forward(host, port))
-        if request == "cancel-tcpip-forward":
-            host, port = parse_forward_request(data)
-            return self._audited_forward(request, {"host": host, "port": port},
-                                         self._cancel_forward(("tcp", host, port)))
-        if request == "streamlocal-forward@openssh.com":
-            path = parse_streamlocal_data(data, direct=False)
-            return self._audited_forward(request, {"path": path}, self._start_forward(None, 0, path))
-        if request == "cancel-streamlocal-forward@openssh.com":
-            path = parse_streamlocal_data(data, direct=False)
-            return self._audited_forward(request, {"path": path},
-                                         self._cancel_forward(("unix", path)))
+        if isinstance(req, HostKeysProveRequest):
+            return self._prove_host_keys(req.blobs)
+        if isinstance(req, TcpipForwardRequest):  # and its cancel
+            host, port = req.address, req.port
+            if port > 65535:
+                return False
+            if isinstance(req, CancelTcpipForwardRequest):
+                decision = self._cancel_forward(("tcp", host, port))
+            else:
+                decision = self._start_forward(host, port)
+            return self._audited_forward(request, {"host": host, "port": port}, decision)
+        if isinstance(req, StreamlocalForwardRequest):  # and its cancel
+            path = req.path
+            if isinstance(req, CancelStreamlocalForwardRequest):
+                decision = self._cancel_forward(("unix", path))
+            else:
+                decision = self._start_forward(None, 0, path)
+            return self._audited_forward(request, {"path": path}, decision)
         return False
 
     def _audited_forward(self, request: str, where: dict[str, Any], decision: Any) -> Any:
@@ -505,14 +512,14 @@ class SSHServerConnection(SSHConnection):
         if path is not None:
             ctype = "forwarded-streamlocal@openssh.com"
 
-            def data_for(transport: asyncio.Transport) -> bytes:
-                return string(path) + string("")
+            def data_for(transport: asyncio.Transport) -> ChannelOpenData:
+                return ForwardedStreamlocalOpen(path)
         else:
             ctype = "forwarded-tcpip"
 
-            def data_for(transport: asyncio.Transport) -> bytes:
+            def data_for(transport: asyncio.Transport) -> ChannelOpenData:
                 peer = transport.get_extra_info("peername") or ("", 0)
-                return direct_tcpip_data(host or "", bound["port"], str(peer[0]), int(peer[1]))
+                return ForwardedTcpipOpen(host or "", bound["port"], str(peer[0]), int(peer[1]))
         try:
             listener = await listen_local(self._loop, self, bridge_on_new_channel(self, ctype, data_for),
                                           host, port, path)
@@ -524,7 +531,7 @@ class SSHServerConnection(SSHConnection):
         if old is not None:
             old.close()
         self._forwards[key] = listener
-        return uint32(listener.port) if path is None and port == 0 else True
+        return ForwardPortReply(listener.port) if path is None and port == 0 else True
 
     def _cancel_forward(self, key: tuple[Any, ...]) -> bool:
         listener = self._forwards.pop(key, None)
@@ -540,32 +547,27 @@ class SSHServerConnection(SSHConnection):
     def _announce_host_keys(self) -> None:
         """OpenSSH's hostkeys-00@openssh.com: tell the client every host key we have, so
         it can learn new ones (UpdateHostKeys) once it has asked us to prove them."""
-        blobs = b"".join(string(k.public_blob) for k in self._plain_host_keys())
-        if blobs and self._conn is not None and not self._conn.closed:
+        blobs = tuple(k.public_blob for k in self._plain_host_keys())
+        if blobs:
             try:
-                self._call(self._conn.send_global_request, "hostkeys-00@openssh.com", False, blobs)
+                self._send_global_request_nowait(HostKeysRequest(blobs))
             except SSHError:
                 pass  # closed meanwhile
 
-    def _prove_host_keys(self, data: bytes) -> Any:
+    def _prove_host_keys(self, blobs: tuple[bytes, ...]) -> Any:
         """Sign (request name, session id, key) with each requested host key."""
-        from .._wire import SSHReader
-
-        assert self._conn is not None and self._conn.session_id is not None
+        session_id = self.session_id
+        assert session_id is not None
         keys = {k.public_blob: k for k in self._plain_host_keys()}
-        r = SSHReader(data)
         proofs = []
-        while r.remaining:
-            blob = r.string()
+        for blob in blobs:
             key = keys.get(blob)
             if key is None:
                 return False  # not one of ours: refuse the whole request, as sshd does
-            message = (string("hostkeys-prove-00@openssh.com") + string(self._conn.session_id)
-                       + string(blob))
             algs = list(key.sig_algorithms())
             alg = "rsa-sha2-512" if "rsa-sha2-512" in algs else algs[0]
-            proofs.append(string(key.sign(message, alg)))
-        return b"".join(proofs) or True
+            proofs.append(bytes(key.sign(hostkeys_proof_data(session_id, blob), alg)))
+        return HostKeysProofReply(tuple(proofs)) if proofs else True
 
     def _on_auth_completed(self, event: ev.AuthCompleted) -> None:
         self.username = event.username
@@ -591,11 +593,12 @@ class SSHServerConnection(SSHConnection):
             self._notify("channel_close", channel=event.channel, channel_type=ctype)
         self._route(event)
 
-    def channel_open_requested(self, channel: int, channel_type: str, data: bytes) -> Any:
+    def channel_open_requested(self, channel: int, channel_type: str, data: bytes,
+                               decoded: ChannelOpenData | None = None) -> Any:
         """Decide a channel the client opens, telling observers (audit) what came of it."""
-        detail = _channel_detail(channel_type, data)
+        detail = _channel_detail(decoded)
         try:
-            result = self._decide_channel_open(channel, channel_type, data)
+            result = self._decide_channel_open(channel, channel_type, decoded)
         except ChannelOpenError as exc:
             self._notify("channel_refused", channel=channel, channel_type=channel_type,
                          reason=exc.reason, detail=detail)
@@ -618,32 +621,34 @@ class SSHServerConnection(SSHConnection):
         self._notify("channel_open", channel=channel, channel_type=channel_type, detail=detail)
         return result
 
-    async def open_channel(self, channel_type: str, chan: Any, data: bytes = b"") -> bytes:
+    async def open_channel(self, channel_type: str | ChannelOpenData, chan: Any,
+                           data: bytes = b"") -> bytes:
         """Open a channel to the client (forwarded-tcpip and the like), telling observers."""
         result = await super().open_channel(channel_type, chan, data)
         local_id = getattr(chan, "_id", -1)
-        self._channel_types[local_id] = channel_type
+        name = channel_type.name if isinstance(channel_type, ChannelOpenData) else channel_type
+        self._channel_types[local_id] = name
         detail: dict[str, Any] = {"direction": "to-client"}
-        if channel_type == "forwarded-tcpip":
-            try:
-                host, port, orig_host, orig_port = parse_tcpip_data(data)
-                detail.update(host=host, port=port, originator=orig_host, originator_port=orig_port)
-            except Exception:  # noqa: BLE001 - ours, but never let audit break a channel
-                pass
-        self._notify("channel_open", channel=local_id, channel_type=channel_type, detail=detail)
+        if isinstance(channel_type, ForwardedTcpipOpen):
+            detail.update(host=channel_type.host, port=channel_type.port,
+                          originator=channel_type.originator,
+                          originator_port=channel_type.originator_port)
+        self._notify("channel_open", channel=local_id, channel_type=name, detail=detail)
         return result
 
-    def _decide_channel_open(self, channel: int, channel_type: str, data: bytes) -> Any:
+    def _decide_channel_open(self, channel: int, channel_type: str,
+                             decoded: ChannelOpenData | None) -> Any:
         limits = self.key_options
-        if channel_type == "direct-tcpip":
-            host, port, orig_host, orig_port = parse_tcpip_data(data)
+        if type(decoded) is DirectTcpipOpen:
+            host, port = decoded.host, decoded.port
+            orig_host, orig_port = decoded.originator, decoded.originator_port
             if limits is not None and not limits.allows_open(host, port):
                 raise ChannelOpenError(PROHIBITED, f"{host}:{port} not permitted for this key "
                                                    f"({limits.source})")
             decision = self._server.connection_requested(host, port, orig_host, orig_port)
             return self._open_direct(decision, channel_type, (orig_host, orig_port), host, port)
-        if channel_type == "direct-streamlocal@openssh.com":
-            path = parse_streamlocal_data(data, direct=True)
+        if isinstance(decoded, DirectStreamlocalOpen):
+            path = decoded.path
             if limits is not None and not limits.port_forwarding:
                 raise ChannelOpenError(PROHIBITED, f"forwarding not permitted for this key "
                                                    f"({limits.source})")
@@ -654,8 +659,7 @@ class SSHServerConnection(SSHConnection):
                                    f"unknown channel type {channel_type}")
         if self._max_sessions is not None and self._conn is not None:
             # sshd's MaxSessions; the kernel already counts the channel being opened.
-            sessions = sum(1 for c in self._conn.channels.channels.values()
-                           if c.channel_type == "session")
+            sessions = self._conn.channel_count("session")
             if sessions > self._max_sessions:
                 raise ChannelOpenError(ChannelOpenFailureReason.ADMINISTRATIVELY_PROHIBITED,
                                        f"too many sessions (MaxSessions {self._max_sessions})")
@@ -685,17 +689,13 @@ SSHServerConnection.event_handlers = {
 }
 
 
-def _channel_detail(channel_type: str, data: bytes) -> dict[str, Any]:
-    """What a channel open asks for, for audit events (empty if it cannot be parsed)."""
-    try:
-        if channel_type == "direct-tcpip":
-            host, port, orig_host, orig_port = parse_tcpip_data(data)
-            return {"host": host, "port": port, "originator": orig_host,
-                    "originator_port": orig_port}
-        if channel_type == "direct-streamlocal@openssh.com":
-            return {"path": parse_streamlocal_data(data, direct=True)}
-    except Exception:  # noqa: BLE001 - malformed: the decision itself reports it
-        return {}
+def _channel_detail(decoded: ChannelOpenData | None) -> dict[str, Any]:
+    """What a channel open asks for, for audit events (the kernel decoded it)."""
+    if type(decoded) is DirectTcpipOpen:
+        return {"host": decoded.host, "port": decoded.port, "originator": decoded.originator,
+                "originator_port": decoded.originator_port}
+    if isinstance(decoded, DirectStreamlocalOpen):
+        return {"path": decoded.path}
     return {}
 
 

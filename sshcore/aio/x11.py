@@ -34,14 +34,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import chanreq
+from .. import events as ev
 from ..errors import ChannelOpenError, SSHError
 from ..x11 import (MAX_SETUP, MIT_MAGIC_COOKIE, X11_TIMEOUT_SLACK, Display, X11Error,
-                   encode_x11_channel, encode_x11_request, fake_cookie, parse_display,
-                   parse_setup, parse_x11_channel, parse_x11_request, parse_xauth_list,
-                   substitute_cookie, xauth_add_script, xauth_generate_args, xauth_list_args,
-                   xauth_remove_script)
+                   check_x11_request, fake_cookie, parse_display, parse_setup,
+                   parse_xauth_list, substitute_cookie, x11_originator, x11_request,
+                   xauth_add_script, xauth_generate_args, xauth_list_args, xauth_remove_script)
 from .agent_forward import AgentForwardingServerChannel
-from .forward import (CONNECT_FAILED, PROHIBITED, SSHTCPChannel, _Bridge, _SocketProtocol,
+from .forward import (PROHIBITED, SSHTCPChannel, _Bridge, _SocketProtocol,
                       bridge_on_new_channel)
 
 logger = logging.getLogger("sshcore.aio")
@@ -92,8 +93,8 @@ class ClientX11:
     refuse_after: float | None = None
     channels: int = field(default=0)
 
-    def request_data(self) -> bytes:
-        return encode_x11_request(False, self.protocol, self.fake_cookie, self.display.screen)
+    def request(self) -> chanreq.X11Request:
+        return x11_request(False, self.protocol, self.fake_cookie, self.display.screen)
 
 
 async def prepare_client_x11(display: str | None = None, *, trusted: bool = False,
@@ -137,17 +138,13 @@ async def prepare_client_x11(display: str | None = None, *, trusted: bool = Fals
     return ClientX11(disp, trusted, protocol, real, fake_cookie(len(real)), refuse)
 
 
-def send_x11_request(chan: Any) -> None:
-    """Ask for X11 forwarding on a new session channel (before its command), if this
-    connection forwards X11.  Sent with want_reply; a refusal is logged, not fatal (ssh:
-    "X11 forwarding request failed")."""
-    conn = chan._conn
-    x11: ClientX11 | None = getattr(conn, "x11_forwarding", None)
-    if x11 is None or conn._conn is None:
-        return
+def send_x11_request(chan: Any, conn: Any, x11: ClientX11) -> None:
+    """Ask for X11 forwarding on ``chan``, a new session channel of ``conn``, before its
+    command.  Sent with want_reply; a refusal is logged, not fatal (ssh: "X11 forwarding
+    request failed")."""
     fut: asyncio.Future[bool] = conn._loop.create_future()
     chan._request_waiters.append(fut)
-    conn._call(conn._conn.send_channel_request, chan._id, "x11-req", True, x11.request_data())
+    conn._send_channel_request(chan._id, x11.request(), True, b"")
 
     def done(f: asyncio.Future[bool]) -> None:
         if not f.cancelled() and f.exception() is None and not f.result():
@@ -155,7 +152,7 @@ def send_x11_request(chan: Any) -> None:
     fut.add_done_callback(done)
 
 
-def accept_x11_channel(conn: Any, data: bytes) -> SSHTCPChannel:
+def accept_x11_channel(conn: Any, opened: chanreq.X11ChannelOpen | None) -> SSHTCPChannel:
     """The client's answer to an ``x11`` channel open: a relay that checks the fake
     cookie before anything reaches the display."""
     x11: ClientX11 | None = getattr(conn, "x11_forwarding", None)
@@ -163,10 +160,7 @@ def accept_x11_channel(conn: Any, data: bytes) -> SSHTCPChannel:
         raise ChannelOpenError(PROHIBITED, "X11 forwarding was not requested")
     if x11.refuse_after is not None and conn._loop.time() > x11.refuse_after:
         raise ChannelOpenError(PROHIBITED, "X11 connection rejected because of timeout")
-    try:
-        orig = parse_x11_channel(data)
-    except SSHError:
-        raise ChannelOpenError(PROHIBITED, "malformed x11 channel open") from None
+    orig = x11_originator(opened)
     x11.channels += 1
     chan = SSHTCPChannel(_X11Relay(conn._loop, x11), channel_type=X11_CHANNEL)
     chan.extra["peername"] = orig
@@ -352,14 +346,14 @@ class _DisplayListener:
         else:
             self.servers.append(server)
 
-    def _channel_data(self, transport: asyncio.Transport) -> bytes | None:
+    def _channel_data(self, transport: asyncio.Transport) -> chanreq.X11ChannelOpen | None:
         if self.closed or (self.single and self.accepted >= 1):
             return None
         self.accepted += 1
         if self.single:
             self.conn._loop.call_soon(self.close_listening)
         peer = transport.get_extra_info("peername") or ("", 0)
-        return encode_x11_channel(str(peer[0]), int(peer[1]))
+        return chanreq.X11ChannelOpen(str(peer[0]), int(peer[1]))
 
     def close_listening(self) -> None:
         for task in self.tasks:
@@ -387,15 +381,17 @@ class X11ForwardingServerChannel(AgentForwardingServerChannel):
         self._xauth_path: str | None = None
         self._xauth_env: dict[str, str] | None = None
 
-    def _on_request(self, request: str, r: Any) -> bool:
-        if request == "x11-req":
-            return self._x11_requested(r.rest())
-        ok = super()._on_request(request, r)
-        if ok and request in ("shell", "exec", "subsystem") and self.x11_display is not None:
+    def _on_request(self, event: ev.ChannelRequestReceived) -> bool:
+        if isinstance(event.decoded, chanreq.X11Request):
+            return self._x11_requested(event.decoded)
+        ok = super()._on_request(event)
+        if (ok and isinstance(event.decoded, (chanreq.ShellRequest, chanreq.ExecRequest,
+                                              chanreq.SubsystemRequest))
+                and self.x11_display is not None):
             self.env["DISPLAY"] = self.x11_display.display  # last: env requests cannot move it
         return ok
 
-    def _x11_requested(self, data: bytes) -> bool:
+    def _x11_requested(self, request: chanreq.X11Request) -> bool:
         conn: Any = self._conn
         if self._started or self.x11_display is not None or conn is None:
             return False
@@ -410,7 +406,7 @@ class X11ForwardingServerChannel(AgentForwardingServerChannel):
                 allowed.close()
             return False
         try:
-            req = parse_x11_request(data)
+            req = check_x11_request(request)
         except SSHError as exc:
             logger.info("x11-req refused: %s", exc)
             return False

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..chanreq import ChannelRequest, SignalRequest, WindowChangeRequest
 from ..errors import LocalProtocolError, ProcessError
 from ._driver import ChannelState, Chunks, Driver
 
@@ -125,11 +126,13 @@ class ChannelBase:
                 except LocalProtocolError:
                     pass  # already gone
 
-    def _request(self, request: str, data: bytes, timeout: Any) -> bool:
+    def _request(self, request: str | ChannelRequest, data: bytes, timeout: Any) -> bool:
+        """Send a channel request (typed, or a name and raw data) and wait for the answer."""
         st = self._state
         with self._drv.lock:
             self._drv.call(self._drv.kernel.send_channel_request, st.id, request, True, data)
-            self._drv.wait(lambda: st.replies or st.closed, self._timeout(timeout), request)
+            self._drv.wait(lambda: st.replies or st.closed, self._timeout(timeout),
+                           request if isinstance(request, str) else request.name)
             return st.replies.popleft() if st.replies else False
 
 
@@ -255,16 +258,12 @@ class SSHProcess(ChannelBase):
         return st.exit_status is not None or st.exit_signal is not None or st.closed
 
     def send_signal(self, signal: str) -> None:
-        from .._wire import string
-
-        self._drv.call(self._drv.kernel.send_channel_request, self._state.id, "signal", False,
-                       string(signal))
+        self._drv.call(self._drv.kernel.send_channel_request, self._state.id,
+                       SignalRequest(signal), False)
 
     def change_terminal_size(self, width: int, height: int) -> None:
-        from .._wire import uint32
-
-        self._drv.call(self._drv.kernel.send_channel_request, self._state.id, "window-change",
-                       False, uint32(width) + uint32(height) + uint32(0) + uint32(0))
+        self._drv.call(self._drv.kernel.send_channel_request, self._state.id,
+                       WindowChangeRequest(width, height), False)
 
     def communicate(self, input: bytes | None = None, timeout: Any = _UNSET) -> tuple[bytes, bytes]:
         if input:

@@ -256,7 +256,7 @@ class Driver:
         else:  # the peer closed the TCP connection
             self._feed(k.receive_data, b"", time.monotonic())
             self._out.clear()
-            k.closed = True
+            k.abandon()
         self._process()  # before any application thread sees the kernel
         self.flush()
 
@@ -315,7 +315,7 @@ class Driver:
     def _lost(self, exc: OSError) -> None:
         with self.lock:
             self.set_error(ConnectionLostError(f"connection lost: {exc}"))
-            self.kernel.closed = True
+            self.kernel.abandon()
             self._out.clear()
 
     def _feed(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -455,10 +455,7 @@ class Driver:
         if chan is None:
             return
         if self.kernel.is_client:
-            try:
-                parsed = parse_exit_request(event.request, bytes(event.data))
-            except SSHError:
-                parsed = None
+            parsed = parse_exit_request(event.decoded)  # the kernel decoded it
             if parsed is not None:
                 if parsed[0] == "status":
                     chan.exit_status = parsed[1]
@@ -525,7 +522,7 @@ class ClientPolicy:
         elif isinstance(event, ev.AuthExhausted):
             from ..clientpolicy import exhausted_message
 
-            tried = tuple(getattr(getattr(k, "userauth", None), "methods", {}) or ())
+            tried = k.auth_methods_tried
             drv.set_error(PermissionDeniedError(exhausted_message(event.allowed, tried),
                                                 allowed=tuple(event.allowed), tried=tried))
             k.disconnect(DisconnectReason.NO_MORE_AUTH_METHODS_AVAILABLE,

@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..chanreq import ChannelOpenData, DirectTcpipOpen
 from ..connection import Connection
 from ..errors import (ChannelListenError, ChannelOpenError, ConfigurationError, ConnectError, ProtocolError,
                       ProtocolVersionError, SSHError, TooManySessionsError)
@@ -208,15 +209,18 @@ class SSHClientConnection:
 
     # -------------------------------------------------------------- channels
 
-    def _open(self, channel_type: str, data: bytes, timeout: Any, autoconsume: bool = False) -> ChannelState:
+    def _open(self, channel_type: str | ChannelOpenData, data: bytes, timeout: Any,
+              autoconsume: bool = False) -> ChannelState:
+        """Open a channel (a typed payload, or a type name and raw data) and wait for it."""
         drv = self._drv
+        label = channel_type if isinstance(channel_type, str) else channel_type.name
         with drv.lock:
             local_id = drv.call(drv.kernel.open_channel, channel_type, data)
             state = ChannelState(local_id, autoconsume)
             drv.channels[local_id] = state
             try:
                 drv.wait(lambda: state.opened or state.open_error, self._t(timeout),
-                         f"open {channel_type} channel")
+                         f"open {label} channel")
             except SSHTimeoutError:
                 if not drv.kernel.closed:
                     state.closed = True  # the peer's late confirmation is then closed at once
@@ -242,12 +246,12 @@ class SSHClientConnection:
         state.merge_stderr = merge_stderr
         proc = SSHProcess(self, state, command, encoding)
         try:
-            for request, data, refused in session_requests(
+            for request, refused in session_requests(
                     command, subsystem, env, term_type, term_size, term_modes,
                     agent_forwarding=False):
                 if refused is None:
-                    self._drv.call(self._drv.kernel.send_channel_request, state.id, request, False, data)
-                elif not proc._request(request, data, self._t(timeout)):
+                    self._drv.call(self._drv.kernel.send_channel_request, state.id, request, False)
+                elif not proc._request(request, b"", self._t(timeout)):
                     raise ChannelOpenError(1, refused)
         except BaseException:
             proc.close()
@@ -298,10 +302,8 @@ class SSHClientConnection:
                           orig_port: int = 0, timeout: Any = _UNSET) -> ChannelSocket:
         """A socket-like :class:`~sshcore.blocking.ChannelSocket` to ``host:port``,
         connected from the server's side (``ssh -W``)."""
-        from .._wire import string, uint32
-
-        data = string(host) + uint32(port) + string(orig_host) + uint32(orig_port)
-        return ChannelSocket(self, self._open("direct-tcpip", data, timeout))
+        return ChannelSocket(self, self._open(DirectTcpipOpen(host, port, orig_host, orig_port),
+                                              b"", timeout))
 
     def _socket_to(self, host: str, port: int, timeout: float | None) -> socket.socket:
         """A real socket whose peer is ``host:port`` through this connection (for a

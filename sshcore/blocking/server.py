@@ -29,7 +29,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import events as ev
-from .._wire import SSHReader, uint32
+from ..chanreq import EnvRequest, ExecRequest, ExitStatusRequest, PtyRequest, ShellRequest
+from ..chanreq import WindowChangeRequest
 from ..config import ConnectionConfig
 from ..connection import Connection
 from ..errors import ChannelOpenFailureReason, SSHError
@@ -69,8 +70,7 @@ class ServerSession(ChannelBase):
         with drv.lock:
             if st.closed or drv.finished:
                 return
-            drv.call(drv.kernel.send_channel_request, st.id, "exit-status", False,
-                     uint32(status & 0xFFFFFFFF))
+            drv.call(drv.kernel.send_channel_request, st.id, ExitStatusRequest(status), False)
         self._send_eof()
         self.close()
 
@@ -142,27 +142,23 @@ class _ServerPolicy:
     def channel_request(self, drv: Driver, chan: ChannelState, event: ev.ChannelRequestReceived) -> None:
         session: ServerSession | None = getattr(chan, "session", None)
         ok = False
+        req = event.decoded  # the kernel decoded it (malformed data ended the connection)
         if session is not None:
-            r = SSHReader(bytes(event.data))
-            try:
-                if event.request == "env":
-                    name, value = r.text(), r.text()
-                    session.env[name] = value
-                    ok = True
-                elif event.request == "pty-req":
-                    session.term_type = r.text()
-                    session.term_size = (r.uint32(), r.uint32())
-                    ok = True
-                elif event.request in ("exec", "shell") and not getattr(chan, "started", False):
-                    session.command = r.text() if event.request == "exec" else None
-                    chan.started = True  # type: ignore[attr-defined]
-                    ok = True
-                    threading.Thread(target=self.server._run_handler, args=(session,),
-                                     daemon=True, name="sshcore session").start()
-                elif event.request == "window-change":
-                    session.term_size = (r.uint32(), r.uint32())
-            except SSHError:
-                ok = False
+            if isinstance(req, EnvRequest):
+                session.env[req.variable] = req.value
+                ok = True
+            elif isinstance(req, PtyRequest):
+                session.term_type = req.term
+                session.term_size = (req.width, req.height)
+                ok = True
+            elif isinstance(req, (ExecRequest, ShellRequest)) and not getattr(chan, "started", False):
+                session.command = req.command if isinstance(req, ExecRequest) else None
+                chan.started = True  # type: ignore[attr-defined]
+                ok = True
+                threading.Thread(target=self.server._run_handler, args=(session,),
+                                 daemon=True, name="sshcore session").start()
+            elif isinstance(req, WindowChangeRequest):
+                session.term_size = (req.width, req.height)
         chan.requests.clear()
         if event.want_reply:
             drv.kernel.reply_channel_request(event.channel, ok)
@@ -267,7 +263,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, handler: Callable[[ServerSe
 
     def decider(peer: Any) -> Any:
         d = _OptionsServer(authorized_client_keys, passwords, reg)
-        d._conn = type("_Peer", (), {"peer_addr": peer})()
+        d.connection_made(type("_Peer", (), {"peer_addr": peer})())
         return d
 
     probe = decider(None)
