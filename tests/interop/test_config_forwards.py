@@ -253,3 +253,25 @@ def test_cli_logs_unapplied_keywords_with_v_only(start_sshd, keys, tmp_path):
     said = [line for line in verbose.stderr.splitlines() if "has no effect" in line]
     assert said == [f"sshcore: sshcore.config: {cfg} line 7: controlpersist is not supported "
                     f"by sshcore and has no effect"]
+
+
+def test_a_jump_host_sets_up_none_of_its_forwards(start_sshd, keys, helpers, tmp_path,
+                                                   echo_port):
+    """ProxyJump opens the jump host as ssh -W does: its LocalForward is not set up."""
+    sshd = start_sshd()
+    jport = helpers.free_port()
+    cfg = tmp_path / "config"
+    cfg.write_text(base_config(sshd, keys, "jump")
+                   + f"  LocalForward 127.0.0.1:{jport} 127.0.0.1:{echo_port}\n"
+                   + base_config(sshd, keys, "behind") + "  ProxyJump jump\n")
+
+    async def main(host):
+        async with sshcore.connect(host, config=str(cfg)) as conn:
+            await conn.run("true")
+            try:
+                return await roundtrip(jport, b"jump")
+            except OSError:
+                return None
+
+    assert go(main("behind")) is None        # through the jump: no forward
+    assert go(main("jump")) == b"JUMP"       # to it: its forward
