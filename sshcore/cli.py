@@ -467,7 +467,7 @@ def _ask_about_host(prompter: Prompter) -> Any:
 _CLI_APPLIED = frozenset({
     "loglevel", "batchmode", "numberofpasswordprompts", "passwordauthentication",
     "kbdinteractiveauthentication", "challengeresponseauthentication", "pubkeyauthentication",
-    "identityagent", "escapechar", "implementations"})
+    "escapechar", "implementations"})
 #: what connect() itself adds up from the file (forwards, SendEnv, SetEnv)
 _LIBRARY_ACCUMULATES = ("localforward", "remoteforward", "dynamicforward", "sendenv", "setenv")
 

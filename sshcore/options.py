@@ -454,7 +454,7 @@ APPLIED = frozenset({
     "pubkeyacceptedalgorithms", "pubkeyacceptedkeytypes", "preferredauthentications",
     "compression", "addressfamily", "bindaddress", "proxyjump", "proxycommand",
     "forwardagent", "updatehostkeys", "serveraliveinterval", "serveralivecountmax",
-    "connecttimeout", "rekeylimit", "batchmode",
+    "connecttimeout", "rekeylimit", "batchmode", "identityagent",
     "localforward", "remoteforward", "dynamicforward", "clearallforwardings",
     "exitonforwardfailure", "sendenv", "setenv", "requesttty", "remotecommand"})
 
@@ -513,6 +513,12 @@ def apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
                              if os.path.exists(os.path.expanduser(f))])
     if yes("identitiesonly"):
         put("agent_path", None)
+    agent = str(found.get("identityagent", "SSH_AUTH_SOCK"))
+    if agent.lower() == "none":
+        put("agent_path", None)
+    elif agent != "SSH_AUTH_SOCK":  # a socket path ($SSH_AUTH_SOCK in it, ~ expanded)
+        sock = os.environ.get("SSH_AUTH_SOCK", "")
+        put("agent_path", os.path.expanduser(agent.replace("$SSH_AUTH_SOCK", sock)) or None)
     if "userknownhostsfile" in found or "globalknownhostsfile" in found:
         files = found.get("userknownhostsfile", "~/.ssh/known_hosts").split()
         files += found.get("globalknownhostsfile", "").split()

@@ -200,15 +200,14 @@ class SessionConfig:
     def create(cls, send_env: Any = None, set_env: Any = None, request_tty: Any = None,
                remote_command: str | None = None) -> SessionConfig:
         """Check :func:`sshcore.connect`'s ``send_env`` (patterns: a string of
-        space-separated ones or a list), ``set_env`` (a mapping, or ``NAME=VALUE``
-        strings), ``request_tty`` and ``remote_command`` (``"none"``: none)."""
+        space-separated ones or a list), ``set_env`` (a mapping, a list of
+        ``NAME=VALUE`` items, or a string of ssh_config SetEnv words), ``request_tty``
+        and ``remote_command`` (``"none"``: none)."""
         patterns: list[str] = []
         for line in _listed(send_env):
             patterns += line.split()
         pairs: dict[str, str] = {}
-        items = (list(set_env.items()) if isinstance(set_env, Mapping)
-                 else [_env_item(w) for line in _listed(set_env) for w in _words(line)])
-        for name, value in items:
+        for name, value in _env_items(set_env):
             pairs.setdefault(str(name), str(value))  # the first value wins, as in ssh
         command = remote_command
         if command is not None and (not command.strip() or command.strip().lower() == "none"):
@@ -257,6 +256,18 @@ def _env_item(word: str) -> tuple[str, str]:
     return name, value
 
 
+def _env_items(set_env: Any) -> list[tuple[str, str]]:
+    """SetEnv as given: a mapping; a string of ssh_config lines (``NAME=VALUE`` words,
+    quoted as the shell quotes them); or a list with one ``NAME=VALUE`` an item."""
+    if set_env is None:
+        return []
+    if isinstance(set_env, Mapping):
+        return [(str(k), str(v)) for k, v in set_env.items()]
+    if isinstance(set_env, str):
+        return [_env_item(w) for line in _listed(set_env) for w in _words(line)]
+    return [_env_item(str(item)) for item in set_env]
+
+
 def session_keywords(found: Mapping[str, Any], options: dict[str, Any]) -> None:
     """Fill :func:`sshcore.connect` keywords from ssh_config values (``found``: lower-case
     names; repeatable options as lists or newline-joined strings).  Forwards and SendEnv
@@ -271,10 +282,9 @@ def session_keywords(found: Mapping[str, Any], options: dict[str, Any]) -> None:
     if "sendenv" in found:
         options["send_env"] = _listed(options.get("send_env")) + _listed(found["sendenv"])
     if "setenv" in found:
-        mine = options.get("set_env")
-        mine = ([f"{k}={v}" for k, v in mine.items()] if isinstance(mine, Mapping)
-                else _listed(mine))
-        options["set_env"] = [shlex.quote(w) for line in mine for w in _words(line)] + _listed(found["setenv"])
+        lines = "\n".join(_listed(found["setenv"]))
+        options["set_env"] = [f"{k}={v}" for k, v in
+                              _env_items(options.get("set_env")) + _env_items(lines)]
     if "exitonforwardfailure" in found:
         options.setdefault("exit_on_forward_failure", yes("exitonforwardfailure"))
     if "requesttty" in found:

@@ -19,7 +19,7 @@ def test_request_tty_as_ssh(mode, has_command, stdin_tty, wanted):
 
 
 def test_env_precedence_remote_command_and_subsystems():
-    cfg = SessionConfig.create(send_env="LC_* SSHCORE_A", set_env=["SSHCORE_A=set X=1", "X=2"],
+    cfg = SessionConfig.create(send_env="LC_* SSHCORE_A", set_env="SSHCORE_A=set X=1\nX=2",
                                request_tty="force", remote_command="uptime")
     environ = {"LC_ALL": "C", "SSHCORE_A": "local", "HOME": "/h"}
     # SendEnv, then SetEnv over it (its first value for a name), then the session's own
@@ -46,3 +46,11 @@ def test_config_forwards_add_to_the_callers_and_clear_all_drops_them():
     assert forward_specs(options["local_forwards"], clear=True) == ()
     with pytest.raises(ConfigurationError, match="socket to a TCP port"):
         forward_specs(["/tmp/here.sock:web:80"])
+
+
+def test_set_env_values_with_spaces_from_each_form():
+    options = {"set_env": {"MINE": "a b"}}
+    session_keywords({"setenv": ['CFG="c d" MINE=ignored']}, options)
+    assert SessionConfig.create(set_env=options["set_env"]).set_env == (
+        ("MINE", "a b"), ("CFG", "c d"))
+    assert SessionConfig.create(set_env=["ONE=x y"]).set_env == (("ONE", "x y"),)

@@ -275,3 +275,30 @@ def test_a_jump_host_sets_up_none_of_its_forwards(start_sshd, keys, helpers, tmp
 
     assert go(main("behind")) is None        # through the jump: no forward
     assert go(main("jump")) == b"JUMP"       # to it: its forward
+
+
+def test_identity_agent_from_the_config(start_sshd, keys, helpers, tmp_path):
+    """IdentityAgent names the agent connect() asks for keys (no other key is given)."""
+    import re
+    import subprocess
+
+    sock = tmp_path / "agent.sock"
+    started = subprocess.run(["ssh-agent", "-s", "-a", str(sock)], capture_output=True,
+                             text=True, timeout=30, check=True)  # listening when it returns
+    pid = int(re.search(r"SSH_AGENT_PID=(\d+)", started.stdout).group(1))
+    try:
+        subprocess.run(["ssh-add", str(keys.user["ecdsa"])], env=dict(os.environ,
+                       SSH_AUTH_SOCK=str(sock)), check=True, timeout=30, capture_output=True)
+        sshd = start_sshd()
+        cfg = tmp_path / "config"
+        cfg.write_text(f"Host a\n  HostName 127.0.0.1\n  Port {sshd.port}\n"
+                       f"  IdentityAgent {sock}\n  UserKnownHostsFile {sshd.known_hosts}\n")
+
+        async def main():
+            async with sshcore.connect("a", config=str(cfg), client_keys=[]) as conn:
+                return (await conn.run("echo via-agent")).stdout
+
+        assert go(main()) == "via-agent\n"
+        assert "ECDSA SHA256:" in sshd.log.read_text().split("Accepted publickey")[-1]
+    finally:
+        os.kill(pid, 15)
