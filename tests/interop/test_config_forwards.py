@@ -108,6 +108,16 @@ def test_local_remote_and_dynamic_forwards_from_the_config(start_sshd, keys, hel
     assert dynamic == b"THROUGH SOCKS"
     assert not still_open
 
+    # The blocking front-end, same options: its TCP LocalForward (the others: warnings).
+    with sshcore.blocking.connect("fw", config=str(cfg)) as conn:
+        assert [spec.kind for spec, _ in conn.config_forwards] == ["L"]
+        with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+            s.sendall(b"blocking")
+            got = b""
+            while len(got) < 8 and (chunk := s.recv(100)):
+                got += chunk
+            assert got == b"BLOCKING"
+
 
 def test_send_env_set_env_remote_command_and_request_tty(start_sshd, keys, tmp_path,
                                                          monkeypatch):
