@@ -312,3 +312,30 @@ def test_identity_agent_from_the_config(start_sshd, keys, helpers, tmp_path):
         assert "ECDSA SHA256:" in sshd.log.read_text().split("Accepted publickey")[-1]
     finally:
         os.kill(pid, 15)
+
+
+def test_cli_forward_failure_is_a_warning_unless_exit_on_forward_failure(start_sshd, keys,
+                                                                          tmp_path):
+    """``sshcore run -L`` on a port in use: as ssh, a warning and the command runs;
+    with ``-o ExitOnForwardFailure=yes``, exit 255 with the reason."""
+    import subprocess
+    import sys
+
+    sshd = start_sshd()
+    cfg = tmp_path / "config"
+    cfg.write_text(base_config(sshd, keys, "c"))
+    busy = socket.create_server(("127.0.0.1", 0))
+    port = busy.getsockname()[1]
+
+    def run(*flags):
+        return subprocess.run([sys.executable, "-m", "sshcore", "run", "-F", str(cfg), *flags,
+                               "-L", f"127.0.0.1:{port}:127.0.0.1:22", "c", "echo ran"],
+                              capture_output=True, text=True, timeout=60)
+    try:
+        lenient, strict = run(), run("-o", "ExitOnForwardFailure=yes")
+    finally:
+        busy.close()
+    assert lenient.returncode == 0 and lenient.stdout == "ran\n", lenient.stderr
+    assert f"Warning: LocalForward 127.0.0.1:{port}:127.0.0.1:22: cannot listen" in lenient.stderr
+    assert strict.returncode == 255 and strict.stdout == ""
+    assert "(ExitOnForwardFailure=yes)" in strict.stderr
