@@ -132,3 +132,22 @@ def test_security_key_certificate_in_ssh_agent(start_sshd, helpers, tmp_path, sk
     log = sshd.log.read_text()
     assert re.search(r"Accepted publickey for \S+ from 127\.0\.0\.1 port \d+ ssh2: "
                      r"ED25519-SK-CERT SHA256:\S+ ID soft-sk-cert", log), sshd.log_tail()
+
+
+@pytest.mark.parametrize("kind", ["ed25519-sk", "ecdsa-sk"])
+def test_our_server_verifies_the_providers_signatures(keys, helpers, tmp_path, sk_agent, kind):
+    """Signatures made by OpenSSH's provider (not by test code), through the real agent,
+    for our client and for the real ssh client, verified by our server."""
+    pub, _ = enroll_and_add(tmp_path, sk_agent, kind)
+    with helpers.ServerThread(server_host_keys=[keys.host["ed25519"]],
+                              authorized_client_keys=str(pub)) as srv:
+        async def main():
+            async with sshcore.connect("127.0.0.1", srv.port, agent_path=str(sk_agent),
+                                       client_keys=[], known_hosts=None, config=None) as conn:
+                return (await conn.run("echo ours")).stdout
+
+        assert asyncio.run(asyncio.wait_for(main(), 60)) == "ours\n"
+        r = helpers.run_ssh(srv.port, "echo theirs",
+                            options={"IdentityAgent": str(sk_agent), "IdentitiesOnly": "no"},
+                            env_overrides={"SSH_AUTH_SOCK": str(sk_agent)})
+        assert r.returncode == 0 and r.stdout == b"theirs\n", r.stderr
