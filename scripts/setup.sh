@@ -33,6 +33,11 @@ fi
 if [ ! -x /usr/bin/xauth ]; then
     apt_install xauth
 fi
+# openssh-tests: OpenSSH's software security-key provider (sk-dummy.so), with which the
+# real ssh-agent holds and signs with an sk key without a token
+if [ ! -f /usr/lib/openssh/regress/misc/sk-dummy/sk-dummy.so ]; then
+    apt_install openssh-tests >/dev/null
+fi
 # fail2ban: the audit tests run its stock sshd filter (fail2ban-regex) over our log lines
 if ! command -v fail2ban-regex >/dev/null || [ ! -f /etc/fail2ban/filter.d/sshd.conf ]; then
     apt_install fail2ban >/dev/null

@@ -49,13 +49,13 @@ from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, D
                      DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError,
                      KeepaliveTimeoutError, KeyImportError, KeyPassphraseError, PermissionDeniedError, ProcessError, ProtocolError,
                      SSHError)
-from .errors import PluginWarning  # noqa: E402
+from .errors import ConfigWarning, PluginWarning  # noqa: E402
 
 __all__ = [
     "hookimpl", "__version__", "ClosedBeforeBannerError", "ConnectError", "ConnectRefusedError",
     "ConnectTimeoutError", "HostUnreachableError", "NoCommonAlgorithmError", "TooManySessionsError", "ChannelListenError", "ChannelOpenError", "ConfigurationError", "DisconnectError",
     "DisconnectReason", "HostKeyNotVerifiableError", "KeepaliveTimeoutError", "KeyExchangeError", "KeyImportError", "KeyPassphraseError",
-    "PermissionDeniedError", "PluginWarning", "ProcessError", "ProtocolError", "SSHError", *_LAZY,
+    "PermissionDeniedError", "ConfigWarning", "PluginWarning", "ProcessError", "ProtocolError", "SSHError", *_LAZY,
 ]
 
 

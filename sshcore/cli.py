@@ -13,6 +13,7 @@ from typing import Any
 
 from . import _cli_ssh_flags as ssh_flags
 from .errors import KeyImportError, SSHError
+from .sessionconfig import SessionConfig, session_keywords, tty_wanted
 
 DEFAULT_HOST_KEY = Path("~/.local/share/sshcore/ssh_host_ed25519_key")
 DEFAULT_PASSWORD_FILE = os.path.expanduser("~/.local/share/sshcore/passwords")
@@ -358,127 +359,10 @@ def _parse_options(opts: list[str]) -> dict[str, str]:
     return out
 
 
-def _split_spec(spec: str) -> list[str]:
-    """Split a forwarding spec on colons, keeping [IPv6] addresses whole."""
-    parts, cur, depth = [], "", 0
-    for ch in spec:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == ":" and depth == 0:
-            parts.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    parts.append(cur)
-    return [p[1:-1] if p.startswith("[") and p.endswith("]") else p for p in parts]
-
-
-def parse_forward(spec: str, kind: str) -> dict[str, Any]:
-    """``-L``/``-R``/``-D`` specs, as ssh reads them; raises ConfigurationError."""
-    from .errors import ConfigurationError
-
-    parts = _split_spec(spec)
-
-    def port(text: str) -> int:
-        if not text.isdigit() or int(text) > 65535:
-            raise ConfigurationError(f"bad port {text!r} in -{kind} {spec}")
-        return int(text)
-
-    out: dict[str, Any] = {"listen_host": None, "listen_port": 0, "listen_path": None,
-                           "dest_host": None, "dest_port": 0, "dest_path": None}
-    if kind == "D":
-        if len(parts) == 1:
-            out["listen_port"] = port(parts[0])
-        elif len(parts) == 2:
-            out["listen_host"], out["listen_port"] = parts[0], port(parts[1])
-        else:
-            raise ConfigurationError(f"bad dynamic forwarding spec -D {spec}")
-        return out
-    if parts[0].startswith("/"):                     # /listen/path:...
-        out["listen_path"], rest = parts[0], parts[1:]
-    elif len(parts) >= 2 and parts[-1].startswith("/") and len(parts) in (2, 3):
-        rest = parts[-1:]
-        listen = parts[:-1]
-        out["listen_port"] = port(listen[-1])
-        out["listen_host"] = listen[0] if len(listen) == 2 else None
-    else:
-        if len(parts) == 3:
-            out["listen_port"], rest = port(parts[0]), parts[1:]
-        elif len(parts) == 4:
-            out["listen_host"], out["listen_port"], rest = parts[0], port(parts[1]), parts[2:]
-        else:
-            raise ConfigurationError(f"bad forwarding spec -{kind} {spec}")
-    if len(rest) == 1 and rest[0].startswith("/"):
-        out["dest_path"] = rest[0]
-    elif len(rest) == 2:
-        out["dest_host"], out["dest_port"] = rest[0], port(rest[1])
-    else:
-        raise ConfigurationError(f"bad forwarding spec -{kind} {spec}")
-    return out
-
-
-async def _start_forwards(conn: Any, args: argparse.Namespace, opts: dict[str, str]) -> list[Any]:
-    """Set up every -L/-R/-D; a failure is fatal, as with ssh's ExitOnForwardFailure."""
-    listeners = []
-    specs = ([("L", s) for s in args.local or []] + [("R", s) for s in args.remote or []]
-             + [("D", s) for s in args.dynamic or []])
-    for kind, spec in specs:
-        f = parse_forward(spec, kind)
-        if kind == "L":
-            host = f["listen_host"] or "localhost"
-            if f["listen_path"] is not None:
-                if f["dest_path"] is None:
-                    raise_config(f"-L {spec}: forwarding a local socket to a TCP port is not supported")
-                lst = await conn.forward_local_path(f["listen_path"], f["dest_path"])
-            elif f["dest_path"] is not None:
-                lst = await conn.forward_local_port_to_path(host, f["listen_port"], f["dest_path"])
-            else:
-                lst = await conn.forward_local_port(host, f["listen_port"], f["dest_host"], f["dest_port"])
-        elif kind == "R":
-            host = "localhost" if f["listen_host"] is None else (
-                "" if f["listen_host"] == "*" else f["listen_host"])
-            if f["listen_path"] is not None:
-                if f["dest_path"] is None:
-                    raise_config(f"-R {spec}: forwarding a remote socket to a TCP port is not supported")
-                lst = await conn.forward_remote_path(f["listen_path"], f["dest_path"])
-            elif f["dest_path"] is not None:
-                lst = await conn.forward_remote_port_to_path(host, f["listen_port"], f["dest_path"])
-            else:
-                lst = await conn.forward_remote_port(host, f["listen_port"], f["dest_host"], f["dest_port"])
-            if f["listen_port"] == 0 and f["listen_path"] is None:
-                dest = f["dest_path"] or f"{f['dest_host']}:{f['dest_port']}"
-                print(f"Allocated port {lst.get_port()} for remote forward to {dest}",
-                      file=sys.stderr, flush=True)
-        else:
-            lst = await conn.forward_socks(f["listen_host"] or "localhost", f["listen_port"])
-        listeners.append(lst)
-    return listeners
-
-
 def raise_config(message: str) -> None:
     from .errors import ConfigurationError
 
     raise ConfigurationError(message)
-
-
-def _session_env(opts: dict[str, str]) -> dict[str, str]:
-    """-o SendEnv=PATTERN ... (local variables by name/glob) and -o SetEnv=NAME=VALUE ..."""
-    import fnmatch
-
-    env: dict[str, str] = {}
-    for line in opts.get("sendenv", "").split("\n"):
-        for pattern in line.split():
-            for name, value in os.environ.items():
-                if fnmatch.fnmatchcase(name, pattern):
-                    env[name] = value
-    for line in opts.get("setenv", "").split("\n"):
-        for item in line.split():
-            name, sep, value = item.partition("=")
-            if sep and name:
-                env[name] = value
-    return env
 
 
 class _LocalTerminal:
@@ -583,21 +467,29 @@ def _ask_about_host(prompter: Prompter) -> Any:
     return ask
 
 
+#: ssh_config keywords that ``sshcore run`` honours itself, on top of connect()'s
+_CLI_APPLIED = frozenset({
+    "loglevel", "batchmode", "numberofpasswordprompts", "passwordauthentication",
+    "kbdinteractiveauthentication", "challengeresponseauthentication", "pubkeyauthentication",
+    "escapechar", "implementations"})
+#: what connect() itself adds up from the file (forwards, SendEnv, SetEnv)
+_LIBRARY_ACCUMULATES = ("localforward", "remoteforward", "dynamicforward", "sendenv", "setenv")
+
+
 def _merge_ssh_config(args: argparse.Namespace, opts: dict[str, str], host: str,
-                      user: str | None) -> None:
-    """ssh_config's values under the command line's (-o and flags win, as in ssh)."""
+                      user: str | None) -> Any:
+    """ssh_config's values under the command line's (-o and flags win, as in ssh); the
+    file (an SSHConfig, None with ``-F none``), for connect() to apply the rest."""
     from .ssh_config import SSHConfig
 
     if args.config and args.config.lower() == "none":
-        return
+        return None
     table = SSHConfig.load([args.config] if args.config else None)
+    table.applied_elsewhere |= _CLI_APPLIED
     for name, value in table.lookup(host, user=user, port=args.port).items():
-        if name in ("localforward", "remoteforward", "dynamicforward"):
-            flag = {"localforward": "local", "remoteforward": "remote", "dynamicforward": "dynamic"}[name]
-            # ssh_config writes "[bind:]port host:hostport"; -L/-R write it with a colon
-            specs = [":".join(v.split(None, 1)) for v in value]
-            setattr(args, flag, (getattr(args, flag) or []) + specs)
-        elif name == "identityfile":
+        if name in _LIBRARY_ACCUMULATES:
+            continue  # connect() adds the file's to the command line's
+        if name == "identityfile":
             if not args.identity:
                 args.identity = [f for f in (os.path.expanduser(v) for v in value) if os.path.exists(f)]
         elif isinstance(value, list):
@@ -605,25 +497,29 @@ def _merge_ssh_config(args: argparse.Namespace, opts: dict[str, str], host: str,
                 opts[name] = "\n".join(value)
         else:
             opts.setdefault(name, value)
+    return table
 
 
-async def connection_options(args: argparse.Namespace, destination: str
+async def connection_options(args: argparse.Namespace, destination: str, *,
+                             session: bool = False,
                              ) -> tuple[str, int, str | None, Any, dict[str, Any], dict[str, str]]:
     """What ``connect()`` needs for ``[USER@]HOST`` and ssh's connection options in ``args``
     (``-o``, ``-F``, ``-i``, ``-J``, the port, ``--known-hosts``, ``-l``, ``-A``), merged with
     ssh_config as ``ssh`` merges them: ``(host, port, user, known_hosts, connect keywords,
     the -o/ssh_config options)``.  Shared by ``run`` and the plugin commands (``sftp``,
-    ``scp``); see :func:`add_connection_arguments`."""
+    ``scp``); see :func:`add_connection_arguments`.  Without ``session`` (sftp, scp), no
+    forwards, no pseudo-terminal and no RemoteCommand, as OpenSSH's sftp and scp ask."""
     opts = _parse_options(args.option or [])
     ssh_flags.apply_flags(args, opts)  # -c -m -C -4 -6 -b -q -v: over -o, as in ssh
     target = destination
     user = getattr(args, "login", None) or opts.get("user")
     if "@" in target:
         user, target = target.rsplit("@", 1)
-    _merge_ssh_config(args, opts, target, user)
+    hostname_given = "hostname" in opts  # -o HostName
+    table = _merge_ssh_config(args, opts, target, user)
     ssh_flags.apply_logging(args, opts)
     user = user or opts.get("user")
-    target = opts.get("hostname", target)
+    alias, target = target, opts.get("hostname", target)
     port = args.port or int(opts.get("port", 22))
     kwargs: dict[str, Any] = {}
     for name, kw in _OPTION_MAP.items():
@@ -680,11 +576,18 @@ async def connection_options(args: argparse.Namespace, destination: str
             kwargs["agent_path"] = os.path.expanduser(agent)
         else:
             kwargs["agent_path"] = None
-    # The file's options were merged above; the library reads it again only for what it
-    # resolves itself (jump host aliases), under everything given explicitly here.
-    if args.config:
-        kwargs["config"] = None if args.config.lower() == "none" else args.config
+    # Forwards and sessions: -L/-R/-D and -o here; connect() adds the file's.
+    kwargs.update(local_forwards=args.local or [], remote_forwards=args.remote or [],
+                  dynamic_forwards=args.dynamic or [])
+    if not session:
+        kwargs.update(clear_all_forwardings=True, request_tty="no", remote_command=None)
+    session_keywords(opts, kwargs)
+    # The file's options were merged above; the library applies it again for the rest
+    # (forwards, SendEnv/SetEnv, jump host aliases), under everything given explicitly here.
+    kwargs["config"] = table
     kwargs.setdefault("tunnel", None)
+    if table is not None and not hostname_given:
+        target = alias  # connect() finds the same blocks for it, and resolves HostName
     return target, port, user, known_hosts, kwargs, opts
 
 
@@ -714,7 +617,8 @@ async def _run(args: argparse.Namespace) -> int:
 
     if args.print_config:
         return ssh_flags.print_config(args)
-    target, port, user, known_hosts, kwargs, opts = await connection_options(args, args.destination)
+    target, port, user, known_hosts, kwargs, opts = await connection_options(
+        args, args.destination, session=True)
     command = " ".join(args.command) if args.command else None
     if args.no_command and command is not None:
         raise_config("-N takes no command")
@@ -723,30 +627,33 @@ async def _run(args: argparse.Namespace) -> int:
         if command is not None:
             raise_config("-W takes no command (cannot specify a stdio forward with a command)")
         forward_to = _parse_stdio_forward(args.stdio_forward)
+        kwargs["clear_all_forwardings"] = True  # as ssh -W
+    defaults = SessionConfig.create(request_tty=kwargs.pop("request_tty", None),
+                                    remote_command=kwargs.get("remote_command"))
+    if command is not None and defaults.remote_command is not None and not args.subsystem:
+        raise_config("cannot execute a command-line command and RemoteCommand (as ssh)")
     try:
         escape_char = parse_escape_char(args.escape_char if args.escape_char is not None
                                         else opts.get("escapechar", "~"))
     except ValueError as exc:
         raise_config(str(exc))
     stdin_tty = sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
-    request_tty = opts.get("requesttty", "auto").lower()  # -t/-T on the command line win
-    if args.tty == 0 and not args.no_tty:
-        if request_tty == "force":
-            args.tty = 2
-        elif request_tty == "yes":
-            args.tty = 1
-        elif request_tty == "no":
-            args.no_tty = True
-    want_pty = (args.tty > 1 or (args.tty == 1 and stdin_tty)
-                or (args.tty == 0 and not args.no_tty and command is None and stdin_tty))
-    if args.no_tty:
-        want_pty = False
+    # RequestTTY, with -t/-T/-tt over it; the library's rule, this terminal's facts
+    mode = ("no" if args.no_tty else "force" if args.tty > 1 else "yes" if args.tty == 1
+            else defaults.request_tty)
+    want_pty = tty_wanted(mode, (command or defaults.remote_command) is not None
+                          or args.subsystem, stdin_tty)
+    kwargs["request_tty"] = "no"  # the pty, when wanted, is asked for below with this terminal's
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
         if forward_to is not None:  # as ssh -W: no session, no other forwarding
             from .aio.stdio import forward_stdio
 
             return await forward_stdio(conn, *forward_to, no_stdin=args.no_stdin)
-        listeners = await _start_forwards(conn, args, opts)
+        listeners = [lst for _, lst in conn.config_forwards]
+        for spec, lst in conn.config_forwards:
+            if spec.kind == "R" and spec.listen_port == 0 and spec.listen_path is None:
+                print(f"Allocated port {lst.get_port()} for remote forward to "
+                      f"{spec.destination()}", file=sys.stderr, flush=True)
         if args.no_command:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -760,7 +667,7 @@ async def _run(args: argparse.Namespace) -> int:
             for listener in listeners:
                 listener.close()
             return 0
-        session: dict[str, Any] = {"env": _session_env(opts)}
+        session: dict[str, Any] = {}
         if want_pty:
             session["term_type"] = os.environ.get("TERM", "xterm")
             session["term_size"] = _LocalTerminal.size()
@@ -1023,6 +930,23 @@ def _builtin_command(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
                for a in parser._actions)
 
 
+def _log_config_warnings() -> None:
+    """ConfigWarnings (ssh_config keywords with no effect) become log lines of the
+    ``sshcore.config`` logger at INFO, ssh's VERBOSE: shown with ``-v``."""
+    import warnings
+
+    from .errors import ConfigWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Any, category: Any, *rest: Any, **kw: Any) -> None:
+        if issubclass(category, ConfigWarning):
+            logging.getLogger("sshcore.config").info("%s", message)
+        else:
+            shown(message, category, *rest, **kw)
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = ssh_flags.ssh_argv(sys.argv[1:] if argv is None else argv)
     parser = build_parser(plugin_commands=False)
@@ -1041,6 +965,7 @@ def main(argv: list[str] | None = None) -> int:
             return 255
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="sshcore: %(name)s: %(message)s")
+    _log_config_warnings()
     try:
         plugin_run = getattr(args, "_plugin_run", None)
         if plugin_run is not None:

@@ -51,6 +51,11 @@ class PluginWarning(UserWarning):
     """A discovered plugin is broken and was skipped (see ``Registry.broken``)."""
 
 
+class ConfigWarning(UserWarning):
+    """An ssh_config keyword that applies to the connection but that sshcore does not
+    honour (named with its file and line; once per keyword per file)."""
+
+
 class KeyImportError(SSHError, ValueError):
     """A key or key file could not be read (bad format, wrong passphrase, ...)."""
 

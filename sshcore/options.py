@@ -22,6 +22,7 @@ from .errors import ConfigurationError, SSHError
 from .keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
                    read_certificate, read_key_pair)
 from .registry import Registry, connection_registry
+from .sessionconfig import ForwardSpec, SessionConfig, forward_specs, session_keywords
 
 logger = logging.getLogger("sshcore.client")
 
@@ -171,6 +172,9 @@ class ClientOptions:
     kex_executor: Any
     client_factory: Callable[[], Any] | None
     ssh_config: Any
+    forwards: tuple[ForwardSpec, ...] = ()
+    exit_on_forward_failure: bool = False
+    session: SessionConfig = field(default_factory=SessionConfig)
     keywords: Mapping[str, Any] = field(repr=False, default_factory=dict)
     #: X11 forwarding (prepare_client_x11's keywords), or None
     x11: Mapping[str, Any] | None = None
@@ -207,7 +211,12 @@ class ClientOptions:
                blocked_plugins: Sequence[str] = (),
                allowed_plugins: Sequence[str] | None = None,
                family: int = 0, local_addr: tuple[str, int] | None = None,
-               revoked_host_keys: Any = None, x11_forwarding: bool = False,
+               revoked_host_keys: Any = None,
+               local_forwards: Any = None, remote_forwards: Any = None,
+               dynamic_forwards: Any = None, clear_all_forwardings: bool = False,
+               exit_on_forward_failure: bool = False, send_env: Any = None,
+               set_env: Any = None, request_tty: Any = None,
+               remote_command: str | None = None, x11_forwarding: bool = False,
                x11_trusted: bool = False, x11_display: str | None = None,
                xauth_path: str | None = None, x11_timeout: float = 1200) -> ClientOptions:
         """Check and resolve :func:`sshcore.connect`'s keywords (after ssh_config: see
@@ -271,6 +280,20 @@ class ClientOptions:
         ``revoked_host_keys`` (ssh's RevokedHostKeys): an OpenSSH KRL (``ssh-keygen -k``)
         or a file of public keys, read at each connection; a host key or host certificate
         it revokes is refused, and an unreadable file refuses every host key.
+
+        Forwards set up when the connection is made, and closed with it (ssh's
+        LocalForward, RemoteForward, DynamicForward; ssh_config's add to these):
+        ``local_forwards``, ``remote_forwards``, ``dynamic_forwards``: lists of specs in
+        ``-L``/``-R``/``-D`` syntax (``"8080:web:80"``, ``"127.0.0.1:0:/run/app.sock"``,
+        ``"1080"``); ``clear_all_forwardings`` drops them all (ClearAllForwardings).  A
+        forward that cannot be set up is a logged warning, or, with
+        ``exit_on_forward_failure=True`` (ExitOnForwardFailure), fails the connect with
+        :class:`~sshcore.ChannelListenError`; ``conn.config_forwards`` lists the
+        ``(ForwardSpec, listener)`` pairs set up.
+        Sessions (see :mod:`sshcore.sessionconfig`): ``send_env`` (SendEnv patterns),
+        ``set_env`` (SetEnv: a mapping or ``NAME=VALUE`` strings), ``request_tty``
+        (RequestTTY: ``auto``, ``yes``, ``no``, ``force``), ``remote_command``
+        (RemoteCommand, run by a session opened without a command).
         """
         reg = connection_registry(registry, implementations=implementations,
                                   blocked_plugins=blocked_plugins, allowed_plugins=allowed_plugins)
@@ -306,7 +329,8 @@ class ClientOptions:
         hop = {"client_keys": client_keys, "passphrase": passphrase, "known_hosts": known_hosts,
                "agent_path": agent_path, "accept_new_host_keys": accept_new_host_keys,
                "hash_known_hosts": hash_known_hosts, "registry": registry,
-               "connect_timeout": connect_timeout, "config": config}
+               "connect_timeout": connect_timeout, "config": config,
+               "clear_all_forwardings": True}  # a jump host carries only us (as ssh -W)
         opts = cls(
             host=host, port=port, username=username or default_username(), registry=reg,
             client_keys=tuple(keys), agent_path=agent or None,
@@ -327,7 +351,12 @@ class ClientOptions:
             connect_timeout=connect_timeout, sock=sock, tunnel=tunnel,
             proxy_command=proxy_command, family=family, local_addr=local_addr,
             revoked_host_keys=revoked_host_keys, forward_agent=agent_socket, kex_executor=kex_executor,
-            client_factory=client_factory, ssh_config=config, keywords=hop,
+            client_factory=client_factory, ssh_config=config,
+            forwards=forward_specs(local_forwards, remote_forwards, dynamic_forwards,
+                                   clear_all_forwardings),
+            exit_on_forward_failure=bool(exit_on_forward_failure),
+            session=SessionConfig.create(send_env, set_env, request_tty, remote_command),
+            keywords=hop,
             x11=({"display": x11_display, "trusted": bool(x11_trusted),
                   "xauth_path": xauth_path, "timeout": x11_timeout}
                  if x11_forwarding else None))
@@ -427,11 +456,35 @@ def client_options(host: str, port: int | None = None, *, config: Any = DEFAULT_
                    **options: Any) -> ClientOptions:
     """:func:`sshcore.connect`'s arguments, ssh_config applied (``config=``: as there),
     as a :class:`ClientOptions`."""
+    table, host, port = resolve_ssh_config(config, host, port, options)
+    return ClientOptions.create(host, 22 if port is None else port, config=table, **options)
+
+
+#: ssh_config keywords that connect() honours (apply_ssh_config and the session and
+#: forwarding keywords); the others that apply to a host get a ConfigWarning.
+#: BatchMode: the library never prompts (it is always in batch mode).
+APPLIED = frozenset({
+    "hostname", "port", "user", "identityfile", "identitiesonly", "certificatefile",
+    "userknownhostsfile", "globalknownhostsfile", "stricthostkeychecking", "hashknownhosts",
+    "revokedhostkeys", "kexalgorithms", "ciphers", "macs", "hostkeyalgorithms",
+    "pubkeyacceptedalgorithms", "pubkeyacceptedkeytypes", "preferredauthentications",
+    "compression", "addressfamily", "bindaddress", "proxyjump", "proxycommand",
+    "forwardagent", "updatehostkeys", "serveraliveinterval", "serveralivecountmax",
+    "connecttimeout", "rekeylimit", "batchmode", "identityagent",
+    "localforward", "remoteforward", "dynamicforward", "clearallforwardings",
+    "exitonforwardfailure", "sendenv", "setenv", "requesttty", "remotecommand",
+    "forwardx11", "forwardx11trusted", "forwardx11timeout", "xauthlocation"})
+
+
+def resolve_ssh_config(config: Any, host: str, port: int | None,
+                       options: dict[str, Any]) -> tuple[Any, str, int | None]:
+    """``config=`` as connect() takes it, applied to ``options`` for ``host``:
+    ``(the SSHConfig or None, host, port)``; warns about keywords it does not apply."""
     table = load_ssh_config(config)
     if table is not None:
-        found = table.lookup(host, user=options.get("username"), port=port)
+        found = table.lookup(host, user=options.get("username"), port=port, applied=APPLIED)
         host, port = apply_ssh_config(found, host, port, options)
-    return ClientOptions.create(host, 22 if port is None else port, config=table, **options)
+    return table, host, port
 
 
 def _size(text: str) -> int:
@@ -477,6 +530,12 @@ def apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
                              if os.path.exists(os.path.expanduser(f))])
     if yes("identitiesonly"):
         put("agent_path", None)
+    agent = str(found.get("identityagent", "SSH_AUTH_SOCK"))
+    if agent.lower() == "none":
+        put("agent_path", None)
+    elif agent != "SSH_AUTH_SOCK":  # a socket path ($SSH_AUTH_SOCK in it, ~ expanded)
+        sock = os.environ.get("SSH_AUTH_SOCK", "")
+        put("agent_path", os.path.expanduser(agent.replace("$SSH_AUTH_SOCK", sock)) or None)
     if "userknownhostsfile" in found or "globalknownhostsfile" in found:
         files = found.get("userknownhostsfile", "~/.ssh/known_hosts").split()
         files += found.get("globalknownhostsfile", "").split()
@@ -535,6 +594,7 @@ def apply_ssh_config(found: dict[str, Any], host: str, port: int | None,
             put("rekey_bytes", _size(parts[0]))
         if len(parts) > 1 and parts[1].lower() not in ("none", "default"):
             put("rekey_seconds", _seconds(parts[1]))
+    session_keywords(found, options)
     return host, port
 
 

@@ -6,6 +6,17 @@ as ``IdentityFile`` or ``LocalForward``, accumulate).  ``Include`` takes globs, 
 to ``~/.ssh`` (user file) or ``/etc/ssh`` (system file).  ``%h %p %r %u %n %d %%`` are
 expanded in the options that take them.  Option names are case-insensitive and are
 returned lower-cased.
+
+``Match exec "command"`` runs the command with ``/bin/sh -c`` (``%h %p %r %u %n %l %d
+%%`` expanded, each value shell-quoted; stdin and stdout on /dev/null) and matches when
+it exits 0; one that runs longer than ``exec_timeout`` (10 s) is killed and is a
+:class:`~sshcore.errors.ConfigurationError`.  ``SSHConfig.load(..., match_exec=False)``
+(or ``parse``) never runs anything: such a Match is then taken as not matching.
+
+:meth:`SSHConfig.lookup` with ``applied=`` (what the caller honours) warns, with a
+:class:`~sshcore.errors.ConfigWarning` naming the keyword, file and line, about each
+other keyword that applies to the host, once per keyword per file; ``IgnoreUnknown``
+patterns silence it, as they silence ssh.
 """
 
 from __future__ import annotations
@@ -15,12 +26,15 @@ import glob
 import logging
 import os
 import shlex
-from collections.abc import Sequence
+import signal
+import subprocess
+import warnings
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ConfigWarning
 from .keys import _glob
 
 logger = logging.getLogger("sshcore.config")
@@ -35,27 +49,22 @@ MULTI = {"identityfile", "certificatefile", "localforward", "remoteforward", "dy
 TOKENS = {"hostname", "identityfile", "certificatefile", "userknownhostsfile", "proxycommand",
           "revokedhostkeys",
           "identityagent", "localcommand", "remotecommand", "controlpath"}
-#: options sshcore applies (others are kept, and ignored with a debug line)
-KNOWN = {
-    "host", "match", "include", "hostname", "port", "user", "identityfile", "identitiesonly",
-    "certificatefile", "userknownhostsfile", "globalknownhostsfile", "stricthostkeychecking",
-    "hashknownhosts", "kexalgorithms", "ciphers", "macs", "hostkeyalgorithms",
-    "pubkeyacceptedalgorithms", "pubkeyacceptedkeytypes", "compression",
-    "preferredauthentications", "passwordauthentication", "kbdinteractiveauthentication",
-    "pubkeyauthentication", "proxyjump", "proxycommand", "localforward", "remoteforward",
-    "dynamicforward", "serveraliveinterval", "serveralivecountmax", "connecttimeout",
-    "rekeylimit", "sendenv", "setenv", "requesttty", "forwardagent", "identityagent",
-    "batchmode", "numberofpasswordprompts", "loglevel", "hostkeyalias", "addkeystoagent",
-    "canonicalizehostname", "ignoreunknown", "updatehostkeys", "addressfamily", "bindaddress",
-    "revokedhostkeys",
-}
+#: structural keywords, always honoured
+STRUCTURAL = {"host", "match", "include", "ignoreunknown"}
+#: (file, keyword) pairs already warned about (once per keyword per file)
+_WARNED: set[tuple[str, str]] = set()
+#: Unapplied keywords in files under here (the system-wide ssh_config) are logged at
+#: INFO instead of warned about.
+SYSTEM_CONFIG_DIR = "/etc/ssh/"
 
 
 @dataclass
 class _Block:
     kind: str                      # "host", "match" or "all" (before the first Host line)
     criteria: list[str]
-    options: list[tuple[str, str, str]] = field(default_factory=list)  # (name, value, where)
+    # (name, value, file, line)
+    options: list[tuple[str, str, str, int]] = field(default_factory=list)
+    where: str = ""                # the Host/Match line
 
 
 def _split(line: str, where: str) -> tuple[str, str]:
@@ -82,14 +91,21 @@ def _words(value: str, where: str) -> list[str]:
 class SSHConfig:
     """The blocks of one or more configuration files, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, match_exec: bool = True, exec_timeout: float = 10.0) -> None:
         self.blocks: list[_Block] = []
+        #: run ``Match exec`` commands (False: such blocks do not match)
+        self.match_exec = match_exec
+        self.exec_timeout = exec_timeout
+        #: keywords the caller honours itself (e.g. the CLI's LogLevel), on top of the
+        #: ``applied=`` of :meth:`lookup`: no warning for them
+        self.applied_elsewhere: set[str] = set()
 
     @classmethod
-    def load(cls, paths: Sequence[str | os.PathLike[str]] | None = None) -> SSHConfig:
+    def load(cls, paths: Sequence[str | os.PathLike[str]] | None = None, *,
+             match_exec: bool = True, exec_timeout: float = 10.0) -> SSHConfig:
         """Read ``paths`` (default: ``~/.ssh/config`` then ``/etc/ssh/ssh_config``,
         whichever exist); a file named explicitly must exist."""
-        cfg = cls()
+        cfg = cls(match_exec=match_exec, exec_timeout=exec_timeout)
         explicit = paths is not None
         for p in (paths if explicit else [USER_CONFIG, SYSTEM_CONFIG]):
             path = Path(p).expanduser()
@@ -102,8 +118,9 @@ class SSHConfig:
         return cfg
 
     @classmethod
-    def parse(cls, text: str, source: str = "ssh_config") -> SSHConfig:
-        cfg = cls()
+    def parse(cls, text: str, source: str = "ssh_config", *, match_exec: bool = True,
+              exec_timeout: float = 10.0) -> SSHConfig:
+        cfg = cls(match_exec=match_exec, exec_timeout=exec_timeout)
         cfg._parse_lines(text.splitlines(), source, Path("~/.ssh").expanduser(), 0)
         return cfg
 
@@ -126,10 +143,10 @@ class SSHConfig:
             where = f"{source} line {lineno}"
             key, value = _split(line, where)
             if key == "host":
-                block = _Block("host", _words(value, where))
+                block = _Block("host", _words(value, where), where=where)
                 self.blocks.append(block)
             elif key == "match":
-                block = _Block("match", _words(value, where))
+                block = _Block("match", _words(value, where), where=where)
                 self.blocks.append(block)
             elif key == "include":
                 for pattern in _words(value, where):
@@ -142,35 +159,59 @@ class SSHConfig:
                         sub._read(Path(included), base, depth + 1)
                         for b in sub.blocks:
                             if block.kind != "all" and b.kind == "all":
-                                b = _Block(block.kind, block.criteria, b.options)
+                                b = _Block(block.kind, block.criteria, b.options, block.where)
                             self.blocks.append(b)
-                    block = _Block(block.kind, block.criteria)
+                    block = _Block(block.kind, block.criteria, where=block.where)
                     self.blocks.append(block)
             else:
-                if key not in KNOWN:
-                    logger.debug("%s: option %s ignored", where, key)
-                block.options.append((key, value, where))
+                block.options.append((key, value, source, lineno))
 
     # ------------------------------------------------------------------ lookup
     def lookup(self, host: str, *, user: str | None = None, port: int | None = None,
-               local_user: str | None = None) -> dict[str, Any]:
-        """The options for ``host``: ``{name: value}`` (lists for repeatable options)."""
+               local_user: str | None = None,
+               applied: Collection[str] | None = None) -> dict[str, Any]:
+        """The options for ``host``: ``{name: value}`` (lists for repeatable options).
+
+        ``applied``: the keywords the caller honours; any other that applies to
+        ``host`` gets a :class:`~sshcore.errors.ConfigWarning` (see the module
+        docstring).  None: no warnings."""
         local_user = local_user or getpass.getuser()
         result: dict[str, Any] = {}
+        unapplied: dict[tuple[str, str], int] = {}
         for block in self.blocks:
             target = result.get("hostname", host)
-            if not self._applies(block, host, target, user or result.get("user"), local_user):
+            if not self._applies(block, host, target, user or result.get("user"), local_user,
+                                 port or result.get("port")):
                 continue
-            for name, value, _ in block.options:
+            for name, value, source, lineno in block.options:
                 if name in MULTI:
                     result.setdefault(name, []).append(value)
                 elif name not in result:
                     result[name] = value
+                unapplied.setdefault((source, name), lineno)
+        if applied is not None:
+            self._warn_unapplied(unapplied, set(applied) | self.applied_elsewhere,
+                                 result.get("ignoreunknown", ""))
         return self._expand(result, host, user, port, local_user)
 
     @staticmethod
-    def _applies(block: _Block, original: str, target: str, user: str | None,
-                 local_user: str) -> bool:
+    def _warn_unapplied(found: dict[tuple[str, str], int], applied: set[str],
+                        ignore: str) -> None:
+        for (source, name), lineno in found.items():
+            if (name in applied or name in STRUCTURAL or (source, name) in _WARNED
+                    or (ignore and _patterns(ignore.lower(), name))):
+                continue
+            _WARNED.add((source, name))
+            text = f"{source} line {lineno}: {name} is not supported by sshcore and has no effect"
+            if source.startswith(SYSTEM_CONFIG_DIR):
+                # The system's defaults for OpenSSH (Debian's GSSAPIAuthentication, ...),
+                # not something this user asked for: a log line, not a warning each run.
+                logger.info("%s", text)
+            else:
+                warnings.warn(ConfigWarning(text), stacklevel=4)
+
+    def _applies(self, block: _Block, original: str, target: str, user: str | None,
+                 local_user: str, port: Any = None) -> bool:
         if block.kind == "all":
             return True
         if block.kind == "host":
@@ -197,21 +238,45 @@ class SSHConfig:
                 elif word == "localuser":
                     hit = _patterns(arg, local_user)
                 elif word == "exec":
-                    logger.debug("Match exec is not supported: treated as not matching")
-                    hit = False
+                    tokens = _tokens(target, original, user, port, local_user)
+                    hit = self._exec(arg, tokens, block.where)
                 else:
                     raise ConfigurationError(f"unsupported Match criterion {word!r}")
             if hit == negate:
                 return False
         return True
 
+    def _exec(self, command: str, tokens: dict[str, str], where: str) -> bool:
+        """``Match exec``: True when the command exits 0 (see the module docstring)."""
+        if not self.match_exec:
+            logger.debug("%s: Match exec not run (match_exec=False): not matching", where)
+            return False
+        quoted = {k: v if k == "%" else shlex.quote(v) for k, v in tokens.items()}
+        line = expand_tokens(command, quoted)
+        try:
+            proc = subprocess.Popen(["/bin/sh", "-c", line], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            logger.warning("%s: Match exec %r: %s", where, line, exc)
+            return False
+        try:
+            status = proc.wait(timeout=self.exec_timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            raise ConfigurationError(f"{where}: Match exec {line!r} did not finish within "
+                                     f"{self.exec_timeout:g} s") from None
+        logger.debug("%s: Match exec %r exited %s", where, line, status)
+        return status == 0
+
     @staticmethod
     def _expand(opts: dict[str, Any], host: str, user: str | None, port: int | None,
                 local_user: str) -> dict[str, Any]:
-        tokens = {"%": "%", "h": host, "n": host, "u": local_user,
-                  "r": user or opts.get("user") or local_user,
-                  "p": str(port or opts.get("port") or 22), "d": str(Path.home()),
-                  "l": os.uname().nodename}
+        tokens = _tokens(host, host, user or opts.get("user"), port or opts.get("port"),
+                         local_user)
 
         def expand(value: str) -> str:
             return expand_tokens(value, tokens)
@@ -224,6 +289,15 @@ class SSHConfig:
                 value = opts[name]
                 opts[name] = [expand(v) for v in value] if isinstance(value, list) else expand(value)
         return opts
+
+
+def _tokens(host: str, original: str, user: str | None, port: Any,
+            local_user: str) -> dict[str, str]:
+    """ssh's ``%`` tokens: ``%h`` the host, ``%n`` the name given, ``%r`` the remote
+    user, ``%u`` the local one, ``%p`` the port, ``%d`` the home directory, ``%l``
+    this host's name."""
+    return {"%": "%", "h": host, "n": original, "u": local_user, "r": user or local_user,
+            "p": str(port or 22), "d": str(Path.home()), "l": os.uname().nodename}
 
 
 def expand_tokens(value: str, tokens: dict[str, str]) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sshcore.cli import _parse_options, _session_env, parse_forward
+from sshcore.cli import _parse_options
+from sshcore.sessionconfig import SessionConfig, parse_forward
 from sshcore.errors import ConfigurationError
 
 
@@ -37,4 +38,5 @@ def test_sendenv_and_setenv_accumulate(monkeypatch):
     monkeypatch.setenv("OTHER_VAR", "no")
     opts = _parse_options(["SendEnv=LC_TEST_*", "SetEnv=A=1 B=two", "SetEnv=C=3", "User=me", "User=you"])
     assert opts["user"] == "me"  # ordinary options: the first value wins
-    assert _session_env(opts) == {"LC_TEST_ONE": "1", "A": "1", "B": "two", "C": "3"}
+    env = SessionConfig.create(opts["sendenv"], opts["setenv"]).env()
+    assert env == {"LC_TEST_ONE": "1", "A": "1", "B": "two", "C": "3"}

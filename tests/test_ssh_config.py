@@ -36,7 +36,7 @@ Host *
 
 def test_match_host_user_and_localuser():
     me = getpass.getuser()
-    cfg = SSHConfig.parse(f"""
+    text = f"""
 Host alias
     HostName real.example
 Match host real.example user admin
@@ -47,10 +47,13 @@ Match !localuser {me}
     Port 1
 Match exec "true"
     Port 2
-""")
+"""
+    cfg = SSHConfig.parse(text)
     o = cfg.lookup("alias", user="admin")
     assert o["port"] == "2200" and o["compression"] == "yes" and o["hostname"] == "real.example"
-    assert "port" not in cfg.lookup("alias", user="bob")
+    assert cfg.lookup("alias", user="bob")["port"] == "2"  # Match exec runs `true`, as ssh does
+    # with Match exec turned off, nothing is run and the block does not match
+    assert "port" not in SSHConfig.parse(text, match_exec=False).lookup("alias", user="bob")
 
 
 def test_include_globs_and_malformed_lines(tmp_path):

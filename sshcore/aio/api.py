@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError, ConnectError, ProtocolError, ProtocolVersionError
 from ..options import (DEFAULT_AGENT, DEFAULT_CONFIG, DEFAULT_KNOWN_HOSTS, ClientOptions,
                        ServerOptions, closed_before_banner, connect_error, connect_timeout_error,
-                       load_ssh_config)
+                       resolve_ssh_config)
 from ..options import address_family, apply_ssh_config as _apply_ssh_config  # noqa: F401 (cli)
 from ..registry import Registry
 from .client import SSHClientConnection, default_username
+from .configforward import start_forwards
 from .forward import tunnel_socket
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,6 +117,7 @@ async def _establish(make_options: Callable[[], ClientOptions]) -> SSHClientConn
         conn.agent_forwarding_path = opts.forward_agent
         conn.x11_forwarding = x11
         conn.revoked_host_keys = opts.revoked_host_keys
+        conn.session_config = opts.session
         return conn
 
     async def establish() -> SSHClientConnection:
@@ -147,6 +149,13 @@ async def _establish(make_options: Callable[[], ClientOptions]) -> SSHClientConn
                 if conn.peer_version is None and not isinstance(exc, ProtocolVersionError):
                     raise closed_before_banner(host, port) from None
                 raise
+            if opts.forwards:
+                try:
+                    conn.config_forwards = await start_forwards(
+                        conn, opts.forwards, opts.exit_on_forward_failure)
+                except BaseException:
+                    conn.close()
+                    raise
             return conn
         except BaseException:
             for hop in reversed(hops):
@@ -179,14 +188,15 @@ def connect(host: str, port: int | None = None, *, config: Any = _DEFAULT_CONFIG
     GlobalKnownHostsFile, StrictHostKeyChecking, HashKnownHosts, KexAlgorithms, Ciphers,
     MACs, HostKeyAlgorithms, PubkeyAcceptedAlgorithms, Compression, AddressFamily,
     BindAddress, PreferredAuthentications, ProxyJump, ServerAliveInterval, ServerAliveCountMax,
-    ConnectTimeout and RekeyLimit.  Keyword arguments given here override it, as ``-o``
+    ConnectTimeout, RekeyLimit, and the forwards and session defaults (LocalForward,
+    RemoteForward, DynamicForward, ClearAllForwardings, ExitOnForwardFailure, SendEnv,
+    SetEnv, RequestTTY, RemoteCommand: see :mod:`sshcore.sessionconfig`); ``Match exec``
+    runs its command (see :mod:`sshcore.ssh_config`).  Other keywords that apply get a
+    :class:`~sshcore.ConfigWarning`.  Keyword arguments given here override it, as ``-o``
     does on ssh's command line; the rest are those of the resolved connection:
 
     """
-    table = load_ssh_config(config)
-    if table is not None:
-        found = table.lookup(host, user=options.get("username"), port=port)
-        host, port = _apply_ssh_config(found, host, port, options)
+    table, host, port = resolve_ssh_config(config, host, port, options)
     return _connect(host, 22 if port is None else port, config=table, **options)
 
 

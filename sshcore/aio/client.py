@@ -21,6 +21,7 @@ from ..clientpolicy import (HostKeyChecker, UnknownHost, auth_answer, exhausted_
                             rejection_message)
 from ..keys import KnownHosts, add_known_host, fingerprint
 from ..options import DEFAULT_KEY_FILES, default_username, load_client_keys  # noqa: F401
+from ..sessionconfig import SessionConfig
 from .channel import SSHClientChannel, SSHClientSession
 from .connection import SSHConnection, _maybe_await
 from .forward import (PROHIBITED, SSHListener, SSHTCPChannel, _maybe, _SocksProtocol,
@@ -231,6 +232,11 @@ class SSHClientConnection(SSHConnection):
 
     #: Set from connect(forward_agent=): the local agent socket the server may reach.
     agent_forwarding_path: str | None = None
+    #: Set from connect(): SendEnv/SetEnv/RequestTTY/RemoteCommand for the sessions
+    #: this connection opens (:class:`~sshcore.sessionconfig.SessionConfig`).
+    session_config: SessionConfig = SessionConfig()
+    #: The forwards connect() set up (LocalForward...): ``(ForwardSpec, listener)``.
+    config_forwards: Sequence[tuple[Any, Any]] = ()
 
     #: Set from connect(x11_forwarding=): the display and cookies (sshcore.aio.x11.ClientX11).
     x11_forwarding: Any = None
@@ -299,6 +305,7 @@ class SSHClientConnection(SSHConnection):
             chan.window_size = window
         if max_pktsize is not None:
             chan.max_packet_size = max_pktsize
+        command, env, term_type = self.session_config.apply(command, subsystem, env, term_type)
         await self._open_session(chan)
         chan._opened()
         await chan._start(command, subsystem, env, term_type,
@@ -316,6 +323,7 @@ class SSHClientConnection(SSHConnection):
         stderr into stdout, in arrival order."""
         if stderr not in (None, STDOUT):
             raise ValueError("stderr must be None or sshcore.STDOUT")
+        command, env, term_type = self.session_config.apply(command, subsystem, env, term_type)
         proc = SSHClientProcess(encoding, errors, merge_stderr=stderr == STDOUT)
         proc.command = command
         chan = SSHClientChannel(proc, encoding=None)

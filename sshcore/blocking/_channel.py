@@ -108,10 +108,15 @@ class ChannelBase:
                      self._timeout(timeout), "write")
         return len(data)
 
+    def _gone(self) -> bool:
+        """The connection is over (its kernel may close before the I/O thread ends):
+        nothing more can be sent, and closing or EOF is then no error."""
+        return self._drv.finished or self._drv.kernel.closed
+
     def _send_eof(self) -> None:
         st = self._state
         with self._drv.lock:
-            if not st.eof_sent and not st.closed and not self._drv.finished:
+            if not st.eof_sent and not st.closed and not self._gone():
                 st.eof_sent = True
                 self._drv.call(self._drv.kernel.send_eof, st.id)
 
@@ -120,7 +125,7 @@ class ChannelBase:
         st = self._state
         with self._drv.lock:
             self._closed = True
-            if not st.closed and not self._drv.finished:
+            if not st.closed and not self._gone():
                 try:
                     self._drv.call(self._drv.kernel.close_channel, st.id)
                 except LocalProtocolError:

@@ -41,7 +41,10 @@ def connect_with_options(opts: ClientOptions) -> SSHClientConnection:
 
     Not (yet) in the blocking front-end: ``forward_agent`` and ``x11_forwarding`` (refused
     with :class:`~sshcore.ConfigurationError`), ``update_host_keys`` and ``client_factory``
-    callbacks (ignored), remote port forwarding.
+    callbacks (ignored), remote port forwarding.  Of the options' forwards
+    (LocalForward...), TCP local forwards are set up; the others fail as a forward that
+    cannot be set up does (a warning, or an error with ExitOnForwardFailure).  SendEnv,
+    SetEnv, RequestTTY and RemoteCommand apply to its sessions as in :func:`sshcore.connect`.
     """
     if opts.forward_agent:
         raise ConfigurationError("forward_agent is not supported by sshcore.blocking yet")
@@ -73,6 +76,7 @@ def connect_with_options(opts: ClientOptions) -> SSHClientConnection:
             raise
         try:
             conn._wait_ready(_left(deadline))
+            conn._start_forwards()
         except BaseException:
             conn.close()
             raise
@@ -135,6 +139,8 @@ class SSHClientConnection:
         self._hops = list(hops)
         self._proxy = proxy
         self._forwards: list[LocalForward] = []
+        #: the forwards connect() set up from the options: ``(ForwardSpec, LocalForward)``
+        self.config_forwards: list[tuple[Any, LocalForward]] = []
         agent_keys = _agent_keys(opts)
         client_host = None
         if opts.client_host_keys is not None and not opts.client_host:
@@ -144,6 +150,21 @@ class SSHClientConnection:
         self._drv = Driver(sock, kernel, self._policy, name=f"sshcore {opts.host}:{opts.port}")
         self._drv.executor = opts.kex_executor
         self._drv.start()
+
+    def _start_forwards(self) -> None:
+        """The options' forwards (LocalForward...): this front-end has TCP ``-L`` only;
+        the others fail as a forward that cannot be set up does."""
+        from ..sessionconfig import forward_failed
+
+        for spec in self.options.forwards:
+            try:
+                if spec.kind != "L" or spec.listen_path or spec.dest_path:
+                    raise ChannelListenError("not supported by sshcore.blocking (TCP "
+                                             "LocalForward only)")
+                self.config_forwards.append((spec, self.forward_local_port(
+                    spec.bind_host(), spec.listen_port, spec.dest_host or "", spec.dest_port)))
+            except SSHError as exc:
+                forward_failed(spec, exc, self.options.exit_on_forward_failure)
 
     def _wait_ready(self, timeout: float | None) -> None:
         drv = self._drv
@@ -244,6 +265,7 @@ class SSHClientConnection:
                                                      f"server's MaxSessions limit?)") from None
             raise
         state.merge_stderr = merge_stderr
+        command, env, term_type = self.options.session.apply(command, subsystem, env, term_type)
         proc = SSHProcess(self, state, command, encoding)
         try:
             for request, refused in session_requests(
