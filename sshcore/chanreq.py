@@ -28,10 +28,10 @@ Sans-I/O, like the rest of the kernel.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from ._wire import DecodeError, SSHReader, boolean, byte, string, uint32
+from ._record import record
 
 __all__ = [
     # channel requests
@@ -123,7 +123,7 @@ def decode_term_modes(data: bytes) -> dict[int, int]:
     return modes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PtyRequest(ChannelRequest):
     """``pty-req`` (RFC 4254 6.2): allocate a pseudo-terminal.  ``modes``: terminal
     modes as (opcode, value) pairs (a mapping given here is converted)."""
@@ -166,7 +166,7 @@ class PtyRequest(ChannelRequest):
         return cls(term, w, h, pw, ph, tuple(modes.items()))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class X11Request(ChannelRequest):
     """``x11-req`` (RFC 4254 6.3.1): forward X11 connections to this session's display.
     ``auth_cookie`` is the hexadecimal cookie as sent."""
@@ -189,7 +189,7 @@ class X11Request(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EnvRequest(ChannelRequest):
     """``env`` (RFC 4254 6.4): set an environment variable.  Bytes that are not UTF-8
     arrive as surrogates (see ``os.environb``'s ``surrogateescape``)."""
@@ -209,14 +209,14 @@ class EnvRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ShellRequest(ChannelRequest):
     """``shell`` (RFC 4254 6.5): start the user's shell."""
 
     name: ClassVar[str] = "shell"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExecRequest(ChannelRequest):
     """``exec`` (RFC 4254 6.5): run ``command``.  Bytes that are not UTF-8 arrive as
     surrogates (``surrogateescape``: a subprocess gets the very bytes sent)."""
@@ -235,7 +235,7 @@ class ExecRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SubsystemRequest(ChannelRequest):
     """``subsystem`` (RFC 4254 6.5): start a subsystem (``sftp``...)."""
 
@@ -253,7 +253,7 @@ class SubsystemRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WindowChangeRequest(ChannelRequest):
     """``window-change`` (RFC 4254 6.7): the terminal's new size."""
 
@@ -280,7 +280,7 @@ class WindowChangeRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class XonXoffRequest(ChannelRequest):
     """``xon-xoff`` (RFC 4254 6.8): whether the client may do flow control itself."""
 
@@ -298,7 +298,7 @@ class XonXoffRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SignalRequest(ChannelRequest):
     """``signal`` (RFC 4254 6.9): deliver a signal (its name without "SIG")."""
 
@@ -316,7 +316,7 @@ class SignalRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExitStatusRequest(ChannelRequest):
     """``exit-status`` (RFC 4254 6.10): the command's exit status."""
 
@@ -334,7 +334,7 @@ class ExitStatusRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExitSignalRequest(ChannelRequest):
     """``exit-signal`` (RFC 4254 6.10): the command was killed by ``signal``."""
 
@@ -356,7 +356,7 @@ class ExitSignalRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BreakRequest(ChannelRequest):
     """``break`` (RFC 4335): send a BREAK of ``length_ms`` milliseconds."""
 
@@ -374,21 +374,21 @@ class BreakRequest(ChannelRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeepaliveRequest(ChannelRequest):
     """``keepalive@openssh.com`` on a channel (OpenSSH's client-alive probe): no data."""
 
     name: ClassVar[str] = "keepalive@openssh.com"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentForwardingRequest(ChannelRequest):
     """``auth-agent-req@openssh.com`` (OpenSSH PROTOCOL.agent): forward the agent."""
 
     name: ClassVar[str] = "auth-agent-req@openssh.com"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EOWRequest(ChannelRequest):
     """``eow@openssh.com`` (OpenSSH PROTOCOL 2.1): the sender reads no more data.  The
     kernel acts on it itself (see :class:`~sshcore.events.ChannelEOWReceived`)."""
@@ -426,7 +426,7 @@ class GlobalReply(_Payload):
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TcpipForwardRequest(GlobalRequest):
     """``tcpip-forward`` (RFC 4254 7.1): listen on ``address:port`` on the server side
     (port 0: the server picks one and replies with :class:`ForwardPortReply`)."""
@@ -446,14 +446,14 @@ class TcpipForwardRequest(GlobalRequest):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CancelTcpipForwardRequest(TcpipForwardRequest):
     """``cancel-tcpip-forward`` (RFC 4254 7.1): stop a ``tcpip-forward`` listener."""
 
     name: ClassVar[str] = "cancel-tcpip-forward"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StreamlocalForwardRequest(GlobalRequest):
     """``streamlocal-forward@openssh.com`` (OpenSSH PROTOCOL 2.4): listen on a Unix
     socket at ``path`` on the server side."""
@@ -474,28 +474,28 @@ class StreamlocalForwardRequest(GlobalRequest):
         return cls(path)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CancelStreamlocalForwardRequest(StreamlocalForwardRequest):
     """``cancel-streamlocal-forward@openssh.com``: stop a streamlocal listener."""
 
     name: ClassVar[str] = "cancel-streamlocal-forward@openssh.com"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GlobalKeepaliveRequest(GlobalRequest):
     """``keepalive@openssh.com`` (any global request works; this is OpenSSH's)."""
 
     name: ClassVar[str] = "keepalive@openssh.com"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NoMoreSessionsRequest(GlobalRequest):
     """``no-more-sessions@openssh.com`` (OpenSSH PROTOCOL 2.2)."""
 
     name: ClassVar[str] = "no-more-sessions@openssh.com"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostKeysRequest(GlobalRequest):
     """``hostkeys-00@openssh.com`` (OpenSSH PROTOCOL 2.5): the server's host keys
     (public key blobs), so a client may learn new ones."""
@@ -511,7 +511,7 @@ class HostKeysRequest(GlobalRequest):
         return cls(_strings(SSHReader(data)))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostKeysProveRequest(HostKeysRequest):
     """``hostkeys-prove-00@openssh.com``: the client asks the server to prove it holds
     these host keys; the reply is a :class:`HostKeysProofReply`."""
@@ -525,7 +525,7 @@ def hostkeys_proof_data(session_id: bytes, blob: bytes) -> bytes:
     return string(HostKeysProveRequest.name) + string(session_id) + string(blob)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ForwardPortReply(GlobalReply):
     """The reply to ``tcpip-forward`` for port 0: the port the server allocated."""
 
@@ -543,7 +543,7 @@ class ForwardPortReply(GlobalReply):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostKeysProofReply(GlobalReply):
     """The reply to ``hostkeys-prove-00@openssh.com``: one signature per key asked
     about, in order (each over :func:`hostkeys_proof_data`)."""
@@ -596,14 +596,14 @@ class ChannelOpenData(_Payload):
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SessionOpen(ChannelOpenData):
     """``session`` (RFC 4254 6.1): no type-specific data."""
 
     name: ClassVar[str] = "session"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DirectTcpipOpen(ChannelOpenData):
     """``direct-tcpip`` (RFC 4254 7.2): connect to ``host:port`` from the server side,
     for the originator ``originator:originator_port``."""
@@ -626,7 +626,7 @@ class DirectTcpipOpen(ChannelOpenData):
         return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ForwardedTcpipOpen(DirectTcpipOpen):
     """``forwarded-tcpip`` (RFC 4254 7.2): a connection came to the listener
     ``host:port`` (the address and port that were forwarded) from the originator."""
@@ -634,7 +634,7 @@ class ForwardedTcpipOpen(DirectTcpipOpen):
     name: ClassVar[str] = "forwarded-tcpip"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DirectStreamlocalOpen(ChannelOpenData):
     """``direct-streamlocal@openssh.com`` (OpenSSH PROTOCOL 2.4): connect to the Unix
     socket ``path`` on the server side.  Encoded with its reserved string and uint32;
@@ -658,7 +658,7 @@ class DirectStreamlocalOpen(ChannelOpenData):
         return cls(path)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ForwardedStreamlocalOpen(ChannelOpenData):
     """``forwarded-streamlocal@openssh.com``: a connection came to the forwarded Unix
     socket ``path``.  Encoded with its reserved string; decoded with or without it."""
@@ -679,14 +679,14 @@ class ForwardedStreamlocalOpen(ChannelOpenData):
         return cls(path)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentChannelOpen(ChannelOpenData):
     """``auth-agent@openssh.com`` (OpenSSH PROTOCOL.agent): no type-specific data."""
 
     name: ClassVar[str] = "auth-agent@openssh.com"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class X11ChannelOpen(ChannelOpenData):
     """``x11`` (RFC 4254 6.3.2): an X11 client connected from
     ``originator:originator_port``."""

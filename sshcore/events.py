@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
+
+from ._record import record
 
 if TYPE_CHECKING:
     from .chanreq import ChannelOpenData, ChannelRequest, GlobalReply, GlobalRequest
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Event:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VersionReceived(Event):
     version: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ComputeRequested(Event):
     """With ``kex_offload``: the key exchange waits for ``fn(*args)`` (picklable, for a
     process pool).  Answer with ``provide_compute_result(job, result)`` or
@@ -30,7 +32,7 @@ class ComputeRequested(Event):
     args: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostKeyReceived(Event):
     """Client: the server proved possession of this host key.
 
@@ -42,25 +44,25 @@ class HostKeyReceived(Event):
     algorithm: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KexCompleted(Event):
     algorithms: dict[str, str]
     first: bool
     strict: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExtInfoReceived(Event):
     extensions: dict[str, bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthBannerReceived(Event):
     message: str
     language: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthInputRequested(Event):
     """Client: an auth method needs something from the application (``provide_auth_input``)."""
 
@@ -69,7 +71,7 @@ class AuthInputRequested(Event):
     info: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthRequested(Event):
     """Server: an auth method needs the application's decision (``answer_auth``)."""
 
@@ -79,7 +81,7 @@ class AuthRequested(Event):
     info: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthResult(Event):
     """Server: the outcome of one authentication attempt (for audit logs): ``success``
     (``partial``: it succeeded but more methods are required), or a failure, which
@@ -91,19 +93,19 @@ class AuthResult(Event):
     partial: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthCompleted(Event):
     username: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthExhausted(Event):
     """Client: every method the client could try was refused."""
 
     allowed: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelOpenRequested(Event):
     """The peer opens a channel: answer with ``accept_channel`` or ``reject_channel``.
     ``data`` is the type-specific payload as sent; ``decoded`` the same as a
@@ -116,20 +118,20 @@ class ChannelOpenRequested(Event):
     decoded: ChannelOpenData | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelOpened(Event):
     channel: int
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelOpenFailed(Event):
     channel: int
     code: int
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelData(Event):
     channel: int
     #: A bytes-like object: a memoryview of the decrypted packet (never reused by the
@@ -140,17 +142,17 @@ class ChannelData(Event):
     datatype: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelWindowOpened(Event):
     channel: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelEOF(Event):
     channel: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelEOWReceived(Event):
     """The peer sent ``eow@openssh.com`` (OpenSSH PROTOCOL 2.1, "end of write"): it
     reads no more data on this channel (its output closed).  The kernel has dropped the
@@ -161,7 +163,7 @@ class ChannelEOWReceived(Event):
     channel: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelIdleTimeout(Event):
     """The channel was idle past its ChannelTimeout: the kernel is closing it (a
     ChannelClosed follows once the peer answers)."""
@@ -169,12 +171,12 @@ class ChannelIdleTimeout(Event):
     channel: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelClosed(Event):
     channel: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelRequestReceived(Event):
     """A channel request (answer it with ``reply_channel_request`` if ``want_reply``).
     ``decoded``: the request as a :class:`~sshcore.chanreq.ChannelRequest`, or None
@@ -188,13 +190,13 @@ class ChannelRequestReceived(Event):
     decoded: ChannelRequest | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChannelRequestReplied(Event):
     channel: int
     success: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GlobalRequestReceived(Event):
     """A global request (answer it with ``reply_global_request`` if ``want_reply``,
     in order).  ``decoded``: a :class:`~sshcore.chanreq.GlobalRequest`, or None for a
@@ -206,7 +208,7 @@ class GlobalRequestReceived(Event):
     decoded: GlobalRequest | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GlobalRequestReplied(Event):
     """The reply to our oldest unanswered global request.  ``request``: that request's
     name; ``decoded``: the reply's data as a :class:`~sshcore.chanreq.GlobalReply`
@@ -218,7 +220,7 @@ class GlobalRequestReplied(Event):
     decoded: GlobalReply | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConnectionTerminated(Event):
     """The connection is over: ``error`` is None for a clean close."""
 

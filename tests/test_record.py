@@ -87,3 +87,27 @@ def test_defining_records_is_cheaper_than_dataclasses():
     assert out.returncode == 0, out.stderr
     generated, ours = map(int, out.stdout.split())
     assert ours == 1 and generated >= 5
+
+
+@record
+class Checked:
+    name: str
+    items: tuple[int, ...] = dataclasses.field(default_factory=tuple)
+    hidden: int = dataclasses.field(default=7, init=False)
+    flag: bool = dataclasses.field(default=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("empty name")
+
+
+def test_defaults_factories_kw_only_and_post_init():
+    c = Checked("a")
+    assert (c.items, c.hidden, c.flag) == ((), 7, False)
+    assert Checked("a", (1,), flag=True) == Checked(name="a", items=(1,), flag=True)
+    with pytest.raises(TypeError):
+        Checked("a", (1,), True)  # flag is keyword-only
+    with pytest.raises(ValueError):
+        Checked("")
+    assert pickle.loads(pickle.dumps(Checked("b", (2,)))) == Checked("b", (2,))
+    assert dataclasses.replace(c, name="z").name == "z"
