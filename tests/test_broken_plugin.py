@@ -1,14 +1,14 @@
 """A broken plugin is contained: skipped with one warning, listed, everything else works.
 
-The first tests fake ``importlib.metadata.distributions`` (as pluggy's
-``test_load_setuptools_instantiation`` does) to drive :func:`build_registry` in process;
+The first tests fake the registry's entry-point discovery (``sshcore._entrypoints``, as
+pluggy's ``test_load_setuptools_instantiation`` fakes ``importlib.metadata``) to drive
+:func:`build_registry` in process;
 the last ones pip-install deliberately broken distributions into a fresh virtual
 environment and run ``sshcore algorithms`` and a real connection there.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import subprocess
 import textwrap
@@ -20,6 +20,7 @@ import pytest
 
 from sshcore import PluginWarning, hookimpl
 from sshcore.errors import ConfigurationError
+from sshcore import registry as registry_module
 from sshcore.interfaces import MacAlgorithm
 from sshcore.registry import (BLOCK_ENV, DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP, BrokenPlugin,
                               build_registry)
@@ -45,13 +46,16 @@ class FakeDistribution:
         self.metadata = {"name": name}
         self.version = version
         self.entry_points = entry_points
+        for ep in entry_points:  # what sshcore._entrypoints.EntryPoint carries
+            ep.distribution, ep.version = name, version
 
 
 @pytest.fixture
 def installed(monkeypatch: pytest.MonkeyPatch) -> list[FakeDistribution]:
-    """The distributions ``importlib.metadata`` reports; append to "install" one."""
+    """The distributions entry-point discovery reports; append to "install" one."""
     dists: list[FakeDistribution] = []
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda: list(dists))
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: [
+        ep for d in dists for ep in d.entry_points if ep.group == group])
     monkeypatch.delenv(DISABLE_AUTOLOAD_ENV, raising=False)
     monkeypatch.delenv(BLOCK_ENV, raising=False)
     return dists
