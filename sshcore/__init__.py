@@ -1,4 +1,12 @@
-"""sshcore: an asyncio SSHv2 client and server whose every algorithm is a plugin."""
+"""sshcore: an asyncio SSHv2 client and server whose every algorithm is a plugin.
+
+The packages are the layers: ``sshcore.kernel`` (the sans-I/O protocol), the plugin API
+here at the top (``hookspecs``, ``registry``, ``plugin``, ``wire``, ``interfaces``),
+``sshcore.files`` (keys, known_hosts, configuration and password files), the adapters
+``sshcore.aio`` and ``sshcore.blocking``, and ``sshcore.cli``.  The top-level modules
+named like a layer package's (``connection``, ``events``, ``keys``, ...) are that module
+under its old name.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ _LAZY = {
     "SSHClientSession": "sshcore.aio.channel",
     "SSHServerSession": "sshcore.aio.channel",
     "SSHCompletedProcess": "sshcore.aio.process",
-    "EXTENDED_DATA_STDERR": "sshcore.messages",
+    "EXTENDED_DATA_STDERR": "sshcore.kernel.messages",
     "SSHTCPSession": "sshcore.aio.forward",
     "SSHUNIXSession": "sshcore.aio.forward",
     "SSHTCPChannel": "sshcore.aio.forward",
@@ -30,16 +38,16 @@ _LAZY = {
     "SSHClientProcess": "sshcore.aio.process",
     "SSHServerProcess": "sshcore.aio.process",
     "STDOUT": "sshcore.aio.process",
-    "read_private_key": "sshcore.keys",
-    "read_public_key": "sshcore.keys",
-    "import_private_key": "sshcore.keys",
-    "import_public_key": "sshcore.keys",
-    "generate_private_key": "sshcore.keys",
-    "read_authorized_keys": "sshcore.keys",
-    "export_private_key": "sshcore.keys",
-    "export_public_key": "sshcore.keys",
-    "hash_password": "sshcore.passwords",
-    "check_password": "sshcore.passwords",
+    "read_private_key": "sshcore.files.keys",
+    "read_public_key": "sshcore.files.keys",
+    "import_private_key": "sshcore.files.keys",
+    "import_public_key": "sshcore.files.keys",
+    "generate_private_key": "sshcore.files.keys",
+    "read_authorized_keys": "sshcore.files.keys",
+    "export_private_key": "sshcore.files.keys",
+    "export_public_key": "sshcore.files.keys",
+    "hash_password": "sshcore.files.passwords",
+    "check_password": "sshcore.files.passwords",
 }
 
 from .errors import (ClosedBeforeBannerError, ConnectError, ConnectRefusedError,  # noqa: E402

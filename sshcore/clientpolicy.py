@@ -2,9 +2,9 @@
 
 Owns: judging a server's host key against known_hosts / a pin / a callable
 (:class:`HostKeyChecker`), picking the answer to the kernel's
-:class:`~sshcore.events.AuthInputRequested` (:func:`auth_answer`), and choosing a
+:class:`~sshcore.kernel.events.AuthInputRequested` (:func:`auth_answer`), and choosing a
 session channel's setup requests (env, pty-req, exec/shell/subsystem:
-:func:`session_requests`, as :mod:`sshcore.chanreq` objects) and reading its exit
+:func:`session_requests`, as :mod:`sshcore.kernel.chanreq` objects) and reading its exit
 requests (:func:`parse_exit_request`).
 
 A front-end only adds the waiting: the asyncio one awaits what may be awaitable, the
@@ -19,16 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .chanreq import (AgentForwardingRequest, ChannelRequest, EnvRequest, ExecRequest,
-                      ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest,
-                      SubsystemRequest, decode_channel_request, encode_term_modes)
-from .keys import HOST_CERT, KnownHosts, add_known_host, fingerprint, is_certificate
+from .kernel.chanreq import (AgentForwardingRequest, ChannelRequest, EnvRequest, ExecRequest, ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest, SubsystemRequest, decode_channel_request, encode_term_modes)
+from .files.keys import HOST_CERT, KnownHosts, add_known_host, fingerprint, is_certificate
 
 logger = logging.getLogger("sshcore.client")
 
 __all__ = ["HostKeyChecker", "UnknownHost", "auth_answer", "encode_term_modes",
            "session_requests", "parse_exit_request"]
-# encode_term_modes lives in sshcore.chanreq now; re-exported here.
+# encode_term_modes lives in sshcore.kernel.chanreq now; re-exported here.
 
 
 @dataclass
@@ -52,7 +50,7 @@ class UnknownHost:
 class HostKeyChecker:
     """A server's host key against ``known_hosts`` (as :func:`sshcore.connect` takes it,
     resolved: None trusts anything; a callable decides; else paths or a
-    :class:`~sshcore.keys.KnownHosts`).
+    :class:`~sshcore.files.keys.KnownHosts`).
 
     :meth:`check` returns True (trusted), a string (why not), an :class:`UnknownHost`
     (ask the application), or whatever a callable ``known_hosts`` returned (maybe an
@@ -82,7 +80,7 @@ class HostKeyChecker:
 
     def check(self, key: Any) -> Any:
         if self.revoked is not None:
-            from .krl import key_revoked
+            from .files.krl import key_revoked
 
             why = key_revoked(self.revoked, key)
             if why is not None:

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConnectionConfig
+from .kernel.config import ConnectionConfig
 from .errors import ConfigurationError, SSHError
-from .keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
-                   read_certificate, read_key_pair)
+from .files.keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names, read_certificate, read_key_pair)
 from .registry import Registry, connection_registry
 from .sessionconfig import ForwardSpec, SessionConfig, forward_specs, session_keywords
 
@@ -73,7 +72,7 @@ def load_client_keys(client_keys: Any, passphrase: Any, registry: Any) -> list[A
 
 def pinned(fingerprints: str | Sequence[str]) -> Callable[[str, int, Any], bool]:
     """A known_hosts callable trusting only keys with these fingerprints."""
-    from .keys import fingerprint
+    from .files.keys import fingerprint
 
     wanted = {fingerprints} if isinstance(fingerprints, str) else set(fingerprints)
     for fp in wanted:
@@ -242,7 +241,7 @@ class ClientOptions:
         ``keepalive_interval``/``keepalive_count_max`` (60 s, 3; ``None`` turns it off): probe
         a silent server as ``ServerAliveInterval``/``ServerAliveCountMax`` do, and fail with
         :class:`~sshcore.KeepaliveTimeoutError` when it stops answering.
-        Limits (``None``: the defaults of :class:`~sshcore.config.ConnectionConfig`):
+        Limits (``None``: the defaults of :class:`~sshcore.kernel.config.ConnectionConfig`):
         ``max_packet_length`` (256 KiB), ``max_decompressed_size`` (256 KiB),
         ``max_banner_line`` (8192) and ``max_pre_banner_lines`` (1024) for the lines a server
         may send before its version, ``max_channels`` (1024), ``max_pending_global_requests``
@@ -271,7 +270,7 @@ class ClientOptions:
         key settings and closed with the connection).
         ``agent_path``: an SSH agent's socket whose keys are tried first (default:
         ``$SSH_AUTH_SOCK`` when ``client_keys`` is not given; ``None`` disables it).
-        ``known_hosts``: a path, list of paths, :class:`~sshcore.keys.KnownHosts`, a callable
+        ``known_hosts``: a path, list of paths, :class:`~sshcore.files.keys.KnownHosts`, a callable
         ``(host, port, key) -> bool`` (maybe async), or ``None`` to skip host key checking.
         The default is ``~/.ssh/known_hosts``.  A host that is not listed is refused unless
         ``accept_new_host_keys=True`` (OpenSSH's ``StrictHostKeyChecking=accept-new``), which
@@ -443,7 +442,7 @@ class ClientOptions:
 
 def load_ssh_config(config: Any) -> Any:
     """``config=`` as connect() takes it: the default files, None, an SSHConfig, paths."""
-    from .ssh_config import SSHConfig
+    from .files.ssh_config import SSHConfig
 
     if config is DEFAULT_CONFIG:
         return SSHConfig.load()
@@ -690,7 +689,7 @@ class ServerOptions:
                max_channels: int | None = None, max_pending_global_requests: int | None = None,
                min_rsa_bits: int | None = None, kex_executor: Any = None) -> ServerOptions:
         """The keywords mean what they mean for :func:`sshcore.listen`."""
-        from .keys import read_private_key
+        from .files.keys import read_private_key
 
         reg = connection_registry(registry, implementations=implementations,
                                   blocked_plugins=blocked_plugins, allowed_plugins=allowed_plugins)

@@ -17,8 +17,8 @@ from typing import Any
 
 from . import hookimpl
 from ._wire import SSHReader, byte, mpint, string
-from .connection import Connection
-from .config import ConnectionConfig
+from .kernel.connection import Connection
+from .kernel.config import ConnectionConfig
 from .errors import KeyExchangeError
 from .interfaces import (CipherAlgorithm, KexAlgorithm, KexContext, KexResult, KexStep,
                          MacAlgorithm, SignatureAlgorithm)

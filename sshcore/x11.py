@@ -3,8 +3,8 @@
 This module owns what both sides need without touching a socket or a process:
 
 * checking a peer's ``x11-req`` (:func:`check_x11_request`) and ``x11`` channel-open
-  (:func:`x11_originator`), whose codecs are :class:`sshcore.chanreq.X11Request` and
-  :class:`~sshcore.chanreq.X11ChannelOpen`;
+  (:func:`x11_originator`), whose codecs are :class:`sshcore.kernel.chanreq.X11Request` and
+  :class:`~sshcore.kernel.chanreq.X11ChannelOpen`;
 * checking a ``DISPLAY`` string (:func:`parse_display`, OpenSSH's character set) and an
   authentication protocol name from the peer (:func:`check_auth_protocol`);
 * the X11 connection set-up packet a client sends first (:func:`parse_setup`) and its
@@ -26,7 +26,7 @@ import secrets
 import struct
 from dataclasses import dataclass
 
-from . import chanreq
+from .kernel import chanreq
 from .errors import SSHError
 
 __all__ = ["X11Error", "X11Request", "X11Setup", "Display", "MIT_MAGIC_COOKIE",
@@ -60,7 +60,7 @@ class X11Error(SSHError):
 @dataclass(frozen=True)
 class X11Request:
     """An ``x11-req`` as checked (RFC 4254 6.3.1), the cookie decoded from its hex (the
-    wire form is :class:`sshcore.chanreq.X11Request`)."""
+    wire form is :class:`sshcore.kernel.chanreq.X11Request`)."""
 
     single_connection: bool
     auth_protocol: str

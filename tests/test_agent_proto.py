@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sshcore import _agent_proto as proto
+from sshcore.files import _agent_proto as proto
 from sshcore._wire import byte, string, uint32
 
 

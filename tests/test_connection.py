@@ -206,7 +206,7 @@ def test_no_common_cipher_names_family_and_lists(test_registry):
 
 
 def test_negotiation_failure_message(test_registry):
-    from sshcore._kexinit import KexInit, negotiate
+    from sshcore.kernel._kexinit import KexInit, negotiate
 
     c = KexInit(["a"], ["k"], ["c1"], ["c1"], ["m"], ["m"], ["none"], ["none"], [], [], False)
     s = KexInit(["a"], ["k"], ["c2"], ["c2"], ["m"], ["m"], ["none"], ["none"], [], [], False)
@@ -282,7 +282,7 @@ def test_ignore_during_strict_initial_kex_is_fatal(test_registry):
 
 
 def test_require_strict_kex_refuses_peer_without_it(test_registry):
-    from sshcore import _kexinit
+    from sshcore.kernel import _kexinit
 
     cfgs = pair_configs(test_registry, require_strict_kex=True)
     client = Connection(cfgs.client)
@@ -293,7 +293,7 @@ def test_require_strict_kex_refuses_peer_without_it(test_registry):
     server._out.clear()
     server._out.append((server.local_version + "\r\n").encode())
     server._kex = None
-    import sshcore._transport as tr
+    import sshcore.kernel._transport as tr
     tr.STRICT_SERVER, saved = "not-strict@x", tr.STRICT_SERVER
     try:
         server._start_kex(first=True)
@@ -358,14 +358,14 @@ def test_api_misuse_is_local_error(test_registry):
 
 
 def _raw_client_packets(*payloads):
-    from sshcore._framing import PacketWriter
+    from sshcore.kernel._framing import PacketWriter
 
     w = PacketWriter()
     return b"SSH-2.0-raw\r\n" + b"".join(w.pack(p) for p in payloads)
 
 
 def _kexinit(kex, follows, hostkey="test-key@sshcore.test"):
-    from sshcore._kexinit import KexInit
+    from sshcore.kernel._kexinit import KexInit
     from sshcore.testing import CIPHER, MAC
 
     return KexInit(kex, [hostkey], [CIPHER], [CIPHER], [MAC], [MAC], ["none"], ["none"], [], [],
@@ -408,7 +408,7 @@ def test_ignore_debug_tolerated_without_strict_kex(test_registry):
 
 def test_kexinit_not_first_under_strict_kex_is_fatal(test_registry):
     from sshcore.testing import KEX
-    from sshcore._kexinit import STRICT_CLIENT
+    from sshcore.kernel._kexinit import STRICT_CLIENT
 
     server = Connection(pair_configs(test_registry).server)
     init = _kexinit([KEX, STRICT_CLIENT], follows=False)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sshcore._framing import MAX_PACKET_LENGTH, PacketReader, PacketWriter
+from sshcore.kernel._framing import MAX_PACKET_LENGTH, PacketReader, PacketWriter
 from sshcore._wire import uint32
 from sshcore.errors import MACError, RemoteProtocolError
 from sshcore.testing import _Identity, _Mac

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-KERNEL_MODULES = ["sshcore", "sshcore._wire", "sshcore._framing", "sshcore._transport",
-                  "sshcore._userauth", "sshcore._channels", "sshcore.connection",
+KERNEL_MODULES = ["sshcore", "sshcore._wire", "sshcore.kernel._framing", "sshcore.kernel._transport",
+                  "sshcore.kernel._userauth", "sshcore.kernel._channels", "sshcore.connection",
                   "sshcore.registry", "sshcore.hookspecs", "sshcore.negotiate", "sshcore.events",
-                  "sshcore.interfaces", "sshcore.testing", "sshcore.srclimit", "sshcore._timeouts",
+                  "sshcore.interfaces", "sshcore.testing", "sshcore.srclimit", "sshcore.kernel._timeouts",
                   "sshcore.sshd_config", "sshcore.options", "sshcore.clientpolicy", "sshcore.x11"]
 
 

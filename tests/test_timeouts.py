@@ -8,7 +8,7 @@ import time
 import pytest
 
 import sshcore
-from sshcore._timeouts import parse_channel_timeout
+from sshcore.kernel._timeouts import parse_channel_timeout
 from sshcore.errors import ConfigurationError
 from sshcore.testing import TestKey
 

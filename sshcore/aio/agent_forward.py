@@ -23,9 +23,8 @@ import socket
 import tempfile
 from typing import Any
 
-from .. import events as ev
-from ..chanreq import (AgentChannelOpen, AgentForwardingRequest, ExecRequest, ShellRequest,
-                       SubsystemRequest)
+from ..kernel import events as ev
+from ..kernel.chanreq import (AgentChannelOpen, AgentForwardingRequest, ExecRequest, ShellRequest, SubsystemRequest)
 from ..errors import ChannelOpenError, SSHError
 from .channel import SSHServerChannel
 from .forward import (CONNECT_FAILED, SSHTCPChannel, _Bridge, _SocketProtocol,
@@ -137,7 +136,7 @@ async def connect_forwarded_agent(conn: Any, path: str, timeout: float = 10.0) -
     so keys with destination constraints (``ssh-add -h A -h 'A>B'``) can be used from
     the server for the hops they allow, and no others.  An agent without the extension
     is used unbound."""
-    from .._agent_proto import encode_session_bind, reply_length
+    from ..files._agent_proto import encode_session_bind, reply_length
 
     loop = conn._loop
     proof = conn._hostbound_proof()

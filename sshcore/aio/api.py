@@ -56,7 +56,7 @@ def _spawn_proxy(command: str, host: str, port: int, user: str | None) -> tuple[
     """Run ssh's ProxyCommand with one end of a socket pair as its stdin and stdout."""
     import subprocess
 
-    from ..ssh_config import expand_tokens
+    from ..files.ssh_config import expand_tokens
 
     tokens = {"h": host, "p": str(port), "r": user or default_username(), "n": host, "%": "%"}
     ours, theirs = socket.socketpair()
@@ -85,7 +85,7 @@ async def _establish(make_options: Callable[[], ClientOptions]) -> SSHClientConn
     host, port = opts.host, opts.port
     agent_keys: list[Any] = []
     if opts.agent_path:
-        from ..agent import AgentError, SSHAgentClient
+        from ..files.agent import AgentError, SSHAgentClient
 
         try:
             agent_keys = list(await SSHAgentClient(opts.agent_path).get_keys(opts.registry))
@@ -191,7 +191,7 @@ def connect(host: str, port: int | None = None, *, config: Any = _DEFAULT_CONFIG
     ConnectTimeout, RekeyLimit, and the forwards and session defaults (LocalForward,
     RemoteForward, DynamicForward, ClearAllForwardings, ExitOnForwardFailure, SendEnv,
     SetEnv, RequestTTY, RemoteCommand: see :mod:`sshcore.sessionconfig`); ``Match exec``
-    runs its command (see :mod:`sshcore.ssh_config`).  Other keywords that apply get a
+    runs its command (see :mod:`sshcore.files.ssh_config`).  Other keywords that apply get a
     :class:`~sshcore.ConfigWarning`.  Keyword arguments given here override it, as ``-o``
     does on ssh's command line; the rest are those of the resolved connection:
 
@@ -290,7 +290,7 @@ async def listen(host: str = "", port: int = 22, *,
     Authentication is decided by ``server_factory()``'s :class:`SSHServer`, or, when no
     factory is given, by ``authorized_client_keys`` (a file path, ``%u`` expanded) and
     ``passwords`` (a ``{user: password}`` mapping, or a
-    :class:`~sshcore.passwords.PasswordFile` of salted hashes) and, for hostbased auth,
+    :class:`~sshcore.files.passwords.PasswordFile` of salted hashes) and, for hostbased auth,
     ``known_client_hosts`` (a known_hosts-format file of client host keys);
     ``accept_env`` (patterns like sshd's AcceptEnv; default: all) limits the client's
     environment variables that processes get; ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways, and
@@ -330,7 +330,7 @@ async def listen(host: str = "", port: int = 22, *,
     ``subsystem_options`` (or ``sftp_root``); the factory gets the rest.
     """
     # The server's modules load with the first listen(), not with every client's import.
-    from .._timeouts import parse_channel_timeout
+    from ..kernel._timeouts import parse_channel_timeout
     from ..srclimit import SourceLimiter, parse_interval
     from .admission import Admission
     from .server import (SSHAcceptor, SSHServerConnection, _OptionsServer, parse_max_startups,

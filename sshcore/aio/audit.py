@@ -106,7 +106,7 @@ def attach_auditor(conn: Any, callback: Callable[[AuditEvent], Any], addr: str, 
             key = info.get("key")
             fp = None
             if key is not None:
-                from ..keys import fingerprint
+                from ..files.keys import fingerprint
 
                 try:
                     fp = fingerprint(key)

@@ -1,6 +1,6 @@
 """Channel objects (asyncio side) and the callback-style session classes of the seed API.
 
-Requests travel as :mod:`sshcore.chanreq` objects: the kernel decodes what the peer
+Requests travel as :mod:`sshcore.kernel.chanreq` objects: the kernel decodes what the peer
 sends (a channel sees ``event.decoded``) and encodes what we send; a channel reaches
 the kernel only through its connection's channel services (``conn._send_eof``...).
 """
@@ -14,13 +14,10 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import events as ev
-from ..chanreq import (BreakRequest, ChannelRequest, EnvRequest, ExecRequest,
-                       ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest,
-                       SignalRequest, SubsystemRequest, WindowChangeRequest, XonXoffRequest,
-                       decode_term_modes)  # noqa: F401 (decode_term_modes: re-exported)
+from ..kernel import events as ev
+from ..kernel.chanreq import (BreakRequest, ChannelRequest, EnvRequest, ExecRequest, ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest, SignalRequest, SubsystemRequest, WindowChangeRequest, XonXoffRequest, decode_term_modes)  # noqa: F401 (decode_term_modes: re-exported)
 from ..errors import ChannelOpenError, ConnectionLostError, SSHError
-from ..messages import EXTENDED_DATA_STDERR
+from ..kernel.messages import EXTENDED_DATA_STDERR
 from ..clientpolicy import encode_term_modes, session_requests  # noqa: F401 (encode_term_modes: re-exported)
 
 if TYPE_CHECKING:
@@ -249,7 +246,7 @@ class SSHChannel:
 
     async def send_request(self, request: str | ChannelRequest, data: bytes = b"") -> bool:
         """Send a channel request and wait for the peer's answer (True: success).
-        ``request``: a :class:`~sshcore.chanreq.ChannelRequest` (``PtyRequest``...),
+        ``request``: a :class:`~sshcore.kernel.chanreq.ChannelRequest` (``PtyRequest``...),
         or any request name with its raw ``data`` (the escape hatch for requests
         sshcore does not know)."""
         conn = self._live()

@@ -8,18 +8,14 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .. import events as ev
-from ..config import ConnectionConfig
-from ..chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest,
-                       ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen,
-                       ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply,
-                       GlobalRequest, HostKeysProofReply, HostKeysProveRequest, HostKeysRequest,
-                       StreamlocalForwardRequest, TcpipForwardRequest, hostkeys_proof_data)
+from ..kernel import events as ev
+from ..kernel.config import ConnectionConfig
+from ..kernel.chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest, ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen, ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply, GlobalRequest, HostKeysProofReply, HostKeysProveRequest, HostKeysRequest, StreamlocalForwardRequest, TcpipForwardRequest, hostkeys_proof_data)
 from ..errors import (SSHError, TooManySessionsError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
 from ..clientpolicy import (HostKeyChecker, UnknownHost, auth_answer, exhausted_message,
                             rejection_message)
-from ..keys import KnownHosts, add_known_host, fingerprint
+from ..files.keys import KnownHosts, add_known_host, fingerprint
 from ..options import DEFAULT_KEY_FILES, default_username, load_client_keys  # noqa: F401
 from ..sessionconfig import SessionConfig
 from .channel import SSHClientChannel, SSHClientSession
@@ -194,7 +190,7 @@ class SSHClientConnection(SSHConnection):
     async def _learn_host_keys(self, blobs: Sequence[bytes]) -> None:
         """UpdateHostKeys: have the server prove the host keys known_hosts lacks, then
         record them (never replacing a recorded key of the same type)."""
-        from ..keys import decode_public_blob
+        from ..files.keys import decode_public_blob
 
         paths = self._trusted_by
         table, _ = KnownHosts.load(paths)

@@ -1,4 +1,4 @@
-"""A server configured by an sshd_config file (:mod:`sshcore.sshd_config`).
+"""A server configured by an sshd_config file (:mod:`sshcore.files.sshd_config`).
 
 :func:`listen_options` maps the file's keywords to :func:`~sshcore.listen` keywords and
 a :class:`ConfiguredServer` factory, which decides what depends on the user or the
@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..keys import AuthorizedKeys
-from ..sshd_config import SshdConfig, match_user_pattern
+from ..files.keys import AuthorizedKeys
+from ..files.sshd_config import SshdConfig, match_user_pattern
 from .audit import sanitize
 from .server import SSHServer
 
@@ -83,7 +83,7 @@ class ConfiguredServer(SSHServer):
         """AllowUsers / DenyUsers (``USER`` or ``USER@HOST`` patterns, HOST an address
         pattern or CIDR block), as sshd applies them."""
         addr = self._addr or ""
-        from ..sshd_config import _match_address
+        from ..files.sshd_config import _match_address
 
         def hits(entry: str) -> bool:
             upat, sep, hpat = entry.partition("@")
@@ -144,7 +144,7 @@ class ConfiguredServer(SSHServer):
         path = self.config.get("revokedkeys")
         if path is None:
             return False
-        from ..krl import key_revoked
+        from ..files.krl import key_revoked
 
         # A KRL (ssh-keygen -k) or a file of public keys, as listen(revoked_keys=) reads it.
         return key_revoked(path, key) is not None

@@ -1,9 +1,9 @@
-"""asyncio Protocol driving the sans-I/O :class:`sshcore.connection.Connection`.
+"""asyncio Protocol driving the sans-I/O :class:`sshcore.kernel.connection.Connection`.
 
 No protocol logic here: bytes go into the kernel, events come out and are routed to
 channel objects, host-key / auth decisions are taken (maybe asynchronously) and fed
 back, and ``data_to_send()`` is written.  Messages are the kernel's: requests and
-channel opens go to it as :mod:`sshcore.chanreq` objects and come back decoded in its
+channel opens go to it as :mod:`sshcore.kernel.chanreq` objects and come back decoded in its
 events; nothing here encodes or parses SSH wire data.
 
 Only this class holds the kernel (``self._conn``).  The channel objects and helpers of
@@ -20,10 +20,10 @@ import logging
 import socket
 from typing import Any, Callable
 
-from .. import events as ev
-from ..chanreq import ChannelOpenData, ChannelRequest, GlobalReply, GlobalRequest
-from ..connection import Connection
-from ..config import ConnectionConfig
+from ..kernel import events as ev
+from ..kernel.chanreq import ChannelOpenData, ChannelRequest, GlobalReply, GlobalRequest
+from ..kernel.connection import Connection
+from ..kernel.config import ConnectionConfig
 from ..errors import (ChannelOpenError, ChannelOpenFailureReason, ConnectionLostError,
                       DisconnectError, DisconnectReason, ProtocolError, RemoteProtocolError,
                       SSHError)
@@ -491,7 +491,7 @@ class SSHConnection(asyncio.BufferedProtocol):
 
     def global_request_received(self, request: str, data: bytes,
                                 decoded: GlobalRequest | None = None) -> Any:
-        """Return True/False, reply data (bytes or a :class:`~sshcore.chanreq.GlobalReply`,
+        """Return True/False, reply data (bytes or a :class:`~sshcore.kernel.chanreq.GlobalReply`,
         meaning success) or an awaitable of either.  ``decoded``: the kernel's typed
         reading of ``data`` (None for an unknown request)."""
         return False
@@ -600,7 +600,7 @@ class SSHConnection(asyncio.BufferedProtocol):
     async def open_channel(self, channel_type: str | ChannelOpenData, chan: Any,
                            data: bytes = b"") -> bytes:
         """Open a channel and bind it to ``chan`` (an SSHChannel); returns the
-        confirmation data.  ``channel_type``: a :class:`~sshcore.chanreq.ChannelOpenData`
+        confirmation data.  ``channel_type``: a :class:`~sshcore.kernel.chanreq.ChannelOpenData`
         (type and payload), or a type name with its raw ``data``."""
         assert self._conn is not None
         local_id = self._call(self._conn.open_channel, channel_type, data, chan.window_size,

@@ -13,7 +13,7 @@ The pieces, shared by client and server:
 * SOCKS 4/4a/5 parsing for dynamic forwarding (``ssh -D``).
 
 What the channel opens and forwarding requests carry is the kernel's
-(:mod:`sshcore.chanreq`: ``DirectTcpipOpen``, ``ForwardedStreamlocalOpen``...).
+(:mod:`sshcore.kernel.chanreq`: ``DirectTcpipOpen``, ``ForwardedStreamlocalOpen``...).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..chanreq import ChannelOpenData, DirectTcpipOpen
+from ..kernel.chanreq import ChannelOpenData, DirectTcpipOpen
 from ..errors import ChannelOpenError, ChannelOpenFailureReason, SSHError
 from .channel import HIGH_WATER, SSHChannel
 from .process import SSHStreamReader, SSHStreamWriter

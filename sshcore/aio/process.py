@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..chanreq import EOWRequest
+from ..kernel.chanreq import EOWRequest
 from ..errors import ConnectionLostError, ProcessError, SSHError
-from ..messages import EXTENDED_DATA_STDERR
+from ..kernel.messages import EXTENDED_DATA_STDERR
 from .channel import SSHClientChannel, SSHClientSession, SSHServerChannel, SSHServerSession
 
 #: ``create_process(stderr=STDOUT)``: the remote stderr arrives merged into stdout.

@@ -11,17 +11,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import events as ev
-from ..config import ConnectionConfig
+from ..kernel import events as ev
+from ..kernel.config import ConnectionConfig
 from ..errors import ChannelOpenError, ChannelOpenFailureReason, ConfigurationError, SSHError
-from ..keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate,
-                    user_certificate_options)
-from ..chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest,
-                       ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen,
-                       ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply,
-                       GlobalRequest, HostKeysProofReply, HostKeysProveRequest, HostKeysRequest,
-                       NoMoreSessionsRequest, StreamlocalForwardRequest, TcpipForwardRequest,
-                       hostkeys_proof_data)
+from ..files.keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate, user_certificate_options)
+from ..kernel.chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest, ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen, ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply, GlobalRequest, HostKeysProofReply, HostKeysProveRequest, HostKeysRequest, NoMoreSessionsRequest, StreamlocalForwardRequest, TcpipForwardRequest, hostkeys_proof_data)
 from .x11 import X11ForwardingServerChannel
 from .forward import (PROHIBITED, SSHTCPChannel, bridge_on_new_channel, connect_bridge,
                       listen_local, run_stream_handler)
@@ -162,7 +156,7 @@ class _OptionsServer(SSHServer):
         self._x11_forwarding = x11_forwarding
         self._ak_source = authorized_client_keys
         # A {user: password} mapping, or an object with verify(user, password) (a
-        # sshcore.passwords.PasswordFile of salted hashes).
+        # sshcore.files.passwords.PasswordFile of salted hashes).
         self._passwords: Any = passwords if hasattr(passwords, "verify") else dict(passwords or {})
         self._registry = registry
         self._kch_source = known_client_hosts
@@ -416,8 +410,8 @@ class SSHServerConnection(SSHConnection):
     revoked_keys: Any = None
 
     def _revoked(self, key: Any) -> bool:
-        from ..keys import fingerprint
-        from ..krl import key_revoked
+        from ..files.keys import fingerprint
+        from ..files.krl import key_revoked
 
         why = key_revoked(self.revoked_keys, key)
         if why is not None:

@@ -34,8 +34,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import chanreq
-from .. import events as ev
+from ..kernel import chanreq
+from ..kernel import events as ev
 from ..errors import ChannelOpenError, SSHError
 from ..x11 import (MAX_SETUP, MIT_MAGIC_COOKIE, X11_TIMEOUT_SLACK, Display, X11Error,
                    check_x11_request, fake_cookie, parse_display, parse_setup,

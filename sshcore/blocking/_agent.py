@@ -1,17 +1,17 @@
-"""The SSH agent, spoken over a blocking Unix socket (messages from :mod:`sshcore._agent_proto`)."""
+"""The SSH agent, spoken over a blocking Unix socket (messages from :mod:`sshcore.files._agent_proto`)."""
 
 from __future__ import annotations
 
 import socket
 from typing import Any
 
-from .. import _agent_proto as proto
-from ..agent import AgentError, AgentKey
+from ..files import _agent_proto as proto
+from ..files.agent import AgentError, AgentKey
 from ..errors import KeyImportError
 
 
 def _request(path: str, request: bytes, timeout: float = 30.0) -> bytes:
-    """Send one framed request (from :mod:`sshcore._agent_proto`); the reply's body."""
+    """Send one framed request (from :mod:`sshcore.files._agent_proto`); the reply's body."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
@@ -51,7 +51,7 @@ class BlockingAgentKey(AgentKey):
 
 
 def agent_keys(path: str, registry: Any = None) -> list[Any]:
-    from ..keys import decode_public_blob
+    from ..files.keys import decode_public_blob
 
     agent = _SyncAgent(path)
     keys = []

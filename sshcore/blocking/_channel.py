@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..chanreq import ChannelRequest, SignalRequest, WindowChangeRequest
+from ..kernel.chanreq import ChannelRequest, SignalRequest, WindowChangeRequest
 from ..errors import LocalProtocolError, ProcessError
 from ._driver import ChannelState, Chunks, Driver
 

@@ -20,9 +20,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .. import events as ev
+from ..kernel import events as ev
 from ..clientpolicy import UnknownHost, parse_exit_request, rejection_message
-from ..connection import Connection
+from ..kernel.connection import Connection
 from ..errors import (ChannelOpenError, ConnectionLostError, DisconnectError, DisconnectReason,
                       HostKeyNotVerifiableError, PermissionDeniedError, ProtocolError, SSHError)
 
@@ -113,7 +113,7 @@ class ChannelState:
 
 
 class Driver:
-    """Runs a kernel :class:`~sshcore.connection.Connection` over ``sock`` in a thread.
+    """Runs a kernel :class:`~sshcore.kernel.connection.Connection` over ``sock`` in a thread.
 
     ``handler`` (the client or server policy) gets the events the driver does not
     handle itself, under the lock.

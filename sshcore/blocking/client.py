@@ -9,8 +9,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..chanreq import ChannelOpenData, DirectTcpipOpen
-from ..connection import Connection
+from ..kernel.chanreq import ChannelOpenData, DirectTcpipOpen
+from ..kernel.connection import Connection
 from ..errors import (ChannelListenError, ChannelOpenError, ConfigurationError, ConnectError, ProtocolError,
                       ProtocolVersionError, SSHError, TooManySessionsError)
 from ..options import (DEFAULT_CONFIG, ClientOptions, client_options, closed_before_banner,

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import (ChannelOpenError, HostKeyNotVerifiableError, PermissionDeniedError,
                       SSHError)
-from ..keys import KnownHosts, add_known_host
+from ..files.keys import KnownHosts, add_known_host
 from . import SSHTimeoutError
 from .client import SSHClientConnection, connect
 

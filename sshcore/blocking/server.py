@@ -12,8 +12,8 @@ Enough for a test double in a few lines::
         ... ssh -p server.port ...
 
 Authentication uses the asyncio server's option-based decisions (``authorized_client_keys``
-as an authorized_keys path or :class:`~sshcore.keys.AuthorizedKeys`, ``passwords`` as
-a mapping or a :class:`~sshcore.passwords.PasswordFile`).  Sessions take ``env``,
+as an authorized_keys path or :class:`~sshcore.files.keys.AuthorizedKeys`, ``passwords`` as
+a mapping or a :class:`~sshcore.files.passwords.PasswordFile`).  Sessions take ``env``,
 ``pty-req``, ``exec`` and ``shell`` requests; other channel types and subsystems are
 refused.  Each connection has its own I/O thread (:mod:`sshcore.blocking`), each
 session's handler its own thread.
@@ -28,13 +28,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import events as ev
-from ..chanreq import EnvRequest, ExecRequest, ExitStatusRequest, PtyRequest, ShellRequest
-from ..chanreq import WindowChangeRequest
-from ..config import ConnectionConfig
-from ..connection import Connection
+from ..kernel import events as ev
+from ..kernel.chanreq import (EnvRequest, ExecRequest, ExitStatusRequest, PtyRequest, ShellRequest)
+from ..kernel.chanreq import WindowChangeRequest
+from ..kernel.config import ConnectionConfig
+from ..kernel.connection import Connection
 from ..errors import ChannelOpenFailureReason, SSHError
-from ..keys import KeyOptions
+from ..files.keys import KeyOptions
 from ..options import ServerOptions
 from ._channel import ChannelBase, ChannelFile
 from ._driver import ChannelState, Driver

@@ -120,7 +120,7 @@ def _stream_pair(reg: Any) -> tuple[str, str]:
 
 
 def _default_host_key(env: OpenSSH, reg: Any) -> Any:
-    from ..keys import read_private_key
+    from ..files.keys import read_private_key
 
     return read_private_key(env.host_key("ssh-ed25519"), registry=reg)
 
@@ -337,7 +337,7 @@ def _check(family: str, name: str, provider: str | None, *, vectors: Any, size: 
         report.ran.append(f"{report.vectors} known-answer vector(s)")
     env, owned = _env(openssh)
     try:
-        from ..keys import read_private_key
+        from ..files.keys import read_private_key
 
         user_key = read_private_key(env.user_key, registry=reg)
         hk = host_key if host_key is not None else _default_host_key(env, reg)
@@ -462,7 +462,7 @@ def check_host_key(name: str, provider: str | None = None, *, vectors: Any = Non
     reg, desc = _registry("host_key", name, provider, registry)
     env, owned = _env(openssh)
     try:
-        from ..keys import generate_private_key, read_private_key
+        from ..files.keys import generate_private_key, read_private_key
 
         path = None
         if key is None and env.knows_key_type(desc.key_type):
@@ -499,7 +499,7 @@ def _askpass(env: OpenSSH) -> dict[str, str]:
 
 def _builtin_auth(name: str, env: OpenSSH) -> AuthSetup:
     if name == "publickey":
-        from ..keys import generate_private_key
+        from ..files.keys import generate_private_key
 
         stranger = generate_private_key("ssh-ed25519")
         return AuthSetup(client_options={"password": None},

@@ -16,12 +16,12 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .._framing import PacketReader, PacketWriter
-from .._kexinit import KexInit, negotiate
+from ..kernel._framing import PacketReader, PacketWriter
+from ..kernel._kexinit import KexInit, negotiate
 from .._wire import SSHReader
 from ..errors import SSHError
 from ..interfaces import KexContext, KexStep
-from ..messages import MessageType as M
+from ..kernel.messages import MessageType as M
 
 TIMEOUT = 20.0
 VERSION = "SSH-2.0-sshcore_conformance_hostile"

@@ -200,7 +200,7 @@ async def inprocess_pair(registry: Any = None, *, host_key: Any = None,
     key is made unless ``host_key`` is given, and the client trusts exactly that key.
     """
     from .. import connect
-    from ..keys import generate_private_key
+    from ..files.keys import generate_private_key
     from ..registry import connection_registry
 
     reg = connection_registry(registry)

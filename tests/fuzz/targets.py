@@ -21,8 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from sshcore import events as ev
-from sshcore._framing import MAX_PAYLOAD, PacketReader, PacketWriter
-from sshcore._kexinit import KexInit, negotiate
+from sshcore.kernel._framing import MAX_PAYLOAD, PacketReader, PacketWriter
+from sshcore.kernel._kexinit import KexInit, negotiate
 from sshcore._wire import boolean, name_list, string, uint32
 from sshcore.errors import KeyImportError, ProtocolError, RemoteProtocolError
 
@@ -113,7 +113,7 @@ def _zlib() -> Any:
 
 @target
 def packet_reader(data: bytes) -> None:
-    """:class:`sshcore._framing.PacketReader` in each mode (none, cipher+MAC, EtM, AEAD,
+    """:class:`sshcore.kernel._framing.PacketReader` in each mode (none, cipher+MAC, EtM, AEAD,
     with or without zlib), fed in fuzz-chosen chunk sizes."""
     c = Cursor(data)
     mode, step = c.byte(), c.byte() or 1

@@ -5,9 +5,9 @@ exchange through the registry's kex plugins, NEWKEYS, the keys derived as RFC 42
 section 7.2 says), and from then on sends whatever the test tells it to, encrypted or in
 clear, legal or not, without any state machine of its own.  That is the point: the
 kernel under test must refuse what this peer sends, so the peer may not share the
-kernel's rules.  It shares only its codec and framing: :class:`~sshcore._framing.PacketWriter`
-and :class:`~sshcore._framing.PacketReader`, :class:`~sshcore._kexinit.KexInit`,
-:func:`~sshcore._kexinit.negotiate` and :func:`~sshcore._kexinit.derive_key`.
+kernel's rules.  It shares only its codec and framing: :class:`~sshcore.kernel._framing.PacketWriter`
+and :class:`~sshcore.kernel._framing.PacketReader`, :class:`~sshcore.kernel._kexinit.KexInit`,
+:func:`~sshcore.kernel._kexinit.negotiate` and :func:`~sshcore.kernel._kexinit.derive_key`.
 
 Both directions:
 
@@ -23,9 +23,8 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from sshcore._framing import PacketReader, PacketWriter
-from sshcore._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit,
-                              derive_key, negotiate)
+from sshcore.kernel._framing import PacketReader, PacketWriter
+from sshcore.kernel._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, derive_key, negotiate)
 from sshcore._wire import SSHReader, boolean, byte, string, uint32
 from sshcore.interfaces import KexContext
 from sshcore.messages import MessageType as M

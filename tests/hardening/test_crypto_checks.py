@@ -295,7 +295,7 @@ def test_good_hand_made_packets_are_accepted(real_registry, ed25519_key):
 def test_our_padding_is_at_least_4_bytes_and_block_aligned():
     """What our server sends passes the same checks (the raw peer's reader enforces
     them) for every payload length across a block."""
-    from sshcore._framing import PacketWriter
+    from sshcore.kernel._framing import PacketWriter
 
     w = PacketWriter()
     for n in range(1, 40):

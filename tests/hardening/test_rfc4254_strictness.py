@@ -274,7 +274,7 @@ def test_our_client_and_server_agree_on_eow(test_registry):
 
 
 # Checks the kernel had before this file, with no test of their own until now: each
-# test below was seen to fail with its check taken out of sshcore/_channels.py.
+# test below was seen to fail with its check taken out of sshcore/kernel/_channels.py.
 
 @pytest.mark.parametrize("sequence", ["data-after-eof", "ext-data-after-eof", "duplicate-eof",
                                       "data-after-close", "second-close"])

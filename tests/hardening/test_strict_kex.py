@@ -7,7 +7,7 @@ import pytest
 from conftest import PASSWORD, USER, assert_serves, client, run, serve
 from rawpeer import RawPeer, ext_info, hostile_server
 
-from sshcore._framing import PacketWriter
+from sshcore.kernel._framing import PacketWriter
 from sshcore._wire import byte, string, uint32
 from sshcore.connection import Connection
 from sshcore.errors import DisconnectReason as R

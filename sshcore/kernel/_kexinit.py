@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._wire import SSHReader, boolean, byte, name_list, uint32
-from .errors import KeyExchangeError
+from .._wire import SSHReader, boolean, byte, name_list, uint32
+from ..errors import KeyExchangeError
 from .messages import MessageType
 from .negotiate import choose, choose_kex
 

@@ -2,7 +2,7 @@
 
 The kernel runs the protocol (method lists, partial success, banners, attempt limits);
 the methods themselves are plugins (:class:`sshcore.interfaces.AuthMethod`).  The
-connection that owns this layer is seen only through :class:`sshcore._layer._LayerHost`.
+connection that owns this layer is seen only through :class:`sshcore.kernel._layer._LayerHost`.
 
 Client theory of operation::
 
@@ -30,10 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import events as ev
 from ._kexinit import shared_names
-from ._wire import SSHReader, boolean, byte, name_list, string
-from .errors import (DisconnectReason, LocalProtocolError, NoMoreAuthMethodsError,
-                     RemoteProtocolError, ServiceNotAvailableError)
-from .interfaces import AuthAsk, AuthDone, AuthSend, ClientAuthContext, ServerAuthContext
+from .._wire import SSHReader, boolean, byte, name_list, string
+from ..errors import (DisconnectReason, LocalProtocolError, NoMoreAuthMethodsError, RemoteProtocolError, ServiceNotAvailableError)
+from ..interfaces import AuthAsk, AuthDone, AuthSend, ClientAuthContext, ServerAuthContext
 from .messages import MessageType
 
 if TYPE_CHECKING:

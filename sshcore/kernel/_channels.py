@@ -28,14 +28,14 @@ data" does, its window credited back.  ``eow@openssh.com`` (OpenSSH PROTOCOL 2.1
 peer reads no more) drops the channel's queued and future data, as nchan.c
 chan_rcvd_eow does by closing the descriptor that feeds the channel; stderr still flows.
 
-What the peer's requests and opens carry is decoded here, with :mod:`sshcore.chanreq`,
+What the peer's requests and opens carry is decoded here, with :mod:`sshcore.kernel.chanreq`,
 before any event: the events hold the typed objects, and malformed data (a truncated
 pty-req, a direct-tcpip open with trailing bytes) is a PROTOCOL_ERROR disconnect, as
 OpenSSH's ``sshpkt_fatal`` makes it.  Names the kernel does not know pass through as
 bytes.
 
 The connection that owns this layer is seen only through
-:class:`sshcore._layer._LayerHost` (so this module never imports ``connection``).
+:class:`sshcore.kernel._layer._LayerHost` (so this module never imports ``connection``).
 """
 
 from __future__ import annotations
@@ -45,10 +45,9 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from ._wire import SSHReader, boolean, byte, string, uint32
-from .chanreq import (decode_channel_open, decode_channel_request, decode_global_reply,
-                      decode_global_request)
-from .errors import LocalProtocolError, RemoteProtocolError
+from .._wire import SSHReader, boolean, byte, string, uint32
+from .chanreq import (decode_channel_open, decode_channel_request, decode_global_reply, decode_global_request)
+from ..errors import LocalProtocolError, RemoteProtocolError
 from .messages import EXTENDED_DATA_STDERR, MessageType
 
 if TYPE_CHECKING:

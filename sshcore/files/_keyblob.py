@@ -1,16 +1,16 @@
 """Public key blobs decoded by whichever signature plugin knows their type.
 
-Its own module so that both :mod:`sshcore.keys` and the certificate signer
-(``_keysign``, which ``sshcore.keys`` re-exports) use it without importing each other.
+Its own module so that both :mod:`sshcore.files.keys` and the certificate signer
+(``_keysign``, which ``sshcore.files.keys`` re-exports) use it without importing each other.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._wire import SSHReader
-from .errors import KeyImportError, SSHError
-from .registry import Registry, default_registry
+from .._wire import SSHReader
+from ..errors import KeyImportError, SSHError
+from ..registry import Registry, default_registry
 
 
 def decode_public_blob(blob: bytes, registry: Registry | None = None) -> Any:

@@ -1,7 +1,7 @@
 """What the kernel's sub-layers see of the connection that owns them.
 
 ``_userauth`` (RFC 4252) and ``_channels`` (RFC 4254) run inside a
-:class:`~sshcore.connection.Connection`, which imports them; they in turn need a few of
+:class:`~sshcore.kernel.connection.Connection`, which imports them; they in turn need a few of
 its services: send a payload, emit an event, read the clock and some transport state,
 and report back (authentication succeeded, a channel opened).  :class:`_LayerHost`
 names exactly those, so the sub-layers depend on this small interface rather than on
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from . import events as ev
     from .config import ConnectionConfig
-    from .interfaces import PublicKey
-    from .registry import Registry
+    from ..interfaces import PublicKey
+    from ..registry import Registry
 
 __all__ = ["_LayerHost"]
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError, KeyImportError, KeyPassphraseError
+from ..errors import ConfigurationError, KeyImportError, KeyPassphraseError
 
 #: ssh-keygen -t names -> our key type names (ecdsa picks its curve from -b).
 _SHORT_TYPES = {"ed25519": "ssh-ed25519", "ed448": "ssh-ed448", "rsa": "ssh-rsa", "dsa": "ssh-dss"}
@@ -37,7 +37,7 @@ def type_label(key_type: str) -> str:
 
 def describe(key: Any, hash_name: str = "sha256") -> str:
     """``BITS FINGERPRINT COMMENT (TYPE)``, the shape of ``ssh-keygen -l -f``."""
-    from .keys import fingerprint
+    from ..files.keys import fingerprint
 
     comment = getattr(key, "comment", "") or "no comment"
     return f"{key.bits} {fingerprint(key, hash_name)} {comment} ({type_label(key.key_type)})"
@@ -62,7 +62,7 @@ async def load_private_asking(path: str | Path, passphrase: str | None, prompter
                               attempts: int = 3) -> Any:
     """Read a private key, asking for its passphrase (terminal or SSH_ASKPASS, as ssh
     does) when it is encrypted and none was given.  An empty answer gives up."""
-    from .keys import read_private_key
+    from ..files.keys import read_private_key
 
     try:
         return read_private_key(path, passphrase)
@@ -93,7 +93,7 @@ def _write_private(path: Path, data: bytes, force: bool) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .keys import export_private_key, export_public_key, fingerprint, generate_private_key
+    from ..files.keys import (export_private_key, export_public_key, fingerprint, generate_private_key)
 
     key_type = resolve_type(args.type, args.bits)
     options = {"bits": args.bits} if args.bits and key_type in ("ssh-rsa", "ssh-dss") else {}
@@ -117,7 +117,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def public_of(path: Path, passphrase: str | None, prompter: Any) -> Any:
     """The public key of FILE: FILE itself if it is one, else FILE.pub, else the private
     key (asking for its passphrase), as ssh-keygen does."""
-    from .keys import read_public_key
+    from ..files.keys import read_public_key
 
     for candidate in (path, Path(f"{path}.pub")):
         if candidate.exists():
@@ -135,7 +135,7 @@ def cmd_info(args: argparse.Namespace, prompter: Any) -> int:
 
 
 def cmd_convert(args: argparse.Namespace, prompter: Any) -> int:
-    from .keys import export_private_key, export_public_key
+    from ..files.keys import export_private_key, export_public_key
 
     path = Path(args.file).expanduser()
     if args.public:
@@ -168,8 +168,7 @@ def _certificate_path(pub: Path) -> Path:
 
 def cmd_sign(args: argparse.Namespace, prompter: Any) -> int:
     """``ssh-keygen -s CA -I ID [-h] [-n P,...] [-V INTERVAL] [-z SERIAL] [-O OPT] KEY.pub...``"""
-    from .keys import (HOST_CERT, USER_CERT, parse_cert_options, parse_validity,
-                       public_key_line, read_public_key, sign_certificate)
+    from ..files.keys import (HOST_CERT, USER_CERT, parse_cert_options, parse_validity, public_key_line, read_public_key, sign_certificate)
 
     ca = load_private_interactive(Path(args.ca).expanduser(), args.passphrase, prompter)
     cert_type = HOST_CERT if args.host else USER_CERT

@@ -11,8 +11,8 @@ import os
 import struct
 from typing import Any
 
-from ._wire import pack_u32, unpack_u32_from
-from .errors import CompressionError, MACError, RemoteProtocolError
+from .._wire import pack_u32, unpack_u32_from
+from ..errors import CompressionError, MACError, RemoteProtocolError
 
 #: Largest packet_length we accept (OpenSSH uses 256 KiB; RFC 4253 demands >= 35000).
 MAX_PACKET_LENGTH = 256 * 1024

@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._wire import SSHReader, string, uint32, uint64
+from .._wire import SSHReader, string, uint32, uint64
 from ._keyblob import decode_public_blob
-from .errors import ConfigurationError, KeyImportError, SSHError
+from ..errors import ConfigurationError, KeyImportError, SSHError
 
 CERT_SUFFIX = "-cert-v01@openssh.com"
 USER_CERT, HOST_CERT = 1, 2
@@ -60,7 +60,7 @@ def sign_certificate(ca: Any, key: Any, *, key_id: str, principals: Sequence[str
 
     :returns: the certificate as the key plugin's certificate type (``key_type``,
         ``public_blob``, ``principals``...); write it with
-        :func:`sshcore.keys.public_key_line`.
+        :func:`sshcore.files.keys.public_key_line`.
     :raises ConfigurationError: bad arguments.
     :raises KeyImportError: the CA cannot sign, or no plugin reads the certificate."""
     if cert_type not in (USER_CERT, HOST_CERT):

@@ -42,15 +42,11 @@ from typing import Any
 
 from . import events as ev
 from ._framing import PacketReader, PacketWriter
-from ._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, Negotiated,
-                       derive_key, guess_was_right, negotiate, shared_names)
-from ._wire import SSHReader, byte, string, uint32
+from ._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, Negotiated, derive_key, guess_was_right, negotiate, shared_names)
+from .._wire import SSHReader, byte, string, uint32
 from .config import ConnectionConfig
-from .errors import (DisconnectError, DisconnectReason, HostKeyNotVerifiableError,
-                     KeyExchangeError, LocalProtocolError, ProtocolError,
-                     ProtocolVersionError, RemoteProtocolError, SSHError,
-                     ServiceNotAvailableError)
-from .interfaces import KexCompute, KexContext, KexResult, KexStep
+from ..errors import (DisconnectError, DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError, LocalProtocolError, ProtocolError, ProtocolVersionError, RemoteProtocolError, SSHError, ServiceNotAvailableError)
+from ..interfaces import KexCompute, KexContext, KexResult, KexStep
 from .messages import KEX_FIRST, KEX_LAST, MessageType
 
 logger = logging.getLogger("sshcore.transport")
@@ -94,7 +90,7 @@ class _KexRun:
 
 
 class Transport:
-    """The transport half of :class:`sshcore.connection.Connection`.
+    """The transport half of :class:`sshcore.kernel.connection.Connection`.
 
     Slotted, as are the objects it holds: a server keeps one per connection, most of
     them idle; state needed only for a while (the version exchange's buffers, a key
@@ -608,7 +604,7 @@ class Transport:
             raise KeyExchangeError(f"key exchange failed: {exc}") from exc
 
     def provide_compute_result(self, job: int, result: Any) -> None:
-        """The result of a :class:`~sshcore.events.ComputeRequested` job: the key
+        """The result of a :class:`~sshcore.kernel.events.ComputeRequested` job: the key
         exchange goes on, and the packets that waited for it are processed."""
         kex = self._take_job(job)
         if kex is None:

@@ -20,7 +20,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ._channels import Channel, ChannelLayer
@@ -31,7 +31,7 @@ __all__ = ["parse_channel_timeout", "ChannelTimeouts"]
 def parse_channel_timeout(spec: str | Mapping[str, float] | None) -> dict[str, float]:
     """sshd's ``ChannelTimeout type=interval [type=interval ...]`` (or ``none``), or a
     mapping, as ``{pattern: seconds}`` in order; 0 means no timeout for that type."""
-    from .srclimit import parse_interval
+    from ..srclimit import parse_interval
 
     if spec is None:
         return {}

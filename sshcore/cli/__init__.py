@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import _cli_ssh_flags as ssh_flags
-from .errors import KeyImportError, SSHError
-from .sessionconfig import SessionConfig, session_keywords, tty_wanted
+from . import _ssh_flags as ssh_flags
+from ..errors import KeyImportError, SSHError
+from ..sessionconfig import SessionConfig, session_keywords, tty_wanted
 
 DEFAULT_HOST_KEY = Path("~/.local/share/sshcore/ssh_host_ed25519_key")
 DEFAULT_PASSWORD_FILE = os.path.expanduser("~/.local/share/sshcore/passwords")
@@ -150,7 +150,7 @@ def _auth_options(opts: dict[str, str], user: str | None, host: str,
 
 
 def _cmd_algorithms(args: argparse.Namespace) -> int:
-    from .registry import default_registry
+    from ..registry import default_registry
 
     reg = default_registry()
     titles = {"kex": "Key exchange", "signature": "Host key / signature", "cipher": "Cipher",
@@ -177,7 +177,7 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
 
 
 def _ensure_host_key(path: Path) -> Path:
-    from .keys import export_private_key, generate_private_key, public_key_line
+    from ..files.keys import export_private_key, generate_private_key, public_key_line
 
     path = path.expanduser()
     if not path.exists():
@@ -196,7 +196,7 @@ def _subsystems(specs: list[str] | None) -> dict[str, str]:
     """``--subsystem NAME=COMMAND`` options.  Subsystems from plugins (sftp, from
     sshcore-sftp) are served by the plugin unless named here; without the sftp plugin,
     OpenSSH's sftp-server serves sftp when it is installed."""
-    from .registry import default_registry
+    from ..registry import default_registry
 
     table: dict[str, str] = {}
     for spec in specs or []:
@@ -213,15 +213,15 @@ def _subsystems(specs: list[str] | None) -> dict[str, str]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from ._cli_serve import load_config
-    from .keys import read_private_key
+    from ._serve import load_config
+    from ..files.keys import read_private_key
 
     config = load_config(args.config_file) if args.config_file else None
     args._config = config
     if config is not None and args.authorized_keys and not config.is_set("authorizedkeysfile"):
         config.options["authorizedkeysfile"] = [args.authorized_keys]
     if args.test_config:  # sshd -T: the effective configuration, and nothing else
-        from ._cli_serve import dump_config
+        from ._serve import dump_config
 
         print(dump_config(config, args.connection_spec), end="")
         return 0
@@ -233,10 +233,10 @@ async def _serve(args: argparse.Namespace) -> int:
     authorized = args.authorized_keys or os.path.expanduser("~/.ssh/authorized_keys")
     passwords = None
     if args.password_file:
-        from .passwords import PasswordFile
+        from ..files.passwords import PasswordFile
 
         passwords = PasswordFile.read(args.password_file)
-    from .registry import default_registry
+    from ..registry import default_registry
 
     subsystems = _subsystems(args.subsystem)
     sftp_root = None  # by default the whole file system, from the home directory (as sshd)
@@ -269,9 +269,9 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
                       sftp_root: str | None, pool: Any) -> int:
     import asyncio
 
-    from . import listen
-    from ._cli_serve import SyslogFileAudit, serve_valid_users
-    from .keys import fingerprint
+    from .. import listen
+    from ._serve import SyslogFileAudit, serve_valid_users
+    from ..files.keys import fingerprint
 
     audit = (SyslogFileAudit(args.log_file, serve_valid_users(passwords))
              if args.log_file else None)
@@ -286,7 +286,7 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
     addresses = [(host or "127.0.0.1", int(port))]
     config = getattr(args, "_config", None)
     if config is not None:  # the file's settings win over the command line's defaults
-        from ._cli_serve import configured_options
+        from ._serve import configured_options
 
         addresses, file_options = configured_options(config, addresses[0], passwords)
         options.update(file_options)
@@ -316,7 +316,7 @@ async def _serve_with(args: argparse.Namespace, host: str, port: str, keys: list
 async def _listen_all(listen: Any, addresses: list[tuple[str, int]],
                       options: dict[str, Any]) -> list[Any]:
     """One listener per address, sharing one per-source table."""
-    from .srclimit import SourceLimiter
+    from ..srclimit import SourceLimiter
 
     if "source_limiter" not in options:
         options["source_limiter"] = SourceLimiter(
@@ -360,7 +360,7 @@ def _parse_options(opts: list[str]) -> dict[str, str]:
 
 
 def raise_config(message: str) -> None:
-    from .errors import ConfigurationError
+    from ..errors import ConfigurationError
 
     raise ConfigurationError(message)
 
@@ -385,7 +385,7 @@ class _LocalTerminal:
         """The local terminal's modes, for the pty request (as ssh sends them)."""
         import termios
 
-        from .aio.ttymodes import modes_from_attrs
+        from ..aio.ttymodes import modes_from_attrs
 
         try:
             return modes_from_attrs(termios.tcgetattr(sys.stdin.fileno()))
@@ -415,10 +415,10 @@ class _LocalTerminal:
 async def _identities(paths: list[str] | None, prompter: Prompter | None) -> list[Any] | None:
     """The -i key files (every format), asking for passphrases as ssh does; without -i,
     the default ~/.ssh/id_* files (encrypted ones only when a prompt can be answered)."""
-    from ._cli_keys import load_private_asking
-    from .aio.client import DEFAULT_KEY_FILES
+    from ._keys import load_private_asking
+    from ..aio.client import DEFAULT_KEY_FILES
 
-    from .keys import CertifiedKey, read_certificate
+    from ..files.keys import CertifiedKey, read_certificate
 
     async def with_certificate(path: Path) -> list[Any]:
         key = await load_private_asking(path, None, prompter)
@@ -445,8 +445,8 @@ async def _identities(paths: list[str] | None, prompter: Prompter | None) -> lis
 def _ask_about_host(prompter: Prompter) -> Any:
     """ssh's StrictHostKeyChecking=ask: show the key, accept "yes" or its fingerprint."""
     async def ask(host: str, port: int, key: Any) -> bool:
-        from ._cli_keys import type_label
-        from .keys import fingerprint
+        from ._keys import type_label
+        from ..files.keys import fingerprint
 
         name = host if port == 22 else f"[{host}]:{port}"
         fp = fingerprint(key)
@@ -480,7 +480,7 @@ def _merge_ssh_config(args: argparse.Namespace, opts: dict[str, str], host: str,
                       user: str | None) -> Any:
     """ssh_config's values under the command line's (-o and flags win, as in ssh); the
     file (an SSHConfig, None with ``-F none``), for connect() to apply the rest."""
-    from .ssh_config import SSHConfig
+    from ..files.ssh_config import SSHConfig
 
     if args.config and args.config.lower() == "none":
         return None
@@ -539,14 +539,14 @@ async def connection_options(args: argparse.Namespace, destination: str, *,
         elif strict == "ask" and opts.get("batchmode", "no").lower() not in ("yes", "true"):
             kwargs["unknown_host_handler"] = _ask_about_host(Prompter())
     kwargs.pop("preferred_auth", None)
-    from .aio.api import _apply_ssh_config
+    from ..aio.api import _apply_ssh_config
 
     _apply_ssh_config({k: v for k, v in opts.items() if k in (
         "compression", "connecttimeout", "rekeylimit", "addressfamily", "bindaddress",
         "revokedhostkeys")},
         target, port, kwargs)
     if "implementations" in opts:  # sshcore's own: -o Implementations=aes128-ctr=DIST,...
-        from .registry import parse_implementations
+        from ..registry import parse_implementations
 
         kwargs["implementations"] = parse_implementations(opts["implementations"])
     if "serveraliveinterval" in opts:
@@ -603,7 +603,7 @@ def _x11_options(args: argparse.Namespace, opts: dict[str, str]) -> dict[str, An
         if "xauthlocation" in opts:
             out["xauth_path"] = os.path.expanduser(opts["xauthlocation"])
         if "forwardx11timeout" in opts:
-            from .options import _seconds
+            from ..options import _seconds
 
             out["x11_timeout"] = _seconds(opts["forwardx11timeout"])
     return out
@@ -612,8 +612,8 @@ def _x11_options(args: argparse.Namespace, opts: dict[str, str]) -> dict[str, An
 async def _run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from . import connect
-    from .aio.stdio import parse_escape_char
+    from .. import connect
+    from ..aio.stdio import parse_escape_char
 
     if args.print_config:
         return ssh_flags.print_config(args)
@@ -646,7 +646,7 @@ async def _run(args: argparse.Namespace) -> int:
     kwargs["request_tty"] = "no"  # the pty, when wanted, is asked for below with this terminal's
     async with connect(target, port, username=user, known_hosts=known_hosts, **kwargs) as conn:
         if forward_to is not None:  # as ssh -W: no session, no other forwarding
-            from .aio.stdio import forward_stdio
+            from ..aio.stdio import forward_stdio
 
             return await forward_stdio(conn, *forward_to, no_stdin=args.no_stdin)
         listeners = [lst for _, lst in conn.config_forwards]
@@ -707,7 +707,7 @@ async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: A
 
     async def on_escape(command: str) -> bool:
         nonlocal escaped
-        from .aio.stdio import ESCAPE_HELP
+        from ..aio.stdio import ESCAPE_HELP
 
         if command == ".":  # ~. : drop the connection, as ssh does
             escaped = True
@@ -728,7 +728,7 @@ async def _relay(proc: Any, args: argparse.Namespace, want_pty: bool, *, conn: A
             out.write(data)
             out.flush()
 
-    from .aio.stdio import pump_input
+    from ..aio.stdio import pump_input
 
     stdin_task = asyncio.ensure_future(pump_input(proc.stdin, args.no_stdin, on_escape,
                                                   escape_char))
@@ -757,7 +757,7 @@ def _printable(text: str) -> str:
 
 
 async def _passwd(args: argparse.Namespace) -> int:
-    from .passwords import PasswordFile
+    from ..files.passwords import PasswordFile
 
     pf = PasswordFile.read(args.file, missing_ok=True)
     if args.delete:
@@ -869,7 +869,8 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
     pw.add_argument("--stdin", action="store_true", help="read the password from stdin")
     pw.add_argument("-d", "--delete", action="store_true", help="remove the user")
     pw.add_argument("user")
-    from . import _cli_keys, _scaffold
+    from . import _keys as _cli_keys
+    from .. import _scaffold
 
     _cli_keys.add_parser(sub)
     _scaffold.add_parser(sub)  # sshcore plugin new
@@ -910,8 +911,8 @@ def build_parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
 
 def _add_plugin_commands(sub: Any) -> None:
     """Sub-commands contributed through the ``sshcore_cli_commands`` hook (``sshcore sftp``)."""
-    from .errors import ConfigurationError
-    from .registry import default_registry
+    from ..errors import ConfigurationError
+    from ..registry import default_registry
 
     for command in default_registry().cli_commands():
         if command.name in sub.choices:
@@ -932,10 +933,10 @@ def _builtin_command(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
 
 def _log_config_warnings() -> None:
     """ConfigWarnings (ssh_config keywords with no effect) become log lines of the
-    ``sshcore.config`` logger at INFO, ssh's VERBOSE: shown with ``-v``."""
+    ``sshcore.kernel.config`` logger at INFO, ssh's VERBOSE: shown with ``-v``."""
     import warnings
 
-    from .errors import ConfigWarning
+    from ..errors import ConfigWarning
 
     shown = warnings.showwarning
 
@@ -956,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd != "passwd":
         # Built before logging has a handler, so that a broken plugin is reported once,
         # by its PluginWarning (the registry also logs it when logging is configured).
-        from .registry import default_registry
+        from ..registry import default_registry
 
         try:
             default_registry()
@@ -979,7 +980,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "passwd":
             return asyncio.run(_passwd(args))
         if args.cmd == "keys":
-            from . import _cli_keys
+            from . import _keys as _cli_keys
 
             return _cli_keys.run(args, Prompter())
         return asyncio.run(_run(args))

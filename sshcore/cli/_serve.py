@@ -1,5 +1,5 @@
 """``sshcore serve`` glue: its log of audit events in sshd's syslog format, and its
-configuration file (``-f``, ``-T``; see :mod:`sshcore.sshd_config`).
+configuration file (``-f``, ``-T``; see :mod:`sshcore.files.sshd_config`).
 
 ``--log-file FILE`` (``-`` for stderr) receives one line per audit event, formatted as
 sshd writes to syslog, with the syslog prefix (``Dec  5 07:40:29 host sshd[1234]: ``):
@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .aio.audit import AuditEvent, SshdLogFormat
-from .errors import ConfigurationError
+from ..aio.audit import AuditEvent, SshdLogFormat
+from ..errors import ConfigurationError
 
 __all__ = ["SyslogFileAudit"]
 
@@ -78,7 +78,7 @@ def serve_valid_users(passwords: Any) -> Callable[[str], bool]:
 
 def load_config(path: str) -> Any:
     """Read and parse ``sshcore serve -f FILE`` (errors name the file and line)."""
-    from .sshd_config import parse_sshd_config
+    from ..files.sshd_config import parse_sshd_config
 
     try:
         text = open(path, encoding="utf-8", errors="replace").read()  # noqa: SIM115
@@ -92,7 +92,7 @@ def load_config(path: str) -> Any:
 
 def dump_config(config: Any, spec: str | None) -> str:
     """``-T`` (with ``-C user=U,addr=A``): the effective configuration."""
-    from .sshd_config import parse_sshd_config
+    from ..files.sshd_config import parse_sshd_config
 
     config = config if config is not None else parse_sshd_config("", "(defaults)")
     fields: dict[str, str] = {}
@@ -108,8 +108,8 @@ def dump_config(config: Any, spec: str | None) -> str:
 def configured_options(config: Any, default: tuple[str, int], passwords: Any
                        ) -> tuple[list[tuple[str, int]], dict[str, Any]]:
     """The addresses to listen on and the listen() keywords a configuration file gives."""
-    from .aio.configured import listen_addresses, listen_options
-    from .keys import read_private_key
+    from ..aio.configured import listen_addresses, listen_options
+    from ..files.keys import read_private_key
 
     options = listen_options(config, passwords=passwords)
     if "server_host_keys" in options:

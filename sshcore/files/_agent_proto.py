@@ -3,7 +3,7 @@
 Every ``encode_*`` function returns one whole framed request (``uint32`` length, message
 number, body) ready to write to the agent's socket; :func:`reply_length` checks a reply's
 4-byte length header, and the ``parse_*`` functions decode the reply body that follows
-it.  :class:`sshcore.agent.SSHAgentClient` drives them over asyncio; a blocking client
+it.  :class:`sshcore.files.agent.SSHAgentClient` drives them over asyncio; a blocking client
 can drive the same functions over a plain socket.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ._wire import SSHReader, boolean, byte, string, uint32
-from .errors import SSHError
+from .._wire import SSHReader, boolean, byte, string, uint32
+from ..errors import SSHError
 
 FAILURE = 5
 SUCCESS = 6
@@ -103,7 +103,7 @@ def encode_add_identity(private_fields: bytes, comment: str, lifetime: int | Non
                         confirm: bool = False,
                         extensions: tuple[tuple[str, bytes], ...] = ()) -> bytes:
     """Add a private key: ``private_fields`` is its type and private fields in agent
-    order (:func:`sshcore.keys.private_key_fields`); with constraints the request is
+    order (:func:`sshcore.files.keys.private_key_fields`); with constraints the request is
     SSH_AGENTC_ADD_ID_CONSTRAINED, else SSH_AGENTC_ADD_IDENTITY."""
     constraints = encode_constraints(lifetime, confirm, extensions)
     body = private_fields + string(comment) + constraints

@@ -96,7 +96,7 @@ def apply_flags(args: argparse.Namespace, opts: dict[str, str]) -> None:
 
 
 def _level(opts: dict[str, str]) -> int | None:
-    from .errors import ConfigurationError
+    from ..errors import ConfigurationError
 
     name = opts.get("loglevel")
     if name is None:
@@ -149,7 +149,7 @@ def session_request(args: argparse.Namespace, command: str | None,
     if not getattr(args, "subsystem", False):
         return command
     if not command:
-        from .errors import ConfigurationError
+        from ..errors import ConfigurationError
 
         raise ConfigurationError("-s needs the subsystem's name as the command "
                                  "(sshcore run -s HOST sftp)")
@@ -201,9 +201,9 @@ def config_lines(args: argparse.Namespace) -> list[str]:
     command line, ``-o`` and ssh_config (Host/Match) are applied, with OpenSSH's
     lower-case keywords.  Algorithm lists are expanded against the installed plugins
     (an unknown name is an error, as it is when connecting)."""
-    from .cli import _parse_options
-    from .registry import default_registry
-    from .ssh_config import SSHConfig
+    from . import _parse_options
+    from ..registry import default_registry
+    from ..files.ssh_config import SSHConfig
 
     opts = _parse_options(args.option or [])
     apply_flags(args, opts)
@@ -242,7 +242,7 @@ def config_lines(args: argparse.Namespace) -> list[str]:
         lines.append(f"{name} {','.join(reg.expand(family, opts.get(name)))}")
     lines.append(f"loglevel {_level_name(opts)}")
     if not identities:
-        from .aio.client import DEFAULT_KEY_FILES
+        from ..aio.client import DEFAULT_KEY_FILES
 
         identities = [f"~/.ssh/{n}" for n in DEFAULT_KEY_FILES]
     lines += [f"identityfile {f}" for f in identities]
