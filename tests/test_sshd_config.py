@@ -52,6 +52,7 @@ Subsystem backup /usr/local/bin/backup --serve
 AcceptEnv LANG LC_*
 AcceptEnv TZ
 AllowTcpForwarding local
+AllowAgentForwarding no
 PermitOpen 127.0.0.1:80 db:5432
 PermitListen 8080 localhost:9090
 TrustedUserCAKeys /etc/ssh/user_ca.pub
@@ -59,6 +60,7 @@ RevokedKeys /etc/ssh/revoked_keys
 Match User carol Address 198.51.100.0/24,!198.51.100.7
     PasswordAuthentication yes
     AllowTcpForwarding remote
+    AllowAgentForwarding yes
     PermitListen any
 Match Address 203.0.113.*
     PubkeyAuthentication no
@@ -103,11 +105,12 @@ def test_dump_is_sshd_T_and_match_resolves_per_connection():
                  "allowtcpforwarding local", "permitopen 127.0.0.1:80 db:5432",
                  "subsystem backup /usr/local/bin/backup --serve", "acceptenv LANG LC_*",
                  "authenticationmethods publickey,password publickey", "allowusers alice bob@192.0.2.0/24",
-                 "persourcemaxstartups 3", "channeltimeout session=30m direct-tcpip=5m"):
+                 "persourcemaxstartups 3", "channeltimeout session=30m direct-tcpip=5m",
+                 "allowagentforwarding no"):
         assert line in text.splitlines(), line
     carol = cfg.dump("carol", "198.51.100.1").splitlines()
     assert "passwordauthentication yes" in carol and "allowtcpforwarding remote" in carol
-    assert "permitlisten any" in carol
+    assert "permitlisten any" in carol and "allowagentforwarding yes" in carol
     negated = cfg.dump("carol", "198.51.100.7").splitlines()  # !198.51.100.7
     assert "passwordauthentication no" in negated
     assert "passwordauthentication no" in cfg.dump("dave", "198.51.100.1").splitlines()
@@ -117,7 +120,7 @@ def test_dump_is_sshd_T_and_match_resolves_per_connection():
     # defaults, as sshd's, when nothing is set
     empty = parse_sshd_config("").dump().splitlines()
     assert {"maxauthtries 6", "maxsessions 10", "logingracetime 120", "maxstartups 10:30:100",
-            "persourcenetblocksize 32:128", "allowtcpforwarding no",
+            "persourcenetblocksize 32:128", "allowtcpforwarding no", "allowagentforwarding yes",
             "authorizedkeysfile .ssh/authorized_keys"} <= set(empty)
 
 

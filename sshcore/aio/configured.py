@@ -6,7 +6,7 @@ request, honouring ``Match User``/``Address``: ``AllowUsers``/``DenyUsers``,
 ``PasswordAuthentication``/``PubkeyAuthentication``/``KbdInteractiveAuthentication``,
 ``AuthorizedKeysFile`` (``%u``, ``%h``, ``%%``; relative to the home directory),
 ``TrustedUserCAKeys``, ``RevokedKeys`` (a file of public keys), ``AllowTcpForwarding``,
-``PermitOpen`` and ``PermitListen``.
+``AllowAgentForwarding``, ``PermitOpen`` and ``PermitListen``.
 """
 
 from __future__ import annotations
@@ -192,6 +192,10 @@ class ConfiguredServer(SSHServer):
         user = self._user()
         return (self._get("allowtcpforwarding", user) in ("all", "remote")
                 and _permitted(self._get("permitlisten", user), listen_host, listen_port, True))
+
+    def agent_forwarding_requested(self) -> bool:
+        """AllowAgentForwarding (yes by default, as sshd; independent of AllowTcpForwarding)."""
+        return bool(self._get("allowagentforwarding", self._user()))
 
     def unix_connection_requested(self, dest_path: str) -> bool:
         return False  # AllowStreamLocalForwarding is not implemented: refused
