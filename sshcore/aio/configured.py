@@ -122,7 +122,9 @@ class ConfiguredServer(SSHServer):
     def _check_password(self, user: str, password: str) -> Any:
         from .server import _OptionsServer
 
-        return _OptionsServer(None, self._passwords, self.registry).validate_password(user, password)
+        check = _OptionsServer(None, self._passwords, self.registry)
+        check.connection_made(self._conn)  # the source address, for fair scheduling
+        return check.validate_password(user, password)
 
     def validate_password(self, username: str, password: str) -> Any:
         if not self._method_ok(username, "passwordauthentication"):
