@@ -1,10 +1,18 @@
 """The accept path of ``listen()``: per-source penalties and startup limits.
 
-Every accepted socket first gets an :class:`Admission` protocol, which asks the
-listener's :class:`~sshcore.srclimit.SourceLimiter` about the peer before anything is
-built or sent: a penalised source's socket is closed at once (no banner, no key
-exchange), a source over ``PerSourceMaxStartups`` or a listener over ``MaxStartups``
-is told ``Exceeded MaxStartups`` and closed, as sshd does.  Otherwise the real
+:class:`AcceptGate` accepts on each listening socket itself, at most ``batch`` sockets
+per wake-up (so a connection flood cannot keep the event loop from the connections it
+already serves), and closes a penalised source's socket right after ``accept()``: no
+asyncio transport, task or protocol is made for it, no byte is sent.  The refusals
+are logged (``drop connection from ...``) and audited rate-limited, as sshd does: the
+first per source and penalty, then one per :attr:`SourceLimiter.drop_log_interval`
+with the count of those left out.
+
+Every other accepted socket gets an :class:`Admission` protocol, which asks the
+listener's :class:`~sshcore.srclimit.SourceLimiter` again before anything is built or
+sent: a penalised source's socket is closed at once (no banner, no key exchange), a
+source over ``PerSourceMaxStartups`` or a listener over ``MaxStartups`` is told
+``Exceeded MaxStartups`` and closed, as sshd does.  Otherwise the real
 :class:`~sshcore.aio.server.SSHServerConnection` is built and takes over the transport.
 When that connection ends, :func:`penalty_for` decides what it cost its source.
 """
@@ -12,7 +20,9 @@ When that connection ends, :func:`penalty_for` decides what it cost its source.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +31,7 @@ from ..srclimit import SourceLimiter
 
 logger = logging.getLogger("sshcore.aio")
 
-__all__ = ["Admission", "penalty_for"]
+__all__ = ["AcceptGate", "Admission", "penalty_for", "refuse_penalised"]
 
 
 def _peer_ip(peer: Any) -> str | None:
@@ -52,6 +62,101 @@ def penalty_for(conn: Any, exc: Exception | None, now: float) -> str | None:
     return "noauth"
 
 
+def refuse_penalised(limiter: SourceLimiter, audit: Callable[..., Any] | None, peer: Any,
+                     now: float) -> bool:
+    """Whether ``peer``'s source is penalised now: then log and audit the refusal
+    (rate-limited, see the module docstring) and return True."""
+    ip = _peer_ip(peer)
+    if ip is None:
+        return False
+    reason = limiter.check(ip, now)
+    if reason is None:
+        return False
+    unlogged = limiter.log_drop(ip, now)
+    if unlogged is not None:
+        more = f" ({unlogged} more since the last line)" if unlogged else ""
+        logger.info("drop connection from [%s]:%s: %s%s", ip, peer[1], reason, more)
+        if audit is not None:
+            from .audit import AuditEvent, _deliver
+
+            _deliver(audit, AuditEvent("refused", addr=ip, port=int(peer[1]), reason=reason,
+                                       detail={"unlogged": unlogged} if unlogged else {}))
+    return True
+
+
+class AcceptGate:
+    """Accepts on one listening socket for ``listen()`` (see the module docstring).
+
+    ``refuse(peer)``: True to close the socket at once; the others are handed to
+    ``factory()``'s protocol as asyncio's own accept loop would."""
+
+    #: seconds to stop accepting after running out of descriptors (as asyncio does)
+    retry_delay = 1.0
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
+                 factory: Callable[[], asyncio.Protocol], refuse: Callable[[Any], bool],
+                 batch: int = 32) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._factory = factory
+        self._refuse = refuse
+        self.batch = batch
+        self.refused = 0
+
+    def start(self) -> None:
+        if self._sock.fileno() >= 0:
+            self._loop.add_reader(self._sock.fileno(), self._ready)
+
+    def _ready(self) -> None:
+        for _ in range(self.batch):
+            try:
+                conn, peer = self._sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    logger.warning("accept() failed (%s): not accepting for %g s", exc,
+                                   self.retry_delay)
+                    self._loop.remove_reader(self._sock.fileno())
+                    self._loop.call_later(self.retry_delay, self.start)
+                    return
+                if self._sock.fileno() < 0:
+                    return  # closed under us
+                raise
+            if self._refuse(peer):
+                self.refused += 1
+                conn.close()  # before any byte: no banner, no key exchange
+                continue
+            conn.setblocking(False)
+            self._loop.create_task(self._connect(conn))
+
+    async def _connect(self, conn: socket.socket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, conn)
+        except OSError as exc:  # e.g. reset before the transport was made
+            logger.debug("accepted connection lost at once: %s", exc)
+            conn.close()
+
+
+def gate_server(loop: asyncio.AbstractEventLoop, server: asyncio.AbstractServer,
+                factory: Callable[[], asyncio.Protocol], refuse: Callable[[Any], bool],
+                batch: int = 32) -> list[AcceptGate]:
+    """Serve ``server`` (made with ``start_serving=False``) through :class:`AcceptGate`s;
+    an event loop whose server does not expose its sockets serves as usual."""
+    sockets = getattr(server, "_sockets", None)
+    if not sockets or not all(isinstance(s, socket.socket) for s in sockets):
+        loop.create_task(server.start_serving())
+        return []
+    backlog = getattr(server, "_backlog", 100)
+    for s in sockets:
+        s.listen(backlog)  # what start_serving() would do
+    server._serving = True  # type: ignore[attr-defined]  # start_serving(): a no-op now
+    gates = [AcceptGate(loop, s, factory, refuse, batch) for s in sockets]
+    for gate in gates:
+        gate.start()
+    return gates
+
+
 class Admission(asyncio.Protocol):
     """Decides, per accepted socket, whether ``build()``'s connection gets it."""
 
@@ -76,13 +181,9 @@ class Admission(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         ip = _peer_ip(peer)
         limiter = self._limiter
-        if ip is not None:
-            reason = limiter.check(ip, loop.time())
-            if reason is not None:
-                logger.info("drop connection from [%s]:%s: %s", ip, peer[1], reason)
-                transport.abort()  # before any byte: no banner, no key exchange
-                self._refused(peer, reason)
-                return
+        if refuse_penalised(limiter, self._audit, peer, loop.time()):
+            transport.abort()  # before any byte: no banner, no key exchange
+            return
         if self._over_max_startups():
             transport.write(b"Exceeded MaxStartups\r\n")
             transport.close()
