@@ -3,9 +3,21 @@
 A password-guessing flood from many simulated sources (each its own 127.2.x.y address:
 Linux routes all of 127/8 on lo), a connection flood from one source (127.3.0.1) and,
 throughout, timed legitimate clients from other sources (127.1.0.x) logging in with a
-key.  Figures: the legitimate clients' connect times against an idle server's, how
-many of them failed, how many attacking sources ended refused at accept, how the
-flood fared, and the server's RSS before, during and after.
+key.  Figures: the legitimate clients' connect times (median, p95) idle (before and
+after the attack) and attacked, and their ratio; how many of them failed; how many
+guessing sources failed a password and were then refused at accept, and how many
+guesses got through from a penalised source; the attack connections refused; the
+attacker's achieved connection rate and CPU; the server's CPU per attack connection
+and its RSS idle, at peak and after.
+
+The attackers run in a separate process: guessers (``concurrency`` at a time) that,
+like a bot, guess again at once after a failure until refused, then move to the next
+source, and ``flood`` raw connections at a time from one source, each reading the
+first line and closing.  By default nothing limits them but their own speed (on a
+2-core machine, 1,000-3,500 connections a second, half a core or more: CPU a real
+attacker would spend on its own machines).  ``--rate N`` caps the guessing
+connections a second and ``--attacker-nice N`` lowers the attacker's priority, to
+take its CPU out of the picture; the table states both, and the achieved rate.
 
     python -m tests.load.attack          # CI size (what tests/load/test_attack.py runs)
     python -m tests.load.attack --full   # 1,000 guessing sources
@@ -281,7 +293,7 @@ class SshdProcess:
 
 def _sshd_version() -> str:
     r = subprocess.run(["ssh", "-V"], capture_output=True, text=True, timeout=30)
-    m = re.search(r"OpenSSH_(\S+?),", r.stderr)
+    m = re.search(r"OpenSSH_([\w.]+)", r.stderr)
     return m.group(1) if m else "?"
 
 
