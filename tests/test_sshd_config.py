@@ -344,3 +344,35 @@ Match User {__import__('getpass').getuser()}
     with srv:
         run(main(port))
     assert banners == ["Authorized use only\n"]
+
+
+def test_auth_limits_and_algorithm_keywords(tmp_path, keys):
+    """MaxAuthTries, AuthenticationMethods and Ciphers/KexAlgorithms with ``-``, from
+    the file, as the server enforces them."""
+    text = """\
+MaxAuthTries 2
+AuthenticationMethods publickey,password
+Ciphers -chacha20-poly1305@openssh.com
+KexAlgorithms -curve25519-sha256,curve25519-sha256@libssh.org
+"""
+    wrong = [generate_private_key("ssh-ed25519") for _ in range(2)]
+
+    async def main():
+        async with await serve_config(text, tmp_path, keys) as srv:
+            p = srv.port
+            ok = {"kex_algs": ["curve448-sha512"], "encryption_algs": ["aes128-ctr"]}
+            # publickey then password: both needed
+            assert await login(p, "alice", password="pw", client_keys=[keys["alice"]], **ok) == "hello"
+            assert await login(p, "alice", client_keys=[keys["alice"]], **ok) is None
+            # two wrong keys use up MaxAuthTries 2: the right one comes too late
+            assert await login(p, "alice", password="pw",
+                               client_keys=[*wrong, keys["alice"]], **ok) is None
+            assert await login(p, "alice", password="pw",
+                               client_keys=[wrong[0], keys["alice"]], **ok) == "hello"
+            # the algorithms the file took out are not negotiated
+            assert await login(p, "alice", password="pw", client_keys=[keys["alice"]],
+                               kex_algs=["curve448-sha512"],
+                               encryption_algs=["chacha20-poly1305@openssh.com"]) is None
+            assert await login(p, "alice", password="pw", client_keys=[keys["alice"]],
+                               kex_algs=["curve25519-sha256"], encryption_algs=["aes128-ctr"]) is None
+    run(main())
