@@ -148,12 +148,20 @@ def gate_server(loop: asyncio.AbstractEventLoop, server: asyncio.AbstractServer,
         loop.create_task(server.start_serving())
         return []
     backlog = getattr(server, "_backlog", 100)
-    for s in sockets:
-        s.listen(backlog)  # what start_serving() would do
-    server._serving = True  # type: ignore[attr-defined]  # start_serving(): a no-op now
     gates = [AcceptGate(loop, s, factory, refuse, batch) for s in sockets]
-    for gate in gates:
-        gate.start()
+    try:
+        for gate in gates:
+            gate._sock.listen(backlog)  # what start_serving() would do
+            gate.start()
+    except NotImplementedError:  # no add_reader (e.g. the proactor loop): asyncio accepts
+        for gate in gates:
+            try:
+                loop.remove_reader(gate._sock.fileno())
+            except NotImplementedError:
+                pass
+        loop.create_task(server.start_serving())
+        return []
+    server._serving = True  # type: ignore[attr-defined]  # start_serving(): a no-op now
     return gates
 
 
