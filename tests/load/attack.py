@@ -133,6 +133,7 @@ async def attackers(port: int, size: dict[str, Any], duration: float) -> dict[st
 
     failed_at: dict[str, float] = {}
     misses: dict[str, int] = {}
+    busy: set[str] = set()
     window = 0.8 * float(size.get("penalty_s", PENALTY_S))
 
     async def guesser() -> None:
@@ -142,24 +143,34 @@ async def attackers(port: int, size: dict[str, Any], duration: float) -> dict[st
             i = queue.pop(0)
             queue.append(i)
             src = _source(i)
-            for _ in range(3):
-                if time.monotonic() >= stop:
-                    break
-                await pace()
-                result = await _guess(port, src)
-                outcomes[result] = outcomes.get(result, 0) + 1
-                tries[src] = tries.get(src, 0) + 1
-                now = time.monotonic()
-                if result == "failed":
-                    if now - failed_at.get(src, -1e9) < window:
-                        # guessed again while it should have been penalised
-                        misses[src] = misses.get(src, 0) + 1
-                    failed_at[src] = now
-                if result == "refused":
-                    if src not in refused_sources:
-                        refused_sources.add(src)
-                        first_refusal[src] = tries[src]
-                    break
+            if src in busy:  # another guesser is at it: one connection a source at a time
+                await asyncio.sleep(0)
+                continue
+            busy.add(src)
+            try:
+                await bot(src)
+            finally:
+                busy.discard(src)
+
+    async def bot(src: str) -> None:
+        for _ in range(3):
+            if time.monotonic() >= stop:
+                break
+            await pace()
+            result = await _guess(port, src)
+            outcomes[result] = outcomes.get(result, 0) + 1
+            tries[src] = tries.get(src, 0) + 1
+            now = time.monotonic()
+            if result == "failed":
+                if now - failed_at.get(src, -1e9) < window:
+                    # guessed again while it should have been penalised
+                    misses[src] = misses.get(src, 0) + 1
+                failed_at[src] = now
+            if result == "refused":
+                if src not in refused_sources:
+                    refused_sources.add(src)
+                    first_refusal[src] = tries[src]
+                break
 
     flood: dict[str, int] = {}
     flood_rate = float(size.get("flood_rate") or 0)
@@ -173,8 +184,13 @@ async def attackers(port: int, size: dict[str, Any], duration: float) -> dict[st
             r = await _flood_one(port)
             flood[r] = flood.get(r, 0) + 1
 
-    await asyncio.gather(*(flooder() for _ in range(size["flood"])),
-                         *(guesser() for _ in range(size["concurrency"])))
+    tasks = [asyncio.ensure_future(c) for c in (*(flooder() for _ in range(size["flood"])),
+                                                *(guesser() for _ in range(size["concurrency"])))]
+    # Stop on time: a guess still queued for its password check at the end is dropped.
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, stop - time.monotonic()) + 1)
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     wall = time.monotonic() - t0
     return {"guesses": outcomes, "sources_refused": len(refused_sources),
             "sources_failed": len(failed_at), "penalty_misses": sum(misses.values()),
