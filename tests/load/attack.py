@@ -16,8 +16,9 @@ source, and ``flood`` raw connections at a time from one source, each reading th
 first line and closing.  By default nothing limits them but their own speed (on a
 2-core machine, 1,000-3,500 connections a second, half a core or more: CPU a real
 attacker would spend on its own machines).  ``--rate N`` caps the guessing
-connections a second and ``--attacker-nice N`` lowers the attacker's priority, to
-take its CPU out of the picture; the table states both, and the achieved rate.
+connections a second, ``--flood-rate N`` the flood's, and ``--attacker-nice N``
+lowers the attacker's priority, to take its CPU out of the picture; the table states
+them, and the achieved rate.
 
     python -m tests.load.attack          # CI size (what tests/load/test_attack.py runs)
     python -m tests.load.attack --full   # 1,000 guessing sources
@@ -527,6 +528,7 @@ def main() -> int:
                     help="also run it against OpenSSH's sshd (no penalties before 9.8) and "
                     "print both")
     ap.add_argument("--rate", type=float, help="cap the guessing connections a second")
+    ap.add_argument("--flood-rate", type=float, help="cap the flood's connections a second")
     ap.add_argument("--attacker-nice", type=int, help="the attacker process's niceness")
     ap.add_argument("--attack-s", type=float, help="how long the attack lasts")
     ap.add_argument("--json", action="store_true", help="print every figure as JSON too")
@@ -540,6 +542,8 @@ def main() -> int:
     size = dict(SIZES["full" if args.full else "ci"])
     if args.rate is not None:
         size["rate"] = args.rate
+    if args.flood_rate is not None:
+        size["flood_rate"] = args.flood_rate
     if args.attacker_nice is not None:
         size["nice"] = args.attacker_nice
     if args.attack_s is not None:
