@@ -277,3 +277,9 @@ def test_drop_lines_and_audit_events_are_rate_limited_per_source(test_registry):
     run(main())
     refused = [(e.addr, e.detail.get("unlogged", 0)) for e in events if e.kind == "refused"]
     assert refused == [("127.0.0.1", 0), ("127.0.0.2", 0), ("127.0.0.1", 9)], refused
+    from sshcore.aio.audit import SshdLogFormat
+
+    last = [e for e in events if e.kind == "refused"][-1]
+    line, = SshdLogFormat().lines(last)
+    assert line.startswith("drop connection from [127.0.0.1]:")
+    assert line.endswith(": penalty: failed authentication (9 more since the last line)")
