@@ -376,3 +376,24 @@ KexAlgorithms -curve25519-sha256,curve25519-sha256@libssh.org
             assert await login(p, "alice", password="pw", client_keys=[keys["alice"]],
                                kex_algs=["curve25519-sha256"], encryption_algs=["aes128-ctr"]) is None
     run(main())
+
+
+def test_kbd_interactive_keyword_and_match(tmp_path, keys):
+    """KbdInteractiveAuthentication from the file (global yes, no in a Match block) as
+    the server offers and decides it (coverage for issue 20's keyword list)."""
+    text = """\
+PasswordAuthentication no
+PubkeyAuthentication no
+KbdInteractiveAuthentication yes
+Match User bob
+    KbdInteractiveAuthentication no
+"""
+    answer = {"preferred_auth": ["keyboard-interactive"], "kbdint_handler": lambda n, i, p: ["pw"]}
+
+    async def main():
+        async with await serve_config(text, tmp_path, keys) as srv:
+            p = srv.port
+            assert await login(p, "alice", **answer) == "hello"
+            assert await login(p, "alice", password="pw", preferred_auth=["password"]) is None
+            assert await login(p, "bob", **answer) is None
+    run(main())
