@@ -209,7 +209,8 @@ class SourceLimiter:
         # accept path asks for every connection); cleared when 4096 entries are cached
         self._sources: dict[str | Address, Network | None] = {}
         self._exempt_cache: dict[str | Address, bool] = {}
-        self._unsourced_log = [float("-inf"), 0]  # refusals with no table entry
+        # (source, reason) -> [last logged, unlogged since] for refusals without a penalty
+        self._quiet: dict[tuple[Network | None, str | None], list[float]] = {}
         #: Connections refused so far, by reason (for logs and load tests).
         self.refused: dict[str, int] = {}
 
@@ -301,19 +302,26 @@ class SourceLimiter:
             return None
         return self._refuse(entry.reason)
 
-    def log_drop(self, addr: str | Address, now: float) -> int | None:
+    def log_drop(self, addr: str | Address, now: float, reason: str | None = None) -> int | None:
         """Rate-limit the log lines (and audit events) of refused connections, as sshd
         rate-limits its ``drop connection`` lines: the first refusal of a source in a
-        penalty, then one per :attr:`drop_log_interval` seconds.  Returns None when this
-        refusal goes unlogged, else how many went unlogged since the last logged one."""
+        penalty (or, with ``reason``, for that reason), then one per
+        :attr:`drop_log_interval` seconds.  Returns None when this refusal goes
+        unlogged, else how many went unlogged since the last logged one."""
         net = self.source(addr)
         entry = self._table[net.version].get(net) if net is not None else None
-        if entry is None:  # e.g. refused because the table is full (overflow deny-all)
-            last, count = self._unsourced_log
-            if now - last < self.drop_log_interval:
-                self._unsourced_log[1] += 1
+        if entry is None or reason is not None:
+            # no penalty behind it (PerSourceMaxStartups; a full table): by source and reason
+            key = (net, reason)
+            slot = self._quiet.get(key)
+            if slot is None:
+                if len(self._quiet) >= 4096:  # bounded: forget the oldest
+                    del self._quiet[next(iter(self._quiet))]
+                slot = self._quiet[key] = [float("-inf"), 0]
+            if now - slot[0] < self.drop_log_interval:
+                slot[1] += 1
                 return None
-            self._unsourced_log[:] = [now, 0]
+            count, slot[0], slot[1] = slot[1], now, 0
             return int(count)
         if now - entry.logged_at < self.drop_log_interval:
             entry.unlogged += 1
@@ -378,6 +386,17 @@ class SourceLimiter:
             self._refuse("PerSourceMaxStartups")
             return False
         self._startups[net] = count + 1
+        return True
+
+    def startups_full(self, addr: str | Address) -> bool:
+        """Whether ``addr``'s source already has ``PerSourceMaxStartups`` unauthenticated
+        connections (then counted as refused; :meth:`startup_begin` does the counting)."""
+        if self.max_startups is None:
+            return False
+        net = self.source(addr)
+        if net is None or self._startups.get(net, 0) < self.max_startups:
+            return False
+        self._refuse("PerSourceMaxStartups")
         return True
 
     def startup_end(self, addr: str | Address) -> None:

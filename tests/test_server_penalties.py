@@ -283,3 +283,30 @@ def test_drop_lines_and_audit_events_are_rate_limited_per_source(test_registry):
     line, = SshdLogFormat().lines(last)
     assert line.startswith("drop connection from [127.0.0.1]:")
     assert line.endswith(": penalty: failed authentication (9 more since the last line)")
+
+
+def test_a_source_over_per_source_max_startups_is_told_so_at_accept(test_registry):
+    """A flood from one source past PerSourceMaxStartups (penalties off, as for an
+    exempt source): each extra connection gets sshd's ``Exceeded MaxStartups`` line from
+    the AcceptGate, with no asyncio transport made for it, and the drop is audited
+    once (then rate-limited), not once per connection."""
+    made, events = [], []
+
+    async def main():
+        async with await serve(test_registry, per_source_max_startups=1,
+                               per_source_penalties=False, audit=events.append) as srv:
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            assert (await reader.readline()).startswith(b"SSH-2.0-")
+            loop = asyncio.get_running_loop()
+            orig = loop._make_socket_transport
+            loop._make_socket_transport = lambda *a, **kw: made.append(1) or orig(*a, **kw)
+            try:
+                for _ in range(20):
+                    assert await first_bytes(srv.port) == b"Exceeded MaxStartups\r\n"
+            finally:
+                loop._make_socket_transport = orig
+            writer.close()
+    run(main())
+    assert len(made) == 20  # the clients' own transports: none on the server side
+    refused = [e for e in events if e.kind == "refused"]
+    assert [e.reason for e in refused] == ["past PerSourceMaxStartups"]

@@ -6,7 +6,8 @@ already serves), and closes a penalised source's socket right after ``accept()``
 asyncio transport, task or protocol is made for it, no byte is sent.  The refusals
 are logged (``drop connection from ...``) and audited rate-limited, as sshd does: the
 first per source and penalty, then one per :attr:`SourceLimiter.drop_log_interval`
-with the count of those left out.
+with the count of those left out.  A source already at ``PerSourceMaxStartups`` is
+sent ``Exceeded MaxStartups`` there and closed, also without a transport.
 
 Every other accepted socket gets an :class:`Admission` protocol, which asks the
 listener's :class:`~sshcore.srclimit.SourceLimiter` again before anything is built or
@@ -31,7 +32,7 @@ from ..srclimit import SourceLimiter
 
 logger = logging.getLogger("sshcore.aio")
 
-__all__ = ["AcceptGate", "Admission", "penalty_for", "refuse_penalised"]
+__all__ = ["AcceptGate", "Admission", "penalty_for", "refuse_at_accept", "refuse_penalised"]
 
 
 def _peer_ip(peer: Any) -> str | None:
@@ -84,18 +85,51 @@ def refuse_penalised(limiter: SourceLimiter, audit: Callable[..., Any] | None, p
     return True
 
 
+EXCEEDED = b"Exceeded MaxStartups\r\n"
+
+
+def refuse_at_accept(limiter: SourceLimiter, audit: Callable[..., Any] | None, peer: Any,
+                     now: float) -> bytes | None:
+    """What :class:`AcceptGate` does with a socket from ``peer``: None to admit it, else
+    the bytes to send before closing it: none for a penalised source, sshd's
+    ``Exceeded MaxStartups`` line for a source at ``PerSourceMaxStartups`` (both
+    logged and audited rate-limited)."""
+    if refuse_penalised(limiter, audit, peer, now):
+        return b""
+    ip = _peer_ip(peer)
+    if ip is None or not limiter.startups_full(ip):
+        return None
+    _log_limited(limiter, audit, peer, now, "past PerSourceMaxStartups")
+    return EXCEEDED
+
+
+def _log_limited(limiter: SourceLimiter, audit: Callable[..., Any] | None, peer: Any,
+                 now: float, reason: str) -> None:
+    ip = _peer_ip(peer)
+    unlogged = limiter.log_drop(ip, now, reason) if ip is not None else 0
+    if unlogged is None:
+        return
+    more = f" ({unlogged} more since the last line)" if unlogged else ""
+    logger.info("drop connection from [%s]:%s: %s%s", ip, peer[1] if ip else "", reason, more)
+    if audit is not None and ip is not None:
+        from .audit import AuditEvent, _deliver
+
+        _deliver(audit, AuditEvent("refused", addr=ip, port=int(peer[1]), reason=reason,
+                                   detail={"unlogged": unlogged} if unlogged else {}))
+
+
 class AcceptGate:
     """Accepts on one listening socket for ``listen()`` (see the module docstring).
 
-    ``refuse(peer)``: True to close the socket at once; the others are handed to
-    ``factory()``'s protocol as asyncio's own accept loop would."""
+    ``refuse(peer)``: None to admit the socket, handed to ``factory()``'s protocol as
+    asyncio's own accept loop would; else bytes to send (if any) before closing it."""
 
     #: seconds to stop accepting after running out of descriptors (as asyncio does)
     retry_delay = 1.0
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
-                 factory: Callable[[], asyncio.Protocol], refuse: Callable[[Any], bool],
-                 batch: int = 32) -> None:
+                 factory: Callable[[], asyncio.Protocol],
+                 refuse: Callable[[Any], bytes | None], batch: int = 32) -> None:
         self._loop = loop
         self._sock = sock
         self._factory = factory
@@ -123,9 +157,15 @@ class AcceptGate:
                 if self._sock.fileno() < 0:
                     return  # closed under us
                 raise
-            if self._refuse(peer):
+            reply = self._refuse(peer)
+            if reply is not None:
                 self.refused += 1
-                conn.close()  # before any byte: no banner, no key exchange
+                if reply:
+                    try:
+                        conn.send(reply)  # a fresh socket's buffer takes one line
+                    except OSError:
+                        pass
+                conn.close()  # no banner, no key exchange
                 continue
             conn.setblocking(False)
             self._loop.create_task(self._connect(conn))
@@ -139,8 +179,8 @@ class AcceptGate:
 
 
 def gate_server(loop: asyncio.AbstractEventLoop, server: asyncio.AbstractServer,
-                factory: Callable[[], asyncio.Protocol], refuse: Callable[[Any], bool],
-                batch: int = 32) -> list[AcceptGate]:
+                factory: Callable[[], asyncio.Protocol],
+                refuse: Callable[[Any], bytes | None], batch: int = 32) -> list[AcceptGate]:
     """Serve ``server`` (made with ``start_serving=False``) through :class:`AcceptGate`s;
     an event loop whose server does not expose its sockets serves as usual."""
     sockets = getattr(server, "_sockets", None)
@@ -198,11 +238,9 @@ class Admission(asyncio.Protocol):
             self._refused(peer, "past MaxStartups")
             return
         if ip is not None and not limiter.startup_begin(ip):
-            logger.info("drop connection from [%s]:%s: past PerSourceMaxStartups %d",
-                        ip, peer[1], limiter.max_startups)
-            transport.write(b"Exceeded MaxStartups\r\n")
+            transport.write(EXCEEDED)
             transport.close()
-            self._refused(peer, "past PerSourceMaxStartups")
+            _log_limited(limiter, self._audit, peer, loop.time(), "past PerSourceMaxStartups")
             return
         conn = self._build()
         if ip is not None:

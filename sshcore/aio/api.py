@@ -22,7 +22,7 @@ from .client import SSHClientConnection, default_username
 from .forward import tunnel_socket
 from .._timeouts import parse_channel_timeout
 from ..srclimit import PenaltyConfig, SourceLimiter, parse_interval
-from .admission import Admission, gate_server, refuse_penalised
+from .admission import Admission, gate_server, refuse_at_accept
 from .audit import AuditEvent
 from .server import (SSHAcceptor, SSHServer, SSHServerConnection, _OptionsServer,
                      parse_max_startups, startups_should_drop)
@@ -410,8 +410,8 @@ async def listen(host: str = "", port: int = 22, *,
             except OSError:
                 pass  # e.g. IPv6 disabled: the first address still serves
 
-    def refuse(peer: Any) -> bool:
-        return refuse_penalised(limiter, audit, peer, loop.time())
+    def refuse(peer: Any) -> bytes | None:
+        return refuse_at_accept(limiter, audit, peer, loop.time())
     gates = [g for server in servers for g in gate_server(loop, server, factory, refuse)]
     acceptor = SSHAcceptor(servers, connections)
     acceptor.accept_gates = gates  # type: ignore[attr-defined]
