@@ -174,16 +174,21 @@ def _address(addr: str | Address) -> Address | None:
 
 
 class _Penalty:
-    __slots__ = ("expiry", "active", "reason")
+    __slots__ = ("expiry", "active", "reason", "logged_at", "unlogged")
 
     def __init__(self, expiry: float, active: bool, reason: str) -> None:
         self.expiry = expiry
         self.active = active
         self.reason = reason
+        self.logged_at = float("-inf")  # when a refusal of this source was last logged
+        self.unlogged = 0               # refusals since, not logged
 
 
 class SourceLimiter:
     """The per-source table one listener keeps (see the module docstring)."""
+
+    #: Seconds between two logged refusals of one penalised source (:meth:`log_drop`).
+    drop_log_interval = 30.0
 
     def __init__(self, penalties: PenaltyConfig | str | bool | None = None,
                  exempt: str | list[str] | tuple[str, ...] | None = None,
@@ -200,6 +205,12 @@ class SourceLimiter:
         self._heap: dict[int, list[tuple[float, int, Network]]] = {4: [], 6: []}
         self._serial = 0
         self._startups: dict[Network, int] = {}
+        # address -> source block and exempt verdict (parsing addresses is slow: the
+        # accept path asks for every connection); cleared when 4096 entries are cached
+        self._sources: dict[str | Address, Network | None] = {}
+        self._exempt_cache: dict[str | Address, bool] = {}
+        # (source, reason) -> [last logged, unlogged since] for refusals without a penalty
+        self._quiet: dict[tuple[Network | None, str | None], list[float]] = {}
         #: Connections refused so far, by reason (for logs and load tests).
         self.refused: dict[str, int] = {}
 
@@ -207,13 +218,30 @@ class SourceLimiter:
 
     def source(self, addr: str | Address) -> Network | None:
         """The block ``addr`` counts against (None: not an IP address, never limited)."""
+        cached = self._sources.get(addr, False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
         ip = _address(addr)
         if ip is None:
-            return None
-        bits = self.net_block_size[0 if ip.version == 4 else 1]
-        return ipaddress.ip_network(f"{ip}/{bits}", strict=False)
+            net = None
+        else:
+            bits = self.net_block_size[0 if ip.version == 4 else 1]
+            net = ipaddress.ip_network(f"{ip}/{bits}", strict=False)
+        if len(self._sources) >= 4096:  # a flood from many addresses: start again
+            self._sources.clear()
+            self._exempt_cache.clear()
+        self._sources[addr] = net
+        return net
 
     def is_exempt(self, addr: str | Address) -> bool:
+        if not self.exempt:
+            return self.source(addr) is None  # cached
+        cached = self._exempt_cache.get(addr)
+        if cached is None:
+            cached = self._exempt_cache[addr] = self._is_exempt(addr)
+        return cached
+
+    def _is_exempt(self, addr: str | Address) -> bool:
         ip = _address(addr)
         if ip is None:
             return True
@@ -274,6 +302,33 @@ class SourceLimiter:
             return None
         return self._refuse(entry.reason)
 
+    def log_drop(self, addr: str | Address, now: float, reason: str | None = None) -> int | None:
+        """Rate-limit the log lines (and audit events) of refused connections, as sshd
+        rate-limits its ``drop connection`` lines: the first refusal of a source in a
+        penalty (or, with ``reason``, for that reason), then one per
+        :attr:`drop_log_interval` seconds.  Returns None when this refusal goes
+        unlogged, else how many went unlogged since the last logged one."""
+        net = self.source(addr)
+        entry = self._table[net.version].get(net) if net is not None else None
+        if entry is None or reason is not None:
+            # no penalty behind it (PerSourceMaxStartups; a full table): by source and reason
+            key = (net, reason)
+            slot = self._quiet.get(key)
+            if slot is None:
+                if len(self._quiet) >= 4096:  # bounded: forget the oldest
+                    del self._quiet[next(iter(self._quiet))]
+                slot = self._quiet[key] = [float("-inf"), 0]
+            if now - slot[0] < self.drop_log_interval:
+                slot[1] += 1
+                return None
+            count, slot[0], slot[1] = slot[1], now, 0
+            return int(count)
+        if now - entry.logged_at < self.drop_log_interval:
+            entry.unlogged += 1
+            return None
+        count, entry.logged_at, entry.unlogged = entry.unlogged, now, 0
+        return count
+
     def _refuse(self, reason: str) -> str:
         self.refused[reason] = self.refused.get(reason, 0) + 1
         return reason
@@ -331,6 +386,17 @@ class SourceLimiter:
             self._refuse("PerSourceMaxStartups")
             return False
         self._startups[net] = count + 1
+        return True
+
+    def startups_full(self, addr: str | Address) -> bool:
+        """Whether ``addr``'s source already has ``PerSourceMaxStartups`` unauthenticated
+        connections (then counted as refused; :meth:`startup_begin` does the counting)."""
+        if self.max_startups is None:
+            return False
+        net = self.source(addr)
+        if net is None or self._startups.get(net, 0) < self.max_startups:
+            return False
+        self._refuse("PerSourceMaxStartups")
         return True
 
     def startup_end(self, addr: str | Address) -> None:

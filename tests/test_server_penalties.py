@@ -221,3 +221,92 @@ def test_a_shared_source_limiter_is_used_even_when_empty(test_registry):
             await asyncio.sleep(0.1)
             assert await first_bytes(two.port) == b""  # penalised on one, refused on two
     run(main())
+
+
+def test_penalised_sources_are_refused_at_accept_without_a_transport(test_registry):
+    """Refused by the listener's AcceptGate right after accept(): no asyncio transport,
+    task or protocol is made for them (the listener counts them), no byte is sent."""
+    import socket
+
+    made, gated = [], []
+
+    async def main():
+        async with await serve(test_registry, per_source_penalties="authfail:30s") as srv:
+            await fail_login(srv.port, test_registry)
+            await asyncio.sleep(0.1)
+            loop = asyncio.get_running_loop()
+            # Count the transports asyncio makes from here on (a penalised source gets none).
+            orig = loop._make_socket_transport
+            loop._make_socket_transport = lambda *a, **kw: made.append(1) or orig(*a, **kw)
+            try:
+                for _ in range(20):
+                    assert await first_bytes(srv.port) == b""
+            finally:
+                loop._make_socket_transport = orig
+            gated.append(sum(g.refused for g in getattr(srv, "accept_gates", [])))
+            assert srv.source_limiter.refused == {"penalty: failed authentication": 20}
+            # a raw socket from another source still gets the banner
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5,
+                                         source_address=("127.0.0.9", 0))
+            s.settimeout(5)
+            assert (await loop.run_in_executor(None, s.recv, 8)).startswith(b"SSH-")
+            s.close()
+    run(main())
+    # 20 client-side transports (open_connection) and none for the server side
+    assert len(made) == 20
+    assert gated == [20]
+
+
+def test_drop_lines_and_audit_events_are_rate_limited_per_source(test_registry):
+    """One drop line (and one "refused" audit event) per source and penalty, then one
+    per SourceLimiter.drop_log_interval with the count of those left out."""
+    events = []
+
+    async def main():
+        async with await serve(test_registry, per_source_penalties="authfail:30s",
+                               audit=events.append) as srv:
+            srv.source_limiter.drop_log_interval = 0.5
+            for source in ("127.0.0.1", "127.0.0.2"):
+                await fail_login(srv.port, test_registry, source=source)
+            await asyncio.sleep(0.1)
+            for _ in range(10):
+                for source in ("127.0.0.1", "127.0.0.2"):
+                    assert await first_bytes(srv.port, source=source) == b""
+            await asyncio.sleep(0.6)
+            assert await first_bytes(srv.port) == b""
+    run(main())
+    refused = [(e.addr, e.detail.get("unlogged", 0)) for e in events if e.kind == "refused"]
+    assert refused == [("127.0.0.1", 0), ("127.0.0.2", 0), ("127.0.0.1", 9)], refused
+    from sshcore.aio.audit import SshdLogFormat
+
+    last = [e for e in events if e.kind == "refused"][-1]
+    line, = SshdLogFormat().lines(last)
+    assert line.startswith("drop connection from [127.0.0.1]:")
+    assert line.endswith(": penalty: failed authentication (9 more since the last line)")
+
+
+def test_a_source_over_per_source_max_startups_is_told_so_at_accept(test_registry):
+    """A flood from one source past PerSourceMaxStartups (penalties off, as for an
+    exempt source): each extra connection gets sshd's ``Exceeded MaxStartups`` line from
+    the AcceptGate, with no asyncio transport made for it, and the drop is audited
+    once (then rate-limited), not once per connection."""
+    made, events = [], []
+
+    async def main():
+        async with await serve(test_registry, per_source_max_startups=1,
+                               per_source_penalties=False, audit=events.append) as srv:
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            assert (await reader.readline()).startswith(b"SSH-2.0-")
+            loop = asyncio.get_running_loop()
+            orig = loop._make_socket_transport
+            loop._make_socket_transport = lambda *a, **kw: made.append(1) or orig(*a, **kw)
+            try:
+                for _ in range(20):
+                    assert await first_bytes(srv.port) == b"Exceeded MaxStartups\r\n"
+            finally:
+                loop._make_socket_transport = orig
+            writer.close()
+    run(main())
+    assert len(made) == 20  # the clients' own transports: none on the server side
+    refused = [e for e in events if e.kind == "refused"]
+    assert [e.reason for e in refused] == ["past PerSourceMaxStartups"]

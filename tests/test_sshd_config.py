@@ -52,6 +52,7 @@ Subsystem backup /usr/local/bin/backup --serve
 AcceptEnv LANG LC_*
 AcceptEnv TZ
 AllowTcpForwarding local
+AllowAgentForwarding no
 PermitOpen 127.0.0.1:80 db:5432
 PermitListen 8080 localhost:9090
 TrustedUserCAKeys /etc/ssh/user_ca.pub
@@ -63,6 +64,7 @@ XAuthLocation /opt/bin/xauth
 Match User carol Address 198.51.100.0/24,!198.51.100.7
     PasswordAuthentication yes
     AllowTcpForwarding remote
+    AllowAgentForwarding yes
     PermitListen any
 Match Address 203.0.113.*
     PubkeyAuthentication no
@@ -109,11 +111,12 @@ def test_dump_is_sshd_T_and_match_resolves_per_connection():
                  "allowtcpforwarding local", "permitopen 127.0.0.1:80 db:5432",
                  "subsystem backup /usr/local/bin/backup --serve", "acceptenv LANG LC_*",
                  "authenticationmethods publickey,password publickey", "allowusers alice bob@192.0.2.0/24",
-                 "persourcemaxstartups 3", "channeltimeout session=30m direct-tcpip=5m"):
+                 "persourcemaxstartups 3", "channeltimeout session=30m direct-tcpip=5m",
+                 "allowagentforwarding no"):
         assert line in text.splitlines(), line
     carol = cfg.dump("carol", "198.51.100.1").splitlines()
     assert "passwordauthentication yes" in carol and "allowtcpforwarding remote" in carol
-    assert "permitlisten any" in carol
+    assert "permitlisten any" in carol and "allowagentforwarding yes" in carol
     negated = cfg.dump("carol", "198.51.100.7").splitlines()  # !198.51.100.7
     assert "passwordauthentication no" in negated
     assert "passwordauthentication no" in cfg.dump("dave", "198.51.100.1").splitlines()
@@ -123,7 +126,7 @@ def test_dump_is_sshd_T_and_match_resolves_per_connection():
     # defaults, as sshd's, when nothing is set
     empty = parse_sshd_config("").dump().splitlines()
     assert {"maxauthtries 6", "maxsessions 10", "logingracetime 120", "maxstartups 10:30:100",
-            "persourcenetblocksize 32:128", "allowtcpforwarding no",
+            "persourcenetblocksize 32:128", "allowtcpforwarding no", "allowagentforwarding yes",
             "authorizedkeysfile .ssh/authorized_keys"} <= set(empty)
 
 
@@ -347,3 +350,56 @@ Match User {__import__('getpass').getuser()}
     with srv:
         run(main(port))
     assert banners == ["Authorized use only\n"]
+
+
+def test_auth_limits_and_algorithm_keywords(tmp_path, keys):
+    """MaxAuthTries, AuthenticationMethods and Ciphers/KexAlgorithms with ``-``, from
+    the file, as the server enforces them."""
+    text = """\
+MaxAuthTries 2
+AuthenticationMethods publickey,password
+Ciphers -chacha20-poly1305@openssh.com
+KexAlgorithms -curve25519-sha256,curve25519-sha256@libssh.org
+"""
+    wrong = [generate_private_key("ssh-ed25519") for _ in range(2)]
+
+    async def main():
+        async with await serve_config(text, tmp_path, keys) as srv:
+            p = srv.port
+            ok = {"kex_algs": ["curve448-sha512"], "encryption_algs": ["aes128-ctr"]}
+            # publickey then password: both needed
+            assert await login(p, "alice", password="pw", client_keys=[keys["alice"]], **ok) == "hello"
+            assert await login(p, "alice", client_keys=[keys["alice"]], **ok) is None
+            # two wrong keys use up MaxAuthTries 2: the right one comes too late
+            assert await login(p, "alice", password="pw",
+                               client_keys=[*wrong, keys["alice"]], **ok) is None
+            assert await login(p, "alice", password="pw",
+                               client_keys=[wrong[0], keys["alice"]], **ok) == "hello"
+            # the algorithms the file took out are not negotiated
+            assert await login(p, "alice", password="pw", client_keys=[keys["alice"]],
+                               kex_algs=["curve448-sha512"],
+                               encryption_algs=["chacha20-poly1305@openssh.com"]) is None
+            assert await login(p, "alice", password="pw", client_keys=[keys["alice"]],
+                               kex_algs=["curve25519-sha256"], encryption_algs=["aes128-ctr"]) is None
+    run(main())
+
+
+def test_kbd_interactive_keyword_and_match(tmp_path, keys):
+    """KbdInteractiveAuthentication from the file (global yes, no in a Match block) as
+    the server offers and decides it (coverage for issue 20's keyword list)."""
+    text = """\
+PasswordAuthentication no
+PubkeyAuthentication no
+KbdInteractiveAuthentication yes
+Match User bob
+    KbdInteractiveAuthentication no
+"""
+    answer = {"preferred_auth": ["keyboard-interactive"], "kbdint_handler": lambda n, i, p: ["pw"]}
+
+    async def main():
+        async with await serve_config(text, tmp_path, keys) as srv:
+            p = srv.port
+            assert await login(p, "alice", **answer) == "hello"
+            assert await login(p, "alice", password="pw", preferred_auth=["password"]) is None
+            assert await login(p, "bob", **answer) is None
+    run(main())

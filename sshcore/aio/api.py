@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import inspect
 import logging
 import os
@@ -332,7 +333,7 @@ async def listen(host: str = "", port: int = 22, *,
     # The server's modules load with the first listen(), not with every client's import.
     from ..kernel._timeouts import parse_channel_timeout
     from ..srclimit import SourceLimiter, parse_interval
-    from .admission import Admission
+    from .admission import Admission, gate_server, refuse_at_accept
     from .server import (SSHAcceptor, SSHServerConnection, _OptionsServer, parse_max_startups,
                          startups_should_drop)
     srv = ServerOptions.create(
@@ -425,21 +426,28 @@ async def listen(host: str = "", port: int = 22, *,
         return conn
 
     loop = asyncio.get_running_loop()
+    # Not started: AcceptGate accepts (penalised sources refused before any transport).
+    gated = functools.partial(loop.create_server, factory, reuse_address=reuse_address,
+                              start_serving=False)
     if port:
-        servers = [await loop.create_server(factory, host or None, port, reuse_address=reuse_address)]
+        servers = [await gated(host or None, port)]
     else:
         # Port 0 on several addresses ("" is IPv4 and IPv6): one port, chosen by the first.
         infos = await loop.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM,
                                        flags=socket.AI_PASSIVE)
         addrs = list(dict.fromkeys(info[4][0] for info in infos))
-        servers = [await loop.create_server(factory, addrs[0], 0, reuse_address=reuse_address)]
+        servers = [await gated(addrs[0], 0)]
         port = servers[0].sockets[0].getsockname()[1]
         for addr in addrs[1:]:
             try:
-                servers.append(await loop.create_server(factory, addr, port,
-                                                        reuse_address=reuse_address))
+                servers.append(await gated(addr, port))
             except OSError:
                 pass  # e.g. IPv6 disabled: the first address still serves
+
+    def refuse(peer: Any) -> bytes | None:
+        return refuse_at_accept(limiter, audit, peer, loop.time())
+    gates = [g for server in servers for g in gate_server(loop, server, factory, refuse)]
     acceptor = SSHAcceptor(servers, connections)
+    acceptor.accept_gates = gates  # type: ignore[attr-defined]
     acceptor.source_limiter = limiter  # type: ignore[attr-defined]
     return acceptor

@@ -65,7 +65,8 @@ class AuditEvent:
     ``kind``: ``"auth"`` (``success``; ``partial`` when more methods are required),
     ``"channel_open"``, ``"channel_refused"`` (``reason``), ``"channel_timeout"``,
     ``"channel_close"``, ``"forward"`` (``detail``: request, host/port or path,
-    ``allowed``), ``"refused"`` (at accept, ``reason``), ``"disconnect"`` (``reason``:
+    ``allowed``), ``"refused"`` (at accept, ``reason``; rate-limited per source as sshd's
+    drop lines, ``detail["unlogged"]`` counting those left out), ``"disconnect"`` (``reason``:
     ``closed``, ``peer``, ``max_auth_tries``, ``login_grace_time``, ``error``,
     ``server``; ``detail["authenticated"]``).  ``username`` is as the peer sent it:
     sanitize before printing.
@@ -207,7 +208,9 @@ class SshdLogFormat:
                 else:
                     out.append(f"{verb} {where} [preauth]")
         elif e.kind == "refused":
-            out.append(f"drop connection from [{e.addr}]:{e.port}: {sanitize(e.reason)}")
+            more = e.detail.get("unlogged")
+            out.append(f"drop connection from [{e.addr}]:{e.port}: {sanitize(e.reason)}"
+                       + (f" ({int(more)} more since the last line)" if more else ""))
         elif e.kind in ("channel_open", "channel_close", "channel_timeout", "channel_refused"):
             what = {"channel_open": "open", "channel_close": "closed",
                     "channel_timeout": "closing after inactivity", "channel_refused": "refused"}[e.kind]

@@ -6,8 +6,9 @@ request, honouring ``Match User``/``Address``: ``AllowUsers``/``DenyUsers``,
 ``PasswordAuthentication``/``PubkeyAuthentication``/``KbdInteractiveAuthentication``,
 ``AuthorizedKeysFile`` (``%u``, ``%h``, ``%%``; relative to the home directory),
 ``TrustedUserCAKeys``, ``RevokedKeys`` (a file of public keys), ``AllowTcpForwarding``,
-``PermitOpen`` and ``PermitListen``.  ``X11Forwarding``, ``X11DisplayOffset``,
-``X11UseLocalhost`` and ``XAuthLocation`` become listen()'s X11 keywords.
+``AllowAgentForwarding``, ``PermitOpen`` and ``PermitListen``.  ``X11Forwarding``,
+``X11DisplayOffset``, ``X11UseLocalhost`` and ``XAuthLocation`` become listen()'s X11
+keywords.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ class ConfiguredServer(SSHServer):
     def _check_password(self, user: str, password: str) -> Any:
         from .server import _OptionsServer
 
-        return _OptionsServer(None, self._passwords, self.registry).validate_password(user, password)
+        check = _OptionsServer(None, self._passwords, self.registry)
+        check.connection_made(self._conn)  # the source address, for fair scheduling
+        return check.validate_password(user, password)
 
     def validate_password(self, username: str, password: str) -> Any:
         if not self._method_ok(username, "passwordauthentication"):
@@ -193,6 +196,10 @@ class ConfiguredServer(SSHServer):
         user = self._user()
         return (self._get("allowtcpforwarding", user) in ("all", "remote")
                 and _permitted(self._get("permitlisten", user), listen_host, listen_port, True))
+
+    def agent_forwarding_requested(self) -> bool:
+        """AllowAgentForwarding (yes by default, as sshd; independent of AllowTcpForwarding)."""
+        return bool(self._get("allowagentforwarding", self._user()))
 
     def unix_connection_requested(self, dest_path: str) -> bool:
         return False  # AllowStreamLocalForwarding is not implemented: refused

@@ -249,9 +249,13 @@ class _OptionsServer(SSHServer):
         if hasattr(checker, "verify"):
             if hasattr(checker, "refresh"):
                 checker.refresh()
-            # Hashing is slow on purpose: keep it off the event loop.
-            return asyncio.get_running_loop().run_in_executor(None, checker.verify, username,
-                                                              password)
+            # Hashing is slow on purpose: off the event loop, few at a time, at low
+            # priority, fair between sources (sshcore.aio.pwcheck).
+            from .pwcheck import password_checks
+
+            peer = self._conn.peer_addr if self._conn is not None else None
+            return password_checks().submit(str(peer[0]) if peer else None, checker.verify,
+                                            username, password)
         # Same work whether or not the user exists, so the answer leaks nothing.
         expected = self._passwords.get(username, "\0invalid\0" + password + "x")
         return hmac.compare_digest(expected.encode(), password.encode()) and username in self._passwords

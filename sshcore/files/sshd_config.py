@@ -250,6 +250,7 @@ KEYWORDS: dict[str, _Keyword] = {k.name: k for k in (
     _Keyword("acceptenv", _list, multi=True),
     _Keyword("allowtcpforwarding", _forwarding, default="no",
              show=lambda v: "yes" if v == "all" else v),
+    _Keyword("allowagentforwarding", _yes_no, default=True, show=_show_bool),
     _Keyword("permitopen", lambda a: _permit(a, False), show=_show_permit),
     _Keyword("permitlisten", lambda a: _permit(a, True), show=_show_permit),
     _Keyword("trustedusercakeys", _path_or_none, show=_show_none),
@@ -263,12 +264,13 @@ KEYWORDS: dict[str, _Keyword] = {k.name: k for k in (
 #: Keywords a Match block may set: those this server decides per user or per request.
 MATCH_KEYWORDS = frozenset({
     "passwordauthentication", "pubkeyauthentication", "kbdinteractiveauthentication",
-    "authorizedkeysfile", "allowtcpforwarding", "permitopen", "permitlisten",
+    "authorizedkeysfile", "allowtcpforwarding", "allowagentforwarding", "permitopen",
+    "permitlisten",
 })
 
 #: sshd keywords this server knows of but does not implement (a clearer error).
 _KNOWN_UNSUPPORTED = frozenset("""
-addressfamily allowagentforwarding allowgroups allowstreamlocalforwarding
+addressfamily allowgroups allowstreamlocalforwarding
 authorizedkeyscommand authorizedkeyscommanduser authorizedprincipalscommand
 authorizedprincipalscommanduser authorizedprincipalsfile casignaturealgorithms
 challengeresponseauthentication chrootdirectory compression denygroups

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -93,3 +94,43 @@ def test_agent_forwarding_refused(forwarded_agent, keys, tmp_path, helpers, monk
     info = session_lines(r.stdout)
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert info["SOCK"] == "unset" and info["ADD"] == "2", r.stdout
+
+
+@pytest.mark.parametrize("case", ["no", "yes", "default", "match-yes", "match-no"])
+def test_allow_agent_forwarding_in_sshd_config(forwarded_agent, tmp_path, helpers, monkeypatch,
+                                               case):
+    """``sshcore serve -f`` with AllowAgentForwarding (global, and in a Match User block):
+    the real ``ssh -A`` gets an agent socket in the session (``ssh-add -l`` lists the
+    client's key) when it is yes (sshd's default), none when it is no."""
+    import getpass
+
+    from tests.load.serve import ServeProcess
+
+    sock, pub, fp = forwarded_agent
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))  # the server's own agent must not leak in
+    auth = tmp_path / "authorized_keys"
+    auth.write_text(pub.read_text())
+    me = getpass.getuser()
+    lines = {"no": "AllowAgentForwarding no\n", "yes": "AllowAgentForwarding yes\n",
+             "default": "",
+             "match-yes": f"AllowAgentForwarding no\nMatch User {me}\n  AllowAgentForwarding yes\n",
+             "match-no": f"Match User nobody-else\n  AllowAgentForwarding yes\n"
+                         f"Match User {me}\n  AllowAgentForwarding no\n"}[case]
+    conf = tmp_path / "sshd_config"
+    conf.write_text("PasswordAuthentication no\n" + lines)
+    allowed = case in ("yes", "default", "match-yes")
+    r = subprocess.run([sys.executable, "-m", "sshcore", "serve", "-f", str(conf), "-T", "-C",
+                        f"user={me},addr=127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"allowagentforwarding {'yes' if allowed else 'no'}" in r.stdout.splitlines(), r.stdout
+    with ServeProcess(tmp_path / "home", "-f", str(conf), "--authorized-keys", str(auth)) as srv:
+        r = helpers.run_ssh(srv.port, SESSION, identity=pub, timeout=60,
+                            options={"ForwardAgent": "yes"},
+                            env_overrides={"SSH_AUTH_SOCK": str(sock)})
+    info = session_lines(r.stdout)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    if allowed:
+        assert info["SOCK"] not in ("unset", str(sock)), r.stdout
+        assert fp in r.stdout.decode() and info["ADD"] == "0", r.stdout
+    else:
+        assert info["SOCK"] == "unset" and info["ADD"] == "2", r.stdout
