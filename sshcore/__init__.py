@@ -55,8 +55,8 @@ from .errors import (ClosedBeforeBannerError, ConnectError, ConnectRefusedError,
                      TooManySessionsError)
 from .errors import (ChannelListenError, ChannelOpenError, ConfigurationError, DisconnectError,  # noqa: E402
                      DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError,
-                     KeepaliveTimeoutError, KeyImportError, KeyPassphraseError, PermissionDeniedError, ProcessError, ProtocolError,
-                     SSHError)
+                     KeepaliveTimeoutError, KeyImportError, KeyPassphraseError,
+                     PermissionDeniedError, ProcessError, ProtocolError, SSHError)
 from .errors import ConfigWarning, PluginWarning  # noqa: E402
 
 __all__ = [

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .kernel.chanreq import (AgentForwardingRequest, ChannelRequest, EnvRequest, ExecRequest, ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest, SubsystemRequest, decode_channel_request, encode_term_modes)
+from .kernel.chanreq import (AgentForwardingRequest, ChannelRequest, EnvRequest, ExecRequest,
+                             ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest,
+                             SubsystemRequest, decode_channel_request, encode_term_modes)
 from .files.keys import HOST_CERT, KnownHosts, add_known_host, fingerprint, is_certificate
 
 logger = logging.getLogger("sshcore.client")

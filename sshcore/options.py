@@ -19,7 +19,8 @@ from typing import Any
 
 from .kernel.config import ConnectionConfig
 from .errors import ConfigurationError, SSHError
-from .files.keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names, read_certificate, read_key_pair)
+from .files.keys import (CERT_SUFFIX, CertifiedKey, KnownHosts, _host_patterns_match, host_names,
+                         read_certificate, read_key_pair)
 from .registry import Registry, connection_registry
 from .sessionconfig import ForwardSpec, SessionConfig, forward_specs, session_keywords
 

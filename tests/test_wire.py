@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sshcore._wire import DecodeError, SSHReader, boolean, byte, mpint, name_list, string, uint32, uint64
+from sshcore._wire import (DecodeError, SSHReader, boolean, byte, mpint, name_list, string, uint32,
+                           uint64)
 from sshcore.errors import RemoteProtocolError
 
 names = st.lists(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E,

@@ -24,7 +24,8 @@ import tempfile
 from typing import Any
 
 from ..kernel import events as ev
-from ..kernel.chanreq import (AgentChannelOpen, AgentForwardingRequest, ExecRequest, ShellRequest, SubsystemRequest)
+from ..kernel.chanreq import (AgentChannelOpen, AgentForwardingRequest, ExecRequest, ShellRequest,
+                              SubsystemRequest)
 from ..errors import ChannelOpenError, SSHError
 from .channel import SSHServerChannel
 from .forward import (CONNECT_FAILED, SSHTCPChannel, _Bridge, _SocketProtocol,

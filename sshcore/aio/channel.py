@@ -15,10 +15,23 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..kernel import events as ev
-from ..kernel.chanreq import (BreakRequest, ChannelRequest, EnvRequest, ExecRequest, ExitSignalRequest, ExitStatusRequest, PtyRequest, ShellRequest, SignalRequest, SubsystemRequest, WindowChangeRequest, XonXoffRequest, decode_term_modes)  # noqa: F401 (decode_term_modes: re-exported)
+from ..kernel.chanreq import (BreakRequest,
+                              ChannelRequest,
+                              EnvRequest,
+                              ExecRequest,
+                              ExitSignalRequest,
+                              ExitStatusRequest,
+                              PtyRequest,
+                              ShellRequest,
+                              SignalRequest,
+                              SubsystemRequest,
+                              WindowChangeRequest,
+                              XonXoffRequest,
+                              decode_term_modes)  # noqa: F401 (decode_term_modes: re-exported)
 from ..errors import ChannelOpenError, ConnectionLostError, SSHError
 from ..kernel.messages import EXTENDED_DATA_STDERR
-from ..clientpolicy import encode_term_modes, session_requests  # noqa: F401 (encode_term_modes: re-exported)
+from ..clientpolicy import (encode_term_modes,
+                            session_requests)  # noqa: F401 (encode_term_modes: re-exported)
 
 if TYPE_CHECKING:
     from .connection import SSHConnection

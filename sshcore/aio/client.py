@@ -10,8 +10,14 @@ from typing import Any
 
 from ..kernel import events as ev
 from ..kernel.config import ConnectionConfig
-from ..kernel.chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest, ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen, ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply, GlobalRequest, HostKeysProofReply, HostKeysProveRequest, HostKeysRequest, StreamlocalForwardRequest, TcpipForwardRequest, hostkeys_proof_data)
-from ..errors import (SSHError, TooManySessionsError, ChannelListenError, ChannelOpenError, DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
+from ..kernel.chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest,
+                              ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen,
+                              ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply,
+                              GlobalRequest, HostKeysProofReply, HostKeysProveRequest,
+                              HostKeysRequest, StreamlocalForwardRequest, TcpipForwardRequest,
+                              hostkeys_proof_data)
+from ..errors import (SSHError, TooManySessionsError, ChannelListenError, ChannelOpenError,
+                      DisconnectReason, HostKeyNotVerifiableError, KeyImportError,
                       PermissionDeniedError, ProcessError)
 from ..clientpolicy import (HostKeyChecker, UnknownHost, auth_answer, exhausted_message,
                             rejection_message)

@@ -14,8 +14,14 @@ from typing import Any
 from ..kernel import events as ev
 from ..kernel.config import ConnectionConfig
 from ..errors import ChannelOpenError, ChannelOpenFailureReason, ConfigurationError, SSHError
-from ..files.keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate, user_certificate_options)
-from ..kernel.chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest, ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen, ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply, GlobalRequest, HostKeysProofReply, HostKeysProveRequest, HostKeysRequest, NoMoreSessionsRequest, StreamlocalForwardRequest, TcpipForwardRequest, hostkeys_proof_data)
+from ..files.keys import (AuthorizedKeys, KeyOptions, KnownHosts, is_certificate,
+                          user_certificate_options)
+from ..kernel.chanreq import (CancelStreamlocalForwardRequest, CancelTcpipForwardRequest,
+                              ChannelOpenData, DirectStreamlocalOpen, DirectTcpipOpen,
+                              ForwardedStreamlocalOpen, ForwardedTcpipOpen, ForwardPortReply,
+                              GlobalRequest, HostKeysProofReply, HostKeysProveRequest,
+                              HostKeysRequest, NoMoreSessionsRequest, StreamlocalForwardRequest,
+                              TcpipForwardRequest, hostkeys_proof_data)
 from .x11 import X11ForwardingServerChannel
 from .forward import (PROHIBITED, SSHTCPChannel, bridge_on_new_channel, connect_bridge,
                       listen_local, run_stream_handler)

@@ -11,8 +11,8 @@ from typing import Any
 
 from ..kernel.chanreq import ChannelOpenData, DirectTcpipOpen
 from ..kernel.connection import Connection
-from ..errors import (ChannelListenError, ChannelOpenError, ConfigurationError, ConnectError, ProtocolError,
-                      ProtocolVersionError, SSHError, TooManySessionsError)
+from ..errors import (ChannelListenError, ChannelOpenError, ConfigurationError, ConnectError,
+                      ProtocolError, ProtocolVersionError, SSHError, TooManySessionsError)
 from ..options import (DEFAULT_CONFIG, ClientOptions, client_options, closed_before_banner,
                        connect_error, connect_timeout_error)
 from ._channel import _UNSET, ChannelSocket, CompletedProcess, SSHProcess

@@ -93,7 +93,8 @@ def _write_private(path: Path, data: bytes, force: bool) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ..files.keys import (export_private_key, export_public_key, fingerprint, generate_private_key)
+    from ..files.keys import (export_private_key, export_public_key, fingerprint,
+                              generate_private_key)
 
     key_type = resolve_type(args.type, args.bits)
     options = {"bits": args.bits} if args.bits and key_type in ("ssh-rsa", "ssh-dss") else {}
@@ -168,7 +169,8 @@ def _certificate_path(pub: Path) -> Path:
 
 def cmd_sign(args: argparse.Namespace, prompter: Any) -> int:
     """``ssh-keygen -s CA -I ID [-h] [-n P,...] [-V INTERVAL] [-z SERIAL] [-O OPT] KEY.pub...``"""
-    from ..files.keys import (HOST_CERT, USER_CERT, parse_cert_options, parse_validity, public_key_line, read_public_key, sign_certificate)
+    from ..files.keys import (HOST_CERT, USER_CERT, parse_cert_options, parse_validity,
+                              public_key_line, read_public_key, sign_certificate)
 
     ca = load_private_interactive(Path(args.ca).expanduser(), args.passphrase, prompter)
     cert_type = HOST_CERT if args.host else USER_CERT

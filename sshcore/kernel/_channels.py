@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .._wire import SSHReader, boolean, byte, string, uint32
-from .chanreq import (decode_channel_open, decode_channel_request, decode_global_reply, decode_global_request)
+from .chanreq import (decode_channel_open, decode_channel_request, decode_global_reply,
+                      decode_global_request)
 from ..errors import LocalProtocolError, RemoteProtocolError
 from .messages import EXTENDED_DATA_STDERR, MessageType
 

@@ -42,10 +42,13 @@ from typing import Any
 
 from . import events as ev
 from ._framing import PacketReader, PacketWriter
-from ._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, Negotiated, derive_key, guess_was_right, negotiate, shared_names)
+from ._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, Negotiated,
+                       derive_key, guess_was_right, negotiate, shared_names)
 from .._wire import SSHReader, byte, string, uint32
 from .config import ConnectionConfig
-from ..errors import (DisconnectError, DisconnectReason, HostKeyNotVerifiableError, KeyExchangeError, LocalProtocolError, ProtocolError, ProtocolVersionError, RemoteProtocolError, SSHError, ServiceNotAvailableError)
+from ..errors import (DisconnectError, DisconnectReason, HostKeyNotVerifiableError,
+                      KeyExchangeError, LocalProtocolError, ProtocolError, ProtocolVersionError,
+                      RemoteProtocolError, SSHError, ServiceNotAvailableError)
 from ..interfaces import KexCompute, KexContext, KexResult, KexStep
 from .messages import KEX_FIRST, KEX_LAST, MessageType
 

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from . import events as ev
 from ._kexinit import shared_names
 from .._wire import SSHReader, boolean, byte, name_list, string
-from ..errors import (DisconnectReason, LocalProtocolError, NoMoreAuthMethodsError, RemoteProtocolError, ServiceNotAvailableError)
+from ..errors import (DisconnectReason, LocalProtocolError, NoMoreAuthMethodsError,
+                      RemoteProtocolError, ServiceNotAvailableError)
 from ..interfaces import AuthAsk, AuthDone, AuthSend, ClientAuthContext, ServerAuthContext
 from .messages import MessageType
 

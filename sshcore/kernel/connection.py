@@ -24,7 +24,8 @@ from ._channels import Channel, ChannelLayer
 from ._timeouts import ChannelTimeouts
 from ._transport import Transport
 from ._userauth import ClientUserauth, ServerUserauth
-from .chanreq import (ChannelOpenData, ChannelRequest, GlobalKeepaliveRequest, GlobalReply, GlobalRequest)
+from .chanreq import (ChannelOpenData, ChannelRequest, GlobalKeepaliveRequest, GlobalReply,
+                      GlobalRequest)
 from .config import ConnectionConfig
 from ..errors import DisconnectReason, ProtocolError, RemoteProtocolError
 from ..interfaces import PublicKey

@@ -24,7 +24,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from sshcore.kernel._framing import PacketReader, PacketWriter
-from sshcore.kernel._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit, derive_key, negotiate)
+from sshcore.kernel._kexinit import (EXT_INFO_CLIENT, STRICT_CLIENT, STRICT_SERVER, KexInit,
+                                     derive_key, negotiate)
 from sshcore._wire import SSHReader, boolean, byte, string, uint32
 from sshcore.interfaces import KexContext
 from sshcore.messages import MessageType as M

@@ -27,7 +27,8 @@ from sshcore import events as ev
 from sshcore._wire import string
 from sshcore.config import ConnectionConfig
 from sshcore.connection import Connection
-from sshcore.keys import export_private_key, generate_private_key, public_key_line, read_private_key
+from sshcore.keys import (export_private_key, generate_private_key, public_key_line,
+                          read_private_key)
 
 from .serve import ServeProcess
 

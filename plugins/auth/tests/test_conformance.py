@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from sshcore.conformance.fixtures import sshcore_kit, sshcore_openssh, sshcore_vectors  # noqa: F401
+from sshcore.conformance.fixtures import (sshcore_kit, sshcore_openssh,
+                                          sshcore_vectors)  # noqa: F401
 
 PROVIDER = "sshcore-auth"
 

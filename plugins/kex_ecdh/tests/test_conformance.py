@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from sshcore.conformance import openssh_names
-from sshcore.conformance.fixtures import sshcore_kit, sshcore_openssh, sshcore_vectors  # noqa: F401
+from sshcore.conformance.fixtures import (sshcore_kit, sshcore_openssh,
+                                          sshcore_vectors)  # noqa: F401
 from sshcore.registry import default_registry
 
 PROVIDER = "sshcore-kex-ecdh"
