@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _ssh_flags as ssh_flags
+from ._ssh_flags import _parse_options  # noqa: F401 (tests import it from here)
 from ..errors import KeyImportError, SSHError
 from ..sessionconfig import SessionConfig, session_keywords, tty_wanted
 
@@ -340,23 +341,6 @@ def _per_source_options(args: argparse.Namespace) -> dict[str, Any]:
             "per_source_penalty_exempt": args.per_source_penalty_exempt,
             "per_source_max_startups": None if startups.lower() == "none" else int(startups),
             "per_source_net_block_size": args.per_source_net_block_size}
-
-
-_ACCUMULATING = ("sendenv", "setenv", "localforward", "remoteforward", "dynamicforward")
-
-
-def _parse_options(opts: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for opt in opts:
-        name, sep, value = opt.partition("=")
-        if not sep:
-            name, _, value = opt.partition(" ")
-        name = name.strip().lower()
-        if name in _ACCUMULATING and name in out:
-            out[name] += "\n" + value.strip()  # these add up over several -o, as in ssh
-        else:
-            out.setdefault(name, value.strip())  # first value wins, like ssh
-    return out
 
 
 def raise_config(message: str) -> None:

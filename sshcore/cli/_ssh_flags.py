@@ -201,7 +201,6 @@ def config_lines(args: argparse.Namespace) -> list[str]:
     command line, ``-o`` and ssh_config (Host/Match) are applied, with OpenSSH's
     lower-case keywords.  Algorithm lists are expanded against the installed plugins
     (an unknown name is an error, as it is when connecting)."""
-    from . import _parse_options
     from ..registry import default_registry
     from ..files.ssh_config import SSHConfig
 
@@ -260,3 +259,22 @@ def print_config(args: argparse.Namespace) -> int:
     for line in config_lines(args):
         print(line)
     return 0
+
+
+_ACCUMULATING = ("sendenv", "setenv", "localforward", "remoteforward", "dynamicforward")
+
+
+def _parse_options(opts: list[str]) -> dict[str, str]:
+    """``-o NAME=VALUE`` (or ``NAME VALUE``) options as ``{lower-case name: value}``: the
+    first value wins, as in ssh, except for the keywords that add up."""
+    out: dict[str, str] = {}
+    for opt in opts:
+        name, sep, value = opt.partition("=")
+        if not sep:
+            name, _, value = opt.partition(" ")
+        name = name.strip().lower()
+        if name in _ACCUMULATING and name in out:
+            out[name] += "\n" + value.strip()  # these add up over several -o, as in ssh
+        else:
+            out.setdefault(name, value.strip())  # first value wins, like ssh
+    return out
