@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError, ConnectError, ProtocolError, ProtocolVersionError
 from ..options import (DEFAULT_AGENT, DEFAULT_CONFIG, DEFAULT_KNOWN_HOSTS, ClientOptions,
                        ServerOptions, closed_before_banner, connect_error, connect_timeout_error,
-                       resolve_ssh_config)
+                       load_ssh_config, resolve_ssh_config)
 from ..options import address_family, apply_ssh_config as _apply_ssh_config  # noqa: F401 (cli)
 from ..registry import Registry
 from .client import SSHClientConnection, default_username
@@ -197,8 +197,20 @@ def connect(host: str, port: int | None = None, *, config: Any = _DEFAULT_CONFIG
     does on ssh's command line; the rest are those of the resolved connection:
 
     """
-    table, host, port = resolve_ssh_config(config, host, port, options)
+    table = load_ssh_config(config)
+    if table is not None and table.runs_commands:
+        # Match exec runs a command (for up to its timeout): not on the event loop.
+        return _ConnectContext(_resolve_in_thread(table, host, port, options))
+    table, host, port = resolve_ssh_config(table, host, port, options)
     return _connect(host, 22 if port is None else port, config=table, **options)
+
+
+async def _resolve_in_thread(table: Any, host: str, port: int | None,
+                             options: dict[str, Any]) -> SSHClientConnection:
+    loop = asyncio.get_running_loop()
+    table, host, port = await loop.run_in_executor(
+        None, resolve_ssh_config, table, host, port, options)
+    return await _connect(host, 22 if port is None else port, config=table, **options)
 
 
 async def listen(host: str = "", port: int = 22, *,

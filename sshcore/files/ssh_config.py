@@ -166,6 +166,14 @@ class SSHConfig:
             else:
                 block.options.append((key, value, source, lineno))
 
+    @property
+    def runs_commands(self) -> bool:
+        """Whether a lookup may run a command (a ``Match exec`` block, when enabled):
+        asyncio callers then look up in a thread, not on the event loop."""
+        return self.match_exec and any(
+            block.kind == "match" and any(word.lower() == "exec" for word in block.criteria)
+            for block in self.blocks)
+
     # ------------------------------------------------------------------ lookup
     def lookup(self, host: str, *, user: str | None = None, port: int | None = None,
                local_user: str | None = None,

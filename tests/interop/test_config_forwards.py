@@ -365,3 +365,30 @@ def test_system_wide_config_keywords_are_logged_not_warned(start_sshd, keys, tmp
     assert not [w for w in seen if issubclass(w.category, sshcore.ConfigWarning)]
     assert any("gssapidelegatecredentials is not supported" in r.getMessage()
                for r in caplog.records)
+
+
+def test_match_exec_runs_off_the_event_loop(start_sshd, keys, tmp_path):
+    """A Match exec command runs in a thread: the event loop keeps serving other tasks
+    while it runs (here for 0.6 s)."""
+    sshd = start_sshd()
+    cfg = tmp_path / "config"
+    cfg.write_text(base_config(sshd, keys, "slowmatch") + "Match exec \"sleep 0.6\"\n  Compression no\n")
+
+    async def main():
+        ticks = 0
+
+        async def tick():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+        ticker = asyncio.ensure_future(tick())
+        try:
+            async with sshcore.connect("slowmatch", config=str(cfg)) as conn:
+                out = (await conn.run("echo ok")).stdout
+        finally:
+            ticker.cancel()
+        return out, ticks
+
+    out, ticks = go(main())
+    assert out == "ok\n" and ticks >= 8, ticks
