@@ -182,7 +182,7 @@ def adopt(key: Any) -> SSHKey:
     """This plugin's object for a key another plugin loaded (``sshcore-openssl`` reads
     OpenSSH key files too), through its ``private_fields()`` or its public blob, so that
     exporting works whichever plugin read the key."""
-    if isinstance(key, SSHKey):
+    if isinstance(key, SSHKey) or hasattr(key, "cert"):  # ours, or a CertifiedKey
         return key
     if getattr(key, "has_private", False) and callable(getattr(key, "private_fields", None)):
         out = _read_private_fields(SSHReader(bytes(key.private_fields())))

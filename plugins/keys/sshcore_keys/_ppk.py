@@ -289,7 +289,6 @@ def export_ppk(key: SSHKey, passphrase: str | bytes | None = None, comment: str 
         parameters."""
     from ._formats import adopt
 
-    key = adopt(key)
     if isinstance(passphrase, str):
         passphrase = passphrase.encode()
     if version not in (2, 3):
@@ -298,6 +297,7 @@ def export_ppk(key: SSHKey, passphrase: str | bytes | None = None, comment: str 
     if cert is not None:
         key, cert_comment = key.private, getattr(key, "comment", "")
         comment = cert_comment if comment is None else comment
+    key = adopt(key)  # a key another plugin read (sshcore-openssl's)
     if not getattr(key, "has_private", False) or not isinstance(key, SSHKey):
         raise KeyImportError("this is a public key: there is no private key to write")
     kdf = {name.lower(): name for name in ARGON2_TYPES}.get(kdf.lower(), kdf)

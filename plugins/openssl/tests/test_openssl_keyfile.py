@@ -43,7 +43,7 @@ def test_ssh_keygen_files_agree_with_sshcore_keys(tmp_path, kind, bits):
         assert theirs.verify(b"data", ours.sign(b"data", alg), alg)
         assert ours.verify(b"data", theirs.sign(b"data", alg), alg)
     # written back by sshcore-keys (which owns the formats), read again: the same key
-    for fmt in ("openssh", "pkcs8"):
+    for fmt in ("openssh", "pkcs8", "ppk"):
         again = import_private_key(export_private_key(ours, fmt))
         assert again.public_blob == ours.public_blob
     assert private_key_fields(ours) == private_key_fields(theirs)  # what ssh-add sends
