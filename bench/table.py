@@ -145,7 +145,7 @@ def print_rows(title: str, rows: list[Row], comparisons: dict[str, list[str]]) -
 
 
 def print_targets(targets: list[Target]) -> None:
-    print("\n### Targets (issues #7 and #18), from this run\n")
+    print("\n### Targets (issues #7, #17 and #18), from this run\n")
     print("| target | measured | required | verdict |")
     print("|---|---:|---:|---|")
     for t in targets:
