@@ -29,6 +29,10 @@ from ..errors import (ChannelOpenError, ConnectionLostError, DisconnectError, Di
 logger = logging.getLogger("sshcore.blocking")
 
 _READ_SIZE = 256 * 1024
+#: Linux's option to acknowledge received TCP data at once (None elsewhere).
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+#: Reads smaller than this are acknowledged at once (see :meth:`Driver._ack_now`).
+_QUICKACK_BELOW = 16384
 _FOREVER = object()
 
 
@@ -123,8 +127,12 @@ class Driver:
                  name: str = "sshcore") -> None:
         self.sock = sock
         sock.setblocking(False)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
+        #: the TCP socket, while TCP_QUICKACK works on it
+        self._quickack: Any = None
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if _TCP_QUICKACK is not None:
+                self._quickack = sock
         self.kernel = kernel
         self.handler = handler
         self.lock = threading.RLock()
@@ -252,6 +260,8 @@ class Driver:
             self._lost(exc)
             return
         if n:
+            if self._quickack is not None and n < _QUICKACK_BELOW:
+                self._ack_now()
             self._feed(k.buffer_updated, n, time.monotonic())
         else:  # the peer closed the TCP connection
             self._feed(k.receive_data, b"", time.monotonic())
@@ -259,6 +269,19 @@ class Driver:
             k.closed = True
         self._process()  # before any application thread sees the kernel
         self.flush()
+
+    def _ack_now(self) -> None:
+        """Acknowledge what was just read at once (Linux's TCP_QUICKACK, which the kernel
+        clears again by itself) instead of after the ~40 ms delayed-ACK timer, as the
+        asyncio adapter does: sshd leaves Nagle on for non-interactive sessions, so it
+        holds a small packet until the previous one is acknowledged; after the login
+        it sends hostkeys-00@openssh.com (no answer due) and then held the confirmation
+        of the first channel until our delayed ACK.  Only after small reads: in a bulk
+        flow ACKs go out anyway."""
+        try:
+            self._quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        except OSError:
+            self._quickack = None
 
     def _run(self) -> None:
         sel = selectors.DefaultSelector()
