@@ -42,7 +42,8 @@ from importlib import metadata
 from . import blocking, bulk, handshake, scale, sessions, small, startup
 from .env import CIPHERS, DEFAULT_CIPHER, KEX, Env
 from .kex import kex_table
-from .table import Cell, Row, Target, measure, print_rows, print_targets, profile, rows_of
+from .table import (Cell, Row, Target, measure, print_rows, print_spread, print_targets, profile,
+                    rows_of)
 
 SCENARIOS = ["startup", "bulk", "small", "handshake", "scale", "sessions", "blocking", "kex"]
 DEFAULT_SIZE_MIB = 64
@@ -142,8 +143,10 @@ def main(argv: list[str] | None = None) -> None:
         measure(env, todo, args.runs, batch)
         rows = rows_of(name, todo)
         print_rows(title, rows, comparisons)
-        if name in args.profile:
-            profile(env, title, todo)
+        if name == "blocking":  # issue 17 asks how far the runs spread
+            print_spread(todo)
+        if name in args.profile:  # the blocking scenario: the blocking client's jobs
+            profile(env, title, todo, lib="sshcore-blocking" if name == "blocking" else "sshcore")
         return rows
 
     with Env() as env:

@@ -32,6 +32,33 @@ def blocking_options(spec: dict[str, Any], key: Any, kh: Any) -> dict[str, Any]:
     return kw
 
 
+def _profile_io_threads() -> None:
+    """In a profiled job, each sshcore.blocking I/O thread runs under a profiler of its
+    own (merged into the job's stats by :func:`bench.workers.run_job`)."""
+    from . import workers
+
+    if workers._profiler is None:
+        return
+    import cProfile
+
+    from sshcore.blocking._driver import Driver
+
+    run = Driver._run
+    if getattr(run, "profiled", False):
+        return
+
+    def _run(self: Any) -> None:
+        p = cProfile.Profile()
+        workers.thread_profilers.append(p)
+        p.enable()
+        try:
+            run(self)
+        finally:
+            p.disable()
+    _run.profiled = True  # type: ignore[attr-defined]
+    Driver._run = _run  # type: ignore[method-assign]
+
+
 class Blocking:
     """sshcore.blocking connections with the spec's algorithms."""
 
@@ -39,6 +66,8 @@ class Blocking:
         import sshcore
         from sshcore import blocking
         from sshcore.keys import KnownHosts
+
+        _profile_io_threads()
 
         self.mod = blocking
         self.kw = blocking_options(spec, sshcore.read_private_key(spec["key"]),

@@ -23,6 +23,9 @@ CHUNK = 256 * 1024
 TIMEOUT = 1800.0
 #: set by run_job for a profiled job: on only while the clock runs
 _profiler: Any = None
+#: profilers of a profiled job's other threads (sshcore.blocking's I/O threads: cProfile
+#: sees only the thread that enables it); on for the thread's whole life
+thread_profilers: list[Any] = []
 
 
 def clock_start() -> float:
@@ -304,9 +307,15 @@ def run_job(spec: dict[str, Any]) -> Any:
         return asyncio.run(OPS[spec["op"]](spec))
     finally:
         if _profiler is not None:
+            import pstats
+
             _profiler.disable()
-            _profiler.dump_stats(spec["profile"])
+            stats = pstats.Stats(_profiler)
+            for p in thread_profilers:
+                stats.add(p)
+            stats.dump_stats(spec["profile"])
             _profiler = None
+            thread_profilers.clear()
 
 
 def main() -> None:

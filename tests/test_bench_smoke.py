@@ -103,10 +103,13 @@ def test_bench_smoke_prints_every_row():
     code, stdout, stderr = run_smoke()
     assert code == 0, stderr[-3000:]
     printed = {}
+    spread = {}
     for line in stdout.splitlines():
         cols = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("| ") and len(cols) == 5:
             printed[(cols[0], cols[1])] = (cols[2], cols[3])
+        elif line.startswith("| ") and len(cols) == 7:
+            spread[(cols[0], cols[1])] = cols[2:]
     for (case, pair), unit in expected_rows().items():
         assert (case, pair) in printed, f"row {case} / {pair} missing:\n{stdout}"
         figure, got_unit = printed[(case, pair)]
@@ -126,6 +129,12 @@ def test_bench_smoke_prints_every_row():
         if case.startswith("bulk "):
             assert re.search(rf"^\| {re.escape(case)}: {BLOCKING} vs {ASYNCIO} \| [\d.]+x \| "
                              r">= 0\.9x \| (PASS|FAIL) \|$", stdout, re.M), case
+    # the blocking scenario's spread: runs, min, median, max, (max - min) / median
+    for case, (_, pairs) in BLOCKING_CASES.items():
+        for pair in pairs:
+            runs, lo, mid, hi, pct = spread[(case, pair)]
+            assert runs == "1" and all(NUMBER.match(v) for v in (lo, mid, hi)), (case, pair)
+            assert lo == mid == hi == printed[(case, pair)][0] and pct == "0%", (case, pair)
     # which key exchange each client's defaults settled on with sshd
     assert re.search(r"\(sshcore\.blocking: kex \S+, host key ssh-ed25519; "
                      r"paramiko: kex \S+, host key ssh-ed25519\)", stdout), stdout
