@@ -43,12 +43,14 @@ class SSHTimeoutError(SSHError, TimeoutError):
 
 
 class Chunks:
-    """Received bytes, kept as the chunks they came in (no copy until taken)."""
+    """Received bytes, kept as the chunks they came in: bytes, or memoryviews of the
+    kernel's decrypted packets (each a new object, never reused: the asyncio adapter's
+    process streams keep them too), copied once, when taken."""
 
     __slots__ = ("parts", "head", "size")
 
     def __init__(self) -> None:
-        self.parts: deque[bytes] = deque()
+        self.parts: deque[Any] = deque()  # bytes or memoryview
         self.head = 0      # bytes of parts[0] already taken
         self.size = 0
 
@@ -58,7 +60,7 @@ class Chunks:
     def __bool__(self) -> bool:
         return self.size > 0
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes | memoryview) -> None:
         if data:
             self.parts.append(data)
             self.size += len(data)
@@ -66,7 +68,10 @@ class Chunks:
     def find(self, sub: bytes) -> int:
         """Offset of ``sub`` (one byte, as b"\\n") from the start, or -1."""
         base, start = 0, self.head
-        for part in self.parts:
+        parts = self.parts
+        for n, part in enumerate(parts):
+            if type(part) is memoryview:  # searched: made bytes once (readline's case)
+                part = parts[n] = bytes(part)
             i = part.find(sub, start)
             if i >= 0:
                 return base + i - start
@@ -91,7 +96,9 @@ class Chunks:
                 self.head += need
                 need = 0
         self.size -= n
-        return out[0] if len(out) == 1 else b"".join(out)
+        if len(out) == 1:
+            return out[0] if type(out[0]) is bytes else bytes(out[0])
+        return b"".join(out)
 
 
 class ChannelState:
@@ -399,7 +406,7 @@ class Driver:
         if isinstance(event, ev.ChannelData):
             if chan is None:
                 return
-            data = bytes(event.data)
+            data = event.data  # a view of the decrypted packet: copied once, when read
             if event.datatype == 1 and not chan.merge_stderr:
                 chan.stderr.append(data)
             else:
