@@ -79,6 +79,15 @@ class Chunks:
             start = 0
         return -1
 
+    def take_parts(self) -> list[Any]:
+        """Everything, as the pieces it came in (no copy)."""
+        parts = list(self.parts)
+        if parts and self.head:
+            parts[0] = memoryview(parts[0])[self.head:]
+        self.parts.clear()
+        self.head = self.size = 0
+        return parts
+
     def take(self, n: int) -> bytes:
         n = min(n, self.size)
         out = []
