@@ -37,3 +37,15 @@ def test_readline_search_over_views():
     assert c.take(c.find(b"\n") + 1) == b"second line\n"
     assert c.find(b"\n") == -1
     assert c.take(10) == b"tail"
+
+
+def test_take_parts_hands_out_the_pieces_after_what_was_taken():
+    c = Chunks()
+    c.append(memoryview(b"abcdef"))
+    c.append(b"gh")
+    assert c.take(2) == b"ab"
+    parts = c.take_parts()
+    assert [bytes(p) for p in parts] == [b"cdef", b"gh"]
+    assert len(c) == 0 and c.take_parts() == [] and c.take(5) == b""
+    c.append(b"next")
+    assert c.take(10) == b"next"
