@@ -35,7 +35,8 @@ def sftp_case(direction: str, size: int) -> str:
     return f"SFTP {direction} {size / 1048576:g} MiB"
 
 
-def cells(env: Env, size: int, handshakes: int) -> list[Cell]:
+def cells(env: Env, size: int, handshakes: int, warmup: int = 0) -> list[Cell]:
+    """``warmup``: bytes of an untimed bulk transfer on each connection first."""
     port = env.port("sshd")
     out = []
     cipher, mac = CIPHERS[DEFAULT_CIPHER]
@@ -51,7 +52,8 @@ def cells(env: Env, size: int, handshakes: int) -> list[Cell]:
             for pair in (BLOCKING, PARAMIKO, ASYNCIO):
                 out.append(Cell(bulk_case(short, direction), pair, "MB/s",
                                 dict(op="bulk", lib=LIBS[pair], port=port, cipher=cipher,
-                                     mac=mac, size=size, runs=1, direction=direction),
+                                     mac=mac, size=size, runs=1, direction=direction,
+                                     warmup=warmup),
                                 convert=lambda s: mb / s))
     source, sha = env.sftp_source(size)
     cipher, mac = CIPHERS["aes128-ctr"]

@@ -51,7 +51,9 @@ def paramiko_lacks(cipher: str, mac: str | None) -> str | None:
     return f"unsupported (paramiko {paramiko.__version__} lacks {missing[0]})" if missing else None
 
 
-def cells(env: Env, size: int, ciphers: list[str]) -> list[Cell]:
+def cells(env: Env, size: int, ciphers: list[str], warmup: int = 0) -> list[Cell]:
+    """``warmup``: bytes of an untimed transfer on each library client's connection
+    first (`ssh` runs over a ControlMaster connection, warm after its first use)."""
     out = []
     mb = size / 1e6
     for short in ciphers:
@@ -66,7 +68,7 @@ def cells(env: Env, size: int, ciphers: list[str]) -> list[Cell]:
                         return [env.ssh_bulk(port, d, c, m, size)]
                 else:
                     job = dict(op="bulk", lib=client, port=port, cipher=cipher, mac=mac,
-                               size=size, runs=1, direction=direction)
+                               size=size, runs=1, direction=direction, warmup=warmup)
                 out.append(Cell(case_name(short, direction), label, "MB/s", job,
                                 convert=lambda s: mb / s,
                                 unsupported=paramiko_lacks(cipher, mac) if client == "paramiko" else None))

@@ -178,54 +178,66 @@ def handshake(spec: dict[str, Any]) -> list[float]:
 
 
 # ---- bulk -------------------------------------------------------------------------------
+def _timed(spec: dict[str, Any], transfer: Any) -> list[float]:
+    """``runs`` timed calls of ``transfer(size)`` (each returns what to do once the clock
+    has stopped), after an untimed one of ``warmup`` bytes if the spec has it."""
+    if spec.get("warmup"):
+        transfer(spec["warmup"])()
+    times = []
+    for _ in range(spec["runs"]):
+        t0 = clock_start()
+        after = transfer(spec["size"])
+        times.append(clock_stop(t0))
+        after()
+    return times
+
+
 def paramiko_bulk(spec: dict[str, Any]) -> list[float]:
     """Seconds per transfer through paramiko (blocking; its own threads)."""
-    size = spec["size"]
     t = Paramiko(spec).connect()
-    times = []
-    try:
-        block = bytes(CHUNK)
-        for _ in range(spec["runs"]):
-            t0 = clock_start()
-            chan = t.open_session()
-            chan.settimeout(TIMEOUT)
-            if spec["direction"] == "up":
-                chan.exec_command("cat > /dev/null")
-                left = size
-                while left:
-                    n = min(left, CHUNK)
-                    chan.sendall(block if n == CHUNK else block[:n])
-                    left -= n
-                chan.shutdown_write()
-                status = chan.recv_exit_status()
-            else:
-                chan.exec_command(f"head -c {size} /dev/zero")
-                got = 0
-                while True:
-                    data = chan.recv(1 << 20)
-                    if not data:
-                        break
-                    got += len(data)
-                status = chan.recv_exit_status()
-                if got != size:
-                    raise RuntimeError(f"paramiko downloaded {got} bytes, expected {size}")
-            times.append(clock_stop(t0))
+    block = bytes(CHUNK)
+
+    def transfer(size: int) -> Any:
+        chan = t.open_session()
+        chan.settimeout(TIMEOUT)
+        if spec["direction"] == "up":
+            chan.exec_command("cat > /dev/null")
+            left = size
+            while left:
+                n = min(left, CHUNK)
+                chan.sendall(block if n == CHUNK else block[:n])
+                left -= n
+            chan.shutdown_write()
+            status = chan.recv_exit_status()
+        else:
+            chan.exec_command(f"head -c {size} /dev/zero")
+            got = 0
+            while True:
+                data = chan.recv(1 << 20)
+                if not data:
+                    break
+                got += len(data)
+            status = chan.recv_exit_status()
+            if got != size:
+                raise RuntimeError(f"paramiko downloaded {got} bytes, expected {size}")
+
+        def after() -> None:
             chan.close()
             if status:
                 raise RuntimeError(f"paramiko: remote command exited {status}")
+        return after
+
+    try:
+        return _timed(spec, transfer)
     finally:
         t.close()
-    return times
 
 
 def blocking_bulk(spec: dict[str, Any]) -> list[float]:
     """The same transfers through sshcore.blocking (sockets, selectors, one I/O thread)."""
-    size = spec["size"]
-    times = []
     block = bytes(CHUNK)
     with Blocking(spec).connect() as conn:
-        for _ in range(spec["runs"]):
-            t0 = clock_start()
+        def transfer(size: int) -> Any:
             if spec["direction"] == "up":
                 proc = conn.exec("cat > /dev/null")
                 left = size
@@ -242,11 +254,14 @@ def blocking_bulk(spec: dict[str, Any]) -> list[float]:
                 if got != size:
                     raise RuntimeError(f"blocking downloaded {got} bytes, expected {size}")
             status = proc.wait()
-            times.append(clock_stop(t0))
-            proc.close()
-            if status:
-                raise RuntimeError(f"blocking: remote command exited {status}")
-    return times
+
+            def after() -> None:
+                proc.close()
+                if status:
+                    raise RuntimeError(f"blocking: remote command exited {status}")
+            return after
+
+        return _timed(spec, transfer)
 
 
 # ---- SFTP -------------------------------------------------------------------------------

@@ -119,21 +119,28 @@ async def bulk_down(proc: Any, size: int) -> None:
 
 
 async def op_bulk(spec: dict[str, Any]) -> list[float]:
-    """Seconds per transfer of ``size`` bytes, one connection, ``runs`` transfers."""
+    """Seconds per transfer of ``size`` bytes, one connection, ``runs`` transfers (after
+    an untimed one of ``warmup`` bytes, if given)."""
     client = Client(spec["lib"], spec)
     size = spec["size"]
     times = []
+
+    async def transfer(n: int) -> None:
+        if spec["direction"] == "up":
+            proc = await client.process(conn, "cat > /dev/null")
+            await bulk_up(proc, n)
+        else:
+            proc = await client.process(conn, f"head -c {n} /dev/zero")
+            await bulk_down(proc, n)
+
     async with asyncio.timeout(TIMEOUT):
         conn = await client.connect(spec["port"])
         try:
+            if spec.get("warmup"):
+                await transfer(spec["warmup"])
             for _ in range(spec["runs"]):
                 t0 = clock_start()  # the session's opening counts, as with ssh
-                if spec["direction"] == "up":
-                    proc = await client.process(conn, "cat > /dev/null")
-                    await bulk_up(proc, size)
-                else:
-                    proc = await client.process(conn, f"head -c {size} /dev/zero")
-                    await bulk_down(proc, size)
+                await transfer(size)
                 times.append(clock_stop(t0))
         finally:
             await _close(conn)

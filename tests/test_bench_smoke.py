@@ -145,3 +145,19 @@ def test_bench_smoke_prints_every_row():
 
     served = default_registry().provider("cipher", "aes128-ctr").split()[0]
     assert f"Served by: aes128-ctr {served}, " in stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_blocking_scenario_with_warmup():
+    """``--warmup``: an untimed transfer on each connection before the timed one (the
+    first transfer of a new connection runs at about half the speed of the next); the
+    title says so and every bulk row still has its figure."""
+    out = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--only", "blocking",
+                          "--warmup", "0.0625"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=100)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "bulk 0.0625 MiB after 0.0625 MiB untimed" in out.stdout, out.stdout
+    for case, (unit, pairs) in BLOCKING_CASES.items():
+        for pair in pairs:
+            assert re.search(rf"^\| {re.escape(case)} \| {re.escape(pair)} \| [\d.e+-]+ \| "
+                             rf"{re.escape(unit)} \|", out.stdout, re.M), (case, pair)
