@@ -1,4 +1,6 @@
-"""Scenario 1: bulk channel throughput, up and down, per cipher (MB/s)."""
+"""Scenario 1: bulk channel throughput, up and down, per cipher (MB/s).
+
+(The blocking front-end's bulk rows, beside paramiko, are in :mod:`bench.blocking`.)"""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ SSHCORE_OWN = "sshcore -> sshcore in-process"
 ASYNCSSH_SSHD = "asyncssh -> sshd"
 ASYNCSSH_OWN = "asyncssh -> asyncssh in-process"
 PARAMIKO_SSHD = "paramiko -> sshd"
-BLOCKING_SSHD = "sshcore.blocking -> sshd"
 SSH_SSHD = "ssh -> sshd"
 
 #: (label, client, server): "serve" is `sshcore serve` (commands as subprocesses), a
@@ -27,7 +28,6 @@ PAIRS = [
     (ASYNCSSH_SSHD, "asyncssh", "sshd"),
     (ASYNCSSH_OWN, "asyncssh", "asyncssh"),
     (PARAMIKO_SSHD, "paramiko", "sshd"),
-    (BLOCKING_SSHD, "sshcore-blocking", "sshd"),
     (SSH_SSHD, "ssh", "sshd"),
 ]
 
@@ -35,7 +35,6 @@ COMPARISONS = {
     SSHCORE_SSHD: [ASYNCSSH_SSHD, PARAMIKO_SSHD, SSH_SSHD],
     SSHCORE_OWN: [ASYNCSSH_OWN],
     SSH_SERVE: [SSH_SSHD],
-    BLOCKING_SSHD: [PARAMIKO_SSHD, SSHCORE_SSHD],
 }
 
 
@@ -52,7 +51,9 @@ def paramiko_lacks(cipher: str, mac: str | None) -> str | None:
     return f"unsupported (paramiko {paramiko.__version__} lacks {missing[0]})" if missing else None
 
 
-def cells(env: Env, size: int, ciphers: list[str]) -> list[Cell]:
+def cells(env: Env, size: int, ciphers: list[str], warmup: int = 0) -> list[Cell]:
+    """``warmup``: bytes of an untimed transfer on each library client's connection
+    first (`ssh` runs over a ControlMaster connection, warm after its first use)."""
     out = []
     mb = size / 1e6
     for short in ciphers:
@@ -67,7 +68,7 @@ def cells(env: Env, size: int, ciphers: list[str]) -> list[Cell]:
                         return [env.ssh_bulk(port, d, c, m, size)]
                 else:
                     job = dict(op="bulk", lib=client, port=port, cipher=cipher, mac=mac,
-                               size=size, runs=1, direction=direction)
+                               size=size, runs=1, direction=direction, warmup=warmup)
                 out.append(Cell(case_name(short, direction), label, "MB/s", job,
                                 convert=lambda s: mb / s,
                                 unsupported=paramiko_lacks(cipher, mac) if client == "paramiko" else None))
@@ -85,9 +86,4 @@ def targets(rows: list[Row], ciphers: list[str]) -> list[Target]:
                               ratio(find(rows, case, SSHCORE_OWN), find(rows, case, ASYNCSSH_OWN)), 1.2))
             out.append(Target(f"bulk {case}: {SSHCORE_SSHD} vs {SSH_SSHD}",
                               ratio(find(rows, case, SSHCORE_SSHD), find(rows, case, SSH_SSHD)), 0.9))
-            # the blocking front-end: 1.5x paramiko, within 10% of the asyncio client
-            out.append(Target(f"bulk {case}: {BLOCKING_SSHD} vs {PARAMIKO_SSHD}",
-                              ratio(find(rows, case, BLOCKING_SSHD), find(rows, case, PARAMIKO_SSHD)), 1.5))
-            out.append(Target(f"bulk {case}: {BLOCKING_SSHD} vs {SSHCORE_SSHD}",
-                              ratio(find(rows, case, BLOCKING_SSHD), find(rows, case, SSHCORE_SSHD)), 0.9))
     return out

@@ -9,6 +9,7 @@ each of them and removes the temp dir; nothing outlives a run.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import resource
@@ -192,7 +193,7 @@ class Env:
             f"ListenAddress 127.0.0.1\nPort {self.sshd_port}\nHostKey {d / 'host'}\n"
             f"PidFile none\nAuthorizedKeysFile {d / 'authorized_keys'}\nStrictModes no\n"
             "UsePAM no\nPermitRootLogin yes\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nSetEnv SHLVL=1\n"
+            "KbdInteractiveAuthentication no\nSetEnv SHLVL=1\nSubsystem sftp internal-sftp\n"
             # 100 sessions on one connection, 100 handshakes at once
             "MaxSessions 200\nMaxStartups 300:30:400\n"
             f"Ciphers {','.join(c for c, _ in CIPHERS.values())}\n")
@@ -223,6 +224,22 @@ class Env:
         with open(self.kh, "a") as f:
             f.write(f"[127.0.0.1]:{server.port} {pub}\n")
         return server
+
+    def sftp_source(self, size: int) -> tuple[str, str]:
+        """A file of ``size`` random bytes for the SFTP transfers (made once per size):
+        its path and sha256."""
+        path = self.dir / f"sftp-source-{size}.bin"
+        if not path.exists():
+            digest = hashlib.sha256()
+            with open(path, "wb") as f:
+                left = size
+                while left:
+                    block = os.urandom(min(left, 1 << 20))
+                    digest.update(block)
+                    f.write(block)
+                    left -= len(block)
+            (self.dir / f"{path.name}.sha256").write_text(digest.hexdigest())
+        return str(path), (self.dir / f"{path.name}.sha256").read_text()
 
     def port(self, server: str) -> int:
         """``sshd``, ``serve`` (sshcore serve) or a library's in-process server."""

@@ -1,6 +1,6 @@
 """sshcore against OpenSSH, AsyncSSH and paramiko, measured in one run.
 
-    python -m bench [--only bulk,small,handshake,scale,sessions,kex] [--size MiB] [--runs N]
+    python -m bench [--only bulk,small,handshake,scale,sessions,blocking,kex] [--size MiB] [--runs N]
     python -m bench --smoke        # a few KiB per scenario, a handful of connections
 
 Starts its own sshd, `sshcore serve` and in-process sshcore and AsyncSSH servers on
@@ -16,7 +16,10 @@ sntrup761's cost; see bench/startup.py), bulk (MB/s up and down per cipher), sma
 1 KiB messages/s one way), handshake (connect + kex + ed25519 auth + exec + close per
 second, sequential and concurrent), scale (idle connections to one server process: KiB
 per connection, seconds to open, timers, idle CPU), sessions (many sessions on one
-connection, each downloading 1 MiB: seconds), kex (key exchange computations/s).
+connection, each downloading 1 MiB: seconds), blocking (sshcore.blocking beside paramiko and
+the asyncio client: handshakes/s with the default kex and curve25519, bulk MB/s for
+aes128-ctr and aes256-gcm, SFTP get and put of --size MiB; see bench/blocking.py), kex
+(key exchange computations/s).
 All but bulk use aes256-gcm@openssh.com; every client uses curve25519-sha256.
 
 Bulk moves 64 MiB per transfer by default, not the issue's 256 MiB: on the shared 2-core
@@ -36,12 +39,13 @@ import sys
 import time
 from importlib import metadata
 
-from . import bulk, handshake, scale, sessions, small, startup
+from . import blocking, bulk, handshake, scale, sessions, small, startup
 from .env import CIPHERS, DEFAULT_CIPHER, KEX, Env
 from .kex import kex_table
-from .table import Cell, Row, Target, measure, print_rows, print_targets, profile, rows_of
+from .table import (Cell, Row, Target, measure, print_rows, print_spread, print_targets, profile,
+                    rows_of)
 
-SCENARIOS = ["startup", "bulk", "small", "handshake", "scale", "sessions", "kex"]
+SCENARIOS = ["startup", "bulk", "small", "handshake", "scale", "sessions", "blocking", "kex"]
 DEFAULT_SIZE_MIB = 64
 
 
@@ -72,9 +76,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--kex", action="store_true", help="only the key exchange table (--only kex)")
     ap.add_argument("--kex-seconds", type=float, default=1.0, help="time per key exchange row")
     ap.add_argument("--size", type=int, default=DEFAULT_SIZE_MIB,
-                    help=f"bulk MiB per transfer (default {DEFAULT_SIZE_MIB}; the issue's "
+                    help=f"bulk MiB per transfer, and the blocking scenario's SFTP file (default {DEFAULT_SIZE_MIB}; the issue's "
                          "256 takes over 15 minutes for the bulk matrix alone)")
     ap.add_argument("--runs", type=int, default=3, help="runs per figure; the median is printed")
+    ap.add_argument("--warmup", type=float, default=0,
+                    help="bulk and blocking scenarios: an untimed transfer of this many MiB on "
+                         "each connection before the timed one (default 0: the first transfer "
+                         "of a new connection is timed; it runs at about half the speed of the "
+                         "next on loopback)")
     ap.add_argument("--ciphers", default=",".join(CIPHERS),
                     help=f"bulk ciphers, comma-separated (default {','.join(CIPHERS)})")
     ap.add_argument("--messages", type=int, default=5000, help="small-message count per run")
@@ -89,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--sessions", type=int, default=100, help="sessions on one connection")
     ap.add_argument("--session-mib", type=float, default=1.0, help="MiB each session downloads")
     ap.add_argument("--profile", default="",
-                    help="comma-separated scenarios (bulk, small, handshake, sessions) whose "
+                    help="comma-separated scenarios (bulk, small, handshake, sessions, blocking) whose "
                          "sshcore client jobs run once more under cProfile, untimed; the merged "
                          "top entries are printed after their table")
     ap.add_argument("--smoke", action="store_true",
@@ -101,13 +110,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         ap.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
     args.profile = [p.strip() for p in args.profile.split(",") if p.strip()]
-    if set(args.profile) - {"bulk", "small", "handshake", "sessions"}:
-        ap.error("--profile takes bulk, small, handshake and sessions")
+    if set(args.profile) - {"bulk", "small", "handshake", "sessions", "blocking"}:
+        ap.error("--profile takes bulk, small, handshake, sessions and blocking")
     args.ciphers = [c.strip() for c in args.ciphers.split(",") if c.strip()]
     bad = set(args.ciphers) - set(CIPHERS)
     if bad:
         ap.error(f"unknown cipher(s) {', '.join(sorted(bad))}; choose from {', '.join(CIPHERS)}")
     args.size_bytes = args.size * 1024 * 1024
+    args.warmup_bytes = int(args.warmup * 1024 * 1024)
     args.session_bytes = int(args.session_mib * 1024 * 1024)
     if args.smoke:
         args.size_bytes, args.runs, args.messages = 64 * 1024, 1, 20
@@ -139,8 +149,10 @@ def main(argv: list[str] | None = None) -> None:
         measure(env, todo, args.runs, batch)
         rows = rows_of(name, todo)
         print_rows(title, rows, comparisons)
-        if name in args.profile:
-            profile(env, title, todo)
+        if name == "blocking":  # issue 17 asks how far the runs spread
+            print_spread(todo)
+        if name in args.profile:  # the blocking scenario: the blocking client's jobs
+            profile(env, title, todo, lib="sshcore-blocking" if name == "blocking" else "sshcore")
         return rows
 
     with Env() as env:
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         if "bulk" in args.only:
             size = args.size_bytes
             rows = scenario("bulk", f"Bulk: {size / 1048576:g} MiB per transfer, MB/s",
-                            bulk.cells(env, size, args.ciphers), bulk.COMPARISONS)
+                            bulk.cells(env, size, args.ciphers, args.warmup_bytes), bulk.COMPARISONS)
             targets += bulk.targets(rows, args.ciphers)
         if "small" in args.only:
             rows = scenario("small", f"Small messages: {args.messages} per run, {DEFAULT_CIPHER}",
@@ -174,6 +186,16 @@ def main(argv: list[str] | None = None) -> None:
             scenario("sessions", f"Many sessions: {args.sessions} at once on one connection, "
                      f"each downloading {args.session_bytes / 1048576:g} MiB, seconds",
                      sessions.cells(env, args.sessions, args.session_bytes), sessions.COMPARISONS)
+        if "blocking" in args.only:
+            size = args.size_bytes
+            rows = scenario("blocking", "The blocking front-end beside paramiko, all to sshd: "
+                            f"{args.handshakes} sequential handshakes ({DEFAULT_CIPHER}), "
+                            f"bulk {size / 1048576:g} MiB"
+                            + (f" after {args.warmup:g} MiB untimed" if args.warmup_bytes else "")
+                            + f", SFTP aes128-ctr ({blocking.negotiated(env)})",
+                            blocking.cells(env, size, args.handshakes, args.warmup_bytes),
+                            blocking.COMPARISONS)
+            targets += blocking.targets(rows, size)
     if "kex" in args.only:
         print()
         kex_table(args.kex_seconds)

@@ -63,19 +63,21 @@ def measure(env: Any, cells: list[Cell], runs: int, batch: bool) -> None:
                 c.values += [c.convert(v) for v in env.worker_batch([c.job])[0]]
 
 
-def profile(env: Any, title: str, cells: list[Cell], top: int = 25) -> None:
-    """One more round of the sshcore client cells, each under cProfile (never timed: the
-    profiler slows them), and the merged top entries by own time."""
+def profile(env: Any, title: str, cells: list[Cell], top: int = 25,
+            lib: str = "sshcore") -> None:
+    """One more round of the ``lib`` client cells (sshcore's asyncio client by default),
+    each under cProfile (never timed: the profiler slows them), and the merged top
+    entries by own time."""
     import pstats
 
     jobs = [dict(c.job, profile=str(env.dir / f"profile-{i}.pstats"))
             for i, c in enumerate(cells)
-            if isinstance(c.job, dict) and c.job.get("lib") == "sshcore" and c.unsupported is None]
+            if isinstance(c.job, dict) and c.job.get("lib") == lib and c.unsupported is None]
     if not jobs:
         return
     env.worker_batch(jobs)
     stats = pstats.Stats(*(j["profile"] for j in jobs), stream=sys.stdout)
-    print(f"\n### Profile: {title} (sshcore client side, {len(jobs)} job(s), by own time)\n")
+    print(f"\n### Profile: {title} ({lib} client side, {len(jobs)} job(s), by own time)\n")
     print("```")
     stats.strip_dirs().sort_stats("tottime").print_stats(top)
     print("```", flush=True)
@@ -144,8 +146,21 @@ def print_rows(title: str, rows: list[Row], comparisons: dict[str, list[str]]) -
         print(f"| {r.case} | {r.pair} | {value} | {r.unit} | {'; '.join(ratios)} |", flush=True)
 
 
+def print_spread(cells: list[Cell]) -> None:
+    """Each cell's runs: min, median and max, and the spread (max - min) / median."""
+    print("\n| case | pair | runs | min | median | max | spread |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for c in cells:
+        if not c.values:
+            continue
+        lo, mid, hi = min(c.values), statistics.median(c.values), max(c.values)
+        spread = f"{(hi - lo) / mid:.0%}" if mid else "-"
+        print(f"| {c.case} | {c.pair} | {len(c.values)} | {fmt(lo)} | {fmt(mid)} | {fmt(hi)} "
+              f"| {spread} |", flush=True)
+
+
 def print_targets(targets: list[Target]) -> None:
-    print("\n### Targets (issues #7 and #18), from this run\n")
+    print("\n### Targets (issues #7, #17 and #18), from this run\n")
     print("| target | measured | required | verdict |")
     print("|---|---:|---:|---|")
     for t in targets:

@@ -5,7 +5,8 @@
 runs the jobs in turn and prints one JSON line: for each job, its list of measured
 values (one per run).  The clients are used
 as an application would use them: keys and known_hosts loaded once, one key exchange
-(curve25519-sha256) for all, keepalives off.
+(curve25519-sha256) for all, keepalives off.  The blocking clients' jobs
+(sshcore.blocking's and paramiko's) and the SFTP transfers are in :mod:`bench.sync_workers`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ CHUNK = 256 * 1024
 TIMEOUT = 1800.0
 #: set by run_job for a profiled job: on only while the clock runs
 _profiler: Any = None
+#: profilers of a profiled job's other threads (sshcore.blocking's I/O threads: cProfile
+#: sees only the thread that enables it); on for the thread's whole life
+thread_profilers: list[Any] = []
 
 
 def clock_start() -> float:
@@ -115,123 +119,31 @@ async def bulk_down(proc: Any, size: int) -> None:
 
 
 async def op_bulk(spec: dict[str, Any]) -> list[float]:
-    """Seconds per transfer of ``size`` bytes, one connection, ``runs`` transfers."""
+    """Seconds per transfer of ``size`` bytes, one connection, ``runs`` transfers (after
+    an untimed one of ``warmup`` bytes, if given)."""
     client = Client(spec["lib"], spec)
     size = spec["size"]
     times = []
+
+    async def transfer(n: int) -> None:
+        if spec["direction"] == "up":
+            proc = await client.process(conn, "cat > /dev/null")
+            await bulk_up(proc, n)
+        else:
+            proc = await client.process(conn, f"head -c {n} /dev/zero")
+            await bulk_down(proc, n)
+
     async with asyncio.timeout(TIMEOUT):
         conn = await client.connect(spec["port"])
         try:
+            if spec.get("warmup"):
+                await transfer(spec["warmup"])
             for _ in range(spec["runs"]):
                 t0 = clock_start()  # the session's opening counts, as with ssh
-                if spec["direction"] == "up":
-                    proc = await client.process(conn, "cat > /dev/null")
-                    await bulk_up(proc, size)
-                else:
-                    proc = await client.process(conn, f"head -c {size} /dev/zero")
-                    await bulk_down(proc, size)
+                await transfer(size)
                 times.append(clock_stop(t0))
         finally:
             await _close(conn)
-    return times
-
-
-def paramiko_bulk(spec: dict[str, Any]) -> list[float]:
-    """The same transfers through paramiko (blocking; its own threads)."""
-    import socket
-
-    import paramiko
-
-    cipher, mac, size = spec["cipher"], spec.get("mac"), spec["size"]
-    key = paramiko.Ed25519Key.from_private_key_file(spec["key"])
-    sock = socket.create_connection(("127.0.0.1", spec["port"]), 30)
-    t = paramiko.Transport(sock)
-    opts = t.get_security_options()
-    opts.ciphers = (cipher,)
-    if mac:
-        opts.digests = (mac,)
-    opts.kex = tuple(k for k in opts.kex if k.startswith("curve25519"))
-    times = []
-    try:
-        t.start_client(timeout=30)
-        wanted = open(spec["known_hosts"]).read().split()
-        host_key = t.get_remote_server_key()
-        if host_key.get_base64() not in wanted:
-            raise RuntimeError("paramiko: the server's host key is not the bench's")
-        t.auth_publickey(USER, key)
-        block = bytes(CHUNK)
-        for _ in range(spec["runs"]):
-            t0 = clock_start()
-            chan = t.open_session()
-            chan.settimeout(TIMEOUT)
-            if spec["direction"] == "up":
-                chan.exec_command("cat > /dev/null")
-                left = size
-                while left:
-                    n = min(left, CHUNK)
-                    chan.sendall(block if n == CHUNK else block[:n])
-                    left -= n
-                chan.shutdown_write()
-                status = chan.recv_exit_status()
-            else:
-                chan.exec_command(f"head -c {size} /dev/zero")
-                got = 0
-                while True:
-                    data = chan.recv(1 << 20)
-                    if not data:
-                        break
-                    got += len(data)
-                status = chan.recv_exit_status()
-                if got != size:
-                    raise RuntimeError(f"paramiko downloaded {got} bytes, expected {size}")
-            times.append(clock_stop(t0))
-            chan.close()
-            if status:
-                raise RuntimeError(f"paramiko: remote command exited {status}")
-    finally:
-        t.close()
-    return times
-
-
-def blocking_bulk(spec: dict[str, Any]) -> list[float]:
-    """The same transfers through sshcore.blocking (sockets, selectors, one I/O thread)."""
-    import sshcore
-    from sshcore import blocking
-    from sshcore.keys import KnownHosts
-
-    kw: dict[str, Any] = dict(username=USER, client_keys=[sshcore.read_private_key(spec["key"])],
-                              known_hosts=KnownHosts.read(spec["known_hosts"]),
-                              kex_algs=[spec.get("kex") or KEX], config=None, agent_path=None,
-                              keepalive_interval=None, encryption_algs=[spec["cipher"]])
-    if spec.get("mac"):
-        kw["mac_algs"] = [spec["mac"]]
-    size = spec["size"]
-    times = []
-    block = bytes(CHUNK)
-    with blocking.connect("127.0.0.1", spec["port"], **kw) as conn:
-        conn.timeout = TIMEOUT
-        for _ in range(spec["runs"]):
-            t0 = clock_start()
-            if spec["direction"] == "up":
-                proc = conn.exec("cat > /dev/null")
-                left = size
-                while left:
-                    n = min(left, CHUNK)
-                    proc.stdin.write(block if n == CHUNK else block[:n])
-                    left -= n
-                proc.stdin.close()
-            else:
-                proc = conn.exec(f"head -c {size} /dev/zero")
-                got = 0
-                while data := proc.stdout.read(1 << 20):
-                    got += len(data)
-                if got != size:
-                    raise RuntimeError(f"blocking downloaded {got} bytes, expected {size}")
-            status = proc.wait()
-            times.append(clock_stop(t0))
-            proc.close()
-            if status:
-                raise RuntimeError(f"blocking: remote command exited {status}")
     return times
 
 
@@ -394,16 +306,23 @@ def run_job(spec: dict[str, Any]) -> Any:
 
         _profiler = cProfile.Profile()
     try:
-        if spec["op"] == "bulk" and spec["lib"] == "paramiko":
-            return paramiko_bulk(spec)
-        if spec["op"] == "bulk" and spec["lib"] == "sshcore-blocking":
-            return blocking_bulk(spec)
+        from .sync_workers import JOBS
+
+        job = JOBS.get((spec["op"], spec["lib"]))
+        if job is not None:  # the blocking clients, and the SFTP transfers
+            return job(spec)
         return asyncio.run(OPS[spec["op"]](spec))
     finally:
         if _profiler is not None:
+            import pstats
+
             _profiler.disable()
-            _profiler.dump_stats(spec["profile"])
+            stats = pstats.Stats(_profiler)
+            for p in thread_profilers:
+                stats.add(p)
+            stats.dump_stats(spec["profile"])
             _profiler = None
+            thread_profilers.clear()
 
 
 def main() -> None:
@@ -416,4 +335,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run as bench.workers, not __main__: bench.sync_workers imports this module, and the
+    # profiler its clock switches on must be the one run_job sets
+    from bench import workers
+
+    workers.main()

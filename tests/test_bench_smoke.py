@@ -19,8 +19,7 @@ NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[+-]?\d+)?$")
 
 BULK_PAIRS = ["sshcore -> sshd", "ssh -> sshcore serve", "sshcore -> sshcore serve",
               "sshcore -> sshcore in-process", "asyncssh -> sshd",
-              "asyncssh -> asyncssh in-process", "paramiko -> sshd", "ssh -> sshd",
-              "sshcore.blocking -> sshd"]
+              "asyncssh -> asyncssh in-process", "paramiko -> sshd", "ssh -> sshd"]
 BULK_CIPHERS = {"aes128-ctr": ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
                 "aes256-gcm": ("aes256-gcm@openssh.com", None),
                 "chacha20": ("chacha20-poly1305@openssh.com", None)}
@@ -28,6 +27,15 @@ LIB_PAIRS = ["sshcore -> sshcore in-process", "asyncssh -> asyncssh in-process",
              "sshcore -> sshd", "asyncssh -> sshd"]
 HANDSHAKE_PAIRS = ["sshcore <-> sshcore, one event loop", "asyncssh <-> asyncssh, one event loop",
                    "sshcore -> sshd", "asyncssh -> sshd"]
+#: issue 17: the blocking front-end beside paramiko (and the asyncio client), all to sshd
+BLOCKING, PARAMIKO, ASYNCIO = "sshcore.blocking -> sshd", "paramiko -> sshd", "sshcore -> sshd"
+BLOCKING_CASES = {"handshakes, default kex": ("handshakes/s", (BLOCKING, PARAMIKO)),
+                  "handshakes, curve25519-sha256": ("handshakes/s", (BLOCKING, PARAMIKO))}
+BLOCKING_CASES.update({f"bulk {short} {d}": ("MB/s", (BLOCKING, PARAMIKO, ASYNCIO))
+                       for short in ("aes128-ctr", "aes256-gcm") for d in ("up", "down")})
+# smoke mode moves 64 KiB per transfer
+BLOCKING_CASES.update({f"SFTP {d} 0.0625 MiB": ("MB/s", (BLOCKING, PARAMIKO, ASYNCIO))
+                       for d in ("get", "put")})
 SCALE_CASES = ["KiB per idle connection", "seconds to open them",
                "pending timers per idle connection", "asyncio tasks per idle connection",
                "CPU while idle"]
@@ -63,6 +71,9 @@ def expected_rows() -> dict[tuple[str, str], str]:
     for pair in ("sshcore", "asyncssh"):
         rows[("in-process connect + exec, default settings", pair)] = "s"
     rows[("sntrup761 key pair + decapsulation", "sshcore")] = "ms"
+    for case, (unit, pairs) in BLOCKING_CASES.items():
+        for pair in pairs:
+            rows[(case, pair)] = unit
     rows[("first registry build in a process", "sshcore")] = "ms"
     return rows
 
@@ -92,24 +103,41 @@ def test_bench_smoke_prints_every_row():
     code, stdout, stderr = run_smoke()
     assert code == 0, stderr[-3000:]
     printed = {}
+    spread = {}
     for line in stdout.splitlines():
         cols = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("| ") and len(cols) == 5:
             printed[(cols[0], cols[1])] = (cols[2], cols[3])
+        elif line.startswith("| ") and len(cols) == 7:
+            spread[(cols[0], cols[1])] = cols[2:]
     for (case, pair), unit in expected_rows().items():
         assert (case, pair) in printed, f"row {case} / {pair} missing:\n{stdout}"
         figure, got_unit = printed[(case, pair)]
         assert got_unit == unit, (case, pair, got_unit)
-        if pair == "paramiko -> sshd" and paramiko_lacks(case.split()[0]):
+        if pair == PARAMIKO and case.split()[0] in BULK_CIPHERS and paramiko_lacks(case.split()[0]):
             assert figure.startswith("unsupported (paramiko"), (case, figure)
         else:
             assert NUMBER.match(figure), f"{case} / {pair}: no figure ({figure!r})"
     # the targets summary: one verdict per target, computed
     verdicts = [line for line in stdout.splitlines() if line.rstrip().endswith(("| PASS |", "| FAIL |"))]
-    # startup's 4; bulk: 5 comparisons per cipher and direction (no verdict for
-    # sshcore.blocking vs paramiko where paramiko lacks the cipher); small, handshake, scale
-    lacking = sum(1 for short in BULK_CIPHERS if paramiko_lacks(short))
-    assert len(verdicts) == 4 + 3 * 2 * 5 - 2 * lacking + 4 + 4 + 3, stdout
+    # startup's 4; bulk: 3 comparisons per cipher and direction; small, handshake, scale;
+    # blocking: each case vs paramiko (1.5x), the bulk ones vs the asyncio client (0.9x)
+    assert len(verdicts) == 4 + 3 * 2 * 3 + 4 + 4 + 3 + 8 + 4, stdout
+    for case in BLOCKING_CASES:
+        assert re.search(rf"^\| {re.escape(case)}: {BLOCKING} vs {PARAMIKO} \| [\d.]+x \| "
+                         r">= 1\.5x \| (PASS|FAIL) \|$", stdout, re.M), case
+        if case.startswith("bulk "):
+            assert re.search(rf"^\| {re.escape(case)}: {BLOCKING} vs {ASYNCIO} \| [\d.]+x \| "
+                             r">= 0\.9x \| (PASS|FAIL) \|$", stdout, re.M), case
+    # the blocking scenario's spread: runs, min, median, max, (max - min) / median
+    for case, (_, pairs) in BLOCKING_CASES.items():
+        for pair in pairs:
+            runs, lo, mid, hi, pct = spread[(case, pair)]
+            assert runs == "1" and all(NUMBER.match(v) for v in (lo, mid, hi)), (case, pair)
+            assert lo == mid == hi == printed[(case, pair)][0] and pct == "0%", (case, pair)
+    # which key exchange each client's defaults settled on with sshd
+    assert re.search(r"\(sshcore\.blocking: kex \S+, host key ssh-ed25519; "
+                     r"paramiko: kex \S+, host key ssh-ed25519\)", stdout), stdout
     # the key exchange table is part of the default run
     assert "curve25519-sha256" in stdout and "(1.00x curve25519)" in stdout
     # which plugin served the measured algorithms (sshcore-openssl, when installed)
@@ -117,3 +145,19 @@ def test_bench_smoke_prints_every_row():
 
     served = default_registry().provider("cipher", "aes128-ctr").split()[0]
     assert f"Served by: aes128-ctr {served}, " in stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_blocking_scenario_with_warmup():
+    """``--warmup``: an untimed transfer on each connection before the timed one (the
+    first transfer of a new connection runs at about half the speed of the next); the
+    title says so and every bulk row still has its figure."""
+    out = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--only", "blocking",
+                          "--warmup", "0.0625"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=100)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "bulk 0.0625 MiB after 0.0625 MiB untimed" in out.stdout, out.stdout
+    for case, (unit, pairs) in BLOCKING_CASES.items():
+        for pair in pairs:
+            assert re.search(rf"^\| {re.escape(case)} \| {re.escape(pair)} \| [\d.e+-]+ \| "
+                             rf"{re.escape(unit)} \|", out.stdout, re.M), (case, pair)

@@ -52,6 +52,19 @@ class ChannelBase:
             self._drv.flush()
         return data
 
+    def _take_parts(self, buf: Chunks) -> list[Any]:
+        """Take everything received as the pieces it came in (bytes or memoryviews, no
+        copy; lock held), re-opening the window for it."""
+        n = len(buf)
+        parts = buf.take_parts()
+        if n and not self._state.autoconsume and not self._state.closed:
+            try:
+                self._drv.kernel.consume(self._state.id, n)
+            except LocalProtocolError:
+                pass  # the channel is gone: no window to re-open
+            self._drv.flush()
+        return parts
+
     def _read(self, size: int, timeout: Any, stderr: bool = False) -> bytes:
         st = self._state
         buf = self._buffer(stderr)

@@ -29,6 +29,10 @@ from ..errors import (ChannelOpenError, ConnectionLostError, DisconnectError, Di
 logger = logging.getLogger("sshcore.blocking")
 
 _READ_SIZE = 256 * 1024
+#: Linux's option to acknowledge received TCP data at once (None elsewhere).
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+#: Reads smaller than this are acknowledged at once (see :meth:`Driver._ack_now`).
+_QUICKACK_BELOW = 16384
 _FOREVER = object()
 
 
@@ -39,12 +43,14 @@ class SSHTimeoutError(SSHError, TimeoutError):
 
 
 class Chunks:
-    """Received bytes, kept as the chunks they came in (no copy until taken)."""
+    """Received bytes, kept as the chunks they came in: bytes, or memoryviews of the
+    kernel's decrypted packets (each a new object, never reused: the asyncio adapter's
+    process streams keep them too), copied once, when taken."""
 
     __slots__ = ("parts", "head", "size")
 
     def __init__(self) -> None:
-        self.parts: deque[bytes] = deque()
+        self.parts: deque[Any] = deque()  # bytes or memoryview
         self.head = 0      # bytes of parts[0] already taken
         self.size = 0
 
@@ -54,7 +60,7 @@ class Chunks:
     def __bool__(self) -> bool:
         return self.size > 0
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes | memoryview) -> None:
         if data:
             self.parts.append(data)
             self.size += len(data)
@@ -62,13 +68,25 @@ class Chunks:
     def find(self, sub: bytes) -> int:
         """Offset of ``sub`` (one byte, as b"\\n") from the start, or -1."""
         base, start = 0, self.head
-        for part in self.parts:
+        parts = self.parts
+        for n, part in enumerate(parts):
+            if type(part) is memoryview:  # searched: made bytes once (readline's case)
+                part = parts[n] = bytes(part)
             i = part.find(sub, start)
             if i >= 0:
                 return base + i - start
             base += len(part) - start
             start = 0
         return -1
+
+    def take_parts(self) -> list[Any]:
+        """Everything, as the pieces it came in (no copy)."""
+        parts = list(self.parts)
+        if parts and self.head:
+            parts[0] = memoryview(parts[0])[self.head:]
+        self.parts.clear()
+        self.head = self.size = 0
+        return parts
 
     def take(self, n: int) -> bytes:
         n = min(n, self.size)
@@ -87,7 +105,9 @@ class Chunks:
                 self.head += need
                 need = 0
         self.size -= n
-        return out[0] if len(out) == 1 else b"".join(out)
+        if len(out) == 1:
+            return out[0] if type(out[0]) is bytes else bytes(out[0])
+        return b"".join(out)
 
 
 class ChannelState:
@@ -123,8 +143,12 @@ class Driver:
                  name: str = "sshcore") -> None:
         self.sock = sock
         sock.setblocking(False)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
+        #: the TCP socket, while TCP_QUICKACK works on it
+        self._quickack: Any = None
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if _TCP_QUICKACK is not None:
+                self._quickack = sock
         self.kernel = kernel
         self.handler = handler
         self.lock = threading.RLock()
@@ -252,6 +276,8 @@ class Driver:
             self._lost(exc)
             return
         if n:
+            if self._quickack is not None and n < _QUICKACK_BELOW:
+                self._ack_now()
             self._feed(k.buffer_updated, n, time.monotonic())
         else:  # the peer closed the TCP connection
             self._feed(k.receive_data, b"", time.monotonic())
@@ -259,6 +285,19 @@ class Driver:
             k.abandon()
         self._process()  # before any application thread sees the kernel
         self.flush()
+
+    def _ack_now(self) -> None:
+        """Acknowledge what was just read at once (Linux's TCP_QUICKACK, which the kernel
+        clears again by itself) instead of after the ~40 ms delayed-ACK timer, as the
+        asyncio adapter does: sshd leaves Nagle on for non-interactive sessions, so it
+        holds a small packet until the previous one is acknowledged; after the login
+        it sends hostkeys-00@openssh.com (no answer due) and then held the confirmation
+        of the first channel until our delayed ACK.  Only after small reads: in a bulk
+        flow ACKs go out anyway."""
+        try:
+            self._quickack.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        except OSError:
+            self._quickack = None
 
     def _run(self) -> None:
         sel = selectors.DefaultSelector()
@@ -376,7 +415,7 @@ class Driver:
         if isinstance(event, ev.ChannelData):
             if chan is None:
                 return
-            data = bytes(event.data)
+            data = event.data  # a view of the decrypted packet: copied once, when read
             if event.datatype == 1 and not chan.merge_stderr:
                 chan.stderr.append(data)
             else:

@@ -48,7 +48,7 @@ class SFTPClient:
         self._drv = conn._drv
         self._state = proc._state
         self._parser = PacketParser()
-        self._replies: dict[Any, tuple[int, bytes]] = {}
+        self._replies: dict[Any, tuple[int, Any]] = {}  # payload: bytes or a view
         self._next_id = 0
         self.extensions: dict[str, bytes] = {}
         self.block_size = BLOCK
@@ -92,14 +92,17 @@ class SFTPClient:
         buf = self._state.stdout
         if not buf:
             return
-        data = self._proc._take(buf, len(buf))
-        for ptype, payload in self._parser.feed(data):
-            if ptype == FXP.VERSION:
-                self._replies["version"] = (ptype, bytes(payload))
-                continue
-            if len(payload) < 4:
-                raise SFTPProtocolError("SFTP reply without a request id")
-            self._replies[_U32.unpack_from(payload, 0)[0]] = (ptype, bytes(payload))
+        # Each received piece straight to the parser (no join), and each reply kept as
+        # the parser's view (it never reuses a buffer it handed views of): a READ's data
+        # is copied once, when the caller takes it out of the reply.
+        for data in self._proc._take_parts(buf):
+            for ptype, payload in self._parser.feed(data):
+                if ptype == FXP.VERSION:
+                    self._replies["version"] = (ptype, bytes(payload))
+                    continue
+                if len(payload) < 4:
+                    raise SFTPProtocolError("SFTP reply without a request id")
+                self._replies[_U32.unpack_from(payload, 0)[0]] = (ptype, payload)
 
     def _wait(self, rid: Any, timeout: Any) -> tuple[int, bytes]:
         st = self._state

@@ -60,3 +60,30 @@ def test_small_reads_are_acknowledged_at_once(start_sshd, keys):
     quick = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
     # the channel confirmation and the subsystem's replies: each one acknowledged at once
     assert calls.count(quick) >= 2, calls
+
+
+@pytest.mark.timeout(120)
+def test_blocking_small_reads_are_acknowledged_at_once(start_sshd, keys):
+    """The same for the blocking front-end (its I/O thread reads the socket): without
+    it, every first channel of a connection waited ~44 ms for the delayed ACK, and the
+    bench's blocking handshakes and short transfers ran at paramiko's pace."""
+    from sshcore import blocking
+
+    sshd = start_sshd(Subsystem="sftp internal-sftp")
+    with blocking.connect("127.0.0.1", sshd.port, client_keys=[keys.user["ed25519"]],
+                          known_hosts=str(sshd.known_hosts), config=None,
+                          kex_algs=["curve25519-sha256"], connect_timeout=60) as conn:
+        conn.timeout = 60
+        drv = conn._drv
+        with drv.lock:
+            real = drv._quickack
+            assert real is not None and real.type == socket.SOCK_STREAM, \
+                "TCP_QUICKACK is not in use"
+            spy = drv._quickack = _RecordingSocket(real)
+        with conn.start_sftp_client() as sftp:
+            assert sftp.normalize(".")
+        with drv.lock:
+            calls = list(spy.calls)
+    quick = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+    # the channel confirmation and the subsystem's replies: each one acknowledged at once
+    assert calls.count(quick) >= 2, calls
