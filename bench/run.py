@@ -1,6 +1,7 @@
 """sshcore against OpenSSH, AsyncSSH and paramiko, measured in one run.
 
-    python -m bench [--only bulk,small,handshake,scale,sessions,blocking,kex] [--size MiB] [--runs N]
+    python -m bench [--only startup,bulk,small,handshake,scale,sessions,blocking,sftp,kex]
+                    [--size MiB] [--runs N]
     python -m bench --smoke        # a few KiB per scenario, a handful of connections
 
 Starts its own sshd, `sshcore serve` and in-process sshcore and AsyncSSH servers on
@@ -45,7 +46,8 @@ from .kex import kex_table
 from .table import (Cell, Row, Target, measure, print_rows, print_spread, print_targets, profile,
                     rows_of)
 
-SCENARIOS = ["startup", "bulk", "small", "handshake", "scale", "sessions", "blocking", "kex"]
+SCENARIOS = ["startup", "bulk", "small", "handshake", "scale", "sessions", "blocking", "sftp",
+             "kex"]
 DEFAULT_SIZE_MIB = 64
 
 
@@ -196,6 +198,19 @@ def main(argv: list[str] | None = None) -> None:
                             blocking.cells(env, size, args.handshakes, args.warmup_bytes),
                             blocking.COMPARISONS)
             targets += blocking.targets(rows, size)
+    if "sftp" in args.only:
+        from . import sftp_bench
+
+        size = args.size_bytes
+        print(f"\n### SFTP and SCP, whole processes with default settings: "
+              f"{size / 1048576:g} MiB through sshd's internal-sftp, median of {args.runs}\n")
+        senv = sftp_bench.SftpEnv(size, "internal-sftp", "aes128-ctr",
+                                  "hmac-sha2-256-etm@openssh.com")
+        try:
+            sftp_bench.run_processes(senv, args.runs, size)
+        finally:
+            senv.close()
+        targets += sftp_bench.RESULTS
     if "kex" in args.only:
         print()
         kex_table(args.kex_seconds)

@@ -122,7 +122,13 @@ def test_bench_smoke_prints_every_row():
     verdicts = [line for line in stdout.splitlines() if line.rstrip().endswith(("| PASS |", "| FAIL |"))]
     # startup's 4; bulk: 3 comparisons per cipher and direction; small, handshake, scale;
     # blocking: each case vs paramiko (1.5x), the bulk ones vs the asyncio client (0.9x)
-    assert len(verdicts) == 4 + 3 * 2 * 3 + 4 + 4 + 3 + 8 + 4, stdout
+    # sftp: both sshcore tools, get and put, vs AsyncSSH (1.2x) and OpenSSH's sftp (1.0x)
+    assert len(verdicts) == 4 + 3 * 2 * 3 + 4 + 4 + 3 + 8 + 4 + 8, stdout
+    for mode in ("get", "put"):
+        for tool in ("sshcore-scp", "sshcore-sftp"):
+            for peer, want in (("asyncssh", "1.2"), ("openssh-sftp", "1")):
+                assert re.search(rf"^\| sftp whole process {mode} {tool} vs {peer} \| [\d.]+x \| "
+                                 rf">= {want}x \| (PASS|FAIL) \|$", stdout, re.M), (mode, tool, peer)
     for case in BLOCKING_CASES:
         assert re.search(rf"^\| {re.escape(case)}: {BLOCKING} vs {PARAMIKO} \| [\d.]+x \| "
                          r">= 1\.5x \| (PASS|FAIL) \|$", stdout, re.M), case
