@@ -562,6 +562,8 @@ async def _spawn(args: list[str], kwargs: dict[str, Any], *, parent_fds: tuple[i
                 await proc.wait()
 
         task = asyncio.ensure_future(hang_up())
+        # Tasks of a loop that was closed before they ended will never end: let them go.
+        _orphans.difference_update([t for t in _orphans if t.get_loop().is_closed()])
         _orphans.add(task)
         task.add_done_callback(_orphans.discard)
         raise
