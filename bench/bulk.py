@@ -65,7 +65,7 @@ def cells(env: Env, size: int, ciphers: list[str], warmup: int = 0) -> list[Cell
                 if client == "ssh":
                     def job(port: int = port, d: str = direction, c: str = cipher,
                             m: str | None = mac) -> list[float]:
-                        return [env.ssh_bulk(port, d, c, m, size)]
+                        return [env.ssh_bulk(port, d, c, m, size, warmup)]
                 else:
                     job = dict(op="bulk", lib=client, port=port, cipher=cipher, mac=mac,
                                size=size, runs=1, direction=direction, warmup=warmup)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import itertools
 import json
 import os
 import resource
@@ -173,7 +174,7 @@ class Env:
         self.dir = Path(tempfile.mkdtemp(prefix="sshcore-bench-"))
         self.procs: list[subprocess.Popen[Any]] = []
         self.servers: dict[str, LibServer] = {}
-        self._masters: dict[tuple[int, str, str | None], list[str]] = {}
+        self._master_ids = itertools.count()
         try:
             self._start()
         except BaseException:
@@ -299,28 +300,46 @@ class Env:
         args.append(f"{USER}@127.0.0.1")
         return args
 
-    def ssh_master(self, port: int, cipher: str, mac: str | None) -> list[str]:
-        """A ControlMaster `ssh` connection to ``port`` (started once, ended by close());
-        the arguments that run a command as a new session on it.  Transfers then count
-        the session only, as the library clients' do, with no set-up to subtract."""
-        key = (port, cipher, mac)
-        if key not in self._masters:
-            path = self.dir / f"cm{len(self._masters)}"
-            args = self.ssh_args(port, cipher, mac)
-            proc = popen(args[:1] + ["-M", "-S", str(path), "-N"] + args[1:],
-                                    stdin=subprocess.DEVNULL)
-            self.procs.append(proc)
-            deadline = time.monotonic() + 30
-            while not path.exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"ssh ControlMaster to port {port} did not start")
-                time.sleep(0.02)
-            self._masters[key] = args[:1] + ["-S", str(path), "-o", "ControlMaster=no"] + args[1:]
-        return self._masters[key]
+    def _start_master(self, port: int, cipher: str, mac: str | None) -> tuple[list[str], Any]:
+        """A new ControlMaster `ssh` connection to ``port``: the arguments that run a
+        command as a new session on it, and the master's process."""
+        path = self.dir / f"cm{next(self._master_ids)}"
+        args = self.ssh_args(port, cipher, mac)
+        proc = popen(args[:1] + ["-M", "-S", str(path), "-N"] + args[1:], stdin=subprocess.DEVNULL)
+        self.procs.append(proc)
+        deadline = time.monotonic() + 30
+        while not path.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ssh ControlMaster to port {port} did not start")
+            time.sleep(0.02)
+        return args[:1] + ["-S", str(path), "-o", "ControlMaster=no"] + args[1:], proc
 
-    def ssh_bulk(self, port: int, mode: str, cipher: str, mac: str | None, size: int) -> float:
-        """Seconds for `ssh` to move ``size`` bytes up or down in one new session."""
-        args = self.ssh_master(port, cipher, mac)
+    def ssh_bulk(self, port: int, mode: str, cipher: str, mac: str | None, size: int,
+                 warmup: int = 0) -> float:
+        """Seconds for `ssh` to move ``size`` bytes up or down in one new session, timed
+        as the library clients are: on its connection's first transfer, set-up excluded.
+
+        A connection's first 64 MiB run at about half the speed of the next on loopback,
+        for ssh as for the library clients, so ssh gets a connection of its own for each
+        transfer, and what its connection set-up and exit cost (the same command moving
+        one byte: the median of three, timed just before) is subtracted.  (A ControlMaster
+        connection reused across runs, as before, timed ssh on warm connections and its
+        downloads through the multiplexing client, at half their direct speed.)  With ``warmup``, as the library
+        clients then are, it is timed on a ControlMaster connection after an untimed
+        transfer of ``warmup`` bytes on it."""
+        if warmup:
+            args, master = self._start_master(port, cipher, mac)
+            try:
+                self._ssh_transfer(args, mode, warmup)
+                return self._ssh_transfer(args, mode, size)
+            finally:
+                stop(master)
+        args = self.ssh_args(port, cipher, mac)
+        fixed = sorted(self._ssh_transfer(args, mode, 1) for _ in range(3))[1]  # the median
+        return max(self._ssh_transfer(args, mode, size) - fixed, 1e-3)
+
+    @staticmethod
+    def _ssh_transfer(args: list[str], mode: str, size: int) -> float:
         if mode == "up":
             src = popen(["head", "-c", str(size), "/dev/zero"], stdout=subprocess.PIPE)
             try:
