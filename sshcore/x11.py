@@ -30,7 +30,6 @@ from .kernel import chanreq
 from .errors import SSHError
 
 __all__ = ["X11Error", "X11Request", "X11Setup", "Display", "MIT_MAGIC_COOKIE",
-           "encode_x11_request", "parse_x11_request", "encode_x11_channel", "parse_x11_channel",
            "x11_request", "check_x11_request", "x11_originator",
            "parse_display", "check_auth_protocol", "fake_cookie", "parse_setup",
            "substitute_cookie", "setup_failure", "parse_xauth_list", "xauth_generate_args",
@@ -68,22 +67,10 @@ class X11Request:
     screen: int
 
 
-def encode_x11_request(single_connection: bool, auth_protocol: str, auth_cookie: bytes,
-                       screen: int) -> bytes:
-    """The ``x11-req`` payload (the cookie goes as lower-case hex, as ssh sends it)."""
-    return x11_request(single_connection, auth_protocol, auth_cookie, screen).encode()
-
-
 def x11_request(single_connection: bool, auth_protocol: str, auth_cookie: bytes,
                 screen: int) -> chanreq.X11Request:
     """The typed ``x11-req`` the kernel sends (cookie as lower-case hex)."""
     return chanreq.X11Request(single_connection, auth_protocol, auth_cookie.hex(), screen)
-
-
-def parse_x11_request(data: bytes) -> X11Request:
-    """Read an ``x11-req`` payload and check it (see :func:`check_x11_request`; a
-    truncated payload raises the codec's DecodeError)."""
-    return check_x11_request(chanreq.X11Request.decode(data))
 
 
 def check_x11_request(req: chanreq.X11Request) -> X11Request:
@@ -96,16 +83,6 @@ def check_x11_request(req: chanreq.X11Request) -> X11Request:
         raise X11Error("x11-req: screen number out of range")
     return X11Request(req.single_connection, req.auth_protocol, bytes.fromhex(req.auth_cookie),
                       req.screen)
-
-
-def encode_x11_channel(originator: str, originator_port: int) -> bytes:
-    """The ``x11`` channel-open payload: originator address and port."""
-    return chanreq.X11ChannelOpen(originator, originator_port).encode()
-
-
-def parse_x11_channel(data: bytes) -> tuple[str, int]:
-    """Read an ``x11`` channel-open payload (old servers sent none: ("", 0))."""
-    return x11_originator(chanreq.X11ChannelOpen.decode(data))
 
 
 def x11_originator(opened: chanreq.X11ChannelOpen | None) -> tuple[str, int]:

@@ -9,13 +9,32 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sshcore.chanreq import X11ChannelOpen, X11Request
 from sshcore.errors import SSHError
-from sshcore.x11 import (MAX_SETUP, X11Error, encode_x11_channel, encode_x11_request,
-                         parse_display, parse_setup, parse_x11_channel, parse_x11_request,
-                         parse_xauth_list, setup_failure, substitute_cookie, xauth_add_script)
+from sshcore.x11 import (MAX_SETUP, X11Error, check_x11_request, parse_display, parse_setup,
+                         parse_xauth_list, setup_failure, substitute_cookie, x11_originator,
+                         x11_request, xauth_add_script)
 from sshcore._wire import boolean, string, uint32
 
 COOKIE = "MIT-MAGIC-COOKIE-1"
+
+
+# The payloads as the adapters handle them: the kernel's codec (sshcore.chanreq), then
+# sshcore.x11's checks.
+def encode_x11_request(single: bool, proto: str, cookie: bytes, screen: int) -> bytes:
+    return x11_request(single, proto, cookie, screen).encode()
+
+
+def parse_x11_request(data: bytes):
+    return check_x11_request(X11Request.decode(data))
+
+
+def encode_x11_channel(host: str, port: int) -> bytes:
+    return X11ChannelOpen(host, port).encode()
+
+
+def parse_x11_channel(data: bytes) -> tuple[str, int]:
+    return x11_originator(X11ChannelOpen.decode(data))
 
 
 def setup_packet(name: bytes, data: bytes, order: bytes = b"l") -> bytes:

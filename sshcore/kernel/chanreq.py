@@ -27,7 +27,7 @@ Sans-I/O, like the rest of the kernel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from .._wire import DecodeError, SSHReader, boolean, byte, string, uint32
@@ -123,6 +123,14 @@ def decode_term_modes(data: bytes) -> dict[int, int]:
     return modes
 
 
+
+def _whole(data: bytes, read: Callable[[SSHReader], _T]) -> _T:
+    """``read`` over all of ``data``: bytes left over are a DecodeError, as a short read is."""
+    r = SSHReader(data)
+    value = read(r)
+    r.finish()
+    return value
+
 @record
 class PtyRequest(ChannelRequest):
     """``pty-req`` (RFC 4254 6.2): allocate a pseudo-terminal.  ``modes``: terminal
@@ -183,10 +191,8 @@ class X11Request(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> X11Request:
-        r = SSHReader(data)
-        value = cls(r.boolean(), r.text("ascii"), r.text("ascii"), r.uint32())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.boolean(), r.text("ascii"), r.text("ascii"),
+                                          r.uint32()))
 
 
 @record
@@ -203,10 +209,7 @@ class EnvRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> EnvRequest:
-        r = SSHReader(data)
-        value = cls(_os_text(r), _os_text(r))
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(_os_text(r), _os_text(r)))
 
 
 @record
@@ -229,10 +232,7 @@ class ExecRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> ExecRequest:
-        r = SSHReader(data)
-        value = cls(_os_text(r))
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(_os_text(r)))
 
 
 @record
@@ -247,10 +247,7 @@ class SubsystemRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> SubsystemRequest:
-        r = SSHReader(data)
-        value = cls(r.text())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.text()))
 
 
 @record
@@ -274,10 +271,7 @@ class WindowChangeRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> WindowChangeRequest:
-        r = SSHReader(data)
-        value = cls(r.uint32(), r.uint32(), r.uint32(), r.uint32())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.uint32(), r.uint32(), r.uint32(), r.uint32()))
 
 
 @record
@@ -292,10 +286,7 @@ class XonXoffRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> XonXoffRequest:
-        r = SSHReader(data)
-        value = cls(r.boolean())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.boolean()))
 
 
 @record
@@ -310,10 +301,7 @@ class SignalRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> SignalRequest:
-        r = SSHReader(data)
-        value = cls(r.text("ascii"))
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.text("ascii")))
 
 
 @record
@@ -328,10 +316,7 @@ class ExitStatusRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> ExitStatusRequest:
-        r = SSHReader(data)
-        value = cls(r.uint32())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.uint32()))
 
 
 @record
@@ -350,10 +335,7 @@ class ExitSignalRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> ExitSignalRequest:
-        r = SSHReader(data)
-        value = cls(r.text("ascii"), r.boolean(), r.text(), r.text("ascii"))
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.text("ascii"), r.boolean(), r.text(), r.text("ascii")))
 
 
 @record
@@ -368,10 +350,7 @@ class BreakRequest(ChannelRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> BreakRequest:
-        r = SSHReader(data)
-        value = cls(r.uint32())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.uint32()))
 
 
 @record
@@ -440,10 +419,7 @@ class TcpipForwardRequest(GlobalRequest):
 
     @classmethod
     def decode(cls, data: bytes) -> Any:
-        r = SSHReader(data)
-        value = cls(r.text(), r.uint32())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.text(), r.uint32()))
 
 
 @record
@@ -537,10 +513,7 @@ class ForwardPortReply(GlobalReply):
 
     @classmethod
     def decode(cls, data: bytes) -> Any:
-        r = SSHReader(data)
-        value = cls(r.uint32())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.uint32()))
 
 
 @record
@@ -620,10 +593,7 @@ class DirectTcpipOpen(ChannelOpenData):
 
     @classmethod
     def decode(cls, data: bytes) -> Any:
-        r = SSHReader(data)
-        value = cls(r.text(), r.uint32(), r.text(), r.uint32())
-        r.finish()
-        return value
+        return _whole(data, lambda r: cls(r.text(), r.uint32(), r.text(), r.uint32()))
 
 
 @record
@@ -696,7 +666,8 @@ class X11ChannelOpen(ChannelOpenData):
     originator_port: int
 
     def encode(self) -> bytes:
-        return string(self.originator.encode("utf-8", "surrogateescape")) + uint32(self.originator_port)
+        return (string(self.originator.encode("utf-8", "surrogateescape"))
+                + uint32(self.originator_port))
 
     @classmethod
     def decode(cls, data: bytes) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
+import sys
 from typing import Any
 
 from . import _mlkem
@@ -36,7 +37,7 @@ def __getattr__(name: str) -> Any:
 
 
 def _fast_mlkem() -> bool:
-    return bool(globals()["FAST_MLKEM"] if "FAST_MLKEM" in globals() else __getattr__("FAST_MLKEM"))
+    return bool(sys.modules[__name__].FAST_MLKEM)  # the module __getattr__ on first use
 
 
 class MLKEM768:
