@@ -395,3 +395,33 @@ def test_a_burst_of_small_writes_leaves_as_few_packets(test_registry, keys):
             data = b"".join(msgs) + b"!"
             assert r.stdout == f"{len(data)} {hash(data)}".encode()
     run(main())
+
+
+def test_client_environment_is_refused_unless_accepted(test_registry, keys):
+    """As sshd (AcceptEnv: none by default): a client's variables reach a process only when
+    ``accept_env`` names them; otherwise ``LD_PRELOAD`` or ``BASH_ENV`` would get round a
+    forced command."""
+    async def show_env(proc):
+        proc.stdout.write(repr(sorted(proc.env.items())))
+        return 0
+
+    async def seen(accept_env):
+        host_key, user_key = keys
+        KeyServer.allowed = user_key.public_blob
+        kw = {} if accept_env is False else {"accept_env": accept_env}
+        srv = await sshcore.listen("127.0.0.1", 0, server_host_keys=[host_key],
+                                   registry=test_registry, server_factory=KeyServer,
+                                   process_factory=show_env, **kw)
+        async with srv, sshcore.connect("127.0.0.1", srv.port, username="u",
+                                        client_keys=[keys[1]], known_hosts=None,
+                                        registry=test_registry) as conn:
+            r = await conn.run("env", env={"LD_PRELOAD": "/tmp/x.so", "LANG": "C.UTF-8",
+                                           "LC_TIME": "C"})
+            return r.stdout
+
+    async def main():
+        assert await seen(False) == "[]"
+        assert await seen(None) == "[]"
+        assert await seen(["LANG", "LC_*"]) == repr([("LANG", "C.UTF-8"), ("LC_TIME", "C")])
+        assert "LD_PRELOAD" in await seen("*")
+    run(main())

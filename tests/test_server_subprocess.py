@@ -127,7 +127,8 @@ def test_a_session_cancelled_at_any_step_of_the_start_leaves_nothing(test_regist
 
     async def main():
         srv = await sshcore.listen("127.0.0.1", 0, server_host_keys=[host_key], registry=test_registry,
-                                   server_factory=AnyKeyServer, process_factory=cancelled_after_steps)
+                                   server_factory=AnyKeyServer, process_factory=cancelled_after_steps,
+                                   accept_env=["STEPS"])
         async with srv, sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[user_key],
                                         known_hosts=None, registry=test_registry) as conn:
             before = _fds()

@@ -305,8 +305,9 @@ async def listen(host: str = "", port: int = 22, *,
     ``passwords`` (a ``{user: password}`` mapping, or a
     :class:`~sshcore.files.passwords.PasswordFile` of salted hashes) and, for hostbased auth,
     ``known_client_hosts`` (a known_hosts-format file of client host keys);
-    ``accept_env`` (patterns like sshd's AcceptEnv; default: all) limits the client's
-    environment variables that processes get; ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways, and
+    ``accept_env`` (patterns like sshd's AcceptEnv, ``"*"`` for all) names the client's
+    environment variables that processes get; by default none, as sshd (a variable such
+    as ``LD_PRELOAD`` or ``BASH_ENV`` would otherwise get round a key's ``command=``); ``allow_forwarding=True`` permits TCP/IP and Unix-socket forwarding both ways, and
     agent forwarding (``ssh -A``: a per-session ``SSH_AUTH_SOCK`` socket leading back to
     the client's agent) unless ``allow_agent_forwarding=False`` (sshd's AllowAgentForwarding).
     ``x11_forwarding=True`` (sshd's X11Forwarding, off by default) answers ``ssh -X``/``-Y``:
@@ -394,13 +395,11 @@ async def listen(host: str = "", port: int = 22, *,
     if not 0 <= x11_display_offset <= 59535:
         raise ConfigurationError(f"x11_display_offset {x11_display_offset}: out of range")
     x11_settings = X11ServerSettings(x11_display_offset, x11_use_localhost, xauth_path)
-    env_filter: Callable[[str], bool] | None = None
-    if accept_env is not None:
-        patterns = [accept_env] if isinstance(accept_env, str) else list(accept_env)
+    env_patterns = ([] if accept_env is None else [accept_env] if isinstance(accept_env, str)
+                    else list(accept_env))
 
-        def accepted(name: str) -> bool:
-            return any(fnmatch.fnmatchcase(name, p) for p in patterns)
-        env_filter = accepted
+    def env_filter(name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in env_patterns)
 
     limiter = source_limiter if source_limiter is not None else SourceLimiter(
         per_source_penalties, per_source_penalty_exempt, per_source_net_block_size,

@@ -330,7 +330,7 @@ class SSHServerProcess(SSHServerSession):
 
     # requests
     def env_requested(self, name: str, value: str) -> bool:
-        return self._accept_env is None or self._accept_env(name)
+        return self._accept_env is not None and self._accept_env(name)
 
     def pty_requested(self, term_type: str, term_size: Any, term_modes: Any) -> bool:
         return self._allow_pty
