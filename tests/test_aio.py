@@ -414,7 +414,9 @@ def test_client_environment_is_refused_unless_accepted(test_registry, keys):
                                    process_factory=show_env, **kw)
         async with srv, sshcore.connect("127.0.0.1", srv.port, username="u",
                                         client_keys=[keys[1]], known_hosts=None,
-                                        registry=test_registry) as conn:
+                                        registry=test_registry, config=None) as conn:
+            # config=None: no SendEnv LANG LC_* from /etc/ssh/ssh_config adding this
+            # process's own locale variables
             r = await conn.run("env", env={"LD_PRELOAD": "/tmp/x.so", "LANG": "C.UTF-8",
                                            "LC_TIME": "C"})
             return r.stdout
