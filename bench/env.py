@@ -65,6 +65,19 @@ def run(args: list[str], **kw: Any) -> subprocess.CompletedProcess[Any]:
     return subprocess.run(args, start_new_session=True, preexec_fn=_die_with_parent, **kw)
 
 
+def write_random_file(path: Path, size: int) -> str:
+    """Write ``size`` random bytes to ``path``; their sha256 (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            block = os.urandom(min(left, 1 << 20))
+            digest.update(block)
+            f.write(block)
+            left -= len(block)
+    return digest.hexdigest()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -231,15 +244,7 @@ class Env:
         its path and sha256."""
         path = self.dir / f"sftp-source-{size}.bin"
         if not path.exists():
-            digest = hashlib.sha256()
-            with open(path, "wb") as f:
-                left = size
-                while left:
-                    block = os.urandom(min(left, 1 << 20))
-                    digest.update(block)
-                    f.write(block)
-                    left -= len(block)
-            (self.dir / f"{path.name}.sha256").write_text(digest.hexdigest())
+            (self.dir / f"{path.name}.sha256").write_text(write_random_file(path, size))
         return str(path), (self.dir / f"{path.name}.sha256").read_text()
 
     def port(self, server: str) -> int:

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.env import free_port, wait_port
+from bench.env import free_port, wait_port, write_random_file
 
 CLIENTS = ("sshcore", "asyncssh", "paramiko", "openssh")
 #: The whole-process rows: sshcore's two tools, then the peers they are compared with.
@@ -147,16 +147,8 @@ class SftpEnv:
         self.kh.write_text(f"[127.0.0.1]:{self.port} {(d / 'host.pub').read_text()}")
         (d / "client.py").write_text(CLIENT_SCRIPT)
         self.source = d / "source.bin"
-        digest = hashlib.sha256()
-        with open(self.source, "wb") as f:
-            left = size
-            while left:
-                block = os.urandom(min(left, 1 << 20))
-                digest.update(block)
-                f.write(block)
-                left -= len(block)
         self.size = size
-        self.sha256 = digest.hexdigest()
+        self.sha256 = write_random_file(self.source, size)
         self._setup: float | None = None
 
     def close(self) -> None:

@@ -100,19 +100,29 @@ class AgentForwardingServerChannel(SSHServerChannel):
             self.env["SSH_AUTH_SOCK"] = self.agent_socket.path
         return ok
 
+    def _server_permits(self, what: str, key_flag: str, decider: str) -> bool:
+        """Whether the key's options (``no-agent-forwarding``, ``no-X11-forwarding``: the
+        ``key_flag`` attribute) and then the server's ``decider()`` allow ``what``; only
+        True allows (a coroutine cannot be awaited here)."""
+        conn: Any = self._conn
+        limits = getattr(conn, "key_options", None)
+        if limits is not None and not getattr(limits, key_flag):
+            logger.info("%s refused by the key's options (%s)", what, limits.source)
+            return False
+        decide = getattr(conn._server, decider, None)
+        allowed = decide() if decide is not None else False
+        if allowed is not True:
+            if asyncio.iscoroutine(allowed):
+                allowed.close()
+            return False
+        return True
+
     def _agent_requested(self) -> bool:
         conn: Any = self._conn
         if self._started or self.agent_socket is not None or conn is None:
             return False  # too late (the command runs), or asked twice
-        limits = getattr(conn, "key_options", None)
-        if limits is not None and not limits.agent_forwarding:
-            logger.info("agent forwarding refused by the key's options (%s)", limits.source)
-            return False
-        decide = getattr(conn._server, "agent_forwarding_requested", None)
-        allowed = decide() if decide is not None else False
-        if allowed is not True:  # a coroutine cannot be awaited here: only True allows
-            if asyncio.iscoroutine(allowed):
-                allowed.close()
+        if not self._server_permits("agent forwarding", "agent_forwarding",
+                                    "agent_forwarding_requested"):
             return False
         try:
             self.agent_socket = AgentSocket(conn)

@@ -395,15 +395,7 @@ class X11ForwardingServerChannel(AgentForwardingServerChannel):
         conn: Any = self._conn
         if self._started or self.x11_display is not None or conn is None:
             return False
-        limits = getattr(conn, "key_options", None)
-        if limits is not None and not limits.x11_forwarding:
-            logger.info("X11 forwarding refused by the key's options (%s)", limits.source)
-            return False
-        decide = getattr(conn._server, "x11_forwarding_requested", None)
-        allowed = decide() if decide is not None else False
-        if allowed is not True:
-            if asyncio.iscoroutine(allowed):
-                allowed.close()
+        if not self._server_permits("X11 forwarding", "x11_forwarding", "x11_forwarding_requested"):
             return False
         try:
             req = check_x11_request(request)
