@@ -16,38 +16,8 @@ from hypothesis import strategies as st
 from sshcore import chanreq as cr
 from sshcore import events as ev
 from sshcore.errors import DisconnectError, DisconnectReason, LocalProtocolError
-from sshcore.testing import ConnectionPair, TestKey, pair_configs
+from tests.test_connection import handshake, make_pair, open_session
 
-
-def make_pair(reg, **kw):
-    cfgs = pair_configs(reg, **kw)
-    cfgs.client.username = "alice"
-    cfgs.client.credentials = {"client_keys": [TestKey()], "password": "secret"}
-    return ConnectionPair(cfgs.client, cfgs.server)
-
-
-def handshake(p: ConnectionPair) -> None:
-    """To an authenticated connection (the server refuses all but the password)."""
-    p.pump()
-    p.client.accept_host_key()
-    p.pump()
-    for _ in range(10):
-        if any(isinstance(e, ev.AuthCompleted) for e in p.server_events):
-            break
-        last = [e for e in p.server_events if isinstance(e, ev.AuthRequested)][-1]
-        p.server_events.clear()
-        p.server.answer_auth(last.method == "password" and last.info["password"] == "secret")
-        p.pump()
-    assert p.client.authenticated and p.server.authenticated
-
-
-def open_session(p):
-    ch = p.client.open_channel("session")
-    p.pump()
-    req = [e for e in p.server_events if isinstance(e, ev.ChannelOpenRequested)][-1]
-    p.server.accept_channel(req.channel)
-    p.pump()
-    return ch, req.channel
 
 CHANNEL_REQUESTS = [
     cr.PtyRequest("xterm", 100, 40, 0, 0, {1: 3}), cr.X11Request(False, "MIT-MAGIC-COOKIE-1",
