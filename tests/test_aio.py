@@ -427,3 +427,30 @@ def test_client_environment_is_refused_unless_accepted(test_registry, keys):
         assert await seen(["LANG", "LC_*"]) == repr([("LANG", "C.UTF-8"), ("LC_TIME", "C")])
         assert "LD_PRELOAD" in await seen("*")
     run(main())
+
+
+def test_loopback_connections_take_their_path_as_short(test_registry, keys):
+    """The adapter reads TCP's round-trip estimate and hands it to the kernel: over
+    loopback the channels keep half a window in flight (see test_connection's
+    short-path tests); a socket that is not TCP has no estimate."""
+    import socket
+
+    from sshcore._tcp import round_trip
+
+    a, b = socket.socketpair()
+    with a, b:
+        assert round_trip(a) is None
+    with socket.create_server(("127.0.0.1", 0)) as lsock:
+        with socket.create_connection(lsock.getsockname()) as c, lsock.accept()[0] as s:
+            for sock in (c, s):
+                rtt = round_trip(sock)
+                assert rtt is not None and 0 < rtt < 0.001, rtt
+
+    async def main():
+        srv = await start(test_registry, keys)
+        async with srv, sshcore.connect("127.0.0.1", srv.port, username="u", client_keys=[keys[1]],
+                                        known_hosts=None, registry=test_registry) as conn:
+            assert conn._conn.channels.short_path
+            r = await conn.run("x", input="y" * 5_000_000)
+            assert r.stdout == "Y" * 5_000_000
+    run(main())

@@ -86,6 +86,58 @@ def test_channel_data_flow_control_and_close(test_registry):
     assert any(isinstance(e, ev.ChannelClosed) for e in p.client_events)
 
 
+def _received(p):
+    got = b"".join(bytes(e.data) for e in p.server_events if isinstance(e, ev.ChannelData))
+    p.server_events.clear()
+    return got
+
+
+@pytest.mark.parametrize("rtt, short", [(None, False), (0.05, False), (0.0002, True)])
+def test_a_short_path_keeps_half_the_window_in_flight(test_registry, rtt, short):
+    """Told of a short round trip (the same host, a LAN), the client keeps at most half
+    the peer's window plus a packet in flight (sshd's channel buffer grows costly when
+    a whole window waits in it); not told, or told of a long one, the whole window.
+    Either way everything arrives, the peer re-opening the window as it reads."""
+    p = make_pair(test_registry)
+    handshake(p)
+    p.client.set_round_trip(rtt)
+    ch, sch = open_session(p)
+    chan = p.client.channels.channels[ch]
+    window, packet = chan.remote_window, chan.remote_max_packet
+    limit = window // 2 + packet if short else window
+    data = bytes(range(256)) * 20000  # 5 MB: more than two windows
+    p.client.send_data(ch, data)
+    p.pump()
+    got = _received(p)
+    assert len(got) == limit
+    # the server's application reads all it has, round after round
+    unread = len(got)
+    for _ in range(200):
+        if len(got) == len(data):
+            break
+        p.server.consume(sch, unread)
+        p.pump()
+        chunk = _received(p)
+        got += chunk
+        unread = len(chunk)
+        in_flight = chan.peer_window - chan.remote_window
+        assert in_flight <= limit
+    assert got == data
+
+
+def test_a_short_path_never_passes_the_peer_window(test_registry):
+    """A window under two packets: the short path's limit (half of it plus a packet)
+    would be more than the window, which stays the limit."""
+    p = make_pair(test_registry, window_size=40000)
+    handshake(p)
+    p.client.set_round_trip(0.0001)
+    ch, sch = open_session(p)
+    assert p.client.channels.channels[ch].remote_window == 40000
+    p.client.send_data(ch, bytes(100000))
+    p.pump()
+    assert len(_received(p)) == 40000
+
+
 class BufferedPair(ConnectionPair):
     """Bytes go in as asyncio's BufferedProtocol puts them: into ``get_buffer()``."""
 

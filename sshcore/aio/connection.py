@@ -20,6 +20,7 @@ import logging
 import socket
 from typing import Any, Callable
 
+from .._tcp import round_trip
 from ..kernel import events as ev
 from ..kernel.chanreq import ChannelOpenData, ChannelRequest, GlobalReply, GlobalRequest
 from ..kernel.connection import Connection
@@ -112,6 +113,7 @@ class SSHConnection(asyncio.BufferedProtocol):
             self._set_error(exc)
             transport.close()
             return
+        self._conn.set_round_trip(round_trip(sock))
         self._flush()
 
     # The socket reads straight into the kernel's receive buffer (no copy, no new bytes

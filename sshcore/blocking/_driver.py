@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .._tcp import round_trip
 from ..kernel import events as ev
 from ..clientpolicy import UnknownHost, parse_exit_request, rejection_message
 from ..kernel.connection import Connection
@@ -149,6 +150,7 @@ class Driver:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if _TCP_QUICKACK is not None:
                 self._quickack = sock
+        kernel.set_round_trip(round_trip(sock))
         self.kernel = kernel
         self.handler = handler
         self.lock = threading.RLock()

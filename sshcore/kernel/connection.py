@@ -31,7 +31,11 @@ from ..errors import DisconnectReason, ProtocolError, RemoteProtocolError
 from ..interfaces import PublicKey
 from .messages import CONNECTION_FIRST, CONNECTION_LAST
 
-__all__ = ["Connection", "ConnectionConfig"]
+__all__ = ["Connection", "ConnectionConfig", "SHORT_ROUND_TRIP"]
+
+#: Seconds: a network round trip up to this long is a short path (see set_round_trip).
+#: At 1 ms, half of sshd's 2 MiB window still moves 1 GB/s.
+SHORT_ROUND_TRIP = 0.001
 
 
 class Connection(Transport):
@@ -255,6 +259,15 @@ class Connection(Transport):
 
     def pending(self, channel: int) -> int:
         return self.channels.pending(channel)
+
+    def set_round_trip(self, seconds: float | None) -> None:
+        """The driver's measure of the network's round trip (TCP's own estimate, say),
+        or None when it has none.  Up to :data:`SHORT_ROUND_TRIP` (the same host, a
+        LAN) channels keep at most half of the peer's window, plus a packet, in flight
+        rather than all of it: there the data in flight waits in the peer's buffers,
+        not in the network (see ``ChannelLayer._flush``).  Unknown or longer: the
+        whole window, as RFC 4254 allows."""
+        self.channels.short_path = seconds is not None and 0 <= seconds <= SHORT_ROUND_TRIP
 
     def send_global_request(self, request: str | GlobalRequest, want_reply: bool = False,
                             data: bytes = b"") -> None:
