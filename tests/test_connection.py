@@ -125,6 +125,27 @@ def test_a_short_path_keeps_half_the_window_in_flight(test_registry, rtt, short)
     assert got == data
 
 
+def test_the_window_reopens_every_four_packets_read(test_registry):
+    """The receiver re-opens the window once four packets' worth (or half the window, if
+    less) has been read, not only after half of a 2 MiB window: a sender keeping half
+    the window in flight would otherwise stop and wait at every adjust."""
+    p = make_pair(test_registry)
+    handshake(p)
+    ch, sch = open_session(p)
+    chan = p.client.channels.channels[ch]
+    window, packet = chan.remote_window, chan.remote_max_packet
+    assert window // 2 > 4 * packet
+    p.client.send_data(ch, bytes(300000))
+    p.pump()
+    assert len(_received(p)) == 300000
+    p.server.consume(sch, 4 * packet - 1)
+    p.pump()
+    assert chan.remote_window == window - 300000
+    p.server.consume(sch, 1)
+    p.pump()
+    assert chan.remote_window == window - 300000 + 4 * packet
+
+
 def test_a_short_path_never_passes_the_peer_window(test_registry):
     """A window under two packets: the short path's limit (half of it plus a packet)
     would be more than the window, which stays the limit."""

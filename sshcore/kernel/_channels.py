@@ -277,12 +277,15 @@ class ChannelLayer:
         self._send(byte(mtype) + uint32(ch.remote_id))
 
     def consume(self, local_id: int, nbytes: int) -> None:
-        """The application took ``nbytes`` of received data: re-open the window."""
+        """The application took ``nbytes`` of received data: re-open the window, by what
+        was taken, once that is four packets or half the window (whichever is less; as
+        sshd, which re-opens after three).  A sender that keeps only half our window in
+        flight (as ours does on a short path) then never runs dry waiting for it."""
         ch = self.channels.get(local_id)
         if ch is None or ch.close_sent or ch.close_received:
             return
         ch.consumed += nbytes
-        if ch.consumed >= ch.window_initial // 2:
+        if ch.consumed >= min(ch.window_initial // 2, 4 * ch.local_max_packet):
             adj, ch.consumed = ch.consumed, 0
             ch.local_window += adj
             self._send(byte(MessageType.CHANNEL_WINDOW_ADJUST) + uint32(ch.remote_id)
