@@ -125,6 +125,37 @@ def test_a_short_path_keeps_half_the_window_in_flight(test_registry, rtt, short)
     assert got == data
 
 
+def test_a_peer_that_never_reopens_the_window_gets_all_of_it_after_a_wait(test_registry):
+    """Held back by the short-path limit, a channel whose peer sends no window adjust
+    (it grants back less than it read, say) is not left waiting for ever: found so at
+    two timer checks in a row, it uses the peer's whole window.  A peer that does
+    re-open the window between the checks keeps the limit."""
+    p = make_pair(test_registry)
+    handshake(p)
+    p.client.set_round_trip(0.0001)
+    ch, sch = open_session(p)
+    chan = p.client.channels.channels[ch]
+    window, packet = chan.remote_window, chan.remote_max_packet
+    p.client.send_data(ch, bytes(3 * window))
+    p.pump()
+    assert len(_received(p)) == window // 2 + packet
+    # the server's application reads some: an adjust comes between the checks
+    first = p.client.get_timer()
+    assert first is not None
+    p.client.handle_timer(first)
+    p.server.consume(sch, 4 * packet)
+    p.pump()
+    assert len(_received(p)) == 4 * packet
+    # nothing more is read, and no adjust comes: the first check since only notes it
+    p.client.handle_timer(p.client.get_timer())
+    p.pump()
+    assert not _received(p) and not chan.whole_window
+    p.client.handle_timer(p.client.get_timer())
+    p.pump()
+    assert len(_received(p)) == window // 2 - packet  # the rest of the window
+    assert chan.remote_window == 0 and chan.whole_window
+
+
 def test_the_window_reopens_every_four_packets_read(test_registry):
     """The receiver re-opens the window once four packets' worth (or half the window, if
     less) has been read, not only after half of a 2 MiB window: a sender keeping half

@@ -59,6 +59,9 @@ _U32X3 = struct.Struct(">III")
 _DATA_HEADER = struct.Struct(">BII")
 _EXT_HEADER = struct.Struct(">BIII")
 _MAX_WINDOW = 0xFFFFFFFF  # RFC 4254 5.2: a window never goes past 2^32 - 1
+#: Seconds a channel held back by the short-path limit waits for a window adjust (twice,
+#: see ChannelLayer.check_waiting) before it uses the peer's whole window.
+WAIT_PATIENCE = 0.5
 
 #: OpenSSH extensions the kernel itself acts on (PROTOCOL 2.1 and 2.2).
 EOW = "eow@openssh.com"
@@ -71,7 +74,7 @@ class Channel:
                  "remote_max_packet", "queue", "queued", "eof_sent", "eof_pending",
                  "close_pending", "close_sent", "close_received", "eof_received",
                  "eow_received", "requests_out", "requests_in", "idle_timeout",
-                 "idle_deadline", "touched", "peer_window")
+                 "idle_deadline", "touched", "peer_window", "whole_window")
 
     def __init__(self, local_id: int, channel_type: str, window: int, max_packet: int) -> None:
         self.local_id = local_id
@@ -84,6 +87,8 @@ class Channel:
         self.consumed = 0
         self.remote_window = 0
         self.peer_window = 0  # the largest window the peer has granted (its buffer, as we see it)
+        # The peer left us waiting under the short-path limit: its whole window from now on.
+        self.whole_window = False
         self.remote_max_packet = 0
         self.queue: deque[tuple[int | None, bytes | memoryview]] = deque()
         self.queued = 0
@@ -102,7 +107,7 @@ class Channel:
 class ChannelLayer:
     __slots__ = ("host", "_send", "_emit", "_is_client", "channels", "corked", "_next_id",
                  "global_out", "global_owners", "global_in", "no_more_sessions",
-                 "short_path")
+                 "short_path", "waiting", "waiting_deadline")
 
     def __init__(self, host: _LayerHost) -> None:
         self.host = host                   # config, the clock, channel_opened()
@@ -124,6 +129,10 @@ class ChannelLayer:
         # The network's round trip is short (see Connection.set_round_trip): keep at most
         # half of each peer's window, plus a packet, in flight.
         self.short_path = False
+        # Channels held back by that limit with data queued and no window adjust since:
+        # local id -> how many timer checks found them so (see check_waiting).
+        self.waiting: dict[int, int] = {}
+        self.waiting_deadline: float | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -337,7 +346,7 @@ class ChannelLayer:
         send = self._send
         rid = ch.remote_id
         window = ch.remote_window
-        if self.short_path:
+        if self.short_path and not ch.whole_window:
             # in flight = peer_window - remote_window; at most peer_window/2 + a packet
             window -= max(0, ch.peer_window - ch.peer_window // 2 - ch.remote_max_packet)
         while ch.queue and window > 0:
@@ -372,6 +381,11 @@ class ChannelLayer:
             else:
                 send((_EXT_HEADER.pack(MessageType.CHANNEL_EXTENDED_DATA, rid, datatype, n), chunk))
         if ch.queue:
+            if window <= 0 < ch.remote_window and ch.local_id not in self.waiting:
+                # held back by the short-path limit alone: see check_waiting
+                self.waiting[ch.local_id] = 0
+                if self.waiting_deadline is None:
+                    self.waiting_deadline = self.host._now + WAIT_PATIENCE
             return
         if ch.eof_pending and not ch.eof_sent:
             ch.eof_sent = True
@@ -380,6 +394,27 @@ class ChannelLayer:
             ch.close_sent = True
             send(byte(MessageType.CHANNEL_CLOSE) + uint32(rid))
             self._maybe_free(ch)
+
+    def check_waiting(self, now: float) -> None:
+        """The timer for channels held back by the short-path limit.  A peer that
+        re-opens its window only once more than half of it is used (none we know of),
+        or that grants back less than it read, would leave such a channel waiting for
+        an adjust that never comes.  A channel found still waiting, with no adjust, at
+        two checks ``WAIT_PATIENCE`` apart (the first may come early: the clock the
+        kernel last saw can be old) uses the peer's whole window from then on."""
+        self.waiting_deadline = None
+        for local_id, checks in list(self.waiting.items()):
+            ch = self.channels.get(local_id)
+            if ch is None or not ch.queue or ch.close_sent:
+                del self.waiting[local_id]
+            elif checks == 0:
+                self.waiting[local_id] = 1
+            else:
+                del self.waiting[local_id]
+                ch.whole_window = True
+                self._flush(ch)
+        if self.waiting:
+            self.waiting_deadline = now + WAIT_PATIENCE
 
     def _maybe_free(self, ch: Channel) -> None:
         if ch.close_sent and ch.close_received:
@@ -450,6 +485,7 @@ class ChannelLayer:
         ch.remote_window += n
         if ch.remote_window > ch.peer_window:
             ch.peer_window = ch.remote_window
+        self.waiting.pop(ch.local_id, None)
         if ch.state == "open":
             self._flush(ch)
             self._emit(ev.ChannelWindowOpened(ch.local_id))

@@ -135,7 +135,7 @@ class Connection(Transport):
 
     def get_timer(self) -> float | None:
         timers = [t for t in (super().get_timer(), self._auth_deadline, self._keepalive_due(),
-                              self._idle_due()) if t is not None]
+                              self._idle_due(), self.channels.waiting_deadline) if t is not None]
         return min(timers) if timers else None
 
     def handle_timer(self, now: float) -> None:
@@ -166,6 +166,9 @@ class Connection(Transport):
             for channel in idle:
                 self._events.append(ev.ChannelIdleTimeout(channel))
                 self._guard(self.channels.close, channel)
+            waiting = self.channels.waiting_deadline
+            if waiting is not None and now >= waiting:
+                self._guard(self.channels.check_waiting, now)
         super().handle_timer(now)
 
     # ------------------------------------------------------------------ application answers
