@@ -125,6 +125,27 @@ def test_a_short_path_keeps_half_the_window_in_flight(test_registry, rtt, short)
     assert got == data
 
 
+def test_a_short_path_sends_full_packets_between_adjusts(test_registry):
+    """Under the short-path limit, an adjust that is not a whole number of packets
+    leaves the remainder queued for the next one instead of sending a short packet
+    after every adjust (sshd re-opens the window by what it wrote, any amount, and its
+    cost is per packet)."""
+    p = make_pair(test_registry)
+    handshake(p)
+    p.client.set_round_trip(0.0001)
+    ch, sch = open_session(p)
+    packet = p.client.channels.channels[ch].remote_max_packet
+    p.client.send_data(ch, bytes(6 * 1024 * 1024))
+    p.pump()
+    p.server_events.clear()
+    for _ in range(3):
+        p.server.consume(sch, 4 * packet + 100)
+        p.pump()
+    sizes = [len(e.data) for e in p.server_events if isinstance(e, ev.ChannelData)]
+    assert sizes and set(sizes) == {packet}, sizes
+    assert sum(sizes) == 12 * packet  # the 3 x 100 bytes wait for the next adjust
+
+
 def test_a_peer_that_never_reopens_the_window_gets_all_of_it_after_a_wait(test_registry):
     """Held back by the short-path limit, a channel whose peer sends no window adjust
     (it grants back less than it read, say) is not left waiting for ever: found so at

@@ -340,20 +340,29 @@ class ChannelLayer:
         re-allocated (a fresh mmap, copy and unmap) for each 32 KiB packet, and a
         connection's first 64 MiB upload ran at a third of the speed of one kept to
         half the window.  Every peer we know re-opens the window once half of it is
-        used (sshd after three packets), so this never waits on a window that will not
-        come; on a long path the whole window is used, as ever, since there it is what
+        used (sshd after three packets), so this does not wait on a window that will
+        not come (and :meth:`check_waiting` ends the limit for a peer that would make
+        it); on a long path the whole window is used, as ever, since there it is what
         fills the pipe."""
         send = self._send
         rid = ch.remote_id
         window = ch.remote_window
+        held = 0
         if self.short_path and not ch.whole_window:
             # in flight = peer_window - remote_window; at most peer_window/2 + a packet
-            window -= max(0, ch.peer_window - ch.peer_window // 2 - ch.remote_max_packet)
+            held = max(0, ch.peer_window - ch.peer_window // 2 - ch.remote_max_packet)
+            window -= held
         while ch.queue and window > 0:
             datatype, data = ch.queue[0]
             limit = min(window, ch.remote_max_packet)
             if whole_only and ch.queued < limit:
                 return
+            if held and limit < ch.remote_max_packet <= ch.remote_window and ch.queued > limit:
+                # Only the limit stands between us and a full packet, and more than it
+                # allows is queued: wait for the next adjust rather than send a short
+                # one after every adjust (in flight is then over half the window, so
+                # an adjust comes).
+                break
             n = min(len(data), limit)
             if n == len(data):
                 ch.queue.popleft()
@@ -381,7 +390,7 @@ class ChannelLayer:
             else:
                 send((_EXT_HEADER.pack(MessageType.CHANNEL_EXTENDED_DATA, rid, datatype, n), chunk))
         if ch.queue:
-            if window <= 0 < ch.remote_window and ch.local_id not in self.waiting:
+            if held and ch.remote_window > 0 and ch.local_id not in self.waiting:
                 # held back by the short-path limit alone: see check_waiting
                 self.waiting[ch.local_id] = 0
                 if self.waiting_deadline is None:
