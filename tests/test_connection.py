@@ -198,6 +198,40 @@ def test_the_window_reopens_every_four_packets_read(test_registry):
     assert chan.remote_window == window - 300000 + 4 * packet
 
 
+@pytest.mark.parametrize("hop, short", [(0.0001, True), (0.01, False)])
+def test_a_client_checks_the_path_with_its_service_request(test_registry, hop, short):
+    """TCP says the round trip is short, but a client connected to a local forward of a
+    distant server sees its SERVICE_REQUEST answered a long round trip later: there
+    the whole window is what fills the pipe, so the limit stays off.  (``hop``: the
+    seconds each delivery takes.)"""
+    p = make_pair(test_registry)
+    p.client.set_round_trip(0.0001)
+    p.server.set_round_trip(0.0001)
+    clock = [0.0]
+
+    def pump():
+        for _ in range(50):
+            moved = False
+            for src, dst, log in ((p.client, p.server, p.server_events),
+                                  (p.server, p.client, p.client_events)):
+                data = src.data_to_send()
+                if data:
+                    clock[0] += hop
+                    dst.receive_data(data, clock[0])
+                    moved = True
+            for conn, log in ((p.client, p.client_events), (p.server, p.server_events)):
+                while (event := conn.next_event()) is not None:
+                    log.append(event)
+                    moved = True
+            if not moved:
+                return
+
+    p.pump = pump
+    handshake(p)
+    assert p.client.channels.short_path is short
+    assert p.server.channels.short_path  # the server has only TCP's word
+
+
 def test_a_short_path_never_passes_the_peer_window(test_registry):
     """A window under two packets: the short path's limit (half of it plus a packet)
     would be more than the window, which stays the limit."""

@@ -31,18 +31,22 @@ from ..errors import DisconnectReason, ProtocolError, RemoteProtocolError
 from ..interfaces import PublicKey
 from .messages import CONNECTION_FIRST, CONNECTION_LAST
 
-__all__ = ["Connection", "ConnectionConfig", "SHORT_ROUND_TRIP"]
+__all__ = ["Connection", "ConnectionConfig", "SHORT_ROUND_TRIP", "SHORT_SSH_ROUND_TRIP"]
 
 #: Seconds: a network round trip up to this long is a short path (see set_round_trip).
 #: At 1 ms, half of sshd's 2 MiB window still moves 1 GB/s.
 SHORT_ROUND_TRIP = 0.001
+#: ... and the client's SERVICE_REQUEST answered within this (both ends' processing
+#: included): a TCP connection to a local forward of a distant server is short to TCP.
+SHORT_SSH_ROUND_TRIP = 0.005
 
 
 class Connection(Transport):
     """``now``: when the connection started (the server's login grace time runs from it)."""
 
     __slots__ = ("userauth", "channels", "username", "_auth_deadline", "_last_heard",
-                 "_last_probe", "_probes", "keepalives_sent", "_timeouts")
+                 "_last_probe", "_probes", "keepalives_sent", "_timeouts", "_tcp_round_trip",
+                 "_ssh_round_trip")
 
     def __init__(self, config: ConnectionConfig, now: float = 0.0) -> None:
         super().__init__(config)
@@ -63,15 +67,24 @@ class Connection(Transport):
         self._probes = 0           # keepalives sent since we last heard from the peer
         self.keepalives_sent = 0
         self._timeouts = ChannelTimeouts(config.channel_timeouts, config.unused_connection_timeout)
+        # set_round_trip's value, and (client) how long the SERVICE_REQUEST took: first
+        # when it was sent, then the round trip
+        self._tcp_round_trip: float | None = None
+        self._ssh_round_trip: float | None = None
 
     # ------------------------------------------------------------------ layering
 
     def on_first_kex_done(self) -> None:
         if self.is_client:
+            # sent while handling the peer's NEWKEYS, so the clock is the driver's now
+            self._ssh_round_trip = -self._now
             self.request_service("ssh-userauth")
 
     def on_service_accepted(self) -> None:
         if self.is_client:
+            if self._ssh_round_trip is not None:
+                self._ssh_round_trip += self._now
+                self._update_path()
             assert isinstance(self.userauth, ClientUserauth)
             self.userauth.start()
         elif self.config.banner:
@@ -269,8 +282,18 @@ class Connection(Transport):
         LAN) channels keep at most half of the peer's window, plus a packet, in flight
         rather than all of it: there the data in flight waits in the peer's buffers,
         not in the network (see ``ChannelLayer._flush``).  Unknown or longer: the
-        whole window, as RFC 4254 allows."""
-        self.channels.short_path = seconds is not None and 0 <= seconds <= SHORT_ROUND_TRIP
+        whole window, as RFC 4254 allows.  A client also needs its SERVICE_REQUEST
+        answered within :data:`SHORT_SSH_ROUND_TRIP`: through a local forward (``ssh
+        -L``) to a distant server, TCP's round trip is the loopback's."""
+        self._tcp_round_trip = seconds
+        self._update_path()
+
+    def _update_path(self) -> None:
+        tcp, ssh = self._tcp_round_trip, self._ssh_round_trip
+        self.channels.short_path = (
+            tcp is not None and 0 <= tcp <= SHORT_ROUND_TRIP
+            and (not self.is_client or not self.service_accepted
+                 or (ssh is not None and 0 <= ssh <= SHORT_SSH_ROUND_TRIP)))
 
     def send_global_request(self, request: str | GlobalRequest, want_reply: bool = False,
                             data: bytes = b"") -> None:
