@@ -134,36 +134,51 @@ async def asyncssh_process(process: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def asyncssh_server(keys: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    """An asyncssh server on its own loop in a thread, with asyncssh's default window
-    (2 MiB) and policy: (port, known_hosts file)."""
+def asyncssh_server(keys: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Factory: ``asyncssh_server(**options)`` -> (port, known_hosts file) of an asyncssh
+    server, on its own loop in a thread, whose channels take ``options`` (``window``,
+    ``max_pktsize``; asyncssh's defaults are 2 MiB and 32 KiB)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    servers: dict[tuple[tuple[str, int], ...], tuple[Any, int, Path]] = {}
+    pub = Path(f"{keys.host['ed25519']}.pub").read_text()
 
-    async def start() -> Any:
-        return await asyncssh.create_server(
-            None, "127.0.0.1", 0, server_host_keys=[str(keys.host["ed25519"])],
-            authorized_client_keys=str(keys.authorized_keys), process_factory=asyncssh_process,
-            encoding=None)
+    def start(**options: int) -> tuple[int, Path]:
+        key = tuple(sorted(options.items()))
+        if key not in servers:
+            async def create() -> Any:
+                return await asyncssh.create_server(
+                    None, "127.0.0.1", 0, server_host_keys=[str(keys.host["ed25519"])],
+                    authorized_client_keys=str(keys.authorized_keys),
+                    process_factory=asyncssh_process, encoding=None, **options)
 
-    server = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+            server = asyncio.run_coroutine_threadsafe(create(), loop).result(30)
+            port = server.sockets[0].getsockname()[1]
+            kh = known_hosts_line(tmp_path_factory.mktemp("asyncssh"), port, pub)
+            servers[key] = (server, port, kh)
+        return servers[key][1:]
+
     try:
-        port = server.sockets[0].getsockname()[1]
-        pub = Path(f"{keys.host['ed25519']}.pub").read_text()
-        yield port, known_hosts_line(tmp_path_factory.mktemp("asyncssh"), port, pub)
+        yield start
     finally:
         async def stop() -> None:
-            server.close()
-            await asyncio.wait_for(server.wait_closed(), 10)
+            for server, _, _ in servers.values():
+                server.close()
+                await asyncio.wait_for(server.wait_closed(), 10)
 
         asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
 
 
-def test_asyncio_client_to_asyncssh_server(asyncssh_server, keys):
-    port, kh = asyncssh_server
+@pytest.mark.parametrize("options", [{}, {"window": 200_001, "max_pktsize": 1000}],
+                         ids=["default-window", "odd-window-small-packets"])
+def test_asyncio_client_to_asyncssh_server(asyncssh_server, keys, options):
+    """asyncssh re-opens only once less than half its window is left: our sender must
+    keep more than half in flight (half plus a packet: here, with 1000-byte packets and
+    an odd window, just over half)."""
+    port, kh = asyncssh_server(**options)
 
     async def main() -> tuple[Any, Any]:
         async with sshcore.connect("127.0.0.1", port, client_keys=[keys.user["ed25519"]],
@@ -172,7 +187,7 @@ def test_asyncio_client_to_asyncssh_server(asyncssh_server, keys):
                     await download_to_client(conn, "download"))
 
     up, down = go(main())
-    assert up == (REPLY, 0, 2 * 1024 * 1024)  # asyncssh's default window
+    assert up == (REPLY, 0, options.get("window", 2 * 1024 * 1024))
     assert down == (REPLY, 0)
 
 
@@ -463,7 +478,7 @@ def test_blocking_client_to_sshd(sshd, keys, tmp_path, payload_file):
 
 
 def test_blocking_client_to_asyncssh_server(asyncssh_server, keys):
-    port, kh = asyncssh_server
+    port, kh = asyncssh_server()
     with blocking.connect("127.0.0.1", port, config=None, agent_path=None,
                           client_keys=[keys.user["ed25519"]], known_hosts=str(kh),
                           connect_timeout=T) as conn:
