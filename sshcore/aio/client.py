@@ -107,6 +107,7 @@ class SSHClientConnection(SSHConnection):
         self.server_host_key = event.key
         verdict = self._check_host_key(event.key)
         if verdict is True:
+            self._conn.set_time(self._loop.time())  # the SERVICE_REQUEST is timed from here
             self._conn.accept_host_key()
         elif inspect.isawaitable(verdict):
             async def decide() -> None:
@@ -114,6 +115,7 @@ class SSHClientConnection(SSHConnection):
                 if self._conn is None or self._conn.closed:
                     return
                 if ok and not isinstance(ok, str):
+                    self._conn.set_time(self._loop.time())
                     self._conn.accept_host_key()
                 else:
                     self._reject_host_key(ok if isinstance(ok, str)

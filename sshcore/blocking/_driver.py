@@ -536,6 +536,7 @@ class ClientPolicy:
                     verdict.close()  # a coroutine nobody will await
                 verdict = "the known_hosts callable returned an awaitable (the blocking API needs a bool)"
             if verdict is True or (verdict and not isinstance(verdict, str)):
+                k.set_time(time.monotonic())  # the SERVICE_REQUEST is timed from here
                 k.accept_host_key()
             else:
                 why = verdict if isinstance(verdict, str) else "host key rejected by the application"

@@ -215,6 +215,12 @@ class Transport:
         self._event_pos = 0
         return out
 
+    def set_time(self, now: float) -> None:
+        """The driver's clock, given with a command that comes between receives (the
+        kernel's clock is otherwise the ``now`` of the latest receive or timer): what
+        the command starts timing (a request's round trip) counts from it."""
+        self._now = now
+
     def receive_data(self, data: bytes, now: float = 0.0) -> None:
         """Feed bytes from the peer; empty ``data`` means the peer closed the stream."""
         self._now = now

@@ -46,7 +46,7 @@ class Connection(Transport):
 
     __slots__ = ("userauth", "channels", "username", "_auth_deadline", "_last_heard",
                  "_last_probe", "_probes", "keepalives_sent", "_timeouts", "_tcp_round_trip",
-                 "_ssh_round_trip")
+                 "_ssh_asked_at", "_ssh_round_trip")
 
     def __init__(self, config: ConnectionConfig, now: float = 0.0) -> None:
         super().__init__(config)
@@ -67,23 +67,26 @@ class Connection(Transport):
         self._probes = 0           # keepalives sent since we last heard from the peer
         self.keepalives_sent = 0
         self._timeouts = ChannelTimeouts(config.channel_timeouts, config.unused_connection_timeout)
-        # set_round_trip's value, and (client) how long the SERVICE_REQUEST took: first
-        # when it was sent, then the round trip
+        # set_round_trip's value; client: when the SERVICE_REQUEST went, and how long its
+        # answer took
         self._tcp_round_trip: float | None = None
+        self._ssh_asked_at: float | None = None
         self._ssh_round_trip: float | None = None
 
     # ------------------------------------------------------------------ layering
 
     def on_first_kex_done(self) -> None:
         if self.is_client:
-            # sent while handling the peer's NEWKEYS, so the clock is the driver's now
-            self._ssh_round_trip = -self._now
+            # Sent with our NEWKEYS, once the host key is accepted: the driver says when
+            # (set_time), or it is while the server's NEWKEYS is handled.  (sshd answers
+            # at once; it delays even a "none" USERAUTH_REQUEST's failure by ~7 ms.)
+            self._ssh_asked_at = self._now
             self.request_service("ssh-userauth")
 
     def on_service_accepted(self) -> None:
         if self.is_client:
-            if self._ssh_round_trip is not None:
-                self._ssh_round_trip += self._now
+            if self._ssh_asked_at is not None and self._ssh_round_trip is None:
+                self._ssh_round_trip = self._now - self._ssh_asked_at
                 self._update_path()
             assert isinstance(self.userauth, ClientUserauth)
             self.userauth.start()
@@ -292,8 +295,7 @@ class Connection(Transport):
         tcp, ssh = self._tcp_round_trip, self._ssh_round_trip
         self.channels.short_path = (
             tcp is not None and 0 <= tcp <= SHORT_ROUND_TRIP
-            and (not self.is_client or not self.service_accepted
-                 or (ssh is not None and 0 <= ssh <= SHORT_SSH_ROUND_TRIP)))
+            and (not self.is_client or (ssh is not None and 0 <= ssh <= SHORT_SSH_ROUND_TRIP)))
 
     def send_global_request(self, request: str | GlobalRequest, want_reply: bool = False,
                             data: bytes = b"") -> None:

@@ -76,7 +76,7 @@ def check_our_side(channels: Any, channel: Any) -> None:
     """Our kernel took the path as short, and (but with paramiko's 64 KiB window, two
     packets) the peer's window is large enough that half of it plus a packet is less than
     all of it: the limit is in effect."""
-    assert channels.short_path
+    assert channels.short_path, (channels.host._tcp_round_trip, channels.host._ssh_round_trip)
     assert channel.peer_window > 2 * channel.remote_max_packet or channel.peer_window == 64 * 1024, (
         channel.peer_window, channel.remote_max_packet)
 
