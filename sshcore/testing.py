@@ -145,13 +145,16 @@ plugin = _Plugin()
 
 
 class ConnectionPair:
-    """A client and a server kernel wired back to back in memory."""
+    """A client and a server kernel wired back to back in memory.  ``hop``: seconds each
+    delivery takes (the clock the receiver is given starts at 0 and advances by it)."""
 
     def __init__(self, client: ConnectionConfig, server: ConnectionConfig) -> None:
         self.client = Connection(client)
         self.server = Connection(server)
         self.client_events: list[Any] = []
         self.server_events: list[Any] = []
+        self.hop = 0.0
+        self.clock = 0.0
 
     def pump(self, rounds: int = 50) -> None:
         for _ in range(rounds):
@@ -160,7 +163,8 @@ class ConnectionPair:
                                   (self.server, self.client, self.client_events)):
                 data = src.data_to_send()
                 if data and not dst.closed:
-                    dst.receive_data(data, 0.0)
+                    self.clock += self.hop
+                    dst.receive_data(data, self.clock)
                     moved = True
             for conn, log in ((self.client, self.client_events), (self.server, self.server_events)):
                 while (event := conn.next_event()) is not None:

@@ -207,26 +207,7 @@ def test_a_client_checks_the_path_with_its_service_request(test_registry, hop, s
     p = make_pair(test_registry)
     p.client.set_round_trip(0.0001)
     p.server.set_round_trip(0.0001)
-    clock = [0.0]
-
-    def pump():
-        for _ in range(50):
-            moved = False
-            for src, dst, log in ((p.client, p.server, p.server_events),
-                                  (p.server, p.client, p.client_events)):
-                data = src.data_to_send()
-                if data:
-                    clock[0] += hop
-                    dst.receive_data(data, clock[0])
-                    moved = True
-            for conn, log in ((p.client, p.client_events), (p.server, p.server_events)):
-                while (event := conn.next_event()) is not None:
-                    log.append(event)
-                    moved = True
-            if not moved:
-                return
-
-    p.pump = pump
+    p.hop = hop
     handshake(p)
     assert p.client.channels.short_path is short
     assert p.server.channels.short_path  # the server has only TCP's word

@@ -119,9 +119,10 @@ async def download_to_client(conn: Any, command: str) -> tuple[bytes, int]:
 
 # ------------------------------------------------------------------- asyncssh server
 
-async def asyncssh_process(process: Any) -> None:
-    command = process.command.split()
-    if command[0] == "upload":
+async def answer(process: Any, command: str) -> None:
+    """A server process (asyncssh's or ours: the same stream API): "upload" reads
+    stdin and answers its length and sha256, "download" writes the payload."""
+    if command == "upload":
         got = Digest()
         while chunk := await process.stdin.read(CHUNK):
             got.update(chunk)
@@ -130,6 +131,10 @@ async def asyncssh_process(process: Any) -> None:
         for i in range(0, SIZE, CHUNK):
             process.stdout.write(PAYLOAD[i:i + CHUNK])
             await process.stdout.drain()
+
+
+async def asyncssh_process(process: Any) -> None:
+    await answer(process, process.command.split()[0])
     process.exit(0)
 
 
@@ -342,15 +347,7 @@ class OurServer:
         chan = process.channel
         channels = chan._conn._conn.channels
         self.seen.append((channels.short_path, channels.channels[chan._id]))
-        if process.command == "upload":
-            got = Digest()
-            while chunk := await process.stdin.read(CHUNK):
-                got.update(chunk)
-            process.stdout.write(got.line())
-        else:  # download
-            for i in range(0, SIZE, CHUNK):
-                process.stdout.write(PAYLOAD[i:i + CHUNK])
-                await process.stdout.drain()
+        await answer(process, process.command)
         return 0
 
     def check(self, sessions: int) -> None:
