@@ -266,11 +266,8 @@ def blocking_bulk(spec: dict[str, Any]) -> list[float]:
 
 # ---- SFTP -------------------------------------------------------------------------------
 def _sha256(path: str) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def sftp_paths(spec: dict[str, Any]) -> tuple[str, str, str]:
