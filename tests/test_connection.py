@@ -199,18 +199,19 @@ def test_the_window_reopens_every_four_packets_read(test_registry):
 
 
 @pytest.mark.parametrize("hop, short", [(0.0001, True), (0.01, False)])
-def test_a_client_checks_the_path_with_its_service_request(test_registry, hop, short):
-    """TCP says the round trip is short, but a client connected to a local forward of a
-    distant server sees its SERVICE_REQUEST answered a long round trip later: there
-    the whole window is what fills the pipe, so the limit stays off.  (``hop``: the
-    seconds each delivery takes.)"""
+def test_both_ends_check_the_path_with_ssh_round_trips(test_registry, hop, short):
+    """TCP says the round trip is short, but through a local forward or a proxy on the
+    same host the client sees its SERVICE_REQUEST answered, and the server sees its
+    SERVICE_ACCEPT followed by the first USERAUTH_REQUEST, a long round trip later:
+    there the whole window is what fills the pipe, so the limit stays off.  (``hop``:
+    the seconds each delivery takes.)"""
     p = make_pair(test_registry)
     p.client.set_round_trip(0.0001)
     p.server.set_round_trip(0.0001)
     p.hop = hop
     handshake(p)
     assert p.client.channels.short_path is short
-    assert p.server.channels.short_path  # the server has only TCP's word
+    assert p.server.channels.short_path is short
 
 
 def test_a_short_path_never_passes_the_peer_window(test_registry):

@@ -36,8 +36,9 @@ __all__ = ["Connection", "ConnectionConfig", "SHORT_ROUND_TRIP", "SHORT_SSH_ROUN
 #: Seconds: a network round trip up to this long is a short path (see set_round_trip).
 #: At 1 ms, half of sshd's 2 MiB window still moves 1 GB/s.
 SHORT_ROUND_TRIP = 0.001
-#: ... and the client's SERVICE_REQUEST answered within this (both ends' processing
-#: included): a TCP connection to a local forward of a distant server is short to TCP.
+#: ... and the SSH round trip within this (both ends' processing included): the
+#: client's SERVICE_REQUEST to its answer, the server's SERVICE_ACCEPT to the first
+#: USERAUTH_REQUEST.  Through a local forward or proxy TCP only sees the loopback.
 SHORT_SSH_ROUND_TRIP = 0.005
 
 
@@ -67,8 +68,8 @@ class Connection(Transport):
         self._probes = 0           # keepalives sent since we last heard from the peer
         self.keepalives_sent = 0
         self._timeouts = ChannelTimeouts(config.channel_timeouts, config.unused_connection_timeout)
-        # set_round_trip's value; client: when the SERVICE_REQUEST went, and how long its
-        # answer took
+        # set_round_trip's value; when the SERVICE_REQUEST (client) or SERVICE_ACCEPT
+        # (server) went, and how long the answer took
         self._tcp_round_trip: float | None = None
         self._ssh_asked_at: float | None = None
         self._ssh_round_trip: float | None = None
@@ -90,7 +91,11 @@ class Connection(Transport):
                 self._update_path()
             assert isinstance(self.userauth, ClientUserauth)
             self.userauth.start()
-        elif self.config.banner:
+            return
+        # Sent while the SERVICE_REQUEST is handled; clients send their first
+        # USERAUTH_REQUEST as soon as this arrives.
+        self._ssh_asked_at = self._now
+        if self.config.banner:
             assert isinstance(self.userauth, ServerUserauth)
             self.userauth.send_banner(self.config.banner)
 
@@ -111,6 +116,9 @@ class Connection(Transport):
                 raise RemoteProtocolError("server sent USERAUTH_REQUEST")
             if not self.is_client and mtype in (51, 52, 53):
                 raise RemoteProtocolError(f"client sent server-only userauth message {mtype}")
+            if not self.is_client and self._ssh_round_trip is None and self._ssh_asked_at is not None:
+                self._ssh_round_trip = self._now - self._ssh_asked_at
+                self._update_path()
             self.userauth.dispatch(mtype, payload)
             return
         if CONNECTION_FIRST <= mtype <= CONNECTION_LAST:
@@ -285,17 +293,17 @@ class Connection(Transport):
         LAN) channels keep at most half of the peer's window, plus a packet, in flight
         rather than all of it: there the data in flight waits in the peer's buffers,
         not in the network (see ``ChannelLayer._flush``).  Unknown or longer: the
-        whole window, as RFC 4254 allows.  A client also needs its SERVICE_REQUEST
-        answered within :data:`SHORT_SSH_ROUND_TRIP`: through a local forward (``ssh
-        -L``) to a distant server, TCP's round trip is the loopback's."""
+        whole window, as RFC 4254 allows.  The SSH round trip must also be within
+        :data:`SHORT_SSH_ROUND_TRIP` (a client's SERVICE_REQUEST answered, a server's
+        SERVICE_ACCEPT followed by the first USERAUTH_REQUEST): through a local forward
+        (``ssh -L``) or a proxy on the same host, TCP's round trip is the loopback's."""
         self._tcp_round_trip = seconds
         self._update_path()
 
     def _update_path(self) -> None:
         tcp, ssh = self._tcp_round_trip, self._ssh_round_trip
-        self.channels.short_path = (
-            tcp is not None and 0 <= tcp <= SHORT_ROUND_TRIP
-            and (not self.is_client or (ssh is not None and 0 <= ssh <= SHORT_SSH_ROUND_TRIP)))
+        self.channels.short_path = (tcp is not None and 0 <= tcp <= SHORT_ROUND_TRIP
+                                    and ssh is not None and 0 <= ssh <= SHORT_SSH_ROUND_TRIP)
 
     def send_global_request(self, request: str | GlobalRequest, want_reply: bool = False,
                             data: bytes = b"") -> None:
