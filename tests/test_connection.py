@@ -171,10 +171,13 @@ def test_a_peer_that_never_reopens_the_window_gets_all_of_it_after_a_wait(test_r
     p.client.handle_timer(p.client.get_timer())
     p.pump()
     assert not _received(p) and not chan.whole_window
+    p.client_events.clear()
     p.client.handle_timer(p.client.get_timer())
     p.pump()
     assert len(_received(p)) == window // 2 - packet  # the rest of the window
     assert chan.remote_window == 0 and chan.whole_window
+    # as after an adjust, the driver hears that more may be written
+    assert any(isinstance(e, ev.ChannelWindowOpened) and e.channel == ch for e in p.client_events)
 
 
 def test_the_window_reopens_every_four_packets_read(test_registry):

@@ -422,6 +422,7 @@ class ChannelLayer:
                 del self.waiting[local_id]
                 ch.whole_window = True
                 self._flush(ch)
+                self._emit(ev.ChannelWindowOpened(local_id))  # writers may go on
         if self.waiting:
             self.waiting_deadline = now + WAIT_PATIENCE
 
